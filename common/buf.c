@@ -1,0 +1,97 @@
+#include "kiln/buf.h"
+#include "kiln/error.h"
+
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void kiln_buf_init(struct kiln_buf *b, size_t max_bytes)
+{
+  b->data = NULL;
+  b->len = 0;
+  b->cap = 0;
+  b->max_bytes = max_bytes != 0 ? max_bytes : SIZE_MAX / 2;
+}
+
+void kiln_buf_cleanup(struct kiln_buf *b)
+{
+  free(b->data);
+  b->data = NULL;
+  b->len = 0;
+  b->cap = 0;
+}
+
+void kiln_buf_cleanup_secret(struct kiln_buf *b)
+{
+  if (b->data != NULL)
+    OPENSSL_cleanse(b->data, b->cap);
+  kiln_buf_cleanup(b);
+}
+
+static int reserve(struct kiln_buf *b, size_t extra)
+{
+  size_t need, cap;
+  char *p;
+
+  if (extra > b->max_bytes - b->len)
+    return KILN_ETOOBIG;
+  need = b->len + extra + 1;
+  if (need <= b->cap)
+    return 0;
+  cap = b->cap != 0 ? b->cap : 256;
+  while (cap < need)
+    cap *= 2;
+  p = realloc(b->data, cap);
+  if (p == NULL)
+    return KILN_ENOMEM;
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+int kiln_buf_append(struct kiln_buf *b, const void *data, size_t len)
+{
+  int err = reserve(b, len);
+  if (err != 0)
+    return err;
+  if (len != 0)
+    memcpy(b->data + b->len, data, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+int kiln_buf_puts(struct kiln_buf *b, const char *s)
+{
+  return kiln_buf_append(b, s, strlen(s));
+}
+
+int kiln_buf_printf(struct kiln_buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  int n, err;
+
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return KILN_EINVAL;
+  err = reserve(b, (size_t)n);
+  if (err != 0)
+    return err;
+  va_start(ap, fmt);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+  return 0;
+}
+
+void kiln_buf_reset(struct kiln_buf *b)
+{
+  b->len = 0;
+  if (b->data != NULL)
+    b->data[0] = '\0';
+}
