@@ -1,0 +1,1 @@
+"""awsemu: the AWS that Kiln's tests talk to (moto, extended). See README.md."""

@@ -1,0 +1,35 @@
+"""Request accounting: a per-action counter and a log of every AWS request.
+
+Tests assert exact request counts ("observing N apps costs K requests"), so
+every AWS request that reaches the emulator is recorded exactly once, with
+the status it was answered with, including requests answered by a fault.
+"""
+
+import threading
+import time
+
+
+class Accounting:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = {}
+        self._log = []
+
+    def record(self, service, action, status):
+        """Records one request. status is the HTTP status, or 0 when the
+        connection was dropped without an answer (the "reset" fault)."""
+        key = f"{service}:{action}"
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            self._log.append(
+                {"t": time.time(), "service": service, "action": action, "status": status}
+            )
+
+    def snapshot(self):
+        with self._lock:
+            return {"counts": dict(self._counts), "log": list(self._log)}
+
+    def reset(self):
+        with self._lock:
+            self._counts.clear()
+            self._log.clear()

@@ -1,0 +1,184 @@
+"""The WSGI middleware in front of moto.
+
+Every AWS request is counted, meets its faults, is checked against the
+service's contract, and is then answered by the emulator's own handlers
+(Image Builder, instance refresh, pagination) or passed to moto.
+"""
+
+import json
+import socket
+import threading
+import time
+
+from . import protocol
+from .accounting import Accounting
+from .errors import ApiError
+from .faults import Faults, FaultSpecError
+from .imagebuilder import ImageBuilder
+from .pagination import Pagination
+from .refresh import InstanceRefreshes
+
+ADMIN_PREFIX = "/_awsemu/"
+TICK_S = 0.05
+
+
+class DropConnection(ConnectionResetError):
+    """Raised after the socket was reset: werkzeug treats a ConnectionError
+    from the application as a dropped client and writes nothing."""
+
+
+class Emulator:
+    def __init__(self, moto_app, bake_seconds=5.0, refresh_batch_seconds=2.0, seed=None):
+        self.moto_app = moto_app
+        # moto's backends are not thread-safe, and the background ticker
+        # changes them too: one lock serializes every handler and tick.
+        self.lock = threading.RLock()
+        self.accounting = Accounting()
+        self.faults = Faults(seed=seed)
+        self.imagebuilder = ImageBuilder(self, bake_seconds)
+        self.refreshes = InstanceRefreshes(self, refresh_batch_seconds)
+        self.pagination = Pagination(self)
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, name="awsemu-ticker",
+                                        daemon=True)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self):
+        self._ticker.start()
+
+    def stop(self):
+        self._stop.set()
+        self._ticker.join(timeout=5)
+
+    def _tick_loop(self):
+        # Bakes and refreshes advance with time, not with requests, so a
+        # client that only polls sees the same progress as one that is busy.
+        while not self._stop.wait(TICK_S):
+            self.tick()
+
+    def tick(self):
+        now = time.time()
+        with self.lock:
+            self.imagebuilder.tick(now)
+            self.refreshes.tick(now)
+
+    # ------------------------------------------------------------------ WSGI
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(ADMIN_PREFIX) or path == ADMIN_PREFIX.rstrip("/"):
+            status, headers, body = self._admin(environ, path)
+            return _respond(start_response, status, headers, body)
+
+        req = protocol.identify(environ)
+        if req is None:
+            # Not an AWS API call (moto's own /moto-api, health probes):
+            # moto answers, uncounted.
+            return self.moto_app(environ, start_response)
+
+        decision = self.faults.on_request(req.service, req.action)
+        if decision.latency_s:
+            time.sleep(decision.latency_s)  # the injected latency itself
+        if decision.terminal == "reset":
+            self.accounting.record(req.service, req.action, 0)
+            _reset_connection(environ)
+            raise DropConnection("awsemu: connection reset by fault")
+        if decision.terminal in ("throttle", "error500"):
+            status, headers, body = protocol.render_error(
+                req, protocol.fault_error(req, decision.terminal))
+        else:
+            status, headers, body = self.handle(req, environ)
+        self.accounting.record(req.service, req.action, status)
+        return _respond(start_response, status, headers, body)
+
+    def handle(self, req, environ):
+        err = protocol.contract_error(req)
+        if err is not None:
+            return protocol.render_error(req, err)
+        try:
+            with self.lock:
+                if req.service == "imagebuilder":
+                    return self.imagebuilder.handle(req)
+                if req.service == "autoscaling" and req.action in self.refreshes.ACTIONS:
+                    return self.refreshes.handle(req)
+                if self.pagination.applies(req):
+                    return self.pagination.handle(req, environ)
+                return self.call_moto(environ)
+        except ApiError as e:
+            return protocol.render_error(req, e)
+
+    def call_moto(self, environ):
+        """Runs moto's WSGI app and collects its whole answer."""
+        captured = {}
+
+        def start_response(status, headers, exc_info=None):
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = headers
+            return lambda data: None
+
+        chunks = self.moto_app(environ, start_response)
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        return captured["status"], list(captured["headers"]), body
+
+    # ----------------------------------------------------------------- admin
+
+    def _admin(self, environ, path):
+        method = environ.get("REQUEST_METHOD", "GET")
+        route = path[len(ADMIN_PREFIX):].strip("/")
+        if route == "faults":
+            if method == "POST":
+                try:
+                    doc = json.loads(protocol.read_body(environ) or b"{}")
+                    specs = doc.get("faults")
+                    if not isinstance(specs, list):
+                        raise FaultSpecError('body must be {"faults": [...]}')
+                    self.faults.add(specs)
+                except (ValueError, TypeError, AttributeError) as e:
+                    return _json(400, {"error": str(e)})
+                return _json(200, {"faults": self.faults.describe()})
+            if method == "DELETE":
+                self.faults.clear()
+                return _json(200, {"faults": []})
+            if method == "GET":
+                return _json(200, {"faults": self.faults.describe()})
+        elif route == "requests" and method == "GET":
+            return _json(200, self.accounting.snapshot())
+        elif route == "requests/reset" and method == "POST":
+            self.accounting.reset()
+            return _json(200, {})
+        elif route == "health" and method == "GET":
+            return _json(200, {"ok": True})
+        return _json(404, {"error": f"no admin route {method} {path}"})
+
+
+def _json(status, doc):
+    return status, [("Content-Type", "application/json")], json.dumps(doc).encode()
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def _respond(start_response, status, headers, body):
+    headers = [(k, v) for k, v in headers if k.lower() not in ("content-length",)]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+    return [body]
+
+
+def _reset_connection(environ):
+    sock = environ.get("werkzeug.socket")
+    if sock is None:
+        return
+    try:
+        # Linger 0 makes the close send RST: the client sees its connection
+        # reset with no response at all, as when a load balancer drops it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

@@ -1,0 +1,113 @@
+"""Where the emulator reaches into moto's in-process state.
+
+Everything that touches moto's internals lives here, so a moto upgrade has
+one file to check.
+"""
+
+from moto.autoscaling import models as asg_models
+from moto.backends import get_backend
+
+
+def ec2(account_id, region):
+    return get_backend("ec2")[account_id][region]
+
+
+def autoscaling(account_id, region):
+    return get_backend("autoscaling")[account_id][region]
+
+
+def ssm(account_id, region):
+    return get_backend("ssm")[account_id][region]
+
+
+def install():
+    """Makes each Auto Scaling instance remember the launch-template version
+    it was launched from. moto reports the group's current default version
+    for every instance, so a half-done refresh would be invisible in
+    DescribeAutoScalingGroups; AWS reports each instance's own version."""
+    cls = asg_models.InstanceState
+    if getattr(cls, "_awsemu_installed", False):
+        return
+    original_init = cls.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.awsemu_launch_template = _group_template_now(self.auto_scaling_group)
+
+    def launch_template(self):
+        return getattr(self, "awsemu_launch_template", None)
+
+    cls.__init__ = init
+    cls.launch_template = property(launch_template)
+    cls._awsemu_installed = True
+
+
+def _group_template_now(group):
+    template = getattr(group, "ec2_launch_template", None)
+    if template is None:
+        return None
+    version = template.get_version(getattr(group, "launch_template_version", "$Default"))
+    return {
+        "LaunchTemplateId": template.id,
+        "LaunchTemplateName": template.name,
+        "Version": str(version.number),
+    }
+
+
+def instance_template(state):
+    """(template id, version number as str) an ASG instance runs, or None."""
+    lt = getattr(state, "awsemu_launch_template", None)
+    if lt is None:
+        return None
+    return lt["LaunchTemplateId"], lt["Version"]
+
+
+def launch_into_group(group, template, version, count):
+    """Launches `count` instances into `group` from `template` at `version`,
+    the way moto launches a group's own instances."""
+    saved = (group.ec2_launch_template, getattr(group, "launch_template_version", None),
+             getattr(group, "provided_launch_template_version", None))
+    group.ec2_launch_template = template
+    group.launch_template_version = str(version)
+    try:
+        before = set(id(s) for s in group.instance_states)
+        group.replace_autoscaling_group_instances(count, group.get_propagated_tags())
+        return [s for s in group.instance_states if id(s) not in before]
+    finally:
+        (group.ec2_launch_template, group.launch_template_version,
+         group.provided_launch_template_version) = saved
+
+
+def terminate_in_group(group, states):
+    """Terminates instances of `group` and removes them from it."""
+    if not states:
+        return
+    ids = [s.instance.id for s in states]
+    doomed = set(id(s) for s in states)
+    group.instance_states = [s for s in group.instance_states if id(s) not in doomed]
+    group.autoscaling_backend.ec2_backend.terminate_instances(ids)
+
+
+def set_group_template(group, template, version):
+    """Points the group at a launch-template version, as a successful
+    refresh does."""
+    group.ec2_launch_template = template
+    group.launch_template_version = str(version)
+    group.provided_launch_template_version = str(version)
+
+
+def find_template(ec2_backend, template_id=None, template_name=None):
+    if template_id:
+        return ec2_backend.launch_templates.get(template_id)
+    if template_name:
+        tid = ec2_backend.launch_template_name_to_ids.get(template_name)
+        return ec2_backend.launch_templates.get(tid) if tid else None
+    return None
+
+
+def register_ami(ec2_backend, parent_ami_id, name, description, tags):
+    """Registers an AMI derived from `parent_ami_id` (same architecture,
+    platform, virtualization) owned by the backend's account."""
+    ami = ec2_backend.copy_image(parent_ami_id, ec2_backend.region_name, name, description)
+    ec2_backend.create_tags([ami.id], tags)
+    return ami

@@ -1,0 +1,127 @@
+"""AWS's pagination for the EC2 describe calls Kiln uses.
+
+moto answers some of them with a silently truncated list (15 launch
+templates, 100 reservations) and no NextToken, and DescribeImages without
+any paging. The emulator asks moto for everything, then cuts the page
+itself, with AWS's MaxResults limits and an opaque NextToken that is only
+valid for the same request.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import urllib.parse
+from xml.etree import ElementTree as ET
+
+from .errors import ApiError
+
+EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+ET.register_namespace("", EC2_NS)
+
+# action -> (smallest, largest MaxResults AWS accepts, raise moto's own cap)
+PAGED = {
+    "DescribeImages": (1, 1000, False),
+    "DescribeLaunchTemplates": (1, 200, True),
+    "DescribeLaunchTemplateVersions": (1, 200, True),
+    "DescribeInstances": (5, 1000, True),
+}
+UNLIMITED = "1000000"
+
+
+class Pagination:
+    def __init__(self, emulator):
+        self.emulator = emulator
+
+    def applies(self, req):
+        return req.service == "ec2" and req.action in PAGED
+
+    def handle(self, req, environ):
+        low, high, lift_cap = PAGED[req.action]
+        max_results = req.params.get("MaxResults")
+        if max_results is not None and not low <= max_results <= high:
+            raise ApiError("InvalidParameterValue",
+                           f"Value ( {max_results} ) for parameter maxResults is invalid. "
+                           f"Expecting a value between {low} and {high}.")
+        has_ids = bool(req.params.get("InstanceIds"))
+        if req.action == "DescribeInstances" and has_ids and max_results is not None:
+            raise ApiError("InvalidParameterCombination",
+                           "The parameter instancesSet cannot be used with the parameter "
+                           "maxResults")
+        fingerprint = _fingerprint(req.form)
+        offset = 0
+        if req.params.get("NextToken") is not None:
+            offset = _decode_token(req.params["NextToken"], fingerprint)
+
+        form = [(k, v) for k, v in req.form if k not in ("MaxResults", "NextToken")]
+        if lift_cap and not (req.action == "DescribeInstances" and has_ids):
+            form.append(("MaxResults", UNLIMITED))
+        status, headers, body = self._moto(environ, form)
+        if status != 200:
+            return status, headers, body
+
+        root = ET.fromstring(body)
+        items_el = _child(root, _list_wire_name(req.op))
+        items = list(items_el) if items_el is not None else []
+        page_size = max_results if max_results is not None else len(items)
+        if max_results is None and req.params.get("NextToken") is not None:
+            page_size = high
+        page = items[offset:offset + page_size]
+        if items_el is not None:
+            for item in items:
+                items_el.remove(item)
+            items_el.extend(page)
+        old = _child(root, "nextToken")
+        if old is not None:
+            root.remove(old)
+        if offset + page_size < len(items):
+            ET.SubElement(root, f"{{{EC2_NS}}}nextToken").text = _encode_token(
+                offset + page_size, fingerprint)
+        out = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+        return status, headers, out
+
+    def _moto(self, environ, form):
+        body = urllib.parse.urlencode(form).encode()
+        env = dict(environ)
+        env["wsgi.input"] = io.BytesIO(body)
+        env["CONTENT_LENGTH"] = str(len(body))
+        env["CONTENT_TYPE"] = "application/x-www-form-urlencoded; charset=utf-8"
+        return self.emulator.call_moto(env)
+
+
+def _list_wire_name(op):
+    shape = op.output_shape
+    for name, member in shape.members.items():
+        if member.type_name == "list":
+            return member.serialization.get("name", name)
+    raise AssertionError(f"{op.name} has no list in its output")
+
+
+def _child(root, local_name):
+    for el in root:
+        if el.tag.rsplit("}", 1)[-1] == local_name:
+            return el
+    return None
+
+
+def _fingerprint(form):
+    # A token is only good for the request that produced it (same filters,
+    # same ids); AWS rejects it otherwise.
+    rest = sorted((k, v) for k, v in form if k not in ("MaxResults", "NextToken"))
+    return hashlib.sha256(json.dumps(rest).encode()).hexdigest()[:16]
+
+
+def _encode_token(offset, fingerprint):
+    raw = json.dumps({"o": offset, "f": fingerprint}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token, fingerprint):
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if doc["f"] == fingerprint and isinstance(doc["o"], int) and doc["o"] >= 0:
+            return doc["o"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise ApiError("InvalidPaginationToken",
+                   "The specified pagination token is not valid or is expired.")

@@ -1,0 +1,6 @@
+class InstanceRefreshes:
+    ACTIONS = ()
+    def __init__(self, emulator, s):
+        pass
+    def tick(self, now):
+        pass

@@ -1,0 +1,86 @@
+"""Command line entry: serve the emulator on 127.0.0.1 until SIGTERM."""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="tests/awsemu/run",
+                                description="AWS emulator for Kiln's tests (moto, extended)")
+    p.add_argument("--port", type=int, required=True,
+                   help="TCP port on 127.0.0.1; 0 picks a free one (printed when ready)")
+    p.add_argument("--bake-seconds", type=float, default=5.0,
+                   help="how long an Image Builder CreateImage takes (default 5)")
+    p.add_argument("--refresh-batch-seconds", type=float, default=2.0,
+                   help="how long one instance-refresh batch takes (default 2)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the fault-injection random generator")
+    return p.parse_args(argv)
+
+
+def _quiet_handler():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        # Every request would otherwise be logged to stderr.
+        def log_request(self, *args, **kwargs):
+            pass
+
+    return QuietHandler
+
+
+def _warm_up(emulator):
+    """Loads moto's backends now, so the first request a test makes is not
+    the one that pays for importing EC2's AMI catalogue."""
+    from moto.backends import get_backend
+
+    from .protocol import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+
+    for name in ("ec2", "autoscaling", "ssm", "sts"):
+        regions = get_backend(name)[DEFAULT_ACCOUNT_ID]
+        regions[DEFAULT_REGION if name != "sts" else "aws"]
+        emulator.moto_app.get_application({"PATH_INFO": "/", "HTTP_HOST": name})
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    # moto reads its settings from the environment when imported.
+    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from . import motoglue
+    from .app import Emulator
+
+    motoglue.install()
+    emulator = Emulator(DomainDispatcherApplication(create_backend_app),
+                        bake_seconds=args.bake_seconds,
+                        refresh_batch_seconds=args.refresh_batch_seconds,
+                        seed=args.seed)
+    _warm_up(emulator)
+    server = make_server("127.0.0.1", args.port, emulator, threaded=True,
+                         request_handler=_quiet_handler())
+    port = server.server_address[1]
+    emulator.start()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    serving = threading.Thread(target=server.serve_forever, name="awsemu-http", daemon=True)
+    serving.start()
+    print(f"awsemu ready on http://127.0.0.1:{port} "
+          f"(port {port}, {time.monotonic() - started:.2f}s)", flush=True)
+    while not stop.wait(3600):
+        pass
+    server.shutdown()
+    serving.join(timeout=5)
+    emulator.stop()
+    server.server_close()
+    print("awsemu stopped", flush=True)
+    return 0
