@@ -1,6 +1,383 @@
+"""Auto Scaling instance refresh, which moto does not implement.
+
+Instances are really replaced in moto's group: each batch launches
+instances from the desired launch-template version and terminates the
+ones they replace, so DescribeAutoScalingGroups and DescribeInstances show
+the refresh as it goes. One batch takes --refresh-batch-seconds; its size
+follows the health percentages as AWS computes them.
+"""
+
+import base64
+import datetime
+import json
+import math
+import time
+import uuid
+
+from . import motoglue, protocol
+from .errors import ApiError
+
+ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
+FAULT_REASON = ("Instance refresh failed: replacement instances did not pass their "
+                "health checks (refresh-fail fault injected by awsemu).")
+
+
+def _utc(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+
+
+def batch_size(capacity, min_healthy, max_healthy):
+    """How many instances one batch replaces. AWS may take instances out of
+    service down to MinHealthyPercentage and launch extra ones up to
+    MaxHealthyPercentage; it always replaces at least one."""
+    can_stop = capacity - math.ceil(capacity * min_healthy / 100)
+    can_add = math.floor(capacity * max_healthy / 100) - capacity
+    return max(1, can_stop + can_add)
+
+
+class Refresh:
+    def __init__(self, group, now, preferences, desired, strategy, target, original,
+                 will_fail):
+        self.id = str(uuid.uuid4())
+        self.group_name = group.name
+        self.account_id = group.account_id
+        self.region = group.region
+        self.status = "Pending"
+        self.status_reason = None
+        self.start_time = now
+        self.end_time = None
+        self.preferences = preferences
+        self.desired = desired
+        self.strategy = strategy
+        self.target = target        # (template, version number) to refresh to
+        self.original = original    # (template, version number) before it
+        self.will_fail = will_fail
+        self.skip_matching = bool(preferences.get("SkipMatching"))
+        # Without SkipMatching every instance present at the start is
+        # replaced, even one already on the desired configuration.
+        self.to_replace = {s.instance.id for s in group.instance_states}
+        self.total = None
+        self.replaced = 0
+        self.batches = 0
+        self.next_at = now
+        self.rollback = None  # dict once a rollback started
+
+    def active(self):
+        return self.status in ACTIVE
+
+    def describe(self, group):
+        done = self.total or 0
+        remaining = max(0, done - self.replaced)
+        if self.total is None:
+            pct = 0
+        else:
+            pct = 100 if not done else min(100, int(self.replaced * 100 / done))
+        if self.status == "Successful":
+            pct, remaining = 100, 0
+        out = {
+            "InstanceRefreshId": self.id,
+            "AutoScalingGroupName": self.group_name,
+            "Status": self.status,
+            "StatusReason": self.status_reason,
+            "StartTime": _utc(self.start_time),
+            "EndTime": _utc(self.end_time) if self.end_time else None,
+            "PercentageComplete": pct,
+            "InstancesToUpdate": remaining if self.total is not None else (
+                len(group.instance_states) if group else 0),
+            "ProgressDetails": {"LivePoolProgress": {"PercentageComplete": pct,
+                                                     "InstancesToUpdate": remaining}},
+            "Preferences": self.preferences,
+            "DesiredConfiguration": self.desired,
+            "Strategy": self.strategy,
+        }
+        if self.rollback:
+            rb = self.rollback
+            rb_total = rb["total"] or 0
+            rb_pct = 100 if not rb_total else min(100, int(rb["replaced"] * 100 / rb_total))
+            rb_left = max(0, rb_total - rb["replaced"])
+            if self.status == "RollbackSuccessful":
+                rb_pct, rb_left = 100, 0
+            out["RollbackDetails"] = {
+                "RollbackReason": rb["reason"],
+                "RollbackStartTime": _utc(rb["start"]),
+                "PercentageCompleteOnRollback": rb_pct,
+                "InstancesToUpdateOnRollback": rb_left,
+                "ProgressDetailsOnRollback": {"LivePoolProgress": {
+                    "PercentageComplete": rb_pct, "InstancesToUpdate": rb_left}},
+            }
+        return out
+
+
 class InstanceRefreshes:
-    ACTIONS = ()
-    def __init__(self, emulator, s):
-        pass
+    ACTIONS = ("StartInstanceRefresh", "DescribeInstanceRefreshes", "CancelInstanceRefresh",
+               "RollbackInstanceRefresh")
+
+    def __init__(self, emulator, batch_seconds):
+        self.emulator = emulator
+        self.batch_seconds = batch_seconds
+        self.refreshes = []  # every refresh ever started, oldest first
+
+    # -------------------------------------------------------------- requests
+
+    def handle(self, req):
+        now = time.time()
+        result = getattr(self, "_" + req.action)(req, req.params, now)
+        return protocol.render_query_result(req, result)
+
+    def _group(self, req, name):
+        backend = motoglue.autoscaling(req.account_id, req.region)
+        group = backend.autoscaling_groups.get(name)
+        if group is None:
+            raise ApiError("ValidationError",
+                           f"AutoScalingGroup name not found - AutoScalingGroup '{name}' not found")
+        return group
+
+    def _active_for(self, req, name):
+        for r in self.refreshes:
+            if (r.group_name == name and r.account_id == req.account_id
+                    and r.region == req.region and r.active()):
+                return r
+        return None
+
+    def _StartInstanceRefresh(self, req, p, now):
+        group = self._group(req, p["AutoScalingGroupName"])
+        if self._active_for(req, group.name):
+            raise ApiError("InstanceRefreshInProgress",
+                           "An Instance Refresh is already in progress and blocks the "
+                           "execution of this Instance Refresh.")
+        strategy = p.get("Strategy", "Rolling")
+        if strategy != "Rolling":
+            raise ApiError("ValidationError",
+                           f"awsemu supports only the Rolling strategy, not {strategy}")
+        prefs = self._preferences(p.get("Preferences") or {})
+        ec2 = motoglue.ec2(req.account_id, req.region)
+        original = self._group_config(group)
+        desired = p.get("DesiredConfiguration")
+        if desired:
+            if "MixedInstancesPolicy" in desired:
+                raise ApiError("ValidationError",
+                               "awsemu supports a DesiredConfiguration with a LaunchTemplate only")
+            target = self._resolve(ec2, desired.get("LaunchTemplate") or {})
+        else:
+            if original is None:
+                raise ApiError("ValidationError",
+                               "The Auto Scaling group has no launch template to refresh to.")
+            target = original
+        if prefs.get("AutoRollback"):
+            self._check_reversible(group, desired, "AutoRollback")
+        will_fail = self.emulator.faults.take("autoscaling", "StartInstanceRefresh",
+                                              "refresh-fail")
+        r = Refresh(group, now, prefs, desired, strategy, target, original, will_fail)
+        self.refreshes.append(r)
+        return {"InstanceRefreshId": r.id}
+
+    def _preferences(self, prefs):
+        out = dict(prefs)
+        min_h = out.setdefault("MinHealthyPercentage", 90)
+        if "MaxHealthyPercentage" in prefs:
+            if "MinHealthyPercentage" not in prefs:
+                raise ApiError("ValidationError",
+                               "You must specify MinHealthyPercentage when you specify "
+                               "MaxHealthyPercentage.")
+            if prefs["MaxHealthyPercentage"] - min_h > 100:
+                raise ApiError("ValidationError",
+                               "The difference between MaxHealthyPercentage and "
+                               "MinHealthyPercentage cannot be greater than 100.")
+            if min_h == 100 and prefs["MaxHealthyPercentage"] == 100:
+                raise ApiError("ValidationError",
+                               "MinHealthyPercentage and MaxHealthyPercentage cannot both be 100.")
+        out.setdefault("SkipMatching", False)
+        out.setdefault("AutoRollback", False)
+        out.setdefault("ScaleInProtectedInstances", "Ignore")
+        out.setdefault("StandbyInstances", "Ignore")
+        return out
+
+    def _group_config(self, group):
+        template = getattr(group, "ec2_launch_template", None)
+        if template is None:
+            return None
+        version = template.get_version(getattr(group, "launch_template_version", "$Default"))
+        return template, str(version.number)
+
+    def _resolve(self, ec2, spec):
+        if bool(spec.get("LaunchTemplateId")) == bool(spec.get("LaunchTemplateName")):
+            raise ApiError("ValidationError",
+                           "Valid requests must contain either launchTemplateId or "
+                           "LaunchTemplateName")
+        template = motoglue.find_template(ec2, spec.get("LaunchTemplateId"),
+                                          spec.get("LaunchTemplateName"))
+        if template is None:
+            which = spec.get("LaunchTemplateId") or spec.get("LaunchTemplateName")
+            raise ApiError("ValidationError", f"The launch template {which} does not exist.")
+        version = spec.get("Version", "$Default")
+        try:
+            number = template.get_version(version).number
+        except Exception:
+            raise ApiError("ValidationError",
+                           f"The specified version {version} for launch template "
+                           f"{template.id} does not exist.")
+        return template, str(number)
+
+    def _check_reversible(self, group, desired, what):
+        if not desired:
+            raise ApiError("ValidationError" if what == "AutoRollback"
+                           else "IrreversibleInstanceRefresh",
+                           f"{what} is not supported for an instance refresh without a "
+                           "desired configuration.")
+        version = str(getattr(group, "launch_template_version", "") or "")
+        if getattr(group, "ec2_launch_template", None) is None or version.startswith("$"):
+            raise ApiError("ValidationError" if what == "AutoRollback"
+                           else "IrreversibleInstanceRefresh",
+                           f"{what} is not supported when the Auto Scaling group uses the "
+                           "launch template's $Latest or $Default version.")
+
+    def _DescribeInstanceRefreshes(self, req, p, now):
+        name = p["AutoScalingGroupName"]
+        backend = motoglue.autoscaling(req.account_id, req.region)
+        group = backend.autoscaling_groups.get(name)
+        found = [r for r in reversed(self.refreshes)
+                 if r.group_name == name and r.account_id == req.account_id
+                 and r.region == req.region]
+        ids = p.get("InstanceRefreshIds")
+        if ids:
+            found = [r for r in found if r.id in ids]
+        max_records = p.get("MaxRecords") or 50
+        if max_records > 100:
+            raise ApiError("ValidationError",
+                           "1 validation error detected: Value '%d' at 'maxRecords' failed to "
+                           "satisfy constraint: Member must have value less than or equal to 100"
+                           % max_records)
+        start = 0
+        if p.get("NextToken"):
+            start = _decode_token(p["NextToken"], name)
+        page = found[start:start + max_records]
+        result = {"InstanceRefreshes": [r.describe(group) for r in page]}
+        if start + max_records < len(found):
+            result["NextToken"] = _encode_token(start + max_records, name)
+        return result
+
+    def _CancelInstanceRefresh(self, req, p, now):
+        self._group(req, p["AutoScalingGroupName"])
+        r = self._active_for(req, p["AutoScalingGroupName"])
+        if r is None or r.status not in ("Pending", "InProgress", "Baking"):
+            raise ApiError("ActiveInstanceRefreshNotFound",
+                           "No in progress or pending Instance Refresh found for Auto Scaling "
+                           f"group {p['AutoScalingGroupName']}")
+        # Replacements already made stay; the one in flight finishes first.
+        r.status = "Cancelling"
+        r.next_at = min(r.next_at, now + self.batch_seconds)
+        return {"InstanceRefreshId": r.id}
+
+    def _RollbackInstanceRefresh(self, req, p, now):
+        group = self._group(req, p["AutoScalingGroupName"])
+        r = self._active_for(req, group.name)
+        if r is None or r.status not in ("Pending", "InProgress", "Baking"):
+            raise ApiError("ActiveInstanceRefreshNotFound",
+                           "No in progress or pending Instance Refresh found for Auto Scaling "
+                           f"group {group.name}")
+        self._check_reversible(group, r.desired, "Rollback")
+        self._start_rollback(r, group, now, "Rollback requested by RollbackInstanceRefresh.")
+        return {"InstanceRefreshId": r.id}
+
+    # ------------------------------------------------------------------ time
+
     def tick(self, now):
+        for r in self.refreshes:
+            if r.active() and now >= r.next_at:
+                self._step(r, now)
+                r.next_at = now + self.batch_seconds
+
+    def _step(self, r, now):
+        backend = motoglue.autoscaling(r.account_id, r.region)
+        group = backend.autoscaling_groups.get(r.group_name)
+        if group is None:
+            self._finish(r, now, "Failed", "The Auto Scaling group was deleted.")
+            return
+        if r.status == "Cancelling":
+            self._finish(r, now, "Cancelled", None)
+            return
+        if r.status == "Pending":
+            # The first batch completes one batch period after this.
+            r.status = "InProgress"
+            r.total = len(self._outdated(r, group, r.target))
+            if r.total == 0 and not r.will_fail:
+                self._step_forward(r, group, now)
+            return
+        if r.status == "InProgress":
+            self._step_forward(r, group, now)
+        elif r.status == "RollbackInProgress":
+            self._step_rollback(r, group, now)
+
+    def _outdated(self, r, group, config):
+        template, version = config
+        if r.rollback is None and not r.skip_matching:
+            return [s for s in group.instance_states if s.instance.id in r.to_replace]
+        return [s for s in group.instance_states
+                if motoglue.instance_template(s) != (template.id, version)]
+
+    def _replace(self, r, group, stale, config):
+        capacity = group.desired_capacity or len(group.instance_states)
+        prefs = r.preferences
+        n = min(len(stale), batch_size(capacity, prefs["MinHealthyPercentage"],
+                                       prefs.get("MaxHealthyPercentage", 100)))
+        victims = stale[:n]
+        template, version = config
+        motoglue.launch_into_group(group, template, version, n)
+        motoglue.terminate_in_group(group, victims)
+        return n
+
+    def _step_forward(self, r, group, now):
+        stale = self._outdated(r, group, r.target)
+        if r.will_fail and (r.batches >= 1 or not stale):
+            self._fail(r, group, now)
+            return
+        if stale:
+            r.replaced += self._replace(r, group, stale, r.target)
+            r.batches += 1
+            stale = self._outdated(r, group, r.target)
+        if not stale and not r.will_fail:
+            if r.desired:
+                motoglue.set_group_template(group, r.target[0],
+                                            r.desired["LaunchTemplate"].get("Version",
+                                                                            r.target[1]))
+            self._finish(r, now, "Successful", None)
+
+    def _fail(self, r, group, now):
+        if r.preferences.get("AutoRollback") and r.desired:
+            r.status_reason = FAULT_REASON
+            self._start_rollback(r, group, now, FAULT_REASON)
+        else:
+            self._finish(r, now, "Failed", FAULT_REASON)
+
+    def _start_rollback(self, r, group, now, reason):
+        r.status = "RollbackInProgress"
+        r.rollback = {"reason": reason, "start": now, "replaced": 0, "total": None}
+        r.rollback["total"] = len(self._outdated(r, group, r.original))
+        r.next_at = now + self.batch_seconds
+
+    def _step_rollback(self, r, group, now):
+        stale = self._outdated(r, group, r.original)
+        if stale:
+            r.rollback["replaced"] += self._replace(r, group, stale, r.original)
+            stale = self._outdated(r, group, r.original)
+        if not stale:
+            self._finish(r, now, "RollbackSuccessful", r.status_reason)
+
+    def _finish(self, r, now, status, reason):
+        r.status = status
+        r.status_reason = reason
+        r.end_time = now
+
+
+def _encode_token(offset, name):
+    return base64.urlsafe_b64encode(json.dumps([offset, name]).encode()).decode()
+
+
+def _decode_token(token, name):
+    try:
+        offset, owner = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if owner == name and isinstance(offset, int) and offset >= 0:
+            return offset
+    except (ValueError, TypeError):
         pass
+    raise ApiError("InvalidNextToken", "The token provided is not valid.")
