@@ -37,7 +37,7 @@ enum kiln_errno {
   KILN__ERRNO_FIRST = -1000,
   KILN_ERRNO_MAP(XX)
 #undef XX
-  KILN__ERRNO_LAST
+      KILN__ERRNO_LAST
 };
 
 /* Static, human-readable message for an error code; never NULL. */

@@ -1,0 +1,137 @@
+/* kiln validate [--format text|json] [DIR] */
+#include "cli.h"
+
+#include "kiln/buf.h"
+#include "kiln/diag.h"
+#include "kiln/error.h"
+#include "kiln/spec.h"
+#include "kiln/tree.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: kiln validate [--format text|json] [DIR]\n"
+    "\n"
+    "Checks the desired-state repository in DIR (default: the current\n"
+    "directory): kiln.yaml and every apps/<name>/app.yaml with the files they\n"
+    "name. Every problem is reported as FILE:LINE:COL: error: MESSAGE.\n"
+    "\n"
+    "Options:\n"
+    "  --format text|json  output format (default: text)\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "Exit status: 0 valid, 1 invalid, 64 usage error.\n";
+
+static void print_text(const char *dir, const struct kiln_spec_repo *repo,
+                       const struct kiln_diags *diags)
+{
+  struct kiln_buf out;
+  size_t valid = repo != NULL ? kiln_spec_repo_valid_apps(repo) : 0;
+  size_t total = repo != NULL ? repo->n_apps : 0;
+
+  kiln_buf_init(&out, 0);
+  if (kiln_diags_format_text(diags, &out) == 0 && out.len > 0)
+    fputs(out.data, stdout);
+  kiln_buf_cleanup(&out);
+  if (diags->n == 0)
+    printf("%s: valid (%zu app%s)\n", dir, total, total == 1 ? "" : "s");
+  else
+    printf("%s: invalid: %zu error%s; %zu of %zu app%s valid\n", dir,
+           diags->n + diags->dropped, diags->n + diags->dropped == 1 ? "" : "s",
+           valid, total, total == 1 ? "" : "s");
+}
+
+static void print_json(const char *dir, const struct kiln_spec_repo *repo,
+                       const struct kiln_diags *diags)
+{
+  json_object *root = json_object_new_object();
+  json_object *apps = json_object_new_array();
+  json_object *errors = json_object_new_array();
+
+  json_object_object_add(root, "valid", json_object_new_boolean(diags->n == 0));
+  json_object_object_add(root, "root", json_object_new_string(dir));
+  for (size_t i = 0; repo != NULL && i < repo->n_apps; i++) {
+    const struct kiln_app_spec *a = &repo->apps[i];
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(a->name));
+    json_object_object_add(o, "file", json_object_new_string(a->file));
+    json_object_object_add(o, "valid", json_object_new_boolean(a->valid));
+    json_object_array_add(apps, o);
+  }
+  for (size_t i = 0; i < diags->n; i++) {
+    const struct kiln_diag *d = &diags->items[i];
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "file", json_object_new_string(d->file));
+    json_object_object_add(o, "line", json_object_new_int(d->line));
+    json_object_object_add(o, "column", json_object_new_int(d->col));
+    json_object_object_add(
+        o, "app", d->app != NULL ? json_object_new_string(d->app) : NULL);
+    json_object_object_add(o, "message", json_object_new_string(d->message));
+    json_object_array_add(errors, o);
+  }
+  json_object_object_add(root, "apps", apps);
+  json_object_object_add(root, "errors", errors);
+  puts(json_object_to_json_string_ext(
+      root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put(root);
+}
+
+int kiln_cmd_validate(int argc, char **argv)
+{
+  static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  enum kiln_format format = KILN_FORMAT_TEXT;
+  struct kiln_spec_repo *repo = NULL;
+  struct kiln_diags diags;
+  struct kiln_tree tree;
+  const char *dir = ".";
+  int c, err, rc;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'f':
+      if (!kiln_cli_parse_format("validate", optarg, &format))
+        return KILN_EXIT_USAGE;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return KILN_EXIT_OK;
+    default:
+      return kiln_cli_usage_error("validate", "unknown option");
+    }
+  }
+  if (optind < argc)
+    dir = argv[optind++];
+  if (optind < argc)
+    return kiln_cli_usage_error("validate", "unexpected argument '%s'",
+                                argv[optind]);
+
+  err = kiln_tree_fs_open(&tree, dir);
+  if (err != 0) {
+    fprintf(stderr, "kiln validate: %s: not a readable directory\n", dir);
+    return KILN_EXIT_FAILED;
+  }
+  kiln_diags_init(&diags, 0);
+  err = kiln_spec_load(&tree, &diags, &repo);
+  if (err != 0 && err != KILN_ENOENT) {
+    fprintf(stderr, "kiln validate: %s: %s\n", dir, kiln_strerror(err));
+    rc = KILN_EXIT_FAILED;
+    goto done;
+  }
+  kiln_diags_sort(&diags);
+  if (format == KILN_FORMAT_JSON)
+    print_json(dir, repo, &diags);
+  else
+    print_text(dir, repo, &diags);
+  rc = diags.n == 0 && err == 0 ? KILN_EXIT_OK : KILN_EXIT_FAILED;
+done:
+  kiln_spec_repo_free(repo);
+  kiln_diags_cleanup(&diags);
+  kiln_tree_fs_close(&tree);
+  return rc;
+}

@@ -1,0 +1,197 @@
+/* The desired-state model: spec v1 (see shared/design.md).
+ *
+ * kiln_spec_load() reads a desired-state repository through a kiln_tree
+ * (a directory or a git commit), validates it strictly and returns an
+ * immutable snapshot. Every problem becomes a diagnostic
+ * "path:line:col: error: message"; an app with any diagnostic is marked
+ * invalid and must never be applied, while the other apps stay usable.
+ */
+#ifndef KILN_SPEC_H
+#define KILN_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiln/arena.h"
+
+struct kiln_diags;
+struct kiln_tree;
+
+/* Size caps for files read from the repository. */
+#define KILN_SPEC_MAX_YAML_BYTES      (64 * 1024)
+#define KILN_SPEC_MAX_COMPONENT_BYTES 16000 /* CreateComponent's data limit */
+#define KILN_SPEC_MAX_USER_DATA_BYTES (16 * 1024)
+#define KILN_SPEC_MAX_APPS            5000
+#define KILN_SPEC_MAX_TAGS            47 /* AWS allows 50; Kiln owns three kiln:* tags */
+
+struct kiln_strs {
+  const char **items;
+  size_t n;
+};
+
+struct kiln_tag {
+  const char *key;
+  const char *value;
+};
+
+struct kiln_tags {
+  struct kiln_tag *items;
+  size_t n;
+};
+
+struct kiln_param {
+  const char *name;
+  struct kiln_strs values; /* after ${version} expansion */
+};
+
+struct kiln_component_spec {
+  const char *file;     /* repository-relative path of the document, or NULL */
+  const char *arn;      /* a managed or shared component, or NULL */
+  const char *document; /* the document's bytes when file is set */
+  size_t document_len;
+  struct kiln_param *params; /* sorted by name */
+  size_t n_params;
+};
+
+struct kiln_build_spec {
+  struct kiln_strs instance_types;
+  const char *instance_profile;
+  const char *subnet; /* NULL: default VPC */
+  struct kiln_strs security_groups;
+};
+
+enum kiln_parent_kind {
+  KILN_PARENT_SSM, /* ssm:/path — resolved to an AMI id at observe time */
+  KILN_PARENT_AMI, /* ami-... */
+  KILN_PARENT_ARN, /* an Image Builder image ARN */
+};
+
+struct kiln_image_spec {
+  enum kiln_parent_kind parent_kind;
+  const char *parent;     /* as written */
+  const char *parent_ref; /* without the "ssm:" prefix */
+  struct kiln_component_spec *components;
+  size_t n_components;
+  struct kiln_build_spec build;
+};
+
+struct kiln_block_device {
+  const char *device;
+  int64_t size_gib;
+  const char *type; /* gp3 by default */
+  bool encrypted;
+  bool delete_on_termination;
+  int64_t iops;       /* 0: AWS default */
+  int64_t throughput; /* MiB/s, gp3 only; 0: AWS default */
+};
+
+struct kiln_lt_spec {
+  const char *name;
+  const char *instance_type;
+  const char *user_data_file; /* repository-relative, or NULL */
+  const char *user_data;
+  size_t user_data_len;
+  struct kiln_strs security_groups;
+  const char *instance_profile; /* NULL: none */
+  struct kiln_block_device *block_devices;
+  size_t n_block_devices;
+  struct kiln_tags tags;   /* launch template and instance tags, sorted */
+  const char *http_tokens; /* "required" (IMDSv2, default) or "optional" */
+  int64_t http_hop_limit;  /* 1-64, default 2 */
+};
+
+struct kiln_asg_spec {
+  const char *name;
+  struct kiln_strs subnets;
+  int64_t min;
+  int64_t max;
+  int64_t desired;
+  bool has_desired; /* false: capacity left to scaling policies */
+};
+
+struct kiln_rollout_spec {
+  int64_t min_healthy_percent; /* default 90 */
+  int64_t max_healthy_percent; /* default 200 */
+  int64_t warmup_seconds;      /* default 300 */
+  bool skip_matching;          /* default true */
+  bool auto_rollback;          /* default true */
+};
+
+enum kiln_drift_mode {
+  KILN_DRIFT_CORRECT,
+  KILN_DRIFT_REPORT,
+};
+
+struct kiln_app_spec {
+  const char *name;
+  const char *dir;  /* "apps/<dir>" */
+  const char *file; /* "apps/<dir>/app.yaml" */
+  bool valid;       /* false: never apply; see the diagnostics */
+  const char *region;
+  const char *version;
+  struct kiln_image_spec image;
+  struct kiln_lt_spec launch_template;
+  struct kiln_asg_spec autoscaling;
+  struct kiln_rollout_spec rollout;
+  enum kiln_drift_mode drift;
+  bool suspend;
+  struct kiln_tags tags; /* from kiln.yaml: on every resource Kiln creates */
+};
+
+struct kiln_spec_defaults {
+  bool present; /* kiln.yaml exists */
+  const char *region;
+  struct kiln_tags tags;
+  struct kiln_build_spec build;
+};
+
+struct kiln_spec_repo {
+  struct kiln_arena arena; /* owns everything below */
+  struct kiln_spec_defaults defaults;
+  bool defaults_valid;
+  struct kiln_app_spec *apps; /* sorted by name; valid and invalid */
+  size_t n_apps;
+};
+
+/* Loads and validates the repository visible through tree. Returns a new
+ * snapshot in *out (free with kiln_spec_repo_free) even when apps are
+ * invalid; diagnostics go to diags. Returns 0 when the repository could be
+ * read (check each app's valid flag and diags), KILN_ENOMEM, or
+ * KILN_ENOENT when it has no apps/ directory (also a diagnostic). */
+int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
+                   struct kiln_spec_repo **out);
+
+void kiln_spec_repo_free(struct kiln_spec_repo *repo);
+
+/* Number of valid apps. */
+size_t kiln_spec_repo_valid_apps(const struct kiln_spec_repo *repo);
+
+/* The app named name, or NULL. */
+const struct kiln_app_spec *kiln_spec_repo_find(const struct kiln_spec_repo *r,
+                                                const char *name);
+
+/* Parses one app file's text (the loader's pure core, used by the loader,
+ * the fuzzer and tests). dir is the app's directory ("apps/hello"); files it
+ * names are read through tree (may be NULL: then file references are only
+ * checked for form). Adds the app to repo; diagnostics go to diags. */
+int kiln_spec_parse_app(struct kiln_spec_repo *repo,
+                        const struct kiln_tree *tree, const char *dir,
+                        const char *text, size_t len, struct kiln_diags *diags);
+
+/* Parses kiln.yaml's text into repo->defaults. */
+int kiln_spec_parse_defaults(struct kiln_spec_repo *repo, const char *text,
+                             size_t len, struct kiln_diags *diags);
+
+/* Canonical image digest: lowercase hex sha256 (64 chars + NUL) over a
+ * canonical JSON encoding of everything that goes into the AMI — region,
+ * parent (resolved_parent: the AMI id an ssm: parent resolves to; NULL
+ * means use the parent as written), component documents' bytes and
+ * parameters, component ARNs, app version, build settings — and nothing
+ * else. Writes the canonical encoding to *canonical (malloc'd; may be NULL
+ * to skip). Returns 0 or KILN_ENOMEM / KILN_EINVAL. */
+int kiln_spec_image_digest(const struct kiln_app_spec *app,
+                           const char *resolved_parent, char digest_hex[65],
+                           char **canonical);
+
+#endif

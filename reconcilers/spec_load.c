@@ -1,0 +1,233 @@
+/* Walks a desired-state repository: kiln.yaml, then apps/<dir>/app.yaml. */
+#include "kiln/buf.h"
+#include "kiln/diag.h"
+#include "kiln/error.h"
+#include "kiln/spec.h"
+#include "kiln/tree.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A snapshot of 5000 apps with their documents stays well under this. */
+#define SNAPSHOT_LIMIT_BYTES (512u * 1024 * 1024)
+
+struct app_dirs {
+  char **names;
+  size_t n;
+  size_t cap;
+  int err;
+};
+
+static int collect_dir(void *arg, const char *name,
+                       enum kiln_tree_entry_kind kind)
+{
+  struct app_dirs *d = arg;
+  if (kind != KILN_TREE_DIR || name[0] == '.')
+    return 0;
+  if (d->n == KILN_SPEC_MAX_APPS)
+    return KILN_ETOOBIG;
+  if (d->n == d->cap) {
+    size_t cap = d->cap != 0 ? d->cap * 2 : 16;
+    char **p = realloc(d->names, cap * sizeof(*p));
+    if (p == NULL)
+      return KILN_ENOMEM;
+    d->names = p;
+    d->cap = cap;
+  }
+  d->names[d->n] = strdup(name);
+  if (d->names[d->n] == NULL)
+    return KILN_ENOMEM;
+  d->n++;
+  return 0;
+}
+
+static int read_text(const struct kiln_tree *tree, const char *path,
+                     struct kiln_buf *b)
+{
+  /* One byte over the cap lets the parser say "too large" itself. */
+  kiln_buf_init(b, KILN_SPEC_MAX_YAML_BYTES + 1);
+  return tree->ops->read_file(tree->self, path, b);
+}
+
+static int load_defaults(const struct kiln_tree *tree,
+                         struct kiln_spec_repo *repo, struct kiln_diags *diags)
+{
+  struct kiln_buf b;
+  int err = read_text(tree, "kiln.yaml", &b);
+
+  repo->defaults_valid = true;
+  if (err == KILN_ENOENT) {
+    err = 0;
+  } else if (err == KILN_ETOOBIG) {
+    repo->defaults_valid = false;
+    err = kiln_diags_add(diags, "kiln.yaml", 0, 0, NULL,
+                         "file is larger than %d bytes",
+                         KILN_SPEC_MAX_YAML_BYTES);
+  } else if (err != 0) {
+    repo->defaults_valid = false;
+    err = kiln_diags_add(diags, "kiln.yaml", 0, 0, NULL, "cannot be read: %s",
+                         kiln_strerror(err));
+  } else {
+    err = kiln_spec_parse_defaults(repo, b.data != NULL ? b.data : "", b.len,
+                                   diags);
+  }
+  kiln_buf_cleanup(&b);
+  return err;
+}
+
+static int load_app(const struct kiln_tree *tree, struct kiln_spec_repo *repo,
+                    const char *dirname, struct kiln_diags *diags)
+{
+  char dir[512], file[600];
+  struct kiln_buf b;
+  int err;
+
+  snprintf(dir, sizeof(dir), "apps/%s", dirname);
+  snprintf(file, sizeof(file), "%s/app.yaml", dir);
+  err = read_text(tree, file, &b);
+  if (err == 0) {
+    err = kiln_spec_parse_app(repo, tree, dir, b.data != NULL ? b.data : "",
+                              b.len, diags);
+  } else if (err == KILN_ETOOBIG) {
+    err = kiln_diags_add(diags, file, 0, 0, dirname,
+                         "file is larger than %d bytes",
+                         KILN_SPEC_MAX_YAML_BYTES);
+  } else if (err == KILN_ENOENT) {
+    err = kiln_diags_add(diags, file, 0, 0, dirname,
+                         "app directory %s has no app.yaml", dir);
+  } else {
+    err = kiln_diags_add(diags, file, 0, 0, dirname, "cannot be read: %s",
+                         kiln_strerror(err));
+  }
+  kiln_buf_cleanup(&b);
+  return err;
+}
+
+static int cmp_app(const void *a, const void *b)
+{
+  const struct kiln_app_spec *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c != 0 ? c : strcmp(x->dir, y->dir);
+}
+
+static bool same(const char *a, const char *b)
+{
+  return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* Two apps may not claim the same name, nor the same launch template or
+ * group in one region: they would fight over it. Both are marked invalid. */
+static int check_conflicts(struct kiln_spec_repo *repo,
+                           struct kiln_diags *diags)
+{
+  for (size_t i = 0; i < repo->n_apps; i++) {
+    for (size_t j = 0; j < i; j++) {
+      struct kiln_app_spec *a = &repo->apps[j], *b = &repo->apps[i];
+      const char *what = NULL, *value = NULL;
+      int err = 0;
+      if (same(a->name, b->name))
+        what = "app name", value = a->name;
+      else if (same(a->region, b->region) &&
+               same(a->launch_template.name, b->launch_template.name))
+        what = "launch template name", value = a->launch_template.name;
+      else if (same(a->region, b->region) &&
+               same(a->autoscaling.name, b->autoscaling.name))
+        what = "auto scaling group name", value = a->autoscaling.name;
+      if (what == NULL)
+        continue;
+      a->valid = b->valid = false;
+      err = kiln_diags_add(diags, b->file, 0, 0, b->name,
+                           "%s '%s' is also used by %s", what, value, a->file);
+      if (err == 0)
+        err =
+            kiln_diags_add(diags, a->file, 0, 0, a->name,
+                           "%s '%s' is also used by %s", what, value, b->file);
+      if (err != 0)
+        return err;
+    }
+  }
+  return 0;
+}
+
+int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
+                   struct kiln_spec_repo **out)
+{
+  struct kiln_spec_repo *repo = calloc(1, sizeof(*repo));
+  struct app_dirs dirs = {0};
+  int err;
+
+  *out = NULL;
+  if (repo == NULL)
+    return KILN_ENOMEM;
+  kiln_arena_init(&repo->arena, SNAPSHOT_LIMIT_BYTES);
+
+  err = load_defaults(tree, repo, diags);
+  if (err != 0)
+    goto fail;
+
+  err = tree->ops->list_dir(tree->self, "apps", collect_dir, &dirs);
+  if (err == KILN_ENOENT) {
+    err = kiln_diags_add(diags, "apps", 0, 0, NULL,
+                         "the repository has no apps/ directory; each app "
+                         "lives in apps/<name>/app.yaml");
+    if (err == 0)
+      err = KILN_ENOENT;
+    goto done;
+  }
+  if (err == KILN_ETOOBIG) {
+    err = kiln_diags_add(diags, "apps", 0, 0, NULL,
+                         "more than %d app directories", KILN_SPEC_MAX_APPS);
+    goto done;
+  }
+  if (err != 0)
+    goto fail;
+  for (size_t i = 0; i < dirs.n; i++) {
+    err = load_app(tree, repo, dirs.names[i], diags);
+    if (err != 0)
+      goto fail;
+  }
+  err = check_conflicts(repo, diags);
+  if (err != 0)
+    goto fail;
+  if (repo->n_apps > 1)
+    qsort(repo->apps, repo->n_apps, sizeof(*repo->apps), cmp_app);
+done:
+  for (size_t i = 0; i < dirs.n; i++)
+    free(dirs.names[i]);
+  free(dirs.names);
+  *out = repo;
+  return err;
+fail:
+  for (size_t i = 0; i < dirs.n; i++)
+    free(dirs.names[i]);
+  free(dirs.names);
+  kiln_spec_repo_free(repo);
+  return err;
+}
+
+void kiln_spec_repo_free(struct kiln_spec_repo *repo)
+{
+  if (repo == NULL)
+    return;
+  kiln_arena_cleanup(&repo->arena);
+  free(repo->apps);
+  free(repo);
+}
+
+size_t kiln_spec_repo_valid_apps(const struct kiln_spec_repo *repo)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < repo->n_apps; i++)
+    n += repo->apps[i].valid;
+  return n;
+}
+
+const struct kiln_app_spec *kiln_spec_repo_find(const struct kiln_spec_repo *r,
+                                                const char *name)
+{
+  for (size_t i = 0; i < r->n_apps; i++)
+    if (strcmp(r->apps[i].name, name) == 0)
+      return &r->apps[i];
+  return NULL;
+}

@@ -1,0 +1,63 @@
+/* Shared by the spec parser's files: the parse context and typed getters
+ * that turn YAML nodes into values, reporting every problem. */
+#ifndef KILN_SPEC_PARSE_H
+#define KILN_SPEC_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kiln/spec.h"
+#include "kiln/ydoc.h"
+
+struct pctx {
+  struct kiln_arena *arena; /* the snapshot's: output lives here */
+  struct kiln_diags *diags;
+  const struct kiln_tree *tree; /* NULL: file references not read */
+  const char *file;             /* file being parsed, for diagnostics */
+  const char *dir;              /* the app's directory */
+  const char *app;              /* app name for diagnostics, or NULL */
+  size_t errors;
+  bool oom;
+};
+
+/* "path: message" at node n (or at the file when n is NULL). */
+void kiln__perr(struct pctx *c, const struct kiln_ynode *n, const char *fmt,
+                ...) __attribute__((format(printf, 3, 4)));
+
+bool kiln__expect_map(struct pctx *c, const struct kiln_ynode *n,
+                      const char *path);
+/* Reports keys of map not in allowed (NULL-terminated), with a suggestion. */
+void kiln__check_keys(struct pctx *c, const struct kiln_ynode *map,
+                      const char *path, const char *const *allowed);
+/* A string scalar (arena copy), or NULL when absent/null/invalid. */
+const char *kiln__get_str(struct pctx *c, const struct kiln_ynode *map,
+                          const char *key, const char *path, bool required);
+const char *kiln__scalar_str(struct pctx *c, const struct kiln_ynode *n,
+                             const char *path, bool allow_expansion);
+/* Integer in [min, max]; returns false when absent or invalid (*out left). */
+bool kiln__get_int(struct pctx *c, const struct kiln_ynode *map,
+                   const char *key, const char *path, int64_t min, int64_t max,
+                   bool required, int64_t *out);
+bool kiln__get_bool(struct pctx *c, const struct kiln_ynode *map,
+                    const char *key, const char *path, bool *out);
+/* A list of strings, each checked by check (may be NULL); no duplicates. */
+typedef const char *kiln__check_fn(const char *s);
+bool kiln__get_strs(struct pctx *c, const struct kiln_ynode *map,
+                    const char *key, const char *path, kiln__check_fn *check,
+                    const char *what, bool required, struct kiln_strs *out);
+void kiln__get_tags(struct pctx *c, const struct kiln_ynode *map,
+                    const char *key, const char *path, struct kiln_tags *out);
+/* True for a null-like value (absent key, ~, null, empty plain scalar). */
+bool kiln__is_null(const struct kiln_ynode *n);
+
+/* Reads a file referenced from the app's spec into the arena. Reports and
+ * returns NULL when it is missing, escapes the repository, is not a regular
+ * file or exceeds max_bytes. *path_out gets the repository path. */
+const char *kiln__read_ref(struct pctx *c, const struct kiln_ynode *n,
+                           const char *ref, size_t max_bytes, const char *what,
+                           size_t *len, const char **path_out);
+
+void kiln__parse_build(struct pctx *c, const struct kiln_ynode *map,
+                       const char *path, struct kiln_build_spec *out);
+
+#endif
