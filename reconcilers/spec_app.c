@@ -361,7 +361,7 @@ static void parse_image(struct pctx *c, const struct kiln_ynode *root,
   if (!kiln__is_null(build))
     kiln__parse_build(c, build, "image.build", &app->image.build);
   merge_build(&app->image.build, &defaults->build);
-  if (app->image.build.instance_profile == NULL)
+  if (app->image.build.instance_profile == NULL && c->repo_defaults_valid)
     kiln__perr(c, build != NULL ? build : image,
                "image.build.instanceProfile: required; set it here or in "
                "kiln.yaml's image.build");
@@ -631,7 +631,8 @@ static void check_tag_total(struct pctx *c, const struct kiln_ynode *root,
                     app->launch_template.tags.items[i].key) == 0;
     total += !dup;
   }
-  if (total > KILN_SPEC_MAX_TAGS)
+  if (total > KILN_SPEC_MAX_TAGS &&
+      app->launch_template.tags.n <= KILN_SPEC_MAX_TAGS)
     kiln__perr(c,
                kiln_ynode_get(kiln_ynode_get(root, "launchTemplate"), "tags"),
                "launchTemplate.tags: with kiln.yaml's tags there are %zu; at "
@@ -683,6 +684,7 @@ int kiln_spec_parse_app(struct kiln_spec_repo *repo,
   if (c.dir == NULL || c.file == NULL || app->name == NULL)
     return KILN_ENOMEM;
   c.app = app->name;
+  c.repo_defaults_valid = repo->defaults_valid;
 
   kiln_arena_init(&scratch, 16 * 1024 * 1024);
   if (!load_root(&c, text, len, &scratch, &root))
@@ -704,7 +706,8 @@ int kiln_spec_parse_app(struct kiln_spec_repo *repo,
       get_checked(&c, root, "region", "", false, kiln__check_region, "region");
   if (app->region == NULL && kiln_ynode_get(root, "region") == NULL) {
     app->region = repo->defaults.region;
-    if (app->region == NULL)
+    /* An invalid kiln.yaml is reported there; do not cascade. */
+    if (app->region == NULL && repo->defaults_valid)
       kiln__perr(&c, root, "region: required; set it here or in kiln.yaml");
   }
   app->version = get_checked(&c, root, "version", "", true, kiln__check_version,

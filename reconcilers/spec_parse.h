@@ -18,6 +18,7 @@ struct pctx {
   const char *app;              /* app name for diagnostics, or NULL */
   size_t errors;
   bool oom;
+  bool repo_defaults_valid; /* false: skip checks that rely on kiln.yaml */
 };
 
 /* "path: message" at node n (or at the file when n is NULL). */

@@ -1,0 +1,441 @@
+/* The spec model: YAML hazards, validation, defaults, and the image digest. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kiln/arena.h"
+#include "kiln/diag.h"
+#include "kiln/error.h"
+#include "kiln/spec.h"
+#include "kiln/ydoc.h"
+#include "mem_tree.h"
+
+static const char defaults_yaml[] = "apiVersion: kiln.dev/v1\n"
+                                    "kind: Defaults\n"
+                                    "region: us-east-1\n"
+                                    "tags: {Owner: platform}\n"
+                                    "image:\n"
+                                    "  build: {instanceProfile: builder}\n";
+
+static const char app_yaml[] =
+    "apiVersion: kiln.dev/v1\n"
+    "kind: App\n"
+    "name: hello\n"
+    "version: \"1.2.3\"\n"
+    "image:\n"
+    "  parent: ami-0123456789abcdef0\n"
+    "  components:\n"
+    "    - file: comp.yaml\n"
+    "      parameters: {Url: \"https://x/${version}.jar\", B: [a, b]}\n"
+    "    - arn: "
+    "arn:aws:imagebuilder:us-east-1:aws:component/update-linux/x.x.x\n"
+    "  build:\n"
+    "    instanceTypes: [t3.small, t3.medium]\n"
+    "launchTemplate:\n"
+    "  instanceType: t3.micro\n"
+    "  tags: {App: hello}\n"
+    "autoscaling:\n"
+    "  subnets: [subnet-0123456789abcdef0]\n"
+    "  min: 0\n"
+    "  max: 3\n"
+    "  desired: 1\n"
+    "rollout: {minHealthyPercent: 100, maxHealthyPercent: 200}\n";
+
+static const char comp_yaml[] =
+    "name: c\nschemaVersion: 1.0\nphases:\n  - name: build\n    steps: []\n";
+
+struct loaded {
+  struct kiln_spec_repo *repo;
+  struct kiln_diags diags;
+};
+
+static void load(struct loaded *l, const char *app, const char *comp)
+{
+  struct mem_file files[] = {
+      {"kiln.yaml", defaults_yaml, 0},
+      {"apps/hello/app.yaml", app, 0},
+      {"apps/hello/comp.yaml", comp, 0},
+  };
+  struct mem_tree t;
+  mem_tree_init(&t, files, 3);
+  kiln_diags_init(&l->diags, 0);
+  assert_int_equal(kiln_spec_load(&t.tree, &l->diags, &l->repo), 0);
+}
+
+static void unload(struct loaded *l)
+{
+  kiln_spec_repo_free(l->repo);
+  kiln_diags_cleanup(&l->diags);
+}
+
+static void dump(const struct kiln_diags *d)
+{
+  for (size_t i = 0; i < d->n; i++)
+    fprintf(stderr, "  %s:%d:%d: %s\n", d->items[i].file, d->items[i].line,
+            d->items[i].col, d->items[i].message);
+}
+
+/* Replaces the first occurrence of from by to (static buffer). */
+static const char *edit(const char *text, const char *from, const char *to)
+{
+  static char out[8192];
+  const char *p = strstr(text, from);
+  assert_non_null(p);
+  snprintf(out, sizeof(out), "%.*s%s%s", (int)(p - text), text, to,
+           p + strlen(from));
+  return out;
+}
+
+static void test_valid_app_parses_with_defaults(void **state)
+{
+  struct loaded l;
+  load(&l, app_yaml, comp_yaml);
+  dump(&l.diags);
+  assert_int_equal(l.diags.n, 0);
+  assert_int_equal(l.repo->n_apps, 1);
+  const struct kiln_app_spec *a = kiln_spec_repo_find(l.repo, "hello");
+  assert_non_null(a);
+  assert_true(a->valid);
+  assert_string_equal(a->region, "us-east-1");
+  assert_string_equal(a->image.build.instance_profile, "builder");
+  assert_int_equal(a->image.build.instance_types.n, 2);
+  assert_int_equal(a->image.n_components, 2);
+  assert_string_equal(a->image.components[0].file, "apps/hello/comp.yaml");
+  /* Parameters are sorted by name and ${version} is expanded. */
+  assert_string_equal(a->image.components[0].params[0].name, "B");
+  assert_string_equal(a->image.components[0].params[1].values.items[0],
+                      "https://x/1.2.3.jar");
+  assert_string_equal(a->launch_template.name, "hello");
+  assert_string_equal(a->launch_template.http_tokens, "required");
+  assert_string_equal(a->autoscaling.name, "hello");
+  assert_true(a->autoscaling.has_desired);
+  assert_int_equal(a->rollout.min_healthy_percent, 100);
+  assert_int_equal(a->rollout.warmup_seconds, 300);
+  assert_int_equal(a->tags.n, 1);
+  assert_int_equal(a->drift, KILN_DRIFT_CORRECT);
+  unload(&l);
+}
+
+/* Each broken variant yields an error at the expected line containing the
+ * expected text, and the app is invalid. */
+struct broken {
+  const char *from, *to;
+  int line;
+  const char *needle;
+};
+
+static void test_broken_variants(void **state)
+{
+  static const struct broken cases[] = {
+      {"kind: App", "kind: Defaults", 2, "kind: expected 'App'"},
+      {"version: \"1.2.3\"", "version: 1.10", 4, "got the number 1.10"},
+      {"version: \"1.2.3\"", "version: \"a b\"", 4, "invalid version"},
+      {"  parent: ami-0123456789abcdef0", "  parent: ami-xyz", 6,
+       "invalid AMI id"},
+      {"  parent: ami-0123456789abcdef0", "  parent: ssm:bad//path", 6,
+       "invalid SSM parameter"},
+      {"  parent: ami-0123456789abcdef0", "  parent: centos", 6,
+       "must be ssm:<parameter>"},
+      {"us-east-1:aws:component", "eu-west-1:aws:component", 10,
+       "component ARN is in region eu-west-1"},
+      {"update-linux/x.x.x", "update-linux/1.0", 10, "semantic version"},
+      {"${version}.jar", "${commit}.jar", 9, "unknown expansion"},
+      {"instanceType: t3.micro", "instancetype: t3.micro", 14,
+       "did you mean 'instanceType'"},
+      {"  min: 0", "  min: 4", 18, "greater than max"},
+      {"  desired: 1", "  desired: 9", 20, "greater than max"},
+      {"  max: 3", "  max: 99999999999999999999", 19, "out of range"},
+      {"  max: 3", "  max: \"3\"", 19, "expected an integer"},
+      {"  max: 3", "  max: 03", 19, "leading zero"},
+      {"minHealthyPercent: 100", "minHealthyPercent: 101", 21, "out of range"},
+      {"minHealthyPercent: 100", "minHealthyPercent: 50", 21,
+       "must not exceed 100"},
+      {"subnet-0123456789abcdef0", "subnet-123", 17, "invalid subnet id"},
+      {"tags: {App: hello}", "tags: {\"aws:x\": hello}", 15, "AWS reserves"},
+      {"tags: {App: hello}", "tags: {App: yes}", 15, "boolean"},
+      {"name: hello", "name: Hello_World", 3, "invalid app name"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct loaded l;
+    bool found = false;
+    load(&l, edit(app_yaml, cases[i].from, cases[i].to), comp_yaml);
+    for (size_t j = 0; j < l.diags.n; j++)
+      if (l.diags.items[j].line == cases[i].line &&
+          strstr(l.diags.items[j].message, cases[i].needle) != NULL &&
+          strcmp(l.diags.items[j].file, "apps/hello/app.yaml") == 0)
+        found = true;
+    if (!found) {
+      fprintf(stderr, "case %zu (%s) wanted line %d '%s', got:\n", i,
+              cases[i].to, cases[i].line, cases[i].needle);
+      dump(&l.diags);
+    }
+    assert_true(found);
+    assert_false(l.repo->apps[0].valid);
+    unload(&l);
+  }
+}
+
+static void test_all_errors_of_a_file_reported(void **state)
+{
+  struct loaded l;
+  const char *text = edit(app_yaml, "instanceType: t3.micro",
+                          "instanceType: micro\n  bogus: 1");
+  char copy[8192];
+  snprintf(copy, sizeof(copy), "%s", text);
+  load(&l, edit(copy, "  min: 0", "  min: -1"), comp_yaml);
+  assert_true(l.diags.n >= 3);
+  unload(&l);
+}
+
+static void test_component_document_checked(void **state)
+{
+  struct loaded l;
+  load(&l, app_yaml, "name: c\nphases: {}\n");
+  assert_false(l.repo->apps[0].valid);
+  assert_true(kiln_diags_count_file(&l.diags, "apps/hello/comp.yaml") >= 2);
+  unload(&l);
+  load(&l, edit(app_yaml, "file: comp.yaml", "file: ../kiln.yaml"), comp_yaml);
+  assert_false(l.repo->apps[0].valid);
+  assert_non_null(strstr(l.diags.items[0].message, "'..'"));
+  unload(&l);
+  load(&l, edit(app_yaml, "file: comp.yaml", "file: missing.yaml"), comp_yaml);
+  assert_non_null(strstr(l.diags.items[0].message, "does not exist"));
+  unload(&l);
+}
+
+static void test_invalid_defaults_invalidate_apps(void **state)
+{
+  struct mem_file files[] = {
+      {"kiln.yaml",
+       "apiVersion: kiln.dev/v1\nkind: Defaults\nregion: nowhere\n", 0},
+      {"apps/hello/app.yaml", app_yaml, 0},
+      {"apps/hello/comp.yaml", comp_yaml, 0},
+  };
+  struct mem_tree t;
+  struct kiln_spec_repo *repo;
+  struct kiln_diags d;
+  mem_tree_init(&t, files, 3);
+  kiln_diags_init(&d, 0);
+  assert_int_equal(kiln_spec_load(&t.tree, &d, &repo), 0);
+  assert_int_equal(d.n, 1);
+  assert_string_equal(d.items[0].file, "kiln.yaml");
+  assert_false(repo->apps[0].valid);
+  kiln_spec_repo_free(repo);
+  kiln_diags_cleanup(&d);
+}
+
+static void test_one_invalid_app_leaves_others(void **state)
+{
+  struct mem_file files[] = {
+      {"kiln.yaml", defaults_yaml, 0},
+      {"apps/hello/app.yaml", app_yaml, 0},
+      {"apps/hello/comp.yaml", comp_yaml, 0},
+      {"apps/other/app.yaml", "apiVersion: kiln.dev/v1\nkind: App\n", 0},
+      {"apps/twin/app.yaml", app_yaml, 0},
+      {"apps/twin/comp.yaml", comp_yaml, 0},
+  };
+  struct mem_tree t;
+  struct kiln_spec_repo *repo;
+  struct kiln_diags d;
+  mem_tree_init(&t, files, 6);
+  kiln_diags_init(&d, 0);
+  assert_int_equal(kiln_spec_load(&t.tree, &d, &repo), 0);
+  assert_int_equal(repo->n_apps, 3);
+  /* "twin" claims the name hello: both lose; "other" is simply invalid. */
+  assert_int_equal(kiln_spec_repo_valid_apps(repo), 0);
+  bool dup = false;
+  for (size_t i = 0; i < d.n; i++)
+    dup |= strstr(d.items[i].message, "app name 'hello' is also used") != NULL;
+  assert_true(dup);
+  kiln_spec_repo_free(repo);
+  kiln_diags_cleanup(&d);
+}
+
+/* ---- YAML hazards --------------------------------------------------- */
+
+static int parse_yaml(const char *text, size_t len, struct kiln_diags *d)
+{
+  struct kiln_arena a;
+  struct kiln_ynode *root;
+  int err;
+  kiln_arena_init(&a, 0);
+  if (!kiln_ydoc_check_text("f.yaml", text, len, false, d))
+    err = KILN_EPARSE;
+  else
+    err = kiln_ydoc_parse("f.yaml", text, len, NULL, &a, d, &root);
+  kiln_arena_cleanup(&a);
+  return err;
+}
+
+static void test_yaml_hazards_rejected(void **state)
+{
+  static const struct {
+    const char *text;
+    size_t len;
+    const char *needle;
+  } cases[] = {
+      {"a: &x 1\nb: *x\n", 0, "anchors and aliases"},
+      {"a: 1\n---\nb: 2\n", 0, "more than one YAML document"},
+      {"a: 1\na: 2\n", 0, "duplicate key 'a'"},
+      {"a:\n\tb: 1\n", 0, "tab character"},
+      {"a: \"x\0y\"\n", 10, "NUL byte"},
+      {"a: \xff\xfe\n", 0, "not valid UTF-8"},
+      {"a: \xed\xa0\x80\n", 0, "not valid UTF-8"},
+      {"", 0, "empty"},
+      {"a: !!python/object x\n", 0, "tag"},
+      {"[a, b]: 1\n", 0, "mapping keys must be plain strings"},
+      {"a: [1\n", 0, "YAML syntax error"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct kiln_diags d;
+    size_t len = cases[i].len != 0 ? cases[i].len : strlen(cases[i].text);
+    kiln_diags_init(&d, 0);
+    assert_int_not_equal(parse_yaml(cases[i].text, len, &d), 0);
+    bool found = false;
+    for (size_t j = 0; j < d.n; j++)
+      found |= strstr(d.items[j].message, cases[i].needle) != NULL;
+    if (!found) {
+      fprintf(stderr, "case %zu wanted '%s'\n", i, cases[i].needle);
+      dump(&d);
+    }
+    assert_true(found);
+    kiln_diags_cleanup(&d);
+  }
+}
+
+static void test_alias_bomb_and_deep_nesting_are_cheap(void **state)
+{
+  /* A billion-laughs document and a 100000-deep nest are refused without
+   * expanding anything (the loader never expands aliases). */
+  static char text[200000];
+  size_t off = 0;
+  struct kiln_diags d;
+
+  off +=
+      (size_t)snprintf(text + off, sizeof(text) - off, "a: &a [x,x,x,x,x]\n");
+  for (char c = 'b'; c <= 'j'; c++)
+    off += (size_t)snprintf(text + off, sizeof(text) - off,
+                            "%c: &%c [*%c,*%c,*%c,*%c,*%c]\n", c, c, c - 1,
+                            c - 1, c - 1, c - 1, c - 1);
+  kiln_diags_init(&d, 0);
+  assert_int_not_equal(parse_yaml(text, off, &d), 0);
+  kiln_diags_cleanup(&d);
+
+  memset(text, '[', 100000);
+  kiln_diags_init(&d, 0);
+  assert_int_not_equal(parse_yaml(text, 100000, &d), 0);
+  assert_non_null(strstr(d.items[0].message, "nested deeper"));
+  kiln_diags_cleanup(&d);
+}
+
+/* ---- digest --------------------------------------------------------- */
+
+static void digest_of(const char *app, const char *comp, const char *parent,
+                      char out[65])
+{
+  struct loaded l;
+  load(&l, app, comp);
+  if (l.diags.n != 0)
+    dump(&l.diags);
+  assert_int_equal(l.diags.n, 0);
+  assert_int_equal(kiln_spec_image_digest(&l.repo->apps[0], parent, out, NULL),
+                   0);
+  unload(&l);
+}
+
+static void test_digest_ignores_what_does_not_shape_the_image(void **state)
+{
+  char base[65], other[65];
+  digest_of(app_yaml, comp_yaml, NULL, base);
+  assert_int_equal(strlen(base), 64);
+
+  static const char reordered[] =
+      "# a comment\n"
+      "kind: App\n"
+      "apiVersion:    kiln.dev/v1\n"
+      "rollout: {maxHealthyPercent: 200, minHealthyPercent: 100}\n"
+      "autoscaling: {max: 3, min: 0, desired: 1,\n"
+      "              subnets: [subnet-0123456789abcdef0]}\n"
+      "launchTemplate: {tags: {App: hello}, instanceType: t3.micro}\n"
+      "image:\n"
+      "  build: {instanceTypes: [t3.small, t3.medium]}\n"
+      "  components:\n"
+      "    - parameters: {B: [a, b], Url: 'https://x/${version}.jar'}\n"
+      "      file: comp.yaml   # trailing comment\n"
+      "    - {arn: \"arn:aws:imagebuilder:us-east-1:aws:component/"
+      "update-linux/x.x.x\"}\n"
+      "  parent: \"ami-0123456789abcdef0\"\n"
+      "version: '1.2.3'\n"
+      "name: hello\n";
+  digest_of(reordered, comp_yaml, NULL, other);
+  assert_string_equal(base, other);
+
+  static const struct {
+    const char *from, *to;
+  } same[] = {
+      {"  max: 3", "  max: 7"},
+      {"  desired: 1", "  desired: 2"},
+      {"maxHealthyPercent: 200", "maxHealthyPercent: 150"},
+      {"instanceType: t3.micro", "instanceType: m5.large"},
+      {"tags: {App: hello}", "tags: {App: other}"},
+  };
+  for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+    digest_of(edit(app_yaml, same[i].from, same[i].to), comp_yaml, NULL, other);
+    assert_string_equal(base, other);
+  }
+}
+
+static void test_digest_covers_every_image_input(void **state)
+{
+  char base[65], other[65];
+  digest_of(app_yaml, comp_yaml, NULL, base);
+  static const struct {
+    const char *from, *to;
+  } changes[] = {
+      {"version: \"1.2.3\"", "version: \"1.2.4\""},
+      {"parent: ami-0123456789abcdef0", "parent: ami-0123456789abcdef1"},
+      {"B: [a, b]", "B: [b, a]"},
+      {"B: [a, b]", "C: [a, b]"},
+      {"x.x.x", "1.x.x"},
+      {"[t3.small, t3.medium]", "[t3.medium, t3.small]"},
+      {"    instanceTypes", "    instanceProfile: other\n    instanceTypes"},
+  };
+  for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+    digest_of(edit(app_yaml, changes[i].from, changes[i].to), comp_yaml, NULL,
+              other);
+    if (strcmp(base, other) == 0)
+      fprintf(stderr, "change %zu did not alter the digest\n", i);
+    assert_string_not_equal(base, other);
+  }
+  /* The component document's bytes, and the resolved parent. */
+  digest_of(app_yaml,
+            "# changed\nname: c\nschemaVersion: 1.0\nphases:\n  - name: "
+            "build\n    steps: []\n",
+            NULL, other);
+  assert_string_not_equal(base, other);
+  digest_of(app_yaml, comp_yaml, "ami-0fedcba9876543210", other);
+  assert_string_not_equal(base, other);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_valid_app_parses_with_defaults),
+      cmocka_unit_test(test_broken_variants),
+      cmocka_unit_test(test_all_errors_of_a_file_reported),
+      cmocka_unit_test(test_component_document_checked),
+      cmocka_unit_test(test_invalid_defaults_invalidate_apps),
+      cmocka_unit_test(test_one_invalid_app_leaves_others),
+      cmocka_unit_test(test_yaml_hazards_rejected),
+      cmocka_unit_test(test_alias_bomb_and_deep_nesting_are_cheap),
+      cmocka_unit_test(test_digest_ignores_what_does_not_shape_the_image),
+      cmocka_unit_test(test_digest_covers_every_image_input),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
