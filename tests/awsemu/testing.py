@@ -1,0 +1,141 @@
+"""Helpers for driving tests/awsemu from Python tests: start it as a
+subprocess on a free port, make boto3 clients for it, drive its admin API
+(faults, request accounting), wait for conditions with a deadline.
+"""
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUN = os.path.join(HERE, "run")
+START_TIMEOUT_S = 30
+REGION = "us-east-1"
+
+
+def wait_until(predicate, timeout=15.0, interval=0.02, what="condition"):
+    """Polls predicate() until it returns something truthy and returns that;
+    fails with the last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+
+
+class AwsEmu:
+    """A running emulator: its endpoint, a client factory, and its admin
+    API (faults, request accounting)."""
+
+    def __init__(self, bake_seconds=1.0, refresh_batch_seconds=0.5, extra_args=()):
+        self.bake_seconds = bake_seconds
+        self.refresh_batch_seconds = refresh_batch_seconds
+        self._stderr = tempfile.TemporaryFile()
+        started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, RUN, "--port", "0", "--bake-seconds", str(bake_seconds),
+             "--refresh-batch-seconds", str(refresh_batch_seconds), *extra_args],
+            stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._lines = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        line = self._read_line(START_TIMEOUT_S)
+        m = re.search(r"awsemu ready on http://127\.0\.0\.1:(\d+)", line or "")
+        if not m:
+            self.stop()
+            raise RuntimeError(f"awsemu did not start: {line!r}\n{self.stderr()}")
+        self.startup_s = time.monotonic() - started
+        self.port = int(m.group(1))
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.stopped_line = None
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def _read_line(self, timeout):
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def stderr(self):
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
+
+    @property
+    def env(self):
+        """Environment for a subprocess (the kiln binary) to use the emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def client(self, service, max_attempts=1, region=REGION, **config):
+        """A boto3 client for `service`. No retries by default, so every call
+        is exactly one request (counts are exact, faults are visible)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service, endpoint_url=self.endpoint, region_name=region,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": max_attempts, "mode": "standard"},
+                          **config))
+
+    # ---- admin API
+    def _admin(self, method, path, body=None):
+        import requests
+
+        r = requests.request(method, f"{self.endpoint}/_awsemu/{path}", json=body, timeout=10)
+        if r.status_code != 200:
+            raise RuntimeError(f"awsemu admin {method} {path}: {r.status_code} {r.text}")
+        return r.json()
+
+    def faults(self, *specs):
+        """Adds fault rules, e.g. faults({"service": "ec2", "action": "*",
+        "kind": "throttle", "rate": 1.0, "count": 2})."""
+        return self._admin("POST", "faults", {"faults": list(specs)})["faults"]
+
+    def clear_faults(self):
+        self._admin("DELETE", "faults")
+
+    def requests(self):
+        """{"counts": {"ec2:DescribeImages": n, ...}, "log": [...]}"""
+        return self._admin("GET", "requests")
+
+    def counts(self):
+        return self.requests()["counts"]
+
+    def reset_requests(self):
+        self._admin("POST", "requests/reset")
+
+    def stop(self, timeout=10):
+        """SIGTERM, then wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        line = self._read_line(2)
+        while line is not None and self.stopped_line is None:
+            if "stopped" in line:
+                self.stopped_line = line
+            line = self._read_line(2)
+        return self.proc.returncode
