@@ -255,12 +255,18 @@ static bool handle_event(struct loader *l, yaml_event_t *ev)
       return false;
     }
     return true;
-  case YAML_ALIAS_EVENT:
+  case YAML_ALIAS_EVENT: {
     report(l, ev->start_mark, "%s",
            "YAML anchors and aliases are not allowed in Kiln files");
-    /* Stand-in so the key/value pairing of the parent stays in step. */
-    attach(l, new_node(l, KILN_YNODE_SCALAR, ev->start_mark), ev->start_mark);
+    /* A null stand-in keeps the parent's key/value pairing in step. */
+    struct kiln_ynode *standin = new_node(l, KILN_YNODE_SCALAR, ev->start_mark);
+    if (standin != NULL) {
+      standin->str = "";
+      standin->plain = true;
+    }
+    attach(l, standin, ev->start_mark);
     return true;
+  }
   case YAML_SCALAR_EVENT:
     on_scalar(l, ev);
     return true;

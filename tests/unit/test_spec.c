@@ -281,6 +281,7 @@ static void test_yaml_hazards_rejected(void **state)
     const char *needle;
   } cases[] = {
       {"a: &x 1\nb: *x\n", 0, "anchors and aliases"},
+      {"a: &x 1\n*x : 2\n", 0, "anchors and aliases"}, /* found by fuzzing */
       {"a: 1\n---\nb: 2\n", 0, "more than one YAML document"},
       {"a: 1\na: 2\n", 0, "duplicate key 'a'"},
       {"a:\n\tb: 1\n", 0, "tab character"},
