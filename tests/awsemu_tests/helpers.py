@@ -32,10 +32,17 @@ def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def two_amis(emu):
-    """Two distinct public AMIs from moto's catalogue."""
-    images = emu.client("ec2").describe_images(Owners=["amazon"], MaxResults=5)["Images"]
-    return images[0]["ImageId"], images[1]["ImageId"]
+def public_amis(emu, n):
+    """n distinct public AMIs of moto's catalogue, found through the public
+    Amazon Linux SSM parameters (listing all ~1,200 public AMIs takes a
+    second)."""
+    params = emu.client("ssm").get_parameters_by_path(
+        Path="/aws/service/ami-amazon-linux-latest")["Parameters"]
+    ids = sorted({p["Value"] for p in params})
+    images = emu.client("ec2").describe_images(ImageIds=ids)["Images"]
+    found = sorted(i["ImageId"] for i in images)
+    assert len(found) >= n, found
+    return found[:n]
 
 
 def group_with_template(emu, capacity, versions=2):
@@ -43,8 +50,7 @@ def group_with_template(emu, capacity, versions=2):
     an ASG of `capacity` instances on version 1."""
     ec2 = emu.client("ec2")
     asg = emu.client("autoscaling")
-    amis = [img["ImageId"] for img in
-            ec2.describe_images(Owners=["amazon"], MaxResults=versions + 5)["Images"]][:versions]
+    amis = public_amis(emu, versions)
     name = unique("app")
     lt = ec2.create_launch_template(
         LaunchTemplateName=name,
