@@ -102,6 +102,7 @@ class Emulator:
                     return self.imagebuilder.handle(req)
                 if req.service == "autoscaling" and req.action in self.refreshes.ACTIONS:
                     return self.refreshes.handle(req)
+                self.pagination.check(req)
                 if self.pagination.applies(req):
                     return self.pagination.handle(req, environ)
                 return self.call_moto(environ)

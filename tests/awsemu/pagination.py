@@ -14,6 +14,7 @@ import json
 import urllib.parse
 from xml.etree import ElementTree as ET
 
+from . import motoglue
 from .errors import ApiError
 
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
@@ -35,6 +36,29 @@ class Pagination:
 
     def applies(self, req):
         return req.service == "ec2" and req.action in PAGED
+
+    def check(self, req):
+        """Limits AWS enforces where moto pages by itself.
+        DescribeAutoScalingGroups: moto pages correctly but answers a
+        MaxRecords over 100 or a foreign NextToken with a 500."""
+        if req.service != "autoscaling" or req.action != "DescribeAutoScalingGroups":
+            return
+        max_records = req.params.get("MaxRecords")
+        if max_records is not None and not 1 <= max_records <= 100:
+            bound = ("greater than or equal to 1" if max_records < 1
+                     else "less than or equal to 100")
+            raise ApiError("ValidationError",
+                           f"1 validation error detected: Value '{max_records}' at "
+                           f"'maxRecords' failed to satisfy constraint: Member must have "
+                           f"value {bound}")
+        token = req.params.get("NextToken")
+        if token is not None:
+            backend = motoglue.autoscaling(req.account_id, req.region)
+            groups = backend.describe_auto_scaling_groups(
+                req.params.get("AutoScalingGroupNames") or [],
+                filters=req.params.get("Filters") or [])
+            if token not in [g.name for g in groups]:
+                raise ApiError("InvalidNextToken", "The token provided is not valid.")
 
     def handle(self, req, environ):
         low, high, lift_cap = PAGED[req.action]
