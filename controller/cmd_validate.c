@@ -6,6 +6,7 @@
 #include "kiln/error.h"
 #include "kiln/spec.h"
 #include "kiln/tree.h"
+#include "kiln/tree_git.h"
 
 #include <getopt.h>
 #include <json-c/json.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "Usage: kiln validate [--format text|json] [DIR]\n"
+    "Usage: kiln validate [--format text|json] [--ref REF] [DIR]\n"
     "\n"
     "Checks the desired-state repository in DIR (default: the current\n"
     "directory): kiln.yaml and every apps/<name>/app.yaml with the files they\n"
@@ -21,11 +22,15 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  --format text|json  output format (default: text)\n"
+    "  --ref REF           check the tree committed at REF (a branch, tag or\n"
+    "                      commit) of the git repository DIR, not the files\n"
+    "                      on disk: what Kiln itself would read\n"
     "  -h, --help          show this help\n"
     "\n"
     "Exit status: 0 valid, 1 invalid, 64 usage error.\n";
 
-static void print_text(const char *dir, const struct kiln_spec_repo *repo,
+static void print_text(const char *dir, const char *commit,
+                       const struct kiln_spec_repo *repo,
                        const struct kiln_diags *diags)
 {
   struct kiln_buf out;
@@ -36,15 +41,20 @@ static void print_text(const char *dir, const struct kiln_spec_repo *repo,
   if (kiln_diags_format_text(diags, &out) == 0 && out.len > 0)
     fputs(out.data, stdout);
   kiln_buf_cleanup(&out);
-  if (diags->n == 0)
-    printf("%s: valid (%zu app%s)\n", dir, total, total == 1 ? "" : "s");
+  if (commit != NULL)
+    printf("%s at commit %.12s: ", dir, commit);
   else
-    printf("%s: invalid: %zu error%s; %zu of %zu app%s valid\n", dir,
+    printf("%s: ", dir);
+  if (diags->n == 0)
+    printf("valid (%zu app%s)\n", total, total == 1 ? "" : "s");
+  else
+    printf("invalid: %zu error%s; %zu of %zu app%s valid\n",
            diags->n + diags->dropped, diags->n + diags->dropped == 1 ? "" : "s",
            valid, total, total == 1 ? "" : "s");
 }
 
-static void print_json(const char *dir, const struct kiln_spec_repo *repo,
+static void print_json(const char *dir, const char *commit,
+                       const struct kiln_spec_repo *repo,
                        const struct kiln_diags *diags)
 {
   json_object *root = json_object_new_object();
@@ -53,6 +63,8 @@ static void print_json(const char *dir, const struct kiln_spec_repo *repo,
 
   json_object_object_add(root, "valid", json_object_new_boolean(diags->n == 0));
   json_object_object_add(root, "root", json_object_new_string(dir));
+  json_object_object_add(
+      root, "commit", commit != NULL ? json_object_new_string(commit) : NULL);
   for (size_t i = 0; repo != NULL && i < repo->n_apps; i++) {
     const struct kiln_app_spec *a = &repo->apps[i];
     json_object *o = json_object_new_object();
@@ -82,13 +94,15 @@ static void print_json(const char *dir, const struct kiln_spec_repo *repo,
 int kiln_cmd_validate(int argc, char **argv)
 {
   static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                       {"ref", required_argument, NULL, 'r'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   enum kiln_format format = KILN_FORMAT_TEXT;
   struct kiln_spec_repo *repo = NULL;
   struct kiln_diags diags;
   struct kiln_tree tree;
-  const char *dir = ".";
+  const char *dir = ".", *ref = NULL;
+  char commit[41], why[512];
   int c, err, rc;
 
   optind = 1;
@@ -97,6 +111,9 @@ int kiln_cmd_validate(int argc, char **argv)
     case 'f':
       if (!kiln_cli_parse_format("validate", optarg, &format))
         return KILN_EXIT_USAGE;
+      break;
+    case 'r':
+      ref = optarg;
       break;
     case 'h':
       fputs(usage, stdout);
@@ -111,8 +128,13 @@ int kiln_cmd_validate(int argc, char **argv)
     return kiln_cli_usage_error("validate", "unexpected argument '%s'",
                                 argv[optind]);
 
-  err = kiln_tree_fs_open(&tree, dir);
-  if (err != 0) {
+  if (ref != NULL) {
+    err = kiln_tree_git_open(&tree, dir, ref, commit, why, sizeof(why));
+    if (err != 0) {
+      fprintf(stderr, "kiln validate: %s\n", why);
+      return KILN_EXIT_FAILED;
+    }
+  } else if (kiln_tree_fs_open(&tree, dir) != 0) {
     fprintf(stderr, "kiln validate: %s: not a readable directory\n", dir);
     return KILN_EXIT_FAILED;
   }
@@ -125,13 +147,16 @@ int kiln_cmd_validate(int argc, char **argv)
   }
   kiln_diags_sort(&diags);
   if (format == KILN_FORMAT_JSON)
-    print_json(dir, repo, &diags);
+    print_json(dir, ref != NULL ? commit : NULL, repo, &diags);
   else
-    print_text(dir, repo, &diags);
+    print_text(dir, ref != NULL ? commit : NULL, repo, &diags);
   rc = diags.n == 0 && err == 0 ? KILN_EXIT_OK : KILN_EXIT_FAILED;
 done:
   kiln_spec_repo_free(repo);
   kiln_diags_cleanup(&diags);
-  kiln_tree_fs_close(&tree);
+  if (ref != NULL)
+    kiln_tree_git_close(&tree);
+  else
+    kiln_tree_fs_close(&tree);
   return rc;
 }

@@ -1,0 +1,87 @@
+"""kiln validate --ref: the spec is read from a commit's tree, not from disk."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from kiln_cli import SEED_REPO, run_kiln
+
+APP = "apps/hello/app.yaml"
+
+
+def git(root, *args):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    return subprocess.run(["git", "-C", str(root), *args], check=True,
+                          capture_output=True, text=True, env=env).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    root = tmp_path / "repo"
+    shutil.copytree(SEED_REPO, root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "seed")
+    return root
+
+
+def test_reads_the_commit_not_the_working_tree(repo):
+    head = git(repo, "rev-parse", "HEAD")
+    (repo / APP).write_text("garbage: [\n")
+    r = run_kiln("validate", "--ref", "main", "--format", "json", repo)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["commit"] == head and doc["valid"] is True
+    assert run_kiln("validate", repo).returncode == 1
+
+
+def test_older_commit_and_bare_clone(repo, tmp_path):
+    first = git(repo, "rev-parse", "HEAD")
+    text = (repo / APP).read_text().replace("  min: 0", "  min: 9")
+    (repo / APP).write_text(text)
+    git(repo, "commit", "-qam", "break it")
+    r = run_kiln("validate", "--ref", "HEAD", repo)
+    assert r.returncode == 1 and f"{APP}:32:" in r.stdout
+    assert run_kiln("validate", "--ref", first, repo).returncode == 0
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True)
+    assert run_kiln("validate", "--ref", "main", bare).returncode == 1
+    assert run_kiln("validate", "--ref", first, bare).returncode == 0
+
+
+def test_symlinks_in_the_commit(repo):
+    # A link that stays inside the repository is followed.
+    os.rename(repo / "apps/hello/userdata.sh", repo / "apps/hello/boot.sh")
+    os.symlink("boot.sh", repo / "apps/hello/userdata.sh")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "link inside")
+    assert run_kiln("validate", "--ref", "HEAD", repo).returncode == 0
+    # One that climbs out of the repository is refused, whatever is there.
+    for target in ("../../../outside.sh", "/etc/hostname"):
+        os.remove(repo / "apps/hello/userdata.sh")
+        os.symlink(target, repo / "apps/hello/userdata.sh")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", f"link to {target}")
+        r = run_kiln("validate", "--ref", "HEAD", repo)
+        assert r.returncode == 1
+        assert f"{APP}:22:" in r.stdout and "leads outside the repository" in r.stdout
+
+
+def test_symlink_loop_is_refused(repo):
+    os.remove(repo / "apps/hello/userdata.sh")
+    os.symlink("b.sh", repo / "apps/hello/userdata.sh")
+    os.symlink("userdata.sh", repo / "apps/hello/b.sh")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "loop")
+    r = run_kiln("validate", "--ref", "HEAD", repo)
+    assert r.returncode == 1 and "leads outside the repository" in r.stdout
+
+
+def test_unknown_ref_and_not_a_repository(repo, tmp_path):
+    r = run_kiln("validate", "--ref", "no-such-branch", repo)
+    assert r.returncode == 1 and "cannot resolve ref 'no-such-branch'" in r.stderr
+    r = run_kiln("validate", "--ref", "main", tmp_path)
+    assert r.returncode == 1 and "cannot open git repository" in r.stderr
