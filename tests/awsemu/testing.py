@@ -86,15 +86,17 @@ class AwsEmu:
         }
 
     def client(self, service, max_attempts=1, region=REGION, **config):
-        """A boto3 client for `service`. No retries by default, so every call
-        is exactly one request (counts are exact, faults are visible)."""
+        """A boto3 client for `service`. max_attempts counts every attempt,
+        so the default 1 means no retries: every call is exactly one request
+        (counts are exact, faults are visible). Extra keyword arguments go to
+        botocore's Config (e.g. parameter_validation=False)."""
         import boto3
         from botocore.config import Config
 
         return boto3.client(
             service, endpoint_url=self.endpoint, region_name=region,
             aws_access_key_id="testing", aws_secret_access_key="testing",
-            config=Config(retries={"max_attempts": max_attempts, "mode": "standard"},
+            config=Config(retries={"total_max_attempts": max_attempts, "mode": "standard"},
                           **config))
 
     # ---- admin API

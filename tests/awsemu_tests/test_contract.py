@@ -1,0 +1,111 @@
+"""Requests are checked against the botocore model: a malformed request
+fails as it would against AWS."""
+
+import json
+
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+import botocore.exceptions
+import pytest
+import requests
+
+
+def error(excinfo):
+    return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
+
+
+def add_to_body(client, event, extra):
+    """Adds members the SDK would never send, just before signing."""
+
+    def hook(params, **_):
+        body = params["body"]
+        if isinstance(body, dict):
+            body.update(extra)
+        else:
+            doc = json.loads(body or b"{}")
+            doc.update(extra)
+            params["body"] = json.dumps(doc).encode()
+
+    client.meta.events.register(f"before-call.{event}", hook)
+    return client
+
+
+def test_ec2_unknown_and_missing_parameters(awsemu):
+    ec2 = add_to_body(awsemu.client("ec2"), "ec2.DescribeImages", {"Bogus": "1"})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ec2.describe_images(Owners=["self"])
+    assert error(e) == ("UnknownParameter", "The parameter Bogus is not recognized")
+
+    raw = awsemu.client("ec2", parameter_validation=False)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.run_instances(MinCount=1, ImageId="ami-12c6146b")
+    assert error(e) == ("MissingParameter", "The request must contain the parameter MaxCount")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.describe_images(MaxResults="many")
+    assert error(e)[0] == "InvalidParameterValue"
+
+
+def test_autoscaling_validation_errors(awsemu):
+    raw = awsemu.client("autoscaling", parameter_validation=False)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.create_auto_scaling_group(MinSize=1, MaxSize=1)
+    code, message = error(e)
+    assert code == "ValidationError"
+    assert message == ("1 validation error detected: Value null at 'autoScalingGroupName' "
+                       "failed to satisfy constraint: Member must not be null")
+    asg = add_to_body(awsemu.client("autoscaling"), "auto-scaling.DescribeAutoScalingGroups",
+                      {"Colour": "red"})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        asg.describe_auto_scaling_groups()
+    assert error(e)[0] == "ValidationError"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.start_instance_refresh(AutoScalingGroupName="g",
+                                   Preferences={"MinHealthyPercentage": 101})
+    code, message = error(e)
+    assert code == "ValidationError" and "preferences.minHealthyPercentage" in message
+
+
+def test_ssm_validation_errors(awsemu):
+    raw = awsemu.client("ssm", parameter_validation=False)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.get_parameters()
+    assert error(e)[0] == "ValidationException"
+    ssm = add_to_body(awsemu.client("ssm"), "ssm.GetParameters", {"Recursive": True})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ssm.get_parameters(Names=["/a"])
+    assert error(e)[0] == "ValidationException"
+
+
+def test_image_builder_validation_errors(awsemu):
+    raw = awsemu.client("imagebuilder", parameter_validation=False)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.create_component(semanticVersion="1.0.0", platform="Linux", data="x")
+    assert error(e)[0] == "InvalidRequestException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.create_component(name="ok-name", semanticVersion="1.0.0", platform="Plan9",
+                             data="x")
+    assert error(e)[0] == "InvalidParameterValueException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        raw.get_image(imageBuildVersionArn="not-an-arn")
+    assert error(e)[0] == "InvalidParameterValueException"
+
+
+def signed(awsemu, service, body, headers=None):
+    """A hand-made SigV4 request, for what no SDK would send."""
+    req = botocore.awsrequest.AWSRequest(
+        method="POST", url=awsemu.endpoint + "/", data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+    creds = botocore.credentials.Credentials("testing", "testing")
+    botocore.auth.SigV4Auth(creds, service, "us-east-1").add_auth(req)
+    return requests.post(req.url, data=body, headers=dict(req.headers), timeout=10)
+
+
+def test_unknown_actions(awsemu):
+    r = signed(awsemu, "ec2", "Action=LaunchRockets&Version=2016-11-15")
+    assert r.status_code == 400 and "<Code>InvalidAction</Code>" in r.text
+    r = signed(awsemu, "autoscaling", "Action=LaunchRockets&Version=2011-01-01")
+    assert r.status_code == 400 and "<Code>InvalidAction</Code>" in r.text
+    r = signed(awsemu, "ssm", "{}", {"Content-Type": "application/x-amz-json-1.1",
+                                      "X-Amz-Target": "AmazonSSM.LaunchRockets"})
+    assert r.status_code == 400 and r.json()["__type"] == "UnknownOperationException"
