@@ -2,7 +2,8 @@
 
 Every AWS request is counted, meets its faults, is checked against the
 service's contract, and is then answered by the emulator's own handlers
-(Image Builder, instance refresh, pagination) or passed to moto.
+(Image Builder, instance refresh, pagination, EC2 client tokens) or
+passed to moto.
 """
 
 import json
@@ -14,6 +15,7 @@ from . import protocol
 from .accounting import Accounting
 from .errors import ApiError
 from .faults import Faults, FaultSpecError
+from .idempotency import ClientTokens
 from .imagebuilder import ImageBuilder
 from .pagination import Pagination
 from .refresh import InstanceRefreshes
@@ -38,6 +40,7 @@ class Emulator:
         self.imagebuilder = ImageBuilder(self, bake_seconds)
         self.refreshes = InstanceRefreshes(self, refresh_batch_seconds)
         self.pagination = Pagination(self)
+        self.client_tokens = ClientTokens()
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="awsemu-ticker",
                                         daemon=True)
@@ -105,7 +108,12 @@ class Emulator:
                 self.pagination.check(req)
                 if self.pagination.applies(req):
                     return self.pagination.handle(req, environ)
-                return self.call_moto(environ)
+                replayed = self.client_tokens.replay(req)
+                if replayed is not None:
+                    return replayed
+                answer = self.call_moto(environ)
+                self.client_tokens.remember(req, answer)
+                return answer
         except ApiError as e:
             return protocol.render_error(req, e)
 

@@ -109,3 +109,26 @@ def test_unknown_actions(awsemu):
     r = signed(awsemu, "ssm", "{}", {"Content-Type": "application/x-amz-json-1.1",
                                       "X-Amz-Target": "AmazonSSM.LaunchRockets"})
     assert r.status_code == 400 and r.json()["__type"] == "UnknownOperationException"
+
+
+def test_ec2_client_tokens_are_idempotent(awsemu):
+    from .helpers import unique
+
+    ec2 = awsemu.client("ec2")
+    lt = ec2.create_launch_template(LaunchTemplateName=unique("tok"), LaunchTemplateData={
+        "InstanceType": "t3.micro"})["LaunchTemplate"]
+    first = ec2.create_launch_template_version(
+        LaunchTemplateId=lt["LaunchTemplateId"], ClientToken="kiln-digest-1",
+        LaunchTemplateData={"InstanceType": "t3.small"})["LaunchTemplateVersion"]
+    again = ec2.create_launch_template_version(
+        LaunchTemplateId=lt["LaunchTemplateId"], ClientToken="kiln-digest-1",
+        LaunchTemplateData={"InstanceType": "t3.small"})["LaunchTemplateVersion"]
+    assert first["VersionNumber"] == again["VersionNumber"] == 2
+    versions = ec2.describe_launch_template_versions(
+        LaunchTemplateId=lt["LaunchTemplateId"])["LaunchTemplateVersions"]
+    assert len(versions) == 2
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ec2.create_launch_template_version(
+            LaunchTemplateId=lt["LaunchTemplateId"], ClientToken="kiln-digest-1",
+            LaunchTemplateData={"InstanceType": "t3.large"})
+    assert error(e)[0] == "IdempotentParameterMismatch"
