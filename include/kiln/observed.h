@@ -1,0 +1,100 @@
+/* What Kiln observed in AWS for one app: its own model, independent of the
+ * AWS client's wire structs. The observe step fills it from batched
+ * Describe/List calls; the planner reads it and nothing else. Strings are
+ * borrowed from whoever owns the observation (usually a per-pass arena).
+ */
+#ifndef KILN_OBSERVED_H
+#define KILN_OBSERVED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kiln/spec.h"
+
+/* The launch template data Kiln manages, for desired and observed alike. */
+struct kiln_lt_bdev {
+  const char *device;
+  int64_t size_gib;
+  const char *type;
+  bool encrypted;
+  bool delete_on_termination;
+  int64_t iops;       /* 0: unset */
+  int64_t throughput; /* 0: unset */
+};
+
+struct kiln_lt_data {
+  const char *image_id;
+  const char *instance_type;
+  const char *user_data_b64; /* base64 as AWS stores it; NULL: none */
+  struct kiln_strs security_groups;
+  const char *instance_profile; /* name or ARN; NULL: none */
+  struct kiln_lt_bdev *bdevs;
+  size_t n_bdevs;
+  const char *http_tokens; /* "required" / "optional"; NULL: AWS default */
+  int64_t http_hop_limit;  /* 0: AWS default */
+  struct kiln_tags instance_tags;
+};
+
+enum kiln_bake_state {
+  KILN_BAKE_NONE,    /* no bake known for the digest */
+  KILN_BAKE_RUNNING, /* pending, creating, building, testing, distributing */
+  KILN_BAKE_DONE,    /* available; ami_id set */
+  KILN_BAKE_FAILED,  /* failed or cancelled; reason set */
+};
+
+enum kiln_refresh_state {
+  KILN_REFRESH_NONE,
+  KILN_REFRESH_RUNNING,      /* Pending, InProgress, Baking */
+  KILN_REFRESH_CANCELLING,   /* Cancelling */
+  KILN_REFRESH_ROLLING_BACK, /* RollbackInProgress */
+  KILN_REFRESH_SUCCEEDED,    /* Successful */
+  KILN_REFRESH_FAILED,       /* Failed, RollbackSuccessful, RollbackFailed */
+  KILN_REFRESH_CANCELLED,    /* Cancelled */
+};
+
+struct kiln_observed_app {
+  /* The parent AMI: for ssm: parents, the parameter's value; NULL with
+   * parent_error set when it could not be resolved. */
+  const char *parent_ami;
+  const char *parent_error;
+
+  /* The AMI tagged kiln:digest=<digest of the desired image>, or NULL. */
+  const char *image_ami;
+  bool image_pending; /* tagged AMI exists but is not yet available */
+
+  /* The Image Builder bake for that digest, if any. */
+  enum kiln_bake_state bake;
+  const char *bake_arn;
+  const char *bake_ami; /* output AMI once DONE */
+  const char *bake_reason;
+
+  /* The launch template named by the spec. */
+  bool lt_exists;
+  const char *lt_id;
+  int64_t lt_default_version;
+  int64_t lt_latest_version;
+  struct kiln_lt_data lt_default; /* data of the $Default version */
+  const char *lt_default_commit;  /* commit named by a Kiln-made default
+                                     version's description; NULL when the
+                                     default version was not made by Kiln */
+
+  /* The Auto Scaling group named by the spec. */
+  bool asg_exists;
+  int64_t asg_min;
+  int64_t asg_max;
+  int64_t asg_desired;
+  const char *asg_lt_id;
+  const char *asg_lt_version; /* as the group names it: "5", "$Default"... */
+  size_t asg_instances;       /* in service or pending */
+  size_t asg_instances_stale; /* not on the desired launch template version */
+  const char *asg_commit;     /* the group's kiln:commit tag, or NULL */
+
+  /* The most recent instance refresh of the group. */
+  enum kiln_refresh_state refresh;
+  const char *refresh_id;
+  int64_t refresh_version; /* launch template version it rolls out; 0: ? */
+  int64_t refresh_percent;
+  const char *refresh_reason;
+};
+
+#endif

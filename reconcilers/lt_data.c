@@ -1,0 +1,278 @@
+/* Launch template data: what the spec asks for, and how it differs from what
+ * a version holds. Lists AWS treats as sets (security groups, tags, block
+ * devices by device name) compare order-free. */
+#include "kiln/arena.h"
+#include "kiln/buf.h"
+#include "kiln/error.h"
+#include "kiln/plan.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_tag(const void *a, const void *b)
+{
+  return strcmp(((const struct kiln_tag *)a)->key,
+                ((const struct kiln_tag *)b)->key);
+}
+
+static int cmp_bdev(const void *a, const void *b)
+{
+  return strcmp(((const struct kiln_lt_bdev *)a)->device,
+                ((const struct kiln_lt_bdev *)b)->device);
+}
+
+static char *base64(struct kiln_arena *a, const char *data, size_t len)
+{
+  char *out = kiln_arena_alloc(a, 4 * ((len + 2) / 3) + 1);
+  if (out != NULL)
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data,
+                    (int)len);
+  return out;
+}
+
+/* Instance tags: kiln.yaml's tags, overridden by the launch template's, plus
+ * kiln:app so every instance names its app. The commit is deliberately not
+ * here: it would make every commit a new version and defeat reuse. */
+static int merged_tags(const struct kiln_app_spec *spec, struct kiln_arena *a,
+                       struct kiln_tags *out)
+{
+  size_t cap = spec->tags.n + spec->launch_template.tags.n + 1;
+  out->items = kiln_arena_alloc(a, cap * sizeof(*out->items));
+  if (out->items == NULL)
+    return KILN_ENOMEM;
+  out->n = 0;
+  for (size_t i = 0; i < spec->launch_template.tags.n; i++)
+    out->items[out->n++] = spec->launch_template.tags.items[i];
+  for (size_t i = 0; i < spec->tags.n; i++) {
+    bool overridden = false;
+    for (size_t j = 0; j < spec->launch_template.tags.n; j++)
+      overridden |= strcmp(spec->launch_template.tags.items[j].key,
+                           spec->tags.items[i].key) == 0;
+    if (!overridden)
+      out->items[out->n++] = spec->tags.items[i];
+  }
+  out->items[out->n].key = "kiln:app";
+  out->items[out->n++].value = spec->name;
+  qsort(out->items, out->n, sizeof(*out->items), cmp_tag);
+  return 0;
+}
+
+int kiln_plan_lt_data(const struct kiln_app_spec *spec, const char *image_id,
+                      struct kiln_arena *arena, struct kiln_lt_data *out)
+{
+  const struct kiln_lt_spec *lt = &spec->launch_template;
+
+  memset(out, 0, sizeof(*out));
+  out->image_id = image_id;
+  out->instance_type = lt->instance_type;
+  if (lt->user_data != NULL) {
+    out->user_data_b64 = base64(arena, lt->user_data, lt->user_data_len);
+    if (out->user_data_b64 == NULL)
+      return KILN_ENOMEM;
+  }
+  out->security_groups = lt->security_groups;
+  out->instance_profile = lt->instance_profile;
+  out->http_tokens = lt->http_tokens;
+  out->http_hop_limit = lt->http_hop_limit;
+  if (lt->n_block_devices > 0) {
+    out->bdevs =
+        kiln_arena_alloc(arena, lt->n_block_devices * sizeof(*out->bdevs));
+    if (out->bdevs == NULL)
+      return KILN_ENOMEM;
+    for (size_t i = 0; i < lt->n_block_devices; i++) {
+      const struct kiln_block_device *d = &lt->block_devices[i];
+      out->bdevs[i] = (struct kiln_lt_bdev){
+          .device = d->device,
+          .size_gib = d->size_gib,
+          .type = d->type,
+          .encrypted = d->encrypted,
+          .delete_on_termination = d->delete_on_termination,
+          .iops = d->iops,
+          .throughput = d->throughput,
+      };
+    }
+    out->n_bdevs = lt->n_block_devices;
+  }
+  return merged_tags(spec, arena, &out->instance_tags);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return strcmp(a, b) == 0;
+}
+
+static const char *show(const char *s)
+{
+  return s != NULL ? s : "(none)";
+}
+
+/* Sorted, comma-joined rendering of a string set. */
+static const char *render_set(struct kiln_arena *a, const struct kiln_strs *s)
+{
+  struct kiln_buf b;
+  const char **items;
+  const char *out;
+
+  if (s->n == 0)
+    return "(none)";
+  items = malloc(s->n * sizeof(*items));
+  if (items == NULL)
+    return NULL;
+  memcpy(items, s->items, s->n * sizeof(*items));
+  qsort(items, s->n, sizeof(*items), cmp_str);
+  kiln_buf_init(&b, 0);
+  for (size_t i = 0; i < s->n; i++)
+    kiln_buf_printf(&b, "%s%s", i > 0 ? "," : "", items[i]);
+  out = kiln_arena_strdup(a, b.data != NULL ? b.data : "");
+  kiln_buf_cleanup(&b);
+  free(items);
+  return out;
+}
+
+static const char *render_tags(struct kiln_arena *a, const struct kiln_tags *t)
+{
+  struct kiln_buf b;
+  struct kiln_tag *items;
+  const char *out;
+
+  if (t->n == 0)
+    return "(none)";
+  items = malloc(t->n * sizeof(*items));
+  if (items == NULL)
+    return NULL;
+  memcpy(items, t->items, t->n * sizeof(*items));
+  qsort(items, t->n, sizeof(*items), cmp_tag);
+  kiln_buf_init(&b, 0);
+  for (size_t i = 0; i < t->n; i++)
+    kiln_buf_printf(&b, "%s%s=%s", i > 0 ? "," : "", items[i].key,
+                    items[i].value);
+  out = kiln_arena_strdup(a, b.data != NULL ? b.data : "");
+  kiln_buf_cleanup(&b);
+  free(items);
+  return out;
+}
+
+static const char *render_bdevs(struct kiln_arena *a,
+                                const struct kiln_lt_bdev *d, size_t n)
+{
+  struct kiln_buf b;
+  struct kiln_lt_bdev *items;
+  const char *out;
+
+  if (n == 0)
+    return "(none)";
+  items = malloc(n * sizeof(*items));
+  if (items == NULL)
+    return NULL;
+  memcpy(items, d, n * sizeof(*items));
+  qsort(items, n, sizeof(*items), cmp_bdev);
+  kiln_buf_init(&b, 0);
+  for (size_t i = 0; i < n; i++) {
+    kiln_buf_printf(&b, "%s%s:%lldGiB:%s%s%s", i > 0 ? "," : "",
+                    items[i].device, (long long)items[i].size_gib,
+                    show(items[i].type), items[i].encrypted ? ":encrypted" : "",
+                    items[i].delete_on_termination ? "" : ":keep");
+    if (items[i].iops != 0)
+      kiln_buf_printf(&b, ":iops=%lld", (long long)items[i].iops);
+    if (items[i].throughput != 0)
+      kiln_buf_printf(&b, ":throughput=%lld", (long long)items[i].throughput);
+  }
+  out = kiln_arena_strdup(a, b.data != NULL ? b.data : "");
+  kiln_buf_cleanup(&b);
+  free(items);
+  return out;
+}
+
+/* User data can be large: show its size and a short hash, not the bytes. */
+static const char *render_user_data(struct kiln_arena *a, const char *b64)
+{
+  unsigned char md[32];
+  unsigned int len = 0;
+  if (b64 == NULL)
+    return "(none)";
+  EVP_Digest(b64, strlen(b64), md, &len, EVP_sha256(), NULL);
+  return kiln_arena_printf(a, "%zu bytes base64, sha256 %02x%02x%02x%02x",
+                           strlen(b64), md[0], md[1], md[2], md[3]);
+}
+
+struct differ {
+  struct kiln_arena *a;
+  struct kiln_drift **drift;
+  size_t *n;
+  enum kiln_drift_cause cause;
+  int err;
+};
+
+static void add(struct differ *d, const char *field, const char *desired,
+                const char *actual)
+{
+  struct kiln_drift *grown;
+  if (d->err != 0)
+    return;
+  if (desired == NULL || actual == NULL) {
+    d->err = KILN_ENOMEM;
+    return;
+  }
+  grown = kiln_arena_alloc(d->a, (*d->n + 1) * sizeof(*grown));
+  if (grown == NULL) {
+    d->err = KILN_ENOMEM;
+    return;
+  }
+  if (*d->n > 0)
+    memcpy(grown, *d->drift, *d->n * sizeof(*grown));
+  grown[*d->n] = (struct kiln_drift){field, desired, actual, d->cause};
+  *d->drift = grown;
+  (*d->n)++;
+}
+
+int kiln_plan_lt_diff(const struct kiln_lt_data *want,
+                      const struct kiln_lt_data *have,
+                      enum kiln_drift_cause cause, struct kiln_arena *arena,
+                      struct kiln_drift **drift, size_t *n)
+{
+  struct differ d = {arena, drift, n, cause, 0};
+  const char *x, *y;
+
+  if (!str_eq(want->image_id, have->image_id))
+    add(&d, "launchTemplate.imageId", show(want->image_id),
+        show(have->image_id));
+  if (!str_eq(want->instance_type, have->instance_type))
+    add(&d, "launchTemplate.instanceType", show(want->instance_type),
+        show(have->instance_type));
+  if (!str_eq(want->user_data_b64, have->user_data_b64))
+    add(&d, "launchTemplate.userData",
+        render_user_data(arena, want->user_data_b64),
+        render_user_data(arena, have->user_data_b64));
+  x = render_set(arena, &want->security_groups);
+  y = render_set(arena, &have->security_groups);
+  if (x == NULL || y == NULL || strcmp(x, y) != 0)
+    add(&d, "launchTemplate.securityGroups", x, y);
+  if (!str_eq(want->instance_profile, have->instance_profile))
+    add(&d, "launchTemplate.instanceProfile", show(want->instance_profile),
+        show(have->instance_profile));
+  x = render_bdevs(arena, want->bdevs, want->n_bdevs);
+  y = render_bdevs(arena, have->bdevs, have->n_bdevs);
+  if (x == NULL || y == NULL || strcmp(x, y) != 0)
+    add(&d, "launchTemplate.blockDevices", x, y);
+  if (!str_eq(want->http_tokens, have->http_tokens))
+    add(&d, "launchTemplate.metadata.httpTokens", show(want->http_tokens),
+        show(have->http_tokens));
+  if (want->http_hop_limit != have->http_hop_limit)
+    add(&d, "launchTemplate.metadata.hopLimit",
+        kiln_arena_printf(arena, "%lld", (long long)want->http_hop_limit),
+        kiln_arena_printf(arena, "%lld", (long long)have->http_hop_limit));
+  x = render_tags(arena, &want->instance_tags);
+  y = render_tags(arena, &have->instance_tags);
+  if (x == NULL || y == NULL || strcmp(x, y) != 0)
+    add(&d, "launchTemplate.tags", x, y);
+  return d.err;
+}

@@ -1,0 +1,450 @@
+/* The planner. Each stage (image, launch template, group) either finds its
+ * resource as git wants it and hands the next stage what it needs, or stops
+ * the pass with the one action that moves the app forward. See plan.h. */
+#include "kiln/plan.h"
+#include "kiln/arena.h"
+#include "kiln/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct planner {
+  const struct kiln_app_spec *spec;
+  const char *commit;
+  const struct kiln_observed_app *obs;
+  const struct kiln_app_spec *prev;
+  struct kiln_arena *a;
+  struct kiln_plan *out;
+  bool apply; /* drift: correct and not suspended */
+  bool waiting;
+  bool failed;
+  int err;
+};
+
+static const char *fmt_int(struct planner *p, int64_t v)
+{
+  const char *s = kiln_arena_printf(p->a, "%lld", (long long)v);
+  if (s == NULL)
+    p->err = KILN_ENOMEM;
+  return s != NULL ? s : "?";
+}
+
+static void drift(struct planner *p, const char *field, const char *desired,
+                  const char *actual, enum kiln_drift_cause cause)
+{
+  struct kiln_plan *o = p->out;
+  struct kiln_drift *grown =
+      kiln_arena_alloc(p->a, (o->n_drift + 1) * sizeof(*grown));
+  if (grown == NULL) {
+    p->err = KILN_ENOMEM;
+    return;
+  }
+  if (o->n_drift > 0)
+    memcpy(grown, o->drift, o->n_drift * sizeof(*grown));
+  grown[o->n_drift++] = (struct kiln_drift){field, desired, actual, cause};
+  o->drift = grown;
+}
+
+/* Chooses the action; in report or suspend mode the action is recorded as
+ * the reason only and nothing is done. */
+static void act(struct planner *p, struct kiln_action action)
+{
+  bool mutating = action.type != KILN_ACTION_NONE &&
+                  action.type != KILN_ACTION_WAIT_BAKE &&
+                  action.type != KILN_ACTION_WAIT_REFRESH;
+  if (mutating && !p->apply) {
+    p->out->message =
+        p->spec->suspend ? "suspended: would " : "drift: report: would ";
+    p->out->message =
+        kiln_arena_printf(p->a, "%s%s", p->out->message, action.reason);
+    return;
+  }
+  p->out->action = action;
+  p->out->mutates = mutating;
+  p->waiting = !mutating && action.type != KILN_ACTION_NONE;
+}
+
+static void fail(struct planner *p, const char *message)
+{
+  p->failed = true;
+  p->out->message = message != NULL ? message : "error";
+}
+
+/* ---- image --------------------------------------------------------- */
+
+/* Returns the AMI to launch, or NULL when this pass stops at the image. */
+static const char *stage_image(struct planner *p)
+{
+  const struct kiln_observed_app *o = p->obs;
+  const char *short_digest = kiln_arena_printf(p->a, "%.12s", p->out->digest);
+
+  if (o->image_ami != NULL && !o->image_pending)
+    return o->image_ami;
+  p->out->bake_needed = o->image_ami == NULL;
+  if (o->image_ami != NULL) {
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_WAIT_BAKE,
+               .ami_id = o->image_ami,
+               .reason = kiln_arena_printf(p->a, "AMI %s is not available yet",
+                                           o->image_ami)});
+    return NULL;
+  }
+  drift(p, "image.digest", short_digest, "(no AMI)", KILN_CAUSE_COMMIT);
+  switch (o->bake) {
+  case KILN_BAKE_RUNNING:
+    act(p, (struct kiln_action){.type = KILN_ACTION_WAIT_BAKE,
+                                .digest = p->out->digest,
+                                .reason = kiln_arena_printf(
+                                    p->a, "baking image %s", short_digest)});
+    break;
+  case KILN_BAKE_DONE:
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_TAG_IMAGE,
+               .digest = p->out->digest,
+               .ami_id = o->bake_ami,
+               .reason = kiln_arena_printf(p->a, "tag baked AMI %s as image %s",
+                                           o->bake_ami, short_digest)});
+    break;
+  case KILN_BAKE_FAILED:
+    fail(p, kiln_arena_printf(
+                p->a,
+                "bake of image %s failed: %s; not retried until the app's "
+                "image inputs change in git",
+                short_digest, o->bake_reason != NULL ? o->bake_reason : "?"));
+    break;
+  case KILN_BAKE_NONE:
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_BAKE,
+               .digest = p->out->digest,
+               .reason = kiln_arena_printf(p->a,
+                                           "bake image %s (no AMI has "
+                                           "these inputs yet)",
+                                           short_digest)});
+    break;
+  }
+  return NULL;
+}
+
+/* ---- launch template ------------------------------------------------ */
+
+/* Returns the version the group must run, or 0 when this pass stops. */
+static int64_t stage_launch_template(struct planner *p, const char *ami)
+{
+  const struct kiln_observed_app *o = p->obs;
+  struct kiln_lt_data *want = kiln_arena_alloc(p->a, sizeof(*want));
+  size_t before = p->out->n_drift;
+  enum kiln_drift_cause cause;
+
+  if (want == NULL || kiln_plan_lt_data(p->spec, ami, p->a, want) != 0) {
+    p->err = KILN_ENOMEM;
+    return 0;
+  }
+  if (!o->lt_exists) {
+    drift(p, "launchTemplate", p->spec->launch_template.name, "(missing)",
+          p->prev != NULL ? KILN_CAUSE_OUT_OF_BAND : KILN_CAUSE_COMMIT);
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_LT_CREATE,
+               .ami_id = ami,
+               .lt_data = want,
+               .reason = kiln_arena_printf(p->a, "create launch template %s",
+                                           p->spec->launch_template.name)});
+    return 0;
+  }
+  /* A default version Kiln made carries its commit; anything else was
+   * made or chosen outside git. */
+  cause =
+      o->lt_default_commit != NULL ? KILN_CAUSE_COMMIT : KILN_CAUSE_OUT_OF_BAND;
+  if (kiln_plan_lt_diff(want, &o->lt_default, cause, p->a, &p->out->drift,
+                        &p->out->n_drift) != 0) {
+    p->err = KILN_ENOMEM;
+    return 0;
+  }
+  if (p->out->n_drift == before)
+    return o->lt_default_version;
+  act(p, (struct kiln_action){
+             .type = KILN_ACTION_LT_SET_DEFAULT,
+             .ami_id = ami,
+             .lt_data = want,
+             .reason = kiln_arena_printf(
+                 p->a, "make a version of %s with the desired data the default",
+                 p->spec->launch_template.name)});
+  return 0;
+}
+
+/* ---- auto scaling group ---------------------------------------------- */
+
+static enum kiln_drift_cause capacity_cause(struct planner *p, int64_t prev,
+                                            int64_t actual)
+{
+  if (p->prev == NULL)
+    return KILN_CAUSE_COMMIT;
+  return prev == actual ? KILN_CAUSE_COMMIT : KILN_CAUSE_OUT_OF_BAND;
+}
+
+static bool capacity_drift(struct planner *p)
+{
+  const struct kiln_asg_spec *want = &p->spec->autoscaling;
+  const struct kiln_asg_spec *was =
+      p->prev != NULL ? &p->prev->autoscaling : NULL;
+  const struct kiln_observed_app *o = p->obs;
+  bool any = false;
+
+  if (want->min != o->asg_min) {
+    drift(p, "autoscaling.min", fmt_int(p, want->min), fmt_int(p, o->asg_min),
+          capacity_cause(p, was != NULL ? was->min : 0, o->asg_min));
+    any = true;
+  }
+  if (want->max != o->asg_max) {
+    drift(p, "autoscaling.max", fmt_int(p, want->max), fmt_int(p, o->asg_max),
+          capacity_cause(p, was != NULL ? was->max : 0, o->asg_max));
+    any = true;
+  }
+  if (want->has_desired && want->desired != o->asg_desired) {
+    /* The previous commit may have left desired to scaling policies. */
+    int64_t was_desired =
+        was != NULL && was->has_desired ? was->desired : o->asg_desired;
+    drift(p, "autoscaling.desired", fmt_int(p, want->desired),
+          fmt_int(p, o->asg_desired),
+          capacity_cause(p, was_desired, o->asg_desired));
+    any = true;
+  }
+  return any;
+}
+
+static bool group_on_version(const struct kiln_observed_app *o, int64_t version)
+{
+  char v[32];
+  snprintf(v, sizeof(v), "%lld", (long long)version);
+  return o->asg_lt_version != NULL && strcmp(o->asg_lt_version, v) == 0 &&
+         o->asg_lt_id != NULL && o->lt_id != NULL &&
+         strcmp(o->asg_lt_id, o->lt_id) == 0;
+}
+
+static void stage_refresh(struct planner *p, int64_t version)
+{
+  const struct kiln_observed_app *o = p->obs;
+  bool same = o->refresh_version == version;
+
+  switch (o->refresh) {
+  case KILN_REFRESH_RUNNING:
+    if (same) {
+      act(p, (struct kiln_action){
+                 .type = KILN_ACTION_WAIT_REFRESH,
+                 .refresh_id = o->refresh_id,
+                 .lt_version = version,
+                 .reason = kiln_arena_printf(
+                     p->a, "instance refresh %s to version %lld is %lld%% done",
+                     o->refresh_id, (long long)version,
+                     (long long)o->refresh_percent)});
+      return;
+    }
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_REFRESH_CANCEL,
+               .refresh_id = o->refresh_id,
+               .reason = kiln_arena_printf(
+                   p->a,
+                   "cancel instance refresh %s: it rolls out version %lld, git "
+                   "now wants %lld",
+                   o->refresh_id, (long long)o->refresh_version,
+                   (long long)version)});
+    return;
+  case KILN_REFRESH_CANCELLING:
+  case KILN_REFRESH_ROLLING_BACK:
+    /* AWS allows one refresh at a time: wait for this one to end. */
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_WAIT_REFRESH,
+               .refresh_id = o->refresh_id,
+               .reason = kiln_arena_printf(p->a,
+                                           "waiting for instance refresh %s "
+                                           "to finish %s",
+                                           o->refresh_id,
+                                           o->refresh == KILN_REFRESH_CANCELLING
+                                               ? "cancelling"
+                                               : "rolling back")});
+    return;
+  case KILN_REFRESH_FAILED:
+  case KILN_REFRESH_CANCELLED:
+    if (same) {
+      fail(p, kiln_arena_printf(
+                  p->a,
+                  "release of launch template version %lld failed: instance "
+                  "refresh %s %s%s%s; not retried until git changes the app",
+                  (long long)version, o->refresh_id,
+                  o->refresh == KILN_REFRESH_CANCELLED ? "was cancelled"
+                                                       : "failed",
+                  o->refresh_reason != NULL ? ": " : "",
+                  o->refresh_reason != NULL ? o->refresh_reason : ""));
+      return;
+    }
+    break;
+  default:
+    break;
+  }
+  if (o->asg_instances == 0) {
+    act(p,
+        (struct kiln_action){
+            .type = KILN_ACTION_ASG_UPDATE,
+            .lt_version = version,
+            .set_lt_version = true,
+            .reason = kiln_arena_printf(
+                p->a, "point the empty group at launch template version %lld",
+                (long long)version)});
+    return;
+  }
+  act(p,
+      (struct kiln_action){
+          .type = KILN_ACTION_REFRESH_START,
+          .lt_version = version,
+          .reason = kiln_arena_printf(
+              p->a, "start an instance refresh to launch template version %lld",
+              (long long)version)});
+}
+
+static void stage_group(struct planner *p, int64_t version)
+{
+  const struct kiln_observed_app *o = p->obs;
+  enum kiln_drift_cause version_cause;
+  bool on_version;
+
+  if (!o->asg_exists) {
+    drift(p, "autoscaling", p->spec->autoscaling.name, "(missing)",
+          p->prev != NULL ? KILN_CAUSE_OUT_OF_BAND : KILN_CAUSE_COMMIT);
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_ASG_CREATE,
+               .lt_version = version,
+               .reason = kiln_arena_printf(
+                   p->a, "create group %s on launch template version %lld",
+                   p->spec->autoscaling.name, (long long)version)});
+    return;
+  }
+  on_version = group_on_version(o, version);
+  /* Kiln tags the group with the commit it applied: a group already
+   * carrying this commit yet off its version was changed outside git. */
+  version_cause = o->asg_commit != NULL && p->commit != NULL &&
+                          strcmp(o->asg_commit, p->commit) == 0
+                      ? KILN_CAUSE_OUT_OF_BAND
+                      : KILN_CAUSE_COMMIT;
+  if (!on_version)
+    drift(p, "autoscaling.launchTemplateVersion", fmt_int(p, version),
+          o->asg_lt_version != NULL ? o->asg_lt_version : "(none)",
+          version_cause);
+  if (o->asg_instances_stale > 0)
+    drift(p, "autoscaling.instances",
+          kiln_arena_printf(p->a, "all on version %lld", (long long)version),
+          kiln_arena_printf(p->a, "%zu of %zu on other versions",
+                            o->asg_instances_stale, o->asg_instances),
+          version_cause);
+
+  if (capacity_drift(p)) {
+    /* Capacity first; an empty group can take its version in the same
+     * call, a populated one needs a refresh on a later pass. */
+    bool with_version = !on_version && o->asg_instances == 0;
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_ASG_UPDATE,
+               .lt_version = version,
+               .set_capacity = true,
+               .set_lt_version = with_version,
+               .reason = kiln_arena_printf(p->a, "set the capacity of group %s",
+                                           p->spec->autoscaling.name)});
+    return;
+  }
+  if (!on_version || o->asg_instances_stale > 0)
+    stage_refresh(p, version);
+}
+
+/* ---- status ---------------------------------------------------------- */
+
+static enum kiln_app_status status_of(const struct planner *p)
+{
+  bool out_of_band = false;
+  if (p->spec->suspend)
+    return KILN_STATUS_SUSPENDED;
+  if (p->failed)
+    return KILN_STATUS_ERROR;
+  if (p->waiting)
+    return KILN_STATUS_PROGRESSING;
+  if (p->out->n_drift == 0 && p->out->action.type == KILN_ACTION_NONE)
+    return KILN_STATUS_IN_SYNC;
+  for (size_t i = 0; i < p->out->n_drift; i++)
+    out_of_band |= p->out->drift[i].cause == KILN_CAUSE_OUT_OF_BAND;
+  return out_of_band ? KILN_STATUS_DRIFTED : KILN_STATUS_PENDING;
+}
+
+int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
+                  const struct kiln_observed_app *obs,
+                  const struct kiln_app_spec *prev, struct kiln_arena *arena,
+                  struct kiln_plan *out)
+{
+  struct planner p = {
+      .spec = spec,
+      .commit = commit,
+      .obs = obs,
+      .prev = prev != NULL && prev->valid ? prev : NULL,
+      .a = arena,
+      .out = out,
+      .apply = spec->drift == KILN_DRIFT_CORRECT && !spec->suspend,
+  };
+  const char *parent = spec->image.parent;
+  const char *ami;
+  int64_t version;
+
+  memset(out, 0, sizeof(*out));
+  out->app = spec->name;
+  if (!spec->valid) {
+    out->status = KILN_STATUS_ERROR;
+    out->message = "the app's spec is invalid and is never applied; run kiln "
+                   "validate for the errors";
+    return 0;
+  }
+  if (spec->image.parent_kind == KILN_PARENT_SSM) {
+    if (obs->parent_ami == NULL) {
+      out->status = KILN_STATUS_ERROR;
+      out->message = kiln_arena_printf(
+          arena, "cannot resolve parent image %s: %s", spec->image.parent,
+          obs->parent_error != NULL ? obs->parent_error : "no value");
+      return out->message != NULL ? 0 : KILN_ENOMEM;
+    }
+    parent = obs->parent_ami;
+  }
+  if (kiln_spec_image_digest(spec, parent, out->digest, NULL) != 0)
+    return KILN_ENOMEM;
+
+  if ((ami = stage_image(&p)) != NULL &&
+      (version = stage_launch_template(&p, ami)) != 0)
+    stage_group(&p, version);
+
+  out->status = status_of(&p);
+  if (out->message == NULL)
+    out->message = out->action.reason != NULL           ? out->action.reason
+                   : out->status == KILN_STATUS_IN_SYNC ? "in sync with git"
+                                                        : "";
+  return p.err;
+}
+
+const char *kiln_plan_status_name(enum kiln_app_status s)
+{
+  static const char *const names[] = {"in-sync",     "pending", "drifted",
+                                      "progressing", "error",   "suspended"};
+  return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+const char *kiln_plan_action_name(enum kiln_action_type t)
+{
+  static const char *const names[] = {"none",
+                                      "bake",
+                                      "wait-bake",
+                                      "tag-image",
+                                      "create-launch-template",
+                                      "set-launch-template-default",
+                                      "create-group",
+                                      "update-group",
+                                      "start-refresh",
+                                      "cancel-refresh",
+                                      "wait-refresh"};
+  return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+}
+
+const char *kiln_plan_cause_name(enum kiln_drift_cause c)
+{
+  return c == KILN_CAUSE_OUT_OF_BAND ? "out-of-band" : "commit";
+}

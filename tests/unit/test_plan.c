@@ -1,0 +1,409 @@
+/* The planner, branch by branch: a converged observation and one change per
+ * case, with the expected action, status and drift. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kiln/arena.h"
+#include "kiln/diag.h"
+#include "kiln/plan.h"
+#include "kiln/spec.h"
+#include "mem_tree.h"
+
+static const char app_yaml[] =
+    "apiVersion: kiln.dev/v1\nkind: App\nname: hello\nregion: us-east-1\n"
+    "version: \"1.0.0\"\n"
+    "image:\n"
+    "  parent: ssm:/aws/service/ami-amazon-linux-latest/al2023\n"
+    "  components: [{arn: \"arn:aws:imagebuilder:us-east-1:aws:component/"
+    "update-linux/x.x.x\"}]\n"
+    "  build: {instanceProfile: builder}\n"
+    "launchTemplate:\n"
+    "  instanceType: t3.micro\n"
+    "  securityGroups: [sg-0123456789abcdef0]\n"
+    "  blockDevices: [{device: /dev/xvda, sizeGiB: 8}]\n"
+    "autoscaling: {subnets: [subnet-0123456789abcdef0], min: 1, max: 3, "
+    "desired: 2}\n";
+
+static struct kiln_spec_repo *repo;
+static struct kiln_app_spec spec;
+static struct kiln_observed_app converged;
+static struct kiln_arena arena;
+
+#define AMI     "ami-0aaaaaaaaaaaaaaaa"
+#define OLD_AMI "ami-0bbbbbbbbbbbbbbbb"
+#define COMMIT  "1111111111111111111111111111111111111111"
+
+static int setup(void **state)
+{
+  struct mem_file files[] = {{"apps/hello/app.yaml", app_yaml, 0}};
+  struct mem_tree t;
+  struct kiln_diags d;
+  mem_tree_init(&t, files, 1);
+  kiln_diags_init(&d, 0);
+  assert_int_equal(kiln_spec_load(&t.tree, &d, &repo), 0);
+  assert_int_equal(d.n, 0);
+  kiln_diags_cleanup(&d);
+  spec = repo->apps[0];
+  assert_true(spec.valid);
+
+  kiln_arena_init(&arena, 0);
+  memset(&converged, 0, sizeof(converged));
+  converged.parent_ami = "ami-0ccccccccccccccc0";
+  converged.image_ami = AMI;
+  converged.lt_exists = true;
+  converged.lt_id = "lt-0123456789abcdef0";
+  converged.lt_default_version = 4;
+  converged.lt_latest_version = 4;
+  assert_int_equal(kiln_plan_lt_data(&spec, AMI, &arena, &converged.lt_default),
+                   0);
+  converged.lt_default_commit = COMMIT;
+  converged.asg_exists = true;
+  converged.asg_min = 1;
+  converged.asg_max = 3;
+  converged.asg_desired = 2;
+  converged.asg_lt_id = converged.lt_id;
+  converged.asg_lt_version = "4";
+  converged.asg_instances = 2;
+  converged.asg_commit = COMMIT;
+  converged.refresh = KILN_REFRESH_SUCCEEDED;
+  converged.refresh_id = "r-old";
+  converged.refresh_version = 4;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  kiln_arena_cleanup(&arena);
+  kiln_spec_repo_free(repo);
+  return 0;
+}
+
+struct plan_case {
+  const char *name;
+  void (*change)(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                 const struct kiln_app_spec **prev);
+  enum kiln_action_type action;
+  enum kiln_app_status status;
+  const char *drift_field; /* a field expected in the drift, or NULL */
+  enum kiln_drift_cause cause;
+  bool mutates;
+};
+
+static void nothing(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                    const struct kiln_app_spec **prev)
+{
+}
+static void no_ami(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                   const struct kiln_app_spec **prev)
+{
+  o->image_ami = NULL;
+}
+static void baking(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                   const struct kiln_app_spec **prev)
+{
+  o->image_ami = NULL;
+  o->bake = KILN_BAKE_RUNNING;
+}
+static void baked(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                  const struct kiln_app_spec **prev)
+{
+  o->image_ami = NULL;
+  o->bake = KILN_BAKE_DONE;
+  o->bake_ami = AMI;
+}
+static void bake_failed(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                        const struct kiln_app_spec **prev)
+{
+  o->image_ami = NULL;
+  o->bake = KILN_BAKE_FAILED;
+  o->bake_reason = "component step failed";
+}
+static void ami_pending(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                        const struct kiln_app_spec **prev)
+{
+  o->image_pending = true;
+}
+static void no_parent(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                      const struct kiln_app_spec **prev)
+{
+  o->parent_ami = NULL;
+  o->parent_error = "ParameterNotFound";
+}
+static void invalid(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                    const struct kiln_app_spec **prev)
+{
+  s->valid = false;
+}
+static void no_lt(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                  const struct kiln_app_spec **prev)
+{
+  o->lt_exists = false;
+  o->asg_exists = false;
+}
+static void lt_hand_edited(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                           const struct kiln_app_spec **prev)
+{
+  o->lt_default.instance_type = "m5.large";
+  o->lt_default_commit = NULL;
+}
+static void lt_old_commit(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                          const struct kiln_app_spec **prev)
+{
+  o->lt_default.image_id = OLD_AMI;
+  o->lt_default_commit = "2222222222222222222222222222222222222222";
+}
+static void no_group(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                     const struct kiln_app_spec **prev)
+{
+  o->asg_exists = false;
+}
+static void max_changed_by_hand(struct kiln_app_spec *s,
+                                struct kiln_observed_app *o,
+                                const struct kiln_app_spec **prev)
+{
+  o->asg_max = 9;
+  *prev = s; /* Kiln applied this very spec before */
+}
+static struct kiln_app_spec older;
+static void max_changed_in_git(struct kiln_app_spec *s,
+                               struct kiln_observed_app *o,
+                               const struct kiln_app_spec **prev)
+{
+  older = *s;
+  older.autoscaling.max = 5;
+  o->asg_max = 5;
+  *prev = &older;
+}
+static void group_behind(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                         const struct kiln_app_spec **prev)
+{
+  o->asg_lt_version = "3";
+  o->asg_instances_stale = 2;
+  o->asg_commit = "2222222222222222222222222222222222222222";
+}
+static void empty_group_behind(struct kiln_app_spec *s,
+                               struct kiln_observed_app *o,
+                               const struct kiln_app_spec **prev)
+{
+  group_behind(s, o, prev);
+  o->asg_instances = 0;
+  o->asg_instances_stale = 0;
+}
+static void group_on_default(struct kiln_app_spec *s,
+                             struct kiln_observed_app *o,
+                             const struct kiln_app_spec **prev)
+{
+  o->asg_lt_version = "$Default";
+}
+static void stale_instances(struct kiln_app_spec *s,
+                            struct kiln_observed_app *o,
+                            const struct kiln_app_spec **prev)
+{
+  o->asg_instances_stale = 1;
+}
+static void refreshing(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                       const struct kiln_app_spec **prev)
+{
+  group_behind(s, o, prev);
+  o->refresh = KILN_REFRESH_RUNNING;
+  o->refresh_id = "r-new";
+  o->refresh_version = 4;
+  o->refresh_percent = 50;
+}
+static void refreshing_older(struct kiln_app_spec *s,
+                             struct kiln_observed_app *o,
+                             const struct kiln_app_spec **prev)
+{
+  refreshing(s, o, prev);
+  o->refresh_version = 3;
+}
+static void refresh_failed(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                           const struct kiln_app_spec **prev)
+{
+  refreshing(s, o, prev);
+  o->refresh = KILN_REFRESH_FAILED;
+  o->refresh_reason = "instances failed health checks";
+}
+static void older_refresh_failed(struct kiln_app_spec *s,
+                                 struct kiln_observed_app *o,
+                                 const struct kiln_app_spec **prev)
+{
+  refresh_failed(s, o, prev);
+  o->refresh_version = 3;
+}
+static void refresh_cancelling(struct kiln_app_spec *s,
+                               struct kiln_observed_app *o,
+                               const struct kiln_app_spec **prev)
+{
+  refreshing_older(s, o, prev);
+  o->refresh = KILN_REFRESH_CANCELLING;
+}
+static void report_mode(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                        const struct kiln_app_spec **prev)
+{
+  s->drift = KILN_DRIFT_REPORT;
+  max_changed_by_hand(s, o, prev);
+}
+static void suspended(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                      const struct kiln_app_spec **prev)
+{
+  s->suspend = true;
+  no_ami(s, o, prev);
+}
+static void sg_order_differs(struct kiln_app_spec *s,
+                             struct kiln_observed_app *o,
+                             const struct kiln_app_spec **prev)
+{
+  /* Sets compare order-free: the same groups in another order and the
+   * same tags in another order are no drift. */
+  static const char *want[] = {"sg-0123456789abcdef0", "sg-0fedcba987654321f"};
+  static const char *have[] = {"sg-0fedcba987654321f", "sg-0123456789abcdef0"};
+  static struct kiln_tag tags[] = {{"kiln:app", "hello"}, {"A", "1"}};
+  s->launch_template.security_groups.items = want;
+  s->launch_template.security_groups.n = 2;
+  o->lt_default.security_groups.items = have;
+  o->lt_default.security_groups.n = 2;
+  s->launch_template.tags.items = &tags[1];
+  s->launch_template.tags.n = 1;
+  o->lt_default.instance_tags.items = tags;
+  o->lt_default.instance_tags.n = 2;
+}
+
+static const struct plan_case cases[] = {
+    {"converged", nothing, KILN_ACTION_NONE, KILN_STATUS_IN_SYNC, NULL, 0,
+     false},
+    {"bake needed", no_ami, KILN_ACTION_BAKE, KILN_STATUS_PENDING,
+     "image.digest", KILN_CAUSE_COMMIT, true},
+    {"bake running", baking, KILN_ACTION_WAIT_BAKE, KILN_STATUS_PROGRESSING,
+     "image.digest", KILN_CAUSE_COMMIT, false},
+    {"bake done, untagged", baked, KILN_ACTION_TAG_IMAGE, KILN_STATUS_PENDING,
+     "image.digest", KILN_CAUSE_COMMIT, true},
+    {"bake failed", bake_failed, KILN_ACTION_NONE, KILN_STATUS_ERROR, NULL, 0,
+     false},
+    {"AMI not yet available", ami_pending, KILN_ACTION_WAIT_BAKE,
+     KILN_STATUS_PROGRESSING, NULL, 0, false},
+    {"ssm parent unresolved", no_parent, KILN_ACTION_NONE, KILN_STATUS_ERROR,
+     NULL, 0, false},
+    {"invalid spec", invalid, KILN_ACTION_NONE, KILN_STATUS_ERROR, NULL, 0,
+     false},
+    {"no launch template", no_lt, KILN_ACTION_LT_CREATE, KILN_STATUS_PENDING,
+     "launchTemplate", KILN_CAUSE_COMMIT, true},
+    {"launch template edited by hand", lt_hand_edited,
+     KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_DRIFTED,
+     "launchTemplate.instanceType", KILN_CAUSE_OUT_OF_BAND, true},
+    {"launch template from an older commit", lt_old_commit,
+     KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_PENDING, "launchTemplate.imageId",
+     KILN_CAUSE_COMMIT, true},
+    {"no group", no_group, KILN_ACTION_ASG_CREATE, KILN_STATUS_PENDING,
+     "autoscaling", KILN_CAUSE_COMMIT, true},
+    {"max changed by hand", max_changed_by_hand, KILN_ACTION_ASG_UPDATE,
+     KILN_STATUS_DRIFTED, "autoscaling.max", KILN_CAUSE_OUT_OF_BAND, true},
+    {"max changed in git", max_changed_in_git, KILN_ACTION_ASG_UPDATE,
+     KILN_STATUS_PENDING, "autoscaling.max", KILN_CAUSE_COMMIT, true},
+    {"group behind", group_behind, KILN_ACTION_REFRESH_START,
+     KILN_STATUS_PENDING, "autoscaling.launchTemplateVersion",
+     KILN_CAUSE_COMMIT, true},
+    {"empty group behind", empty_group_behind, KILN_ACTION_ASG_UPDATE,
+     KILN_STATUS_PENDING, "autoscaling.launchTemplateVersion",
+     KILN_CAUSE_COMMIT, true},
+    {"group on $Default", group_on_default, KILN_ACTION_REFRESH_START,
+     KILN_STATUS_DRIFTED, "autoscaling.launchTemplateVersion",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"stale instances", stale_instances, KILN_ACTION_REFRESH_START,
+     KILN_STATUS_DRIFTED, "autoscaling.instances", KILN_CAUSE_OUT_OF_BAND,
+     true},
+    {"refresh running", refreshing, KILN_ACTION_WAIT_REFRESH,
+     KILN_STATUS_PROGRESSING, "autoscaling.launchTemplateVersion",
+     KILN_CAUSE_COMMIT, false},
+    {"refresh for an older state", refreshing_older, KILN_ACTION_REFRESH_CANCEL,
+     KILN_STATUS_PENDING, NULL, 0, true},
+    {"refresh failed", refresh_failed, KILN_ACTION_NONE, KILN_STATUS_ERROR,
+     NULL, 0, false},
+    {"older refresh failed", older_refresh_failed, KILN_ACTION_REFRESH_START,
+     KILN_STATUS_PENDING, NULL, 0, true},
+    {"refresh cancelling", refresh_cancelling, KILN_ACTION_WAIT_REFRESH,
+     KILN_STATUS_PROGRESSING, NULL, 0, false},
+    {"drift: report", report_mode, KILN_ACTION_NONE, KILN_STATUS_DRIFTED,
+     "autoscaling.max", KILN_CAUSE_OUT_OF_BAND, false},
+    {"suspended", suspended, KILN_ACTION_NONE, KILN_STATUS_SUSPENDED,
+     "image.digest", KILN_CAUSE_COMMIT, false},
+    {"security groups as a set", sg_order_differs, KILN_ACTION_NONE,
+     KILN_STATUS_IN_SYNC, NULL, 0, false},
+};
+
+static void test_plan_table(void **state)
+{
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const struct plan_case *c = &cases[i];
+    struct kiln_app_spec s = spec;
+    struct kiln_observed_app o = converged;
+    const struct kiln_app_spec *prev = NULL;
+    struct kiln_plan plan;
+    bool found = c->drift_field == NULL;
+
+    c->change(&s, &o, &prev);
+    assert_int_equal(kiln_plan_app(&s, COMMIT, &o, prev, &arena, &plan), 0);
+    for (size_t j = 0; j < plan.n_drift; j++)
+      if (c->drift_field != NULL &&
+          strcmp(plan.drift[j].field, c->drift_field) == 0 &&
+          plan.drift[j].cause == c->cause)
+        found = true;
+    if (plan.action.type != c->action || plan.status != c->status || !found ||
+        plan.mutates != c->mutates) {
+      fprintf(stderr, "case '%s': action %s status %s (%s)\n", c->name,
+              kiln_plan_action_name(plan.action.type),
+              kiln_plan_status_name(plan.status), plan.message);
+      for (size_t j = 0; j < plan.n_drift; j++)
+        fprintf(stderr, "  drift %s: %s -> %s (%s)\n", plan.drift[j].field,
+                plan.drift[j].actual, plan.drift[j].desired,
+                kiln_plan_cause_name(plan.drift[j].cause));
+    }
+    assert_int_equal(plan.action.type, c->action);
+    assert_int_equal(plan.status, c->status);
+    assert_true(found);
+    assert_int_equal(plan.mutates, c->mutates);
+    assert_non_null(plan.message);
+    if (c->status == KILN_STATUS_IN_SYNC)
+      assert_int_equal(plan.n_drift, 0);
+  }
+}
+
+static void test_plan_is_deterministic_and_digest_follows_parent(void **state)
+{
+  struct kiln_plan a, b;
+  struct kiln_observed_app o = converged;
+  assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &a), 0);
+  assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &b), 0);
+  assert_string_equal(a.digest, b.digest);
+  o.parent_ami = "ami-0ddddddddddddddd0";
+  assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &b), 0);
+  assert_string_not_equal(a.digest, b.digest);
+}
+
+static void test_lt_data_tags_and_imds(void **state)
+{
+  struct kiln_lt_data d;
+  assert_int_equal(kiln_plan_lt_data(&spec, AMI, &arena, &d), 0);
+  assert_string_equal(d.http_tokens, "required");
+  assert_int_equal(d.instance_tags.n, 1);
+  assert_string_equal(d.instance_tags.items[0].key, "kiln:app");
+  assert_string_equal(d.instance_tags.items[0].value, "hello");
+  assert_string_equal(d.bdevs[0].type, "gp3");
+  assert_true(d.bdevs[0].encrypted);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plan_table),
+      cmocka_unit_test(test_plan_is_deterministic_and_digest_follows_parent),
+      cmocka_unit_test(test_lt_data_tags_and_imds),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
