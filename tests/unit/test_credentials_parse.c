@@ -112,8 +112,9 @@ static void test_sts_rejects_bad_documents(void **state)
       "<AssumeRoleResponse><Credentials><AccessKeyId>&lol2;</AccessKeyId>"
       "</Credentials></AssumeRoleResponse>",
       /* an external entity */
-      "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM "
-      "\"file:///etc/passwd\">]><AssumeRoleResponse>&x;</AssumeRoleResponse>",
+      ("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM "
+       "\"file:///etc/passwd\">]><AssumeRoleResponse>&x;"
+       "</AssumeRoleResponse>"),
   };
   struct kiln__sts_result res;
 
