@@ -156,10 +156,12 @@ static void on_response(struct kiln_http_response *res, void *data)
 
   if (res->err != 0) {
     /* No metadata service (not on EC2, or blocked): not configured here.
-     * Later failures mean it answered once, so they are real errors. */
-    fail(r, r->state == IMDS_TOKEN ? KILN_ENOENT : res->err, "%s%s%s",
-         kiln_strerror(res->err), res->error_msg[0] != '\0' ? ": " : "",
-         res->error_msg);
+     * Later failures mean it answered once, so they are real errors, and
+     * a cancellation is always reported as one. */
+    int unreachable = res->err == KILN_ECONN || res->err == KILN_ETIMEDOUT;
+    fail(r, r->state == IMDS_TOKEN && unreachable ? KILN_ENOENT : res->err,
+         "%s%s%s", kiln_strerror(res->err),
+         res->error_msg[0] != '\0' ? ": " : "", res->error_msg);
     return;
   }
   if (res->status == 401 && r->state != IMDS_TOKEN && !r->retried) {

@@ -246,7 +246,22 @@ int kiln_aws_sts_get_caller_identity(
     struct kiln_aws_credentials *creds, kiln_aws_caller_identity_cb *cb,
     void *data);
 
-/* What `kiln whoami` shows. */
+/* What `kiln whoami` shows. A command wires it like this (see
+ * tests/credentials_tests/kiln_creds_probe.c for a complete program):
+ *
+ *   struct kiln_aws_config_options co = {kiln_aws_config_real_getenv, NULL,
+ *                                        kiln_aws_config_real_read_file, NULL};
+ *   kiln_aws_config_resolve(&cfg, &co);       (print kiln_aws_config_error)
+ *   kiln_http_client_new(loop, &(struct kiln_http_client_options){
+ *                                  .ca_bundle = cfg.ca_bundle}, &http);
+ *   struct kiln_aws_credentials_options o = {.loop = loop, .config = &cfg,
+ *                                            .http = http};
+ *   kiln_aws_credentials_provider_new_default(&o, &provider);
+ *   kiln_aws_whoami(&o, provider, on_whoami, data);  uv_run(loop, ...);
+ *   in on_whoami: kiln_aws_whoami_format(who, json, &buf), print it, and
+ *   exit non-zero when who->status != 0;
+ *   then unref the provider, close the HTTP client, run the loop, and
+ *   clean up the config. */
 struct kiln_aws_whoami {
   char profile[128];
   char region[64];                       /* "" when none is configured */
