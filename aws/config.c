@@ -444,6 +444,22 @@ fail:
   return err;
 }
 
+int kiln_aws_config_set_region(struct kiln_aws_config *cfg, const char *region,
+                               const char *source)
+{
+  const char *partition, *suffix, *r, *s;
+
+  if (kiln_aws_partition_for_region(region, &partition, &suffix) != 0)
+    return KILN_EINVAL;
+  r = keep(cfg, region);
+  s = keep(cfg, source != NULL ? source : "caller");
+  if (r == NULL || s == NULL)
+    return KILN_ENOMEM;
+  cfg->region = r;
+  cfg->region_source = s;
+  return 0;
+}
+
 void kiln_aws_config_cleanup(struct kiln_aws_config *cfg)
 {
   struct kiln_aws_config_str *n, *next;

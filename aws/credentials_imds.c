@@ -27,7 +27,9 @@
 #define IMDS_MAX_BODY    (64u * 1024)
 #define IMDS_CREDS_PATH  "/latest/meta-data/iam/security-credentials/"
 
-enum imds_state { IMDS_TOKEN, IMDS_ROLE, IMDS_CREDS };
+#define IMDS_REGION_PATH "/latest/meta-data/placement/region"
+
+enum imds_state { IMDS_TOKEN, IMDS_ROLE, IMDS_CREDS, IMDS_REGION };
 
 struct imds_provider {
   struct kiln_aws_credentials_provider base;
@@ -43,14 +45,18 @@ struct imds_req {
   enum imds_state state;
   int retried; /* a 401 already restarted the flow */
   char role[256];
-  kiln_aws_credentials_cb *cb;
+  kiln_aws_credentials_cb *cb;   /* a credentials request, or */
+  kiln_aws_region_cb *region_cb; /* a region request */
   void *data;
 };
 
 static void imds_finish(struct imds_req *r, int status,
                         struct kiln_aws_credentials *creds, const char *message)
 {
-  r->cb(status, creds, message, r->data);
+  if (r->region_cb != NULL)
+    r->region_cb(status, NULL, message, r->data);
+  else
+    r->cb(status, creds, message, r->data);
   kiln_aws_credentials_provider_unref(&r->p->base);
   free(r);
 }
@@ -95,6 +101,11 @@ static int step(struct imds_req *r, enum imds_state state)
     break;
   case IMDS_CREDS:
     snprintf(url, sizeof(url), "%s" IMDS_CREDS_PATH "%s", p->endpoint, r->role);
+    h[0] = (struct kiln_http_header){"X-aws-ec2-metadata-token", p->token};
+    req.method = "GET";
+    break;
+  case IMDS_REGION:
+    snprintf(url, sizeof(url), "%s" IMDS_REGION_PATH, p->endpoint);
     h[0] = (struct kiln_http_header){"X-aws-ec2-metadata-token", p->token};
     req.method = "GET";
     break;
@@ -192,7 +203,9 @@ static void on_response(struct kiln_http_response *res, void *data)
     /* Refresh a minute early so a token never expires in flight. */
     p->token_expires_ms =
         kiln__provider_now_ms(&p->base) + (IMDS_TOKEN_TTL_S - 60) * 1000LL;
-    go(r, r->role[0] != '\0' ? IMDS_CREDS : IMDS_ROLE);
+    go(r, r->region_cb != NULL ? IMDS_REGION
+          : r->role[0] != '\0' ? IMDS_CREDS
+                               : IMDS_ROLE);
     return;
 
   case IMDS_ROLE:
@@ -225,6 +238,19 @@ static void on_response(struct kiln_http_response *res, void *data)
     imds_finish(r, 0, creds, "");
     kiln_aws_credentials_unref(creds);
     return;
+
+  case IMDS_REGION: {
+    const char *partition, *suffix;
+    if (res->status != 200 ||
+        kiln_aws_partition_for_region(body, &partition, &suffix) != 0) {
+      fail(r, KILN_EHTTP, "GET " IMDS_REGION_PATH " got HTTP %ld", res->status);
+      return;
+    }
+    r->region_cb(0, body, "", r->data);
+    kiln_aws_credentials_provider_unref(&p->base);
+    free(r);
+    return;
+  }
   }
 }
 
@@ -292,4 +318,38 @@ int kiln_aws_credentials_provider_new_imds(
       cfg->imds_timeout_ms > 0 ? cfg->imds_timeout_ms : 1000;
   *out = &p->base;
   return 0;
+}
+
+int kiln_aws_imds_region(const struct kiln_aws_credentials_options *o,
+                         kiln_aws_region_cb *cb, void *data)
+{
+  struct kiln_aws_credentials_provider *base;
+  struct imds_provider *p;
+  struct imds_req *r;
+  int err;
+
+  if (cb == NULL || o == NULL || o->http == NULL)
+    return KILN_EINVAL;
+  if ((err = kiln_aws_credentials_provider_new_imds(o, &base)) != 0)
+    return err;
+  p = container_of(base, struct imds_provider, base);
+  if (p->disabled) {
+    kiln_aws_credentials_provider_unref(base);
+    return KILN_ENOENT;
+  }
+  r = calloc(1, sizeof(*r));
+  if (r == NULL) {
+    kiln_aws_credentials_provider_unref(base);
+    return KILN_ENOMEM;
+  }
+  /* The request owns the only reference to its one-off provider. */
+  r->p = p;
+  r->region_cb = cb;
+  r->data = data;
+  err = step(r, IMDS_REGION);
+  if (err != 0) {
+    free(r);
+    kiln_aws_credentials_provider_unref(base);
+  }
+  return err;
 }

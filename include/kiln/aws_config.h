@@ -220,6 +220,12 @@ struct kiln_aws_config {
 int kiln_aws_config_resolve(struct kiln_aws_config *cfg,
                             const struct kiln_aws_config_options *opts);
 
+/* Sets the region after resolution (e.g. from kiln_aws_imds_region()
+ * when cfg->region is NULL); source says where it came from ("imds").
+ * Returns 0, KILN_EINVAL (not a region name) or KILN_ENOMEM. */
+int kiln_aws_config_set_region(struct kiln_aws_config *cfg, const char *region,
+                               const char *source);
+
 /* Wipes and frees everything cfg owns. Safe after a failed resolve. */
 void kiln_aws_config_cleanup(struct kiln_aws_config *cfg);
 

@@ -204,6 +204,18 @@ int kiln_aws_credentials_provider_new_imds(
     const struct kiln_aws_credentials_options *o,
     struct kiln_aws_credentials_provider **out);
 
+/* The instance's region from instance metadata (IMDSv2, same endpoint
+ * settings and the same no-IMDSv1 rule): the SDKs' last resort when no
+ * region is configured (see kiln_aws_config_set_region()). region is
+ * valid only during the call. Same callback guarantees as
+ * kiln_aws_credentials_get(). Returns 0, KILN_ENOENT (instance metadata
+ * is disabled; cb will not run), KILN_EINVAL or KILN_ENOMEM; an
+ * unreachable metadata service is reported to cb as KILN_ENOENT. */
+typedef void kiln_aws_region_cb(int status, const char *region,
+                                const char *message, void *data);
+int kiln_aws_imds_region(const struct kiln_aws_credentials_options *o,
+                         kiln_aws_region_cb *cb, void *data);
+
 /* Tries providers in order; a reference is taken on each. */
 int kiln_aws_credentials_provider_new_chain(
     const struct kiln_aws_credentials_options *o,

@@ -104,6 +104,7 @@ class ImdsServer(Server):
     def __init__(self):
         self.token_status = 200  # set to 403/404/405 to refuse tokens
         self.role = "kiln-role"  # None: no instance profile
+        self.region = "eu-south-2"
         self.now = 1_700_000_000  # the clock the probe is given
         self.lifetime = 6 * 3600
         self.tokens = set()
@@ -125,6 +126,8 @@ class ImdsServer(Server):
             return 405, {}, ""
         if req.headers.get("X-aws-ec2-metadata-token") not in self.tokens:
             return 401, {}, ""
+        if req.path == "/latest/meta-data/placement/region":
+            return 200, {}, self.region
         if req.path == self.CREDS_PATH:
             if self.role is None:
                 return 404, {}, ""

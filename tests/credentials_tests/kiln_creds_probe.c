@@ -12,6 +12,7 @@
  *   whoami         kiln_aws_whoami(), human-readable
  *   whoami-json    kiln_aws_whoami(), JSON
  *   config         the resolved region, retry settings and endpoints, JSON
+ *   imds-region    kiln_aws_imds_region(); prints one JSON line
  * Secrets are never printed: a get line shows SHA-256 digests of the secret
  * key and session token so tests can compare them with what they served.
  * Exit status: 0, or 2 on a usage or setup error.
@@ -142,6 +143,19 @@ static void on_whoami(const struct kiln_aws_whoami *who, void *data)
     printf("%s%s", out.data, r->json ? "\n" : "");
   kiln_buf_cleanup(&out);
   r->done = 1;
+}
+
+static void on_region(int status, const char *region, const char *message,
+                      void *data)
+{
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "status",
+                         json_object_new_string(kiln_err_name(status)));
+  json_object_object_add(
+      o, "region", region != NULL ? json_object_new_string(region) : NULL);
+  json_object_object_add(o, "message", json_object_new_string(message));
+  print_line(o);
+  *(int *)data = 1;
 }
 
 static void print_config(const struct kiln_aws_config *cfg)
@@ -280,6 +294,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "kiln-creds-probe: whoami: %s\n", kiln_strerror(err));
         rc = 2;
       }
+    } else if (strcmp(argv[i], "imds-region") == 0) {
+      int done = 0;
+      err = kiln_aws_imds_region(&o, on_region, &done);
+      if (err == 0)
+        uv_run(&loop, UV_RUN_DEFAULT);
+      else
+        printf("{\"status\":\"%s\",\"region\":null}\n", kiln_err_name(err));
     } else if (strcmp(argv[i], "config") == 0) {
       print_config(&cfg);
     } else {

@@ -161,3 +161,24 @@ def test_rejected_token_gets_a_new_one_once(probe, imds):
         f"GET {CREDS}",  # the refresh, with the new token
         f"GET {CREDS}kiln-role",
     ]
+
+
+def test_region_from_instance_metadata(probe, imds):
+    (line,) = probe.lines("imds-region", env=imds_env(imds))
+    assert line == {"status": "KILN_OK", "region": "eu-south-2", "message": ""}
+    assert imds.seen() == ["PUT /latest/api/token", "GET /latest/meta-data/placement/region"]
+    assert imds.requests[1].headers["X-aws-ec2-metadata-token"] == "imds-token-1"
+
+
+def test_region_never_uses_imdsv1(probe, imds):
+    imds.token_status = 403
+    (line,) = probe.lines("imds-region", env=imds_env(imds))
+    assert line["status"] == "KILN_ECREDENTIALS"
+    assert line["region"] is None
+    assert imds.seen() == ["PUT /latest/api/token"]
+
+
+def test_region_with_imds_disabled(probe, imds):
+    (line,) = probe.lines("imds-region", env=imds_env(imds, AWS_EC2_METADATA_DISABLED="true"))
+    assert line["status"] == "KILN_ENOENT"
+    assert imds.seen() == []

@@ -444,6 +444,22 @@ static void test_resolve_reader_errors_propagate(void **state)
   kiln_aws_config_cleanup(&cfg);
 }
 
+static void test_set_region_later(void **state)
+{
+  struct fake f = {NULL, NULL, 0};
+  struct kiln_aws_config cfg;
+
+  assert_int_equal(resolve(&cfg, &f), 0);
+  assert_null(cfg.region);
+  assert_int_equal(kiln_aws_config_set_region(&cfg, "bad region", "imds"),
+                   KILN_EINVAL);
+  assert_null(cfg.region);
+  assert_int_equal(kiln_aws_config_set_region(&cfg, "eu-south-2", "imds"), 0);
+  assert_string_equal(cfg.region, "eu-south-2");
+  assert_string_equal(cfg.region_source, "imds");
+  kiln_aws_config_cleanup(&cfg);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -463,6 +479,7 @@ int main(void)
       cmocka_unit_test(test_resolve_imds_ipv6_mode),
       cmocka_unit_test(test_resolve_missing_services_section),
       cmocka_unit_test(test_resolve_reader_errors_propagate),
+      cmocka_unit_test(test_set_region_later),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
