@@ -4,6 +4,7 @@
 #include "kiln/buf.h"
 #include "kiln/diag.h"
 #include "kiln/error.h"
+#include "kiln/git_source.h"
 #include "kiln/spec.h"
 #include "kiln/tree.h"
 #include "kiln/tree_git.h"
@@ -15,6 +16,7 @@
 
 static const char usage[] =
     "Usage: kiln validate [--format text|json] [--ref REF] [DIR]\n"
+    "       kiln validate [--format text|json] --repo SRC [--ref REF]\n"
     "\n"
     "Checks the desired-state repository in DIR (default: the current\n"
     "directory): kiln.yaml and every apps/<name>/app.yaml with the files they\n"
@@ -25,6 +27,12 @@ static const char usage[] =
     "  --ref REF           check the tree committed at REF (a branch, tag or\n"
     "                      commit) of the git repository DIR, not the files\n"
     "                      on disk: what Kiln itself would read\n"
+    "  --repo SRC          check the committed state of the git repository "
+    "SRC\n"
+    "                      (a path, file://, https://, ssh:// or "
+    "git@host:path;\n"
+    "                      remotes are mirrored under $KILN_CACHE_DIR); REF\n"
+    "                      defaults to its default branch\n"
     "  -h, --help          show this help\n"
     "\n"
     "Exit status: 0 valid, 1 invalid, 64 usage error.\n";
@@ -95,13 +103,16 @@ int kiln_cmd_validate(int argc, char **argv)
 {
   static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                        {"ref", required_argument, NULL, 'r'},
+                                       {"repo", required_argument, NULL, 'R'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   enum kiln_format format = KILN_FORMAT_TEXT;
   struct kiln_spec_repo *repo = NULL;
   struct kiln_diags diags;
   struct kiln_tree tree;
-  const char *dir = ".", *ref = NULL;
+  const char *dir = ".", *ref = NULL, *src = NULL;
+  struct kiln_git_source source = {0};
+  char cache[1024];
   char commit[41], why[512];
   int c, err, rc;
 
@@ -115,6 +126,9 @@ int kiln_cmd_validate(int argc, char **argv)
     case 'r':
       ref = optarg;
       break;
+    case 'R':
+      src = optarg;
+      break;
     case 'h':
       fputs(usage, stdout);
       return KILN_EXIT_OK;
@@ -122,13 +136,33 @@ int kiln_cmd_validate(int argc, char **argv)
       return kiln_cli_usage_error("validate", "unknown option");
     }
   }
+  if (optind < argc && src != NULL)
+    return kiln_cli_usage_error("validate", "give either --repo SRC or DIR");
   if (optind < argc)
     dir = argv[optind++];
   if (optind < argc)
     return kiln_cli_usage_error("validate", "unexpected argument '%s'",
                                 argv[optind]);
 
-  if (ref != NULL) {
+  if (src != NULL) {
+    kiln_git_source_default_cache(cache, sizeof(cache));
+    if (kiln_git_source_open(&source, src, cache, why, sizeof(why)) != 0 ||
+        kiln_git_source_fetch(&source, why, sizeof(why)) != 0 ||
+        kiln_git_source_resolve(&source, ref, commit, why, sizeof(why)) != 0) {
+      fprintf(stderr, "kiln validate: %s\n", why);
+      kiln_git_source_close(&source);
+      return KILN_EXIT_FAILED;
+    }
+    dir = source.display;
+    ref = commit;
+    err = kiln_tree_git_open(&tree, source.repo_path, commit, commit, why,
+                             sizeof(why));
+    if (err != 0) {
+      fprintf(stderr, "kiln validate: %s\n", why);
+      kiln_git_source_close(&source);
+      return KILN_EXIT_FAILED;
+    }
+  } else if (ref != NULL) {
     err = kiln_tree_git_open(&tree, dir, ref, commit, why, sizeof(why));
     if (err != 0) {
       fprintf(stderr, "kiln validate: %s\n", why);
@@ -158,5 +192,6 @@ done:
     kiln_tree_git_close(&tree);
   else
     kiln_tree_fs_close(&tree);
+  kiln_git_source_close(&source);
   return rc;
 }

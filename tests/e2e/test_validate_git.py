@@ -85,3 +85,60 @@ def test_unknown_ref_and_not_a_repository(repo, tmp_path):
     assert r.returncode == 1 and "cannot resolve ref 'no-such-branch'" in r.stderr
     r = run_kiln("validate", "--ref", "main", tmp_path)
     assert r.returncode == 1 and "cannot open git repository" in r.stderr
+
+
+# ---- remote sources: mirrored into the cache, default branch, force-push ----
+
+from gitserver import GitHTTPServer  # noqa: E402
+
+
+def cache_env(tmp_path):
+    return dict(os.environ, KILN_CACHE_DIR=str(tmp_path / "cache"))
+
+
+def test_file_url_follows_default_branch_and_force_push(repo, tmp_path):
+    env = cache_env(tmp_path)
+    url = f"file://{repo}"
+    first = git(repo, "rev-parse", "HEAD")
+    r = run_kiln("validate", "--repo", url, "--format", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["commit"] == first
+    # A new commit on the default branch is picked up on the next fetch.
+    text = (repo / APP).read_text().replace("  max: 3", "  max: 4")
+    (repo / APP).write_text(text)
+    git(repo, "commit", "-qam", "bigger")
+    second = git(repo, "rev-parse", "HEAD")
+    r = run_kiln("validate", "--repo", url, "--format", "json", env=env)
+    assert json.loads(r.stdout)["commit"] == second
+    # History rewritten (force-push): the new tip is the desired state.
+    git(repo, "reset", "-q", "--hard", first)
+    (repo / APP).write_text((repo / APP).read_text().replace("  min: 0", "  min: 9"))
+    git(repo, "commit", "-qam", "rewritten")
+    rewritten = git(repo, "rev-parse", "HEAD")
+    r = run_kiln("validate", "--repo", url, "--format", "json", env=env)
+    assert r.returncode == 1
+    assert json.loads(r.stdout)["commit"] == rewritten
+
+
+def test_smart_http_with_git_http_backend(repo, tmp_path):
+    env = cache_env(tmp_path)
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(served / "app.git")], check=True)
+    server = GitHTTPServer(served)
+    try:
+        r = run_kiln("validate", "--repo", server.url("app.git"), env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert server.requests >= 2
+        r = run_kiln("validate", "--repo", server.url("app.git"), "--ref", "no-such", env=env)
+        assert r.returncode == 1 and "cannot resolve no-such" in r.stderr
+    finally:
+        server.close()
+
+
+def test_unreachable_remote_names_it_without_credentials(tmp_path):
+    env = cache_env(tmp_path)
+    r = run_kiln("validate", "--repo", "http://user:s3cr3t@127.0.0.1:9/x.git", env=env)
+    assert r.returncode == 1
+    assert "cannot fetch http://127.0.0.1:9/x.git" in r.stderr
+    assert "s3cr3t" not in r.stderr + r.stdout
