@@ -1,0 +1,136 @@
+#include "kiln/report.h"
+#include "kiln/buf.h"
+#include "kiln/error.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+static json_object *str_or_null(const char *s)
+{
+  return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static json_object *action_json(const struct kiln_plan *p)
+{
+  const struct kiln_action *a = &p->action;
+  json_object *o = json_object_new_object();
+
+  json_object_object_add(
+      o, "type", json_object_new_string(kiln_plan_action_name(a->type)));
+  if (a->digest != NULL)
+    json_object_object_add(o, "digest", json_object_new_string(a->digest));
+  if (a->ami_id != NULL)
+    json_object_object_add(o, "ami", json_object_new_string(a->ami_id));
+  if (a->lt_version != 0)
+    json_object_object_add(o, "launch_template_version",
+                           json_object_new_int64(a->lt_version));
+  if (a->type == KILN_ACTION_ASG_UPDATE) {
+    json_object_object_add(o, "set_capacity",
+                           json_object_new_boolean(a->set_capacity));
+    json_object_object_add(o, "set_launch_template_version",
+                           json_object_new_boolean(a->set_lt_version));
+  }
+  if (a->refresh_id != NULL)
+    json_object_object_add(o, "refresh_id",
+                           json_object_new_string(a->refresh_id));
+  json_object_object_add(o, "mutates", json_object_new_boolean(p->mutates));
+  json_object_object_add(o, "reason", str_or_null(a->reason));
+  return o;
+}
+
+json_object *kiln_report_plan_json(const struct kiln_plan *p)
+{
+  json_object *o = json_object_new_object();
+  json_object *drift = json_object_new_array();
+  json_object *actions = json_object_new_array();
+
+  json_object_object_add(o, "name", json_object_new_string(p->app));
+  json_object_object_add(
+      o, "status", json_object_new_string(kiln_plan_status_name(p->status)));
+  json_object_object_add(
+      o, "digest",
+      p->digest[0] != '\0' ? json_object_new_string(p->digest) : NULL);
+  json_object_object_add(o, "bake_needed",
+                         json_object_new_boolean(p->bake_needed));
+  for (size_t i = 0; i < p->n_drift; i++) {
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "field",
+                           json_object_new_string(p->drift[i].field));
+    json_object_object_add(d, "desired",
+                           json_object_new_string(p->drift[i].desired));
+    json_object_object_add(d, "actual",
+                           json_object_new_string(p->drift[i].actual));
+    json_object_object_add(
+        d, "cause",
+        json_object_new_string(kiln_plan_cause_name(p->drift[i].cause)));
+    json_object_array_add(drift, d);
+  }
+  if (p->action.type != KILN_ACTION_NONE)
+    json_object_array_add(actions, action_json(p));
+  json_object_object_add(o, "drift", drift);
+  json_object_object_add(o, "actions", actions);
+  json_object_object_add(o, "message", str_or_null(p->message));
+  json_object_object_add(
+      o, "error",
+      p->status == KILN_STATUS_ERROR ? str_or_null(p->message) : NULL);
+  return o;
+}
+
+json_object *kiln_report_plans_json(const char *commit,
+                                    const struct kiln_plan *plans, size_t n)
+{
+  json_object *root = json_object_new_object();
+  json_object *apps = json_object_new_array();
+  json_object_object_add(root, "commit", str_or_null(commit));
+  for (size_t i = 0; i < n; i++)
+    json_object_array_add(apps, kiln_report_plan_json(&plans[i]));
+  json_object_object_add(root, "apps", apps);
+  return root;
+}
+
+static size_t width_of(const struct kiln_plan *plans, size_t n)
+{
+  size_t w = 3;
+  for (size_t i = 0; i < n; i++)
+    if (strlen(plans[i].app) > w)
+      w = strlen(plans[i].app);
+  return w < 40 ? w : 40;
+}
+
+int kiln_report_plans_text(const char *commit, const struct kiln_plan *plans,
+                           size_t n, struct kiln_buf *out)
+{
+  size_t counts[KILN_STATUS_SUSPENDED + 1] = {0};
+  size_t bakes = 0, hits = 0;
+  int w = (int)width_of(plans, n);
+  int err = 0;
+
+  err |= kiln_buf_printf(out, "commit %s\n\n", commit != NULL ? commit : "?");
+  err |= kiln_buf_printf(out, "%-*s  %-11s  %s\n", w, "APP", "STATUS",
+                         "NEXT STEP");
+  for (size_t i = 0; i < n && err == 0; i++) {
+    const struct kiln_plan *p = &plans[i];
+    counts[p->status]++;
+    if (p->digest[0] != '\0')
+      p->bake_needed ? bakes++ : hits++;
+    err |= kiln_buf_printf(
+        out, "%-*s  %-11s  %s\n", w, p->app, kiln_plan_status_name(p->status),
+        p->message != NULL && p->message[0] != '\0' ? p->message : "-");
+    for (size_t j = 0; j < p->n_drift && err == 0; j++)
+      err |= kiln_buf_printf(out, "%-*s    %-36s %s -> %s  [%s]\n", w, "",
+                             p->drift[j].field, p->drift[j].actual,
+                             p->drift[j].desired,
+                             kiln_plan_cause_name(p->drift[j].cause));
+  }
+  if (err != 0)
+    return KILN_ENOMEM;
+  err = kiln_buf_printf(out, "\n%zu app%s:", n, n == 1 ? "" : "s");
+  for (int s = 0; s <= KILN_STATUS_SUSPENDED && err == 0; s++)
+    if (counts[s] > 0)
+      err = kiln_buf_printf(out, " %zu %s", counts[s],
+                            kiln_plan_status_name((enum kiln_app_status)s));
+  if (err == 0)
+    err = kiln_buf_printf(out, ". Images: %zu to bake, %zu already baked.\n",
+                          bakes, hits);
+  return err != 0 ? KILN_ENOMEM : 0;
+}

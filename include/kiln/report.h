@@ -1,0 +1,28 @@
+/* How plans are shown: the text table of `kiln plan` and the JSON of
+ * `kiln plan --format json` and the status API. Pure formatting. */
+#ifndef KILN_REPORT_H
+#define KILN_REPORT_H
+
+#include <stddef.h>
+
+#include "kiln/plan.h"
+
+struct kiln_buf;
+struct json_object;
+
+/* {"name", "status", "digest", "bake_needed", "message", "drift": [...],
+ *  "actions": [...], "error"} for one app. New reference. */
+struct json_object *kiln_report_plan_json(const struct kiln_plan *plan);
+
+/* {"commit": SHA, "apps": [...]} for a pass. New reference. */
+struct json_object *kiln_report_plans_json(const char *commit,
+                                           const struct kiln_plan *plans,
+                                           size_t n);
+
+/* A readable table: per app its status and next step, then one line per
+ * drifting field with the actual and desired values and the cause, then a
+ * summary line. Returns 0 or KILN_ENOMEM / KILN_ETOOBIG. */
+int kiln_report_plans_text(const char *commit, const struct kiln_plan *plans,
+                           size_t n, struct kiln_buf *out);
+
+#endif

@@ -1,0 +1,88 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "kiln/buf.h"
+#include "kiln/report.h"
+
+static struct kiln_drift drift[] = {
+    {"autoscaling.max", "3", "9", KILN_CAUSE_OUT_OF_BAND},
+    {"image.digest", "abcdef012345", "(no AMI)", KILN_CAUSE_COMMIT},
+};
+
+static void make(struct kiln_plan plans[2])
+{
+  memset(plans, 0, 2 * sizeof(*plans));
+  plans[0].app = "hello";
+  plans[0].status = KILN_STATUS_DRIFTED;
+  strcpy(plans[0].digest, "abcdef0123456789");
+  plans[0].bake_needed = true;
+  plans[0].drift = drift;
+  plans[0].n_drift = 2;
+  plans[0].action.type = KILN_ACTION_BAKE;
+  plans[0].action.digest = plans[0].digest;
+  plans[0].action.reason = "bake image abcdef012345";
+  plans[0].mutates = true;
+  plans[0].message = plans[0].action.reason;
+  plans[1].app = "world";
+  plans[1].status = KILN_STATUS_ERROR;
+  plans[1].message = "the app's spec is invalid";
+}
+
+static void test_json_shape(void **state)
+{
+  struct kiln_plan plans[2];
+  make(plans);
+  json_object *root = kiln_report_plans_json("c0ffee", plans, 2);
+  json_object *apps, *app, *v, *d, *a;
+  assert_true(json_object_object_get_ex(root, "commit", &v));
+  assert_string_equal(json_object_get_string(v), "c0ffee");
+  assert_true(json_object_object_get_ex(root, "apps", &apps));
+  assert_int_equal(json_object_array_length(apps), 2);
+  app = json_object_array_get_idx(apps, 0);
+  json_object_object_get_ex(app, "status", &v);
+  assert_string_equal(json_object_get_string(v), "drifted");
+  json_object_object_get_ex(app, "drift", &d);
+  assert_int_equal(json_object_array_length(d), 2);
+  json_object_object_get_ex(json_object_array_get_idx(d, 0), "cause", &v);
+  assert_string_equal(json_object_get_string(v), "out-of-band");
+  json_object_object_get_ex(app, "actions", &a);
+  json_object_object_get_ex(json_object_array_get_idx(a, 0), "type", &v);
+  assert_string_equal(json_object_get_string(v), "bake");
+  app = json_object_array_get_idx(apps, 1);
+  json_object_object_get_ex(app, "error", &v);
+  assert_string_equal(json_object_get_string(v), "the app's spec is invalid");
+  json_object_object_get_ex(app, "actions", &a);
+  assert_int_equal(json_object_array_length(a), 0);
+  json_object_put(root);
+}
+
+static void test_text_table(void **state)
+{
+  struct kiln_plan plans[2];
+  struct kiln_buf out;
+  make(plans);
+  kiln_buf_init(&out, 0);
+  assert_int_equal(kiln_report_plans_text("c0ffee", plans, 2, &out), 0);
+  assert_non_null(
+      strstr(out.data, "hello  drifted      bake image abcdef012345"));
+  assert_non_null(strstr(out.data, "autoscaling.max"));
+  assert_non_null(strstr(out.data, "9 -> 3  [out-of-band]"));
+  assert_non_null(strstr(out.data, "2 apps: 1 drifted 1 error"));
+  assert_non_null(strstr(out.data, "1 to bake, 0 already baked"));
+  kiln_buf_cleanup(&out);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_json_shape),
+      cmocka_unit_test(test_text_table),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
