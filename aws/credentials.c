@@ -4,6 +4,7 @@
 #include "credentials_private.h"
 
 #include "kiln/error.h"
+#include "kiln/http.h"
 #include "kiln/sigv4.h"
 
 #include <openssl/crypto.h>
@@ -19,6 +20,12 @@ void kiln__msgf(char *out, size_t size, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(out, size, fmt, ap);
   va_end(ap);
+}
+
+void kiln__wipe_response(struct kiln_http_response *res)
+{
+  if (res->body.data != NULL)
+    OPENSSL_cleanse(res->body.data, res->body.cap);
 }
 
 void kiln__secret_free(char *s)

@@ -162,7 +162,7 @@ struct container_req {
   void *data;
 };
 
-static void container_done(struct kiln_http_response *res, void *data)
+static void handle_container_done(struct kiln_http_response *res, void *data)
 {
   struct container_req *r = data;
   struct kiln_aws_credentials *creds = NULL;
@@ -195,6 +195,13 @@ static void container_done(struct kiln_http_response *res, void *data)
   kiln_aws_credentials_unref(creds);
   kiln_aws_credentials_provider_unref(&r->p->base);
   free(r);
+}
+
+/* The body holds secrets (keys, tokens): wipe it once it is parsed. */
+static void container_done(struct kiln_http_response *res, void *data)
+{
+  handle_container_done(res, data);
+  kiln__wipe_response(res);
 }
 
 static int valid_token(const char *t)

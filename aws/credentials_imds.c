@@ -155,7 +155,7 @@ static int valid_role(const char *s, size_t n)
   return 1;
 }
 
-static void on_response(struct kiln_http_response *res, void *data)
+static void handle_on_response(struct kiln_http_response *res, void *data)
 {
   struct imds_req *r = data;
   struct imds_provider *p = r->p;
@@ -252,6 +252,13 @@ static void on_response(struct kiln_http_response *res, void *data)
     return;
   }
   }
+}
+
+/* The body holds secrets (keys, tokens): wipe it once it is parsed. */
+static void on_response(struct kiln_http_response *res, void *data)
+{
+  handle_on_response(res, data);
+  kiln__wipe_response(res);
 }
 
 static int imds_get(struct kiln_aws_credentials_provider *base,

@@ -61,6 +61,12 @@ int kiln__creds_defer(uv_loop_t *loop, kiln_aws_credentials_cb *cb, void *data,
 void kiln__msgf(char *out, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+struct kiln_http_response;
+
+/* Wipes a response body that held secrets (the HTTP client frees it
+ * without wiping). */
+void kiln__wipe_response(struct kiln_http_response *res);
+
 /* Wipes and frees a heap string (NULL is ignored). */
 void kiln__secret_free(char *s);
 

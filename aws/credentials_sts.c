@@ -77,6 +77,19 @@ static void account_from_arn(const char *arn, char *out, size_t size)
   snprintf(out, size, "%.*s", (int)strcspn(p, ":"), p);
 }
 
+/* libxml2 frees text without wiping it: wipe every text node first. */
+static void wipe_text(xmlNode *n)
+{
+  for (; n != NULL; n = n->next) {
+    if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
+        n->content != NULL)
+      OPENSSL_cleanse(n->content, strlen((const char *)n->content));
+    /* Only elements: entity references point back into the DTD. */
+    if (n->type == XML_ELEMENT_NODE)
+      wipe_text(n->children);
+  }
+}
+
 int kiln__sts_parse(const char *body, size_t len, const char *action,
                     const char *source, struct kiln__sts_result *out)
 {
@@ -94,9 +107,10 @@ int kiln__sts_parse(const char *body, size_t len, const char *action,
     return KILN_ETOOBIG;
   /* No network, no entity substitution, no DTD loading; errors are ours to
    * report, not libxml2's to print. */
-  doc = xmlReadMemory(body, (int)len, "sts.xml", NULL,
-                      XML_PARSE_NONET | XML_PARSE_NOERROR |
-                          XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+  doc =
+      xmlReadMemory(body, (int)len, "sts.xml", NULL,
+                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                        XML_PARSE_NOCDATA | XML_PARSE_NODICT);
   if (doc == NULL)
     return KILN_EPARSE;
   if (doc->intSubset != NULL || doc->extSubset != NULL) {
@@ -172,8 +186,10 @@ int kiln__sts_parse(const char *body, size_t len, const char *action,
 done:
   OPENSSL_cleanse(secret, sizeof(secret));
   kiln__secret_free(token);
-  if (doc != NULL)
+  if (doc != NULL) {
+    wipe_text(doc->children);
     xmlFreeDoc(doc);
+  }
   return err;
 }
 
@@ -208,7 +224,7 @@ struct sts_req {
   char url[KILN_AWS_ENDPOINT_URL_MAX];
 };
 
-static void sts_done(struct kiln_http_response *res, void *data)
+static void handle_sts_done(struct kiln_http_response *res, void *data)
 {
   struct sts_req *r = data;
   struct kiln__sts_result result;
@@ -244,6 +260,13 @@ static void sts_done(struct kiln_http_response *res, void *data)
 done:
   kiln__sts_result_cleanup(&result);
   free(r);
+}
+
+/* The body holds secrets (keys, tokens): wipe it once it is parsed. */
+static void sts_done(struct kiln_http_response *res, void *data)
+{
+  handle_sts_done(res, data);
+  kiln__wipe_response(res);
 }
 
 int kiln__sts_call(struct kiln_aws_credentials_provider *base,
