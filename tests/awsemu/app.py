@@ -10,6 +10,7 @@ import json
 import socket
 import threading
 import time
+import traceback
 
 from . import protocol
 from .accounting import Accounting
@@ -63,8 +64,13 @@ class Emulator:
     def tick(self):
         now = time.time()
         with self.lock:
-            self.imagebuilder.tick(now)
-            self.refreshes.tick(now)
+            try:
+                self.imagebuilder.tick(now)
+                self.refreshes.tick(now)
+            except Exception:
+                # A bug here must not stop time for every later bake and
+                # refresh; it is reported and the next tick tries again.
+                traceback.print_exc()
 
     # ------------------------------------------------------------------ WSGI
 
@@ -116,6 +122,11 @@ class Emulator:
                 return answer
         except ApiError as e:
             return protocol.render_error(req, e)
+        except Exception:
+            # An emulator or moto bug: answer like AWS's own 500 so the
+            # client's error handling is exercised, and leave the traceback.
+            traceback.print_exc()
+            return protocol.render_error(req, protocol.fault_error(req, "error500"))
 
     def call_moto(self, environ):
         """Runs moto's WSGI app and collects its whole answer."""

@@ -127,11 +127,14 @@ def test_cancel_keeps_completed_replacements_and_the_old_configuration(slow_emu)
     wait_until(lambda: versions(emu, name) == ["1", "1", "1", "2"], what="first replacement")
     assert asg.cancel_instance_refresh(AutoScalingGroupName=name)["InstanceRefreshId"] == \
         refresh_id
+    at_cancel = versions(emu, name)
     assert refresh_of(emu, name, refresh_id)["Status"] in ("Cancelling", "Cancelled")
     done = wait_status(emu, name, refresh_id, ("Cancelled",))
     assert "EndTime" in done
-    # Already-replaced instances stay; the group keeps its configuration.
-    assert versions(emu, name) == ["1", "1", "1", "2"]
+    # Nothing is replaced after the cancel, and nothing is undone: some
+    # instances are still on the old version, some on the new one.
+    assert versions(emu, name) == at_cancel
+    assert "1" in at_cancel and "2" in at_cancel
     assert group(emu, name)["LaunchTemplate"]["Version"] == "1"
     with pytest.raises(botocore.exceptions.ClientError) as e:
         asg.cancel_instance_refresh(AutoScalingGroupName=name)
@@ -142,8 +145,8 @@ def test_rollback_restores_the_previous_configuration(slow_emu):
     emu = slow_emu
     asg = emu.client("autoscaling")
     name, lt_id, amis = group_with_template(emu, capacity=4)
-    refresh_id = start(emu, name, lt_id, MinHealthyPercentage=50)
-    wait_until(lambda: versions(emu, name) == ["1", "1", "2", "2"], what="first batch")
+    refresh_id = start(emu, name, lt_id, MinHealthyPercentage=75)  # one at a time
+    wait_until(lambda: versions(emu, name) == ["1", "1", "1", "2"], what="first replacement")
     assert asg.rollback_instance_refresh(AutoScalingGroupName=name)["InstanceRefreshId"] == \
         refresh_id
     assert refresh_of(emu, name, refresh_id)["Status"] == "RollbackInProgress"
