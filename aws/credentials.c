@@ -284,6 +284,35 @@ void kiln__provider_init(struct kiln_aws_credentials_provider *p,
   p->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
   p->refresh_before_ms =
       o->refresh_before_ms > 0 ? o->refresh_before_ms : 10 * 60 * 1000;
+  p->max_attempts = o->config != NULL && o->config->max_attempts > 0
+                        ? o->config->max_attempts
+                        : KILN_AWS_DEFAULT_MAX_ATTEMPTS;
+  p->retry_base_ms = o->retry_base_ms;
+}
+
+static int context_get(struct kiln_aws_credentials_provider *p,
+                       kiln_aws_credentials_cb *cb, void *data)
+{
+  return KILN_EINVAL;
+}
+
+static void context_destroy(struct kiln_aws_credentials_provider *p)
+{
+  free(p);
+}
+
+static const struct kiln__provider_vtable context_vt = {"context", context_get,
+                                                        context_destroy};
+
+int kiln__provider_context_new(const struct kiln_aws_credentials_options *o,
+                               struct kiln_aws_credentials_provider **out)
+{
+  struct kiln_aws_credentials_provider *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return KILN_ENOMEM;
+  kiln__provider_init(p, &context_vt, o);
+  *out = p;
+  return 0;
 }
 
 int64_t kiln__provider_now_ms(const struct kiln_aws_credentials_provider *p)

@@ -8,6 +8,7 @@
 #include "kiln/aws_credentials.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define container_of(ptr, type, member)                                        \
@@ -36,12 +37,20 @@ struct kiln_aws_credentials_provider {
   struct kiln_http_client *http;
   long timeout_ms;
   int64_t refresh_before_ms;
+  int max_attempts;       /* for STS calls; from the config */
+  uint32_t retry_base_ms; /* 0: the standard policy's */
 };
 
 /* Sets up the base from the options. */
 void kiln__provider_init(struct kiln_aws_credentials_provider *p,
                          const struct kiln__provider_vtable *vt,
                          const struct kiln_aws_credentials_options *o);
+
+/* A provider that only carries the options (loop, HTTP client, clock,
+ * retry settings) for calls made outside a provider, like
+ * GetCallerIdentity. Its get() must not be called. */
+int kiln__provider_context_new(const struct kiln_aws_credentials_options *o,
+                               struct kiln_aws_credentials_provider **out);
 
 /* Wall clock through the provider's injected clock. */
 int64_t kiln__provider_now_ms(const struct kiln_aws_credentials_provider *p);

@@ -6,12 +6,14 @@
 
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/aws_retry.h"
 #include "kiln/http.h"
 #include "kiln/sigv4.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,26 +218,167 @@ int kiln__sts_target_init(struct kiln__sts_target *t,
   return err;
 }
 
+/* One STS call across its attempts. Each attempt is signed afresh (the
+ * date moves); between attempts the standard retry policy decides, and a
+ * timer waits. */
 struct sts_req {
+  struct kiln_aws_credentials_provider *base; /* holds a reference */
+  struct kiln__sts_target target;
+  struct kiln_aws_credentials *creds; /* NULL: unsigned */
+  char *params;                       /* may hold a web identity token */
   kiln__sts_cb *cb;
   void *data;
   char action[64];
   char source[KILN_AWS_SOURCE_MAX];
-  char url[KILN_AWS_ENDPOINT_URL_MAX];
+  struct kiln_retry_quota quota;
+  struct kiln_retry_state retry;
+  uv_timer_t timer;
+  int timer_inited;
 };
+
+static void sts_req_closed(uv_handle_t *h)
+{
+  free(container_of(h, struct sts_req, timer));
+}
+
+static void sts_req_free(struct sts_req *r)
+{
+  kiln_aws_credentials_unref(r->creds);
+  kiln__secret_free(r->params);
+  kiln_aws_credentials_provider_unref(r->base);
+  if (r->timer_inited)
+    uv_close((uv_handle_t *)&r->timer, sts_req_closed);
+  else
+    free(r);
+}
+
+static void sts_done(struct kiln_http_response *res, void *data);
+
+/* Signs and sends one attempt. Returns 0 or an error (nothing sent). */
+static int sts_attempt(struct sts_req *r)
+{
+  static const char content_type[] =
+      "application/x-www-form-urlencoded; charset=utf-8";
+  const struct kiln_aws_endpoint *ep = &r->target.endpoint;
+  struct kiln_sigv4_result sig;
+  struct kiln_http_header h[5];
+  struct kiln_http_request req;
+  char url[KILN_AWS_ENDPOINT_URL_MAX + 2];
+  size_t nh = 0, body_len = strlen(r->params);
+  int err = 0;
+
+  snprintf(url, sizeof(url), "%s/", ep->url);
+  kiln_sigv4_result_init(&sig);
+  h[nh++] = (struct kiln_http_header){"Host", ep->host};
+  h[nh++] = (struct kiln_http_header){"Content-Type", content_type};
+  if (r->creds != NULL) {
+    struct kiln_sigv4_header sh[] = {{"Host", ep->host},
+                                     {"Content-Type", content_type}};
+    struct kiln_sigv4_request sreq = {
+        .method = "POST",
+        .host = ep->host,
+        .path = "/",
+        .headers = sh,
+        .header_count = 2,
+        .body = r->params,
+        .body_len = body_len,
+    };
+    struct kiln_sigv4_credentials sc;
+
+    kiln_aws_credentials_sigv4(r->creds, &sc);
+    err = kiln_sigv4_sign(&sreq, &sc, ep->signing_region, ep->signing_name,
+                          kiln__provider_now_ms(r->base) / 1000, &sig);
+    if (err != 0)
+      goto done;
+    h[nh++] = (struct kiln_http_header){"X-Amz-Date", sig.amz_date};
+    h[nh++] =
+        (struct kiln_http_header){"Authorization", sig.authorization.data};
+    if (r->creds->session_token != NULL)
+      h[nh++] = (struct kiln_http_header){"X-Amz-Security-Token",
+                                          r->creds->session_token};
+  }
+  req = (struct kiln_http_request){
+      .method = "POST",
+      .url = url,
+      .headers = h,
+      .header_count = nh,
+      .body = r->params,
+      .body_len = body_len,
+      .timeout_ms = r->base->timeout_ms,
+      .max_body_bytes = STS_MAX_BODY_BYTES,
+  };
+  err = kiln_http_request_start(r->base->http, &req, sts_done, r, NULL);
+done:
+  kiln_sigv4_result_cleanup(&sig);
+  return err;
+}
+
+static void sts_retry_fire(uv_timer_t *t)
+{
+  struct sts_req *r = container_of(t, struct sts_req, timer);
+  char msg[600];
+  int err = sts_attempt(r);
+
+  if (err != 0) {
+    snprintf(msg, sizeof(msg), "STS %s at %s: cannot retry: %s", r->action,
+             r->target.endpoint.url, kiln_strerror(err));
+    r->cb(err, NULL, msg, r->data);
+    sts_req_free(r);
+  }
+}
+
+static double random01(void)
+{
+  uint32_t v;
+  if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+    return 0.5;
+  return (double)v / 4294967296.0;
+}
+
+/* Decides whether the attempt that ended with res (and, for an AWS error,
+ * code) is retried; if so, arms the timer and returns 1. */
+static int sts_maybe_retry(struct sts_req *r, struct kiln_http_response *res,
+                           const char *code)
+{
+  struct kiln_retry_config cfg = {.max_attempts = r->base->max_attempts,
+                                  .base_ms = r->base->retry_base_ms};
+  struct kiln_retry_outcome o = {
+      .transport_err = res->err,
+      .status = res->status,
+      .code = code != NULL && code[0] != '\0' ? code : NULL,
+      .retry_after = kiln_http_response_header(res, "retry-after"),
+      .amz_retry_after = kiln_http_response_header(res, "x-amz-retry-after"),
+  };
+  struct kiln_retry_decision d;
+
+  if (res->err == KILN_ECANCELED ||
+      kiln_retry_decide(&cfg, &r->quota, &r->retry, &o, random01(), &d) != 0 ||
+      !d.retry)
+    return 0;
+  if (!r->timer_inited) {
+    uv_timer_init(r->base->loop, &r->timer);
+    r->timer_inited = 1;
+  }
+  uv_timer_start(&r->timer, sts_retry_fire, d.delay_ms, 0);
+  return 1;
+}
 
 static void handle_sts_done(struct kiln_http_response *res, void *data)
 {
   struct sts_req *r = data;
   struct kiln__sts_result result;
+  const char *url = r->target.endpoint.url;
   char msg[900];
   int err;
 
   memset(&result, 0, sizeof(result));
   if (res->err != 0) {
-    snprintf(msg, sizeof(msg), "STS %s at %s: %s%s%s", r->action, r->url,
-             kiln_strerror(res->err), res->error_msg[0] != '\0' ? ": " : "",
-             res->error_msg);
+    if (sts_maybe_retry(r, res, NULL))
+      return;
+    snprintf(msg, sizeof(msg), "STS %s at %s: %s%s%s (after %d attempts)",
+             r->action, url, kiln_strerror(res->err),
+             res->error_msg[0] != '\0' ? ": " : "", res->error_msg,
+             r->retry.attempts);
     r->cb(res->err, NULL, msg, r->data);
     goto done;
   }
@@ -247,19 +390,28 @@ static void handle_sts_done(struct kiln_http_response *res, void *data)
     const char *rid = result.request_id[0] != '\0'
                           ? result.request_id
                           : kiln_http_response_request_id(res);
+    if (sts_maybe_retry(r, res, result.error_code))
+      goto keep;
     snprintf(msg, sizeof(msg), "STS %s: %s: %s (HTTP %ld, request id %s)",
              r->action, result.error_code, result.error_message, res->status,
              rid != NULL && rid[0] != '\0' ? rid : "none");
-    r->cb(KILN_EAWS, &result, msg, r->data);
+    r->cb(kiln_retry_is_throttling_code(result.error_code) ? KILN_ETHROTTLED
+                                                           : KILN_EAWS,
+          &result, msg, r->data);
   } else {
+    if (res->status != 200 && sts_maybe_retry(r, res, NULL))
+      goto keep;
     snprintf(msg, sizeof(msg),
              "STS %s at %s: unexpected response (HTTP %ld, %zu bytes)",
-             r->action, r->url, res->status, res->body.len);
+             r->action, url, res->status, res->body.len);
     r->cb(res->status == 200 ? KILN_EPARSE : KILN_EHTTP, NULL, msg, r->data);
   }
 done:
   kiln__sts_result_cleanup(&result);
-  free(r);
+  sts_req_free(r);
+  return;
+keep:
+  kiln__sts_result_cleanup(&result);
 }
 
 /* The body holds secrets (keys, tokens): wipe it once it is parsed. */
@@ -274,76 +426,33 @@ int kiln__sts_call(struct kiln_aws_credentials_provider *base,
                    const char *params, struct kiln_aws_credentials *creds,
                    const char *source, kiln__sts_cb *cb, void *data)
 {
-  static const char content_type[] =
-      "application/x-www-form-urlencoded; charset=utf-8";
-  struct kiln_sigv4_result sig;
-  struct kiln_http_header h[5];
-  struct kiln_http_request req;
   struct sts_req *r;
-  char url[KILN_AWS_ENDPOINT_URL_MAX + 2];
-  size_t nh = 0;
-  int err;
+  int err = 0;
 
   if (base->http == NULL)
     return KILN_EINVAL;
   r = calloc(1, sizeof(*r));
   if (r == NULL)
     return KILN_ENOMEM;
+  r->params = kiln__strdup_opt(params, &err);
+  if (err != 0) {
+    free(r);
+    return err;
+  }
+  r->base = kiln_aws_credentials_provider_ref(base);
+  r->target = *t;
+  r->creds = creds != NULL ? kiln_aws_credentials_ref(creds) : NULL;
   r->cb = cb;
   r->data = data;
   snprintf(r->action, sizeof(r->action), "%s", action);
   snprintf(r->source, sizeof(r->source), "%s", source != NULL ? source : "");
-  snprintf(r->url, sizeof(r->url), "%s", t->endpoint.url);
-  snprintf(url, sizeof(url), "%s/", t->endpoint.url);
-
-  kiln_sigv4_result_init(&sig);
-  h[nh++] = (struct kiln_http_header){"Host", t->endpoint.host};
-  h[nh++] = (struct kiln_http_header){"Content-Type", content_type};
-  if (creds != NULL) {
-    struct kiln_sigv4_header sh[] = {{"Host", t->endpoint.host},
-                                     {"Content-Type", content_type}};
-    struct kiln_sigv4_request sreq = {
-        .method = "POST",
-        .host = t->endpoint.host,
-        .path = "/",
-        .headers = sh,
-        .header_count = 2,
-        .body = params,
-        .body_len = strlen(params),
-    };
-    struct kiln_sigv4_credentials sc;
-
-    kiln_aws_credentials_sigv4(creds, &sc);
-    err = kiln_sigv4_sign(&sreq, &sc, t->endpoint.signing_region,
-                          t->endpoint.signing_name,
-                          kiln__provider_now_ms(base) / 1000, &sig);
-    if (err != 0)
-      goto fail;
-    h[nh++] = (struct kiln_http_header){"X-Amz-Date", sig.amz_date};
-    h[nh++] =
-        (struct kiln_http_header){"Authorization", sig.authorization.data};
-    if (creds->session_token != NULL)
-      h[nh++] = (struct kiln_http_header){"X-Amz-Security-Token",
-                                          creds->session_token};
+  kiln_retry_quota_init(&r->quota, KILN_RETRY_QUOTA_CAPACITY);
+  kiln_retry_state_init(&r->retry);
+  err = sts_attempt(r);
+  if (err != 0) {
+    r->cb = NULL;
+    sts_req_free(r);
   }
-  req = (struct kiln_http_request){
-      .method = "POST",
-      .url = url,
-      .headers = h,
-      .header_count = nh,
-      .body = params,
-      .body_len = strlen(params),
-      .timeout_ms = base->timeout_ms,
-      .max_body_bytes = STS_MAX_BODY_BYTES,
-  };
-  err = kiln_http_request_start(base->http, &req, sts_done, r, NULL);
-  if (err != 0)
-    goto fail;
-  kiln_sigv4_result_cleanup(&sig);
-  return 0;
-fail:
-  kiln_sigv4_result_cleanup(&sig);
-  free(r);
   return err;
 }
 
@@ -522,7 +631,6 @@ int kiln_aws_credentials_provider_new_assume_role(
 /* ---- GetCallerIdentity ------------------------------------------------ */
 
 struct gci_req {
-  struct kiln_aws_credentials_provider base; /* carries loop, http, clock */
   kiln_aws_caller_identity_cb *cb;
   void *data;
 };
@@ -540,7 +648,7 @@ int kiln_aws_sts_get_caller_identity(
     struct kiln_aws_credentials *creds, kiln_aws_caller_identity_cb *cb,
     void *data)
 {
-  static const struct kiln__provider_vtable none = {"sts", NULL, NULL};
+  struct kiln_aws_credentials_provider *ctx;
   struct kiln__sts_target target;
   struct gci_req *r;
   char msg[256];
@@ -554,12 +662,17 @@ int kiln_aws_sts_get_caller_identity(
   r = calloc(1, sizeof(*r));
   if (r == NULL)
     return KILN_ENOMEM;
-  kiln__provider_init(&r->base, &none, o);
+  if ((err = kiln__provider_context_new(o, &ctx)) != 0) {
+    free(r);
+    return err;
+  }
   r->cb = cb;
   r->data = data;
-  err = kiln__sts_call(&r->base, &target, "GetCallerIdentity",
+  err = kiln__sts_call(ctx, &target, "GetCallerIdentity",
                        "Action=GetCallerIdentity&Version=" STS_VERSION, creds,
                        NULL, gci_done, r);
+  /* The call holds its own reference to the context. */
+  kiln_aws_credentials_provider_unref(ctx);
   if (err != 0)
     free(r);
   return err;

@@ -14,7 +14,7 @@
 #include <time.h>
 
 struct whoami_req {
-  struct kiln_aws_credentials_provider base; /* loop, http, clock */
+  struct kiln_aws_credentials_provider *ctx; /* loop, http, clock */
   struct kiln__sts_target sts;
   int sts_status;
   char sts_error[256];
@@ -26,6 +26,7 @@ struct whoami_req {
 static void whoami_finish(struct whoami_req *r)
 {
   r->cb(&r->who, r->data);
+  kiln_aws_credentials_provider_unref(r->ctx);
   free(r);
 }
 
@@ -64,7 +65,7 @@ static void on_creds(int status, struct kiln_aws_credentials *creds,
     whoami_finish(r);
     return;
   }
-  err = kiln__sts_call(&r->base, &r->sts, "GetCallerIdentity",
+  err = kiln__sts_call(r->ctx, &r->sts, "GetCallerIdentity",
                        "Action=GetCallerIdentity&Version=2011-06-15", creds,
                        NULL, on_identity, r);
   if (err != 0) {
@@ -79,7 +80,6 @@ int kiln_aws_whoami(const struct kiln_aws_credentials_options *o,
                     struct kiln_aws_credentials_provider *provider,
                     kiln_aws_whoami_cb *cb, void *data)
 {
-  static const struct kiln__provider_vtable none = {"whoami", NULL, NULL};
   const struct kiln_aws_config *cfg;
   struct whoami_req *r;
   int err;
@@ -91,7 +91,10 @@ int kiln_aws_whoami(const struct kiln_aws_credentials_options *o,
   r = calloc(1, sizeof(*r));
   if (r == NULL)
     return KILN_ENOMEM;
-  kiln__provider_init(&r->base, &none, o);
+  if ((err = kiln__provider_context_new(o, &r->ctx)) != 0) {
+    free(r);
+    return err;
+  }
   r->cb = cb;
   r->data = data;
   snprintf(r->who.profile, sizeof(r->who.profile), "%s",
@@ -113,8 +116,10 @@ int kiln_aws_whoami(const struct kiln_aws_credentials_options *o,
     err = kiln__creds_defer(o->loop, on_creds, r, KILN_ECREDENTIALS, NULL,
                             "no AWS credentials found");
   }
-  if (err != 0)
+  if (err != 0) {
+    kiln_aws_credentials_provider_unref(r->ctx);
     free(r);
+  }
   return err;
 }
 

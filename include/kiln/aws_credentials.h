@@ -127,6 +127,10 @@ struct kiln_aws_credentials_options {
   /* Timeout of each container, STS and IMDS request. 0: 5 s (IMDS uses
    * the config's imds_timeout_ms). */
   long timeout_ms;
+  /* STS calls are retried by the standard policy (kiln/aws_retry.h) up to
+   * the config's max_attempts; this overrides its base delay (tests). 0:
+   * the policy's. */
+  uint32_t retry_base_ms;
 };
 
 /* Asks p for credentials. Returns 0 (cb will run), KILN_ENOENT (the

@@ -44,8 +44,8 @@ class Probe:
                 env[k] = str(v)
         return env
 
-    def run(self, *steps, env=None, provider=None, now=None, check=True):
-        argv = [str(self.path)]
+    def run(self, *steps, env=None, provider=None, now=None, check=True, retry_base_ms=1):
+        argv = [str(self.path), "--retry-base-ms", str(retry_base_ms)]
         if provider:
             argv += ["--provider", provider]
         if now is not None:

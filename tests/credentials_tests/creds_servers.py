@@ -195,6 +195,7 @@ class StsServer(Server):
     def __init__(self):
         self.keys = {}  # access key id -> (secret, session token or None, arn)
         self.web_identity_token = None
+        self.fail_next = []  # (status, code) answered before anything else
         self.now = 1_700_000_000
         self.counter = itertools.count(1)
         self.calls = []  # (action, form, signing key id or None)
@@ -270,6 +271,10 @@ class StsServer(Server):
             return 400, {}, "bad content type"
         form = req.form()
         action = form.get("Action")
+        if self.fail_next:
+            status, code = self.fail_next.pop(0)
+            self.calls.append((action, form, "failed"))
+            return self.error(status, code, "injected")
         if form.get("Version") != "2011-06-15":
             return self.error(400, "InvalidParameterValue", "bad Version")
         if action == "AssumeRoleWithWebIdentity":

@@ -2,7 +2,8 @@
  * this folder, with the real environment and real files, a real HTTP
  * client, and an injectable clock.
  *
- *   kiln-creds-probe [--provider NAME] [--now UNIX_SECONDS] STEP...
+ *   kiln-creds-probe [--provider NAME] [--now UNIX_SECONDS]
+ *                    [--retry-base-ms MS] STEP...
  *
  * NAME: default (the default, cached chain; the default), env, profile,
  * web-identity, container, imds, chain (uncached). Steps run in order:
@@ -34,6 +35,7 @@
 
 static int64_t fake_now_ms;
 static int use_fake_clock;
+static uint32_t retry_base_ms;
 
 static int64_t probe_clock(void *arg)
 {
@@ -237,6 +239,8 @@ int main(int argc, char **argv)
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
     if (strcmp(argv[i], "--provider") == 0 && i + 1 < argc) {
       provider = argv[++i];
+    } else if (strcmp(argv[i], "--retry-base-ms") == 0 && i + 1 < argc) {
+      retry_base_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc) {
       use_fake_clock = 1;
       fake_now_ms = strtoll(argv[++i], NULL, 10) * 1000;
@@ -271,6 +275,7 @@ int main(int argc, char **argv)
   o.http = http;
   if (use_fake_clock)
     o.clock = probe_clock;
+  o.retry_base_ms = retry_base_ms;
   if ((err = make_provider(provider, &o, &p)) != 0) {
     fprintf(stderr, "kiln-creds-probe: provider %s: %s\n", provider,
             kiln_strerror(err));

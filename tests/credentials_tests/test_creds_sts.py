@@ -311,3 +311,39 @@ def test_whoami_reports_missing_credentials(probe):
     assert doc["credentials"] is None
     assert "no AWS credentials found" in doc["error"]
     assert doc["endpoints"]["ec2"]["url"] == "https://ec2.us-east-1.amazonaws.com"
+
+
+def base_profile(probe, sts):
+    sts.add_key("AKIABASE", "base-secret")
+    write(
+        probe,
+        config=f"[default]\nrole_arn = {ROLE}\nsource_profile = base\n",
+        credentials="[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = base-secret\n",
+    )
+
+
+def test_transient_sts_errors_are_retried_with_a_fresh_signature(probe, sts):
+    base_profile(probe, sts)
+    sts.fail_next = [(503, "ServiceUnavailable"), (400, "Throttling")]
+    line = probe.get(env=sts_env(sts), now=NOW)
+    assert line["status"] == "KILN_OK", line
+    assert [s for _, _, s in sts.calls] == ["failed", "failed", "AKIABASE"]
+    # Every attempt was signed (the last one was verified by the server).
+    assert all("Authorization" in r.headers for r in sts.requests)
+
+
+def test_retries_stop_at_max_attempts(probe, sts):
+    base_profile(probe, sts)
+    sts.fail_next = [(503, "ServiceUnavailable")] * 3
+    line = probe.get(env=sts_env(sts, AWS_MAX_ATTEMPTS="2"), now=NOW)
+    assert line["status"] == "KILN_EAWS", line
+    assert "ServiceUnavailable" in line["message"]
+    assert len(sts.calls) == 2
+
+
+def test_client_errors_are_not_retried(probe, sts):
+    base_profile(probe, sts)
+    sts.fail_next = [(400, "ValidationError")]
+    line = probe.get(env=sts_env(sts), now=NOW)
+    assert line["status"] == "KILN_EAWS", line
+    assert len(sts.calls) == 1
