@@ -1,10 +1,11 @@
 /* AWS credentials: the credentials object, the provider interface, the
  * providers, the default chain, and `kiln whoami`.
  *
- * Default chain, in order (the AWS SDKs' order; the first provider that is
- * configured wins, and its failure is the chain's failure):
- *   1. env           AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY[,
- * AWS_SESSION_TOKEN]
+ * Default chain, in order (the AWS SDKs' order as in the Rust and
+ * CRT SDKs; the first provider that is configured wins, and its failure is
+ * the chain's failure, so a broken profile is reported, never skipped):
+ *   1. env           AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY
+ *                    (+ AWS_SESSION_TOKEN)
  *   2. profile       the shared files' profile (AWS_PROFILE or "default"):
  *                    role_arn + web_identity_token_file, role_arn +
  *                    source_profile | credential_source (STS AssumeRole),
