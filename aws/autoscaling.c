@@ -1,0 +1,442 @@
+/* Auto Scaling over the query protocol. Lists go on the wire as
+ * Name.member.N, and come back as <member> elements inside
+ * <ActionResponse><ActionResult>.
+ */
+#include "aws_ops_private.h"
+
+#include "kiln/error.h"
+
+#include <libxml/tree.h>
+#include <stdio.h>
+#include <string.h>
+
+static void init(struct kiln__op_body *b, const char *action)
+{
+  kiln__op_body_init(b);
+  kiln__query_init(&b->query, action, KILN_ASG_API_VERSION);
+}
+
+static void strs(struct kiln__query *q, const char *prefix, const char **v,
+                 size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    kiln__query_str(q, v[i], "%s.member.%zu", prefix, i + 1);
+}
+
+static void opt_int(struct kiln__query *q, struct kiln_aws_opt_int v,
+                    const char *key)
+{
+  if (v.set)
+    kiln__query_i64(q, v.value, "%s", key);
+}
+
+static void opt_bool(struct kiln__query *q, struct kiln_aws_opt_bool v,
+                     const char *key)
+{
+  if (v.set)
+    kiln__query_bool(q, v.value, "%s", key);
+}
+
+static void launch_template(struct kiln__query *q, const char *prefix,
+                            const struct kiln_asg_launch_template *lt)
+{
+  kiln__query_str(q, lt->id, "%s.LaunchTemplateId", prefix);
+  kiln__query_str(q, lt->name, "%s.LaunchTemplateName", prefix);
+  kiln__query_str(q, lt->version, "%s.Version", prefix);
+}
+
+/* The Result element of an action's response, checked by name. */
+static xmlNodePtr result(const struct kiln_aws_response *res,
+                         const char *action)
+{
+  char name[96];
+  xmlNodePtr root = res->xml;
+
+  snprintf(name, sizeof(name), "%sResponse", action);
+  if (root == NULL || strcmp((const char *)root->name, name) != 0)
+    return NULL;
+  snprintf(name, sizeof(name), "%sResult", action);
+  return kiln__xml_find(root, name);
+}
+
+static void parse_lt(struct kiln__px *px, xmlNodePtr n,
+                     struct kiln_asg_launch_template *lt)
+{
+  if (n == NULL)
+    return;
+  lt->id = kiln__xml_str(px, n, "LaunchTemplateId");
+  lt->name = kiln__xml_str(px, n, "LaunchTemplateName");
+  lt->version = kiln__xml_str(px, n, "Version");
+}
+
+/* ---- DescribeAutoScalingGroups ---- */
+
+int kiln__asg_describe_groups_body(
+    const struct kiln_asg_describe_groups_request *r, struct kiln__op_body *b)
+{
+  init(b, "DescribeAutoScalingGroups");
+  if (r->name_count > KILN_ASG_MAX_NAMES)
+    b->query.err = KILN_EINVAL;
+  strs(&b->query, "AutoScalingGroupNames", r->names, r->name_count);
+  if (r->max_records > 0)
+    kiln__query_i64(&b->query, r->max_records, "MaxRecords");
+  return b->query.err;
+}
+
+static int parse_groups(struct kiln__px *px, void *out,
+                        const struct kiln_aws_response *res, const char **next)
+{
+  struct kiln_asg_groups *o = out;
+  xmlNodePtr r = result(res, "DescribeAutoScalingGroups");
+
+  if (r == NULL)
+    return KILN_EPARSE;
+  for (xmlNodePtr e =
+           kiln__xml_first(kiln__xml_find(r, "AutoScalingGroups"), "member");
+       e != NULL; e = kiln__xml_next(e)) {
+    struct kiln_asg_group *g =
+        kiln__vec_push(px, &o->groups, &o->count, sizeof(*g));
+
+    if (g == NULL)
+      break;
+    g->name = kiln__xml_str(px, e, "AutoScalingGroupName");
+    g->arn = kiln__xml_str(px, e, "AutoScalingGroupARN");
+    if ((!kiln__xml_i64(px, e, "MinSize", &g->min_size) ||
+         !kiln__xml_i64(px, e, "MaxSize", &g->max_size) ||
+         !kiln__xml_i64(px, e, "DesiredCapacity", &g->desired_capacity) ||
+         g->name == NULL) &&
+        px->err == 0)
+      px->err = KILN_EPARSE;
+    parse_lt(px, kiln__xml_find(e, "LaunchTemplate"), &g->launch_template);
+    g->vpc_zone_identifier = kiln__xml_str(px, e, "VPCZoneIdentifier");
+    if (g->vpc_zone_identifier != NULL && g->vpc_zone_identifier[0] == '\0')
+      g->vpc_zone_identifier = NULL;
+    kiln__xml_strs(px, e, "AvailabilityZones", &g->availability_zones,
+                   &g->availability_zone_count);
+    for (xmlNodePtr i =
+             kiln__xml_first(kiln__xml_find(e, "Instances"), "member");
+         i != NULL; i = kiln__xml_next(i)) {
+      struct kiln_asg_instance *in =
+          kiln__vec_push(px, &g->instances, &g->instance_count, sizeof(*in));
+
+      if (in == NULL)
+        return px->err;
+      in->instance_id = kiln__xml_str(px, i, "InstanceId");
+      in->lifecycle_state = kiln__xml_str(px, i, "LifecycleState");
+      in->health_status = kiln__xml_str(px, i, "HealthStatus");
+      in->availability_zone = kiln__xml_str(px, i, "AvailabilityZone");
+      parse_lt(px, kiln__xml_find(i, "LaunchTemplate"), &in->launch_template);
+    }
+    for (xmlNodePtr t = kiln__xml_first(kiln__xml_find(e, "Tags"), "member");
+         t != NULL; t = kiln__xml_next(t)) {
+      struct kiln_asg_tag *tag =
+          kiln__vec_push(px, &g->tags, &g->tag_count, sizeof(*tag));
+
+      if (tag == NULL)
+        return px->err;
+      tag->key = kiln__xml_str(px, t, "Key");
+      tag->value = kiln__xml_str(px, t, "Value");
+      if (tag->value == NULL)
+        tag->value = "";
+      kiln__xml_bool(px, t, "PropagateAtLaunch", &tag->propagate_at_launch);
+    }
+    g->status = kiln__xml_str(px, e, "Status");
+  }
+  *next = kiln__xml_str(px, r, "NextToken");
+  return px->err;
+}
+
+const struct kiln__op_desc kiln__asg_describe_groups_desc = {
+    KILN_AWS_AUTOSCALING, "DescribeAutoScalingGroups", NULL, NULL, "NextToken",
+    parse_groups};
+
+int kiln_asg_describe_groups(struct kiln_aws_client *client,
+                             const struct kiln_asg_describe_groups_request *req,
+                             struct kiln_arena *arena,
+                             struct kiln_asg_groups *out, kiln_aws_done_cb *cb,
+                             void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_describe_groups_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_describe_groups_desc, &b, arena, out,
+                        sizeof(*out), cb, data);
+}
+
+/* ---- CreateAutoScalingGroup ---- */
+
+static int parse_empty(struct kiln__px *px, void *out,
+                       const struct kiln_aws_response *res, const char **next)
+{
+  char name[96];
+
+  (void)px;
+  (void)out;
+  (void)next;
+  snprintf(name, sizeof(name), "%sResponse", res->action);
+  if (res->xml == NULL || strcmp((const char *)res->xml->name, name) != 0)
+    return KILN_EPARSE;
+  return 0;
+}
+
+int kiln__asg_create_group_body(const struct kiln_asg_create_group_request *r,
+                                struct kiln__op_body *b)
+{
+  init(b, "CreateAutoScalingGroup");
+  if (r->name == NULL || r->launch_template.version == NULL ||
+      (r->launch_template.id == NULL) == (r->launch_template.name == NULL))
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->name, "AutoScalingGroupName");
+  launch_template(&b->query, "LaunchTemplate", &r->launch_template);
+  kiln__query_i64(&b->query, r->min_size, "MinSize");
+  kiln__query_i64(&b->query, r->max_size, "MaxSize");
+  opt_int(&b->query, r->desired_capacity, "DesiredCapacity");
+  strs(&b->query, "AvailabilityZones", r->availability_zones,
+       r->availability_zone_count);
+  kiln__query_str(&b->query, r->vpc_zone_identifier, "VPCZoneIdentifier");
+  for (size_t i = 0; i < r->tag_count; i++) {
+    kiln__query_str(&b->query, r->tags[i].key, "Tags.member.%zu.Key", i + 1);
+    kiln__query_str(&b->query, r->tags[i].value ? r->tags[i].value : "",
+                    "Tags.member.%zu.Value", i + 1);
+    kiln__query_bool(&b->query, r->tags[i].propagate_at_launch,
+                     "Tags.member.%zu.PropagateAtLaunch", i + 1);
+  }
+  return b->query.err;
+}
+
+const struct kiln__op_desc kiln__asg_create_group_desc = {
+    KILN_AWS_AUTOSCALING, "CreateAutoScalingGroup", NULL, NULL, NULL,
+    parse_empty};
+
+int kiln_asg_create_group(struct kiln_aws_client *client,
+                          const struct kiln_asg_create_group_request *req,
+                          kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_create_group_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_create_group_desc, &b, NULL, NULL, 0,
+                        cb, data);
+}
+
+/* ---- UpdateAutoScalingGroup ---- */
+
+int kiln__asg_update_group_body(const struct kiln_asg_update_group_request *r,
+                                struct kiln__op_body *b)
+{
+  init(b, "UpdateAutoScalingGroup");
+  if (r->name == NULL)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->name, "AutoScalingGroupName");
+  launch_template(&b->query, "LaunchTemplate", &r->launch_template);
+  opt_int(&b->query, r->min_size, "MinSize");
+  opt_int(&b->query, r->max_size, "MaxSize");
+  opt_int(&b->query, r->desired_capacity, "DesiredCapacity");
+  kiln__query_str(&b->query, r->vpc_zone_identifier, "VPCZoneIdentifier");
+  return b->query.err;
+}
+
+const struct kiln__op_desc kiln__asg_update_group_desc = {
+    KILN_AWS_AUTOSCALING, "UpdateAutoScalingGroup", NULL, NULL, NULL,
+    parse_empty};
+
+int kiln_asg_update_group(struct kiln_aws_client *client,
+                          const struct kiln_asg_update_group_request *req,
+                          kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_update_group_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_update_group_desc, &b, NULL, NULL, 0,
+                        cb, data);
+}
+
+/* ---- StartInstanceRefresh / CancelInstanceRefresh ---- */
+
+static void preferences(struct kiln__query *q,
+                        const struct kiln_asg_refresh_preferences *p)
+{
+  opt_int(q, p->min_healthy_percentage, "Preferences.MinHealthyPercentage");
+  opt_int(q, p->instance_warmup_s, "Preferences.InstanceWarmup");
+  opt_bool(q, p->skip_matching, "Preferences.SkipMatching");
+  opt_bool(q, p->auto_rollback, "Preferences.AutoRollback");
+  opt_int(q, p->max_healthy_percentage, "Preferences.MaxHealthyPercentage");
+}
+
+int kiln__asg_start_instance_refresh_body(
+    const struct kiln_asg_start_instance_refresh_request *r,
+    struct kiln__op_body *b)
+{
+  init(b, "StartInstanceRefresh");
+  if (r->group_name == NULL)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->group_name, "AutoScalingGroupName");
+  launch_template(&b->query, "DesiredConfiguration.LaunchTemplate",
+                  &r->desired_launch_template);
+  preferences(&b->query, &r->preferences);
+  return b->query.err;
+}
+
+static int parse_refresh_id(struct kiln__px *px, void *out,
+                            const struct kiln_aws_response *res,
+                            const char **next)
+{
+  struct kiln_asg_refresh_id *o = out;
+  xmlNodePtr r = result(res, res->action);
+
+  (void)next;
+  if (r == NULL)
+    return KILN_EPARSE;
+  o->instance_refresh_id = kiln__xml_str(px, r, "InstanceRefreshId");
+  if (o->instance_refresh_id == NULL && px->err == 0)
+    px->err = KILN_EPARSE;
+  return px->err;
+}
+
+const struct kiln__op_desc kiln__asg_start_instance_refresh_desc = {
+    KILN_AWS_AUTOSCALING, "StartInstanceRefresh", NULL, NULL, NULL,
+    parse_refresh_id};
+
+int kiln_asg_start_instance_refresh(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_start_instance_refresh_request *req,
+    struct kiln_arena *arena, struct kiln_asg_refresh_id *out,
+    kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_start_instance_refresh_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_start_instance_refresh_desc, &b,
+                        arena, out, sizeof(*out), cb, data);
+}
+
+int kiln__asg_cancel_instance_refresh_body(
+    const struct kiln_asg_cancel_instance_refresh_request *r,
+    struct kiln__op_body *b)
+{
+  init(b, "CancelInstanceRefresh");
+  if (r->group_name == NULL)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->group_name, "AutoScalingGroupName");
+  return b->query.err;
+}
+
+const struct kiln__op_desc kiln__asg_cancel_instance_refresh_desc = {
+    KILN_AWS_AUTOSCALING, "CancelInstanceRefresh", NULL, NULL, NULL,
+    parse_refresh_id};
+
+int kiln_asg_cancel_instance_refresh(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_cancel_instance_refresh_request *req,
+    struct kiln_arena *arena, struct kiln_asg_refresh_id *out,
+    kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_cancel_instance_refresh_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_cancel_instance_refresh_desc, &b,
+                        arena, out, sizeof(*out), cb, data);
+}
+
+/* ---- DescribeInstanceRefreshes ---- */
+
+int kiln__asg_describe_instance_refreshes_body(
+    const struct kiln_asg_describe_instance_refreshes_request *r,
+    struct kiln__op_body *b)
+{
+  init(b, "DescribeInstanceRefreshes");
+  if (r->group_name == NULL)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->group_name, "AutoScalingGroupName");
+  strs(&b->query, "InstanceRefreshIds", r->ids, r->id_count);
+  if (r->max_records > 0)
+    kiln__query_i64(&b->query, r->max_records, "MaxRecords");
+  return b->query.err;
+}
+
+static void opt_i(struct kiln__px *px, xmlNodePtr n, const char *path,
+                  struct kiln_aws_opt_int *v)
+{
+  v->set = kiln__xml_i64(px, n, path, &v->value);
+}
+
+static int parse_refreshes(struct kiln__px *px, void *out,
+                           const struct kiln_aws_response *res,
+                           const char **next)
+{
+  struct kiln_asg_instance_refreshes *o = out;
+  xmlNodePtr r = result(res, "DescribeInstanceRefreshes");
+
+  if (r == NULL)
+    return KILN_EPARSE;
+  for (xmlNodePtr e =
+           kiln__xml_first(kiln__xml_find(r, "InstanceRefreshes"), "member");
+       e != NULL; e = kiln__xml_next(e)) {
+    struct kiln_asg_instance_refresh *f =
+        kiln__vec_push(px, &o->refreshes, &o->count, sizeof(*f));
+    xmlNodePtr p;
+
+    if (f == NULL)
+      break;
+    f->id = kiln__xml_str(px, e, "InstanceRefreshId");
+    f->group_name = kiln__xml_str(px, e, "AutoScalingGroupName");
+    f->status = kiln__xml_str(px, e, "Status");
+    f->status_reason = kiln__xml_str(px, e, "StatusReason");
+    opt_i(px, e, "PercentageComplete", &f->percentage_complete);
+    opt_i(px, e, "InstancesToUpdate", &f->instances_to_update);
+    f->start_time = kiln__xml_str(px, e, "StartTime");
+    f->end_time = kiln__xml_str(px, e, "EndTime");
+    parse_lt(px, kiln__xml_find(e, "DesiredConfiguration/LaunchTemplate"),
+             &f->desired_launch_template);
+    p = kiln__xml_find(e, "Preferences");
+    opt_i(px, p, "MinHealthyPercentage",
+          &f->preferences.min_healthy_percentage);
+    opt_i(px, p, "MaxHealthyPercentage",
+          &f->preferences.max_healthy_percentage);
+    opt_i(px, p, "InstanceWarmup", &f->preferences.instance_warmup_s);
+    f->preferences.skip_matching.set = kiln__xml_bool(
+        px, p, "SkipMatching", &f->preferences.skip_matching.value);
+    f->preferences.auto_rollback.set = kiln__xml_bool(
+        px, p, "AutoRollback", &f->preferences.auto_rollback.value);
+    p = kiln__xml_find(e, "RollbackDetails");
+    f->rollback_reason = kiln__xml_str(px, p, "RollbackReason");
+    f->rollback_start_time = kiln__xml_str(px, p, "RollbackStartTime");
+    opt_i(px, p, "PercentageCompleteOnRollback",
+          &f->percentage_complete_on_rollback);
+    opt_i(px, p, "InstancesToUpdateOnRollback",
+          &f->instances_to_update_on_rollback);
+    if ((f->id == NULL || f->status == NULL) && px->err == 0)
+      px->err = KILN_EPARSE;
+  }
+  *next = kiln__xml_str(px, r, "NextToken");
+  return px->err;
+}
+
+const struct kiln__op_desc kiln__asg_describe_instance_refreshes_desc = {
+    KILN_AWS_AUTOSCALING, "DescribeInstanceRefreshes", NULL, NULL, "NextToken",
+    parse_refreshes};
+
+int kiln_asg_describe_instance_refreshes(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_describe_instance_refreshes_request *req,
+    struct kiln_arena *arena, struct kiln_asg_instance_refreshes *out,
+    kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_describe_instance_refreshes_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_describe_instance_refreshes_desc, &b,
+                        arena, out, sizeof(*out), cb, data);
+}
