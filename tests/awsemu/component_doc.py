@@ -59,7 +59,8 @@ def parse(data):
         raise DocumentError("The document must be a YAML mapping.")
     unknown = set(doc) - TOP_KEYS
     if unknown:
-        raise DocumentError(f"Unknown top-level properties: {', '.join(sorted(map(str, unknown)))}.")
+        names = ", ".join(sorted(map(str, unknown)))
+        raise DocumentError(f"Unknown top-level properties: {names}.")
     if str(doc.get("schemaVersion")) != "1.0":
         raise DocumentError("schemaVersion must be 1.0.")
     params = _parameters(doc.get("parameters"))
@@ -83,7 +84,8 @@ def _parameters(params):
             raise DocumentError("each parameter must be a mapping of one name to its properties.")
         (name, decl), = p.items()
         if not isinstance(decl, dict) or decl.get("type") not in PARAM_TYPES:
-            raise DocumentError(f"parameter {name!r} needs a type, one of {', '.join(PARAM_TYPES)}.")
+            raise DocumentError(
+                f"parameter {name!r} needs a type, one of {', '.join(PARAM_TYPES)}.")
         out[str(name)] = decl
     return out
 
@@ -107,7 +109,8 @@ def _phase(phase, i, seen):
             raise DocumentError(f"{where} must be a mapping.")
         unknown = set(step) - STEP_KEYS
         if unknown:
-            raise DocumentError(f"{where} has unknown properties: {', '.join(sorted(map(str, unknown)))}.")
+            names = ", ".join(sorted(map(str, unknown)))
+            raise DocumentError(f"{where} has unknown properties: {names}.")
         sname = step.get("name")
         if not isinstance(sname, str) or not STEP_NAME.match(sname):
             raise DocumentError(f"{where} needs a name of letters, digits, '-' and '_'.")

@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import time
-import uuid
 
 from . import component_doc, model, motoglue, protocol
 from .errors import ApiError
@@ -308,8 +307,8 @@ class ImageBuilder:
 
     def _find_recipe(self, ctx, arn):
         recipe = ctx.state.recipes.get(arn)
-        if recipe is None and re.search(r"/[0-9x]+\.[0-9x]+\.[0-9x]+$", arn) and "x" in arn.rsplit("/", 1)[1]:
-            base, version = arn.rsplit("/", 1)
+        base, version = arn.rsplit("/", 1)
+        if recipe is None and "x" in version:  # 1.x.x: the newest matching version
             pattern = _parse_version(version, allow_wildcards=True)
             found = [r for a, r in ctx.state.recipes.items()
                      if a.rsplit("/", 1)[0] == base and _matches(r["_semver"], pattern)]

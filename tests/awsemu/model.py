@@ -285,13 +285,7 @@ def _validate(shape, value, path, check_patterns, problems):
                 _validate(shape.members[name], v, path + [name], check_patterns, problems)
         return
     if t in ("list", "map"):
-        n = len(value)
-        if "min" in meta and n < meta["min"]:
-            problems.append(Problem("constraint", path, value,
-                                    f"Member must have length greater than or equal to {meta['min']}"))
-        if "max" in meta and n > meta["max"]:
-            problems.append(Problem("constraint", path, value,
-                                    f"Member must have length less than or equal to {meta['max']}"))
+        _bounds(problems, path, value, len(value), meta, "length")
         if t == "list":
             for v in value:
                 if v is not None:
@@ -300,28 +294,28 @@ def _validate(shape, value, path, check_patterns, problems):
             for v in value.values():
                 if v is not None:
                     _validate(shape.value, v, path, check_patterns, problems)
-        return
-    if t == "string":
-        if "min" in meta and len(value) < meta["min"]:
-            problems.append(Problem("constraint", path, value,
-                                    f"Member must have length greater than or equal to {meta['min']}"))
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(Problem("constraint", path, value,
-                                    f"Member must have length less than or equal to {meta['max']}"))
+    elif t == "string":
+        _bounds(problems, path, value, len(value), meta, "length")
         if "enum" in meta and value not in meta["enum"]:
+            allowed = ", ".join(meta["enum"])
             problems.append(Problem("constraint", path, value,
-                                    f"Member must satisfy enum value set: [{', '.join(meta['enum'])}]"))
+                                    f"Member must satisfy enum value set: [{allowed}]"))
         if check_patterns and "pattern" in meta and not _pattern_ok(meta["pattern"], value):
-            problems.append(Problem("constraint", path, value,
-                                    f"Member must satisfy regular expression pattern: {meta['pattern']}"))
-        return
-    if t in ("integer", "long", "float", "double"):
-        if "min" in meta and value < meta["min"]:
-            problems.append(Problem("constraint", path, value,
-                                    f"Member must have value greater than or equal to {meta['min']}"))
-        if "max" in meta and value > meta["max"]:
-            problems.append(Problem("constraint", path, value,
-                                    f"Member must have value less than or equal to {meta['max']}"))
+            problems.append(Problem("constraint", path, value, "Member must satisfy regular "
+                                    f"expression pattern: {meta['pattern']}"))
+    elif t in ("integer", "long", "float", "double"):
+        _bounds(problems, path, value, value, meta, "value")
+
+
+def _bounds(problems, path, value, measure, meta, what):
+    """min/max of the contract: a length for strings, lists and maps, a
+    value for numbers."""
+    if "min" in meta and measure < meta["min"]:
+        problems.append(Problem("constraint", path, value,
+                                f"Member must have {what} greater than or equal to {meta['min']}"))
+    if "max" in meta and measure > meta["max"]:
+        problems.append(Problem("constraint", path, value,
+                                f"Member must have {what} less than or equal to {meta['max']}"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,6 +8,7 @@ credential scope, the action from the protocol (query `Action`, JSON
 
 import datetime
 import functools
+import io
 import json
 import os
 import re
@@ -84,13 +85,16 @@ def account_for(access_key):
 
 def read_body(environ):
     """Reads the whole body and puts it back so moto can read it again."""
-    import io
-
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    if length > 0:
+        body = environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated"):
+        body = environ["wsgi.input"].read()  # chunked: werkzeug ends the stream
+    else:
+        body = b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
 

@@ -158,7 +158,8 @@ def test_component_versions_and_duplicates(awsemu):
     ("schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
      "      - {name: a, action: RunSomething}\n", "action"),
     ("schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n"
-     "      - {name: a, action: ExecuteBash}\n      - {name: a, action: Reboot}\n", "more than once"),
+     "      - {name: a, action: ExecuteBash}\n      - {name: a, action: Reboot}\n",
+     "more than once"),
     ("schemaVersion: 1.0\nschemaVersion: 1.0\nphases: []\n", "duplicate"),
 ])
 def test_invalid_component_documents_are_rejected(awsemu, doc, why):

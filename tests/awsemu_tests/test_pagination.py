@@ -3,7 +3,6 @@ limits, NextToken, and everything returned across pages."""
 
 import botocore.exceptions
 import pytest
-from botocore.config import Config
 
 from awsemu.testing import AwsEmu, wait_until
 from .helpers import COMPONENT_DOC, public_amis
