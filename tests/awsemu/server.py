@@ -53,8 +53,6 @@ def _warm_up(emulator):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
-    # moto reads its settings from the environment when imported.
-    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
