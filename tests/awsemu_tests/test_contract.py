@@ -132,3 +132,61 @@ def test_ec2_client_tokens_are_idempotent(awsemu):
             LaunchTemplateId=lt["LaunchTemplateId"], ClientToken="kiln-digest-1",
             LaunchTemplateData={"InstanceType": "t3.large"})
     assert error(e)[0] == "IdempotentParameterMismatch"
+
+
+def test_well_formed_requests_of_every_shape_pass(awsemu):
+    """Nested structures, lists of structures, maps and blobs as Kiln sends
+    them are decoded without false rejections."""
+    from .helpers import public_amis, unique
+
+    ec2, asg = awsemu.client("ec2"), awsemu.client("autoscaling")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
+                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName=unique("sg"), Description="d",
+                                   VpcId=vpc)["GroupId"]
+    ami = public_amis(awsemu, 1)[0]
+    name = unique("shapes")
+    data = {
+        "ImageId": ami, "InstanceType": "t3.micro", "UserData": "IyEvYmluL3NoCg==",
+        "SecurityGroupIds": [sg], "IamInstanceProfile": {"Name": "hello-app"},
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {
+            "VolumeSize": 8, "VolumeType": "gp3", "Encrypted": True}}],
+        "TagSpecifications": [{"ResourceType": "instance",
+                               "Tags": [{"Key": "Application", "Value": "hello"}]}],
+    }
+    lt = ec2.create_launch_template(
+        LaunchTemplateName=name, LaunchTemplateData=data, VersionDescription="v1",
+        TagSpecifications=[{"ResourceType": "launch-template",
+                            "Tags": [{"Key": "kiln:app", "Value": "hello"}]}],
+        ClientToken=unique("t"))["LaunchTemplate"]
+    ec2.create_launch_template_version(LaunchTemplateId=lt["LaunchTemplateId"],
+                                       SourceVersion="1", LaunchTemplateData={"ImageId": ami},
+                                       ClientToken=unique("t"))
+    ec2.modify_launch_template(LaunchTemplateId=lt["LaunchTemplateId"], DefaultVersion="2")
+    versions = ec2.describe_launch_template_versions(
+        LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Default", "1"])
+    assert sorted(v["VersionNumber"] for v in versions["LaunchTemplateVersions"]) == [1, 2]
+    ec2.create_tags(Resources=[ami], Tags=[{"Key": "kiln:digest", "Value": "abc"}])
+    assert ec2.describe_images(ImageIds=[ami], Filters=[
+        {"Name": "tag:kiln:digest", "Values": ["abc"]}])["Images"]
+
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=0, MaxSize=3, DesiredCapacity=1,
+        VPCZoneIdentifier=subnet, HealthCheckGracePeriod=60,
+        LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplateId"], "Version": "2"},
+        Tags=[{"Key": "kiln:app", "Value": "hello", "PropagateAtLaunch": True}])
+    asg.update_auto_scaling_group(AutoScalingGroupName=name, MaxSize=4,
+                                  LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplateId"],
+                                                  "Version": "1"})
+    found = asg.describe_auto_scaling_groups(
+        Filters=[{"Name": "tag:kiln:app", "Values": ["hello"]}],
+        AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    assert found[0]["MaxSize"] == 4
+    asg.start_instance_refresh(
+        AutoScalingGroupName=name, Strategy="Rolling",
+        DesiredConfiguration={"LaunchTemplate": {"LaunchTemplateName": name, "Version": "2"}},
+        Preferences={"MinHealthyPercentage": 90, "MaxHealthyPercentage": 190,
+                     "InstanceWarmup": 300, "SkipMatching": True, "AutoRollback": True,
+                     "CheckpointPercentages": [50, 100], "CheckpointDelay": 60})
