@@ -253,16 +253,19 @@ int kiln__ec2_create_tags_body(const struct kiln_ec2_create_tags_request *r,
   return b->query.err;
 }
 
+/* CreateTags answers <CreateTagsResponse> with <return>true</return>
+ * (botocore models no output, and some emulators leave it out). */
 static int parse_return(struct kiln__px *px, void *out,
                         const struct kiln_aws_response *res, const char **next)
 {
-  int ok = 0;
+  int ok = 1;
 
   (void)out;
   (void)next;
-  if (res->xml == NULL || !kiln__xml_bool(px, res->xml, "return", &ok))
-    return px->err != 0 ? px->err : KILN_EPARSE;
-  return ok ? 0 : KILN_EPARSE;
+  if (!expect_root(res, "CreateTagsResponse"))
+    return KILN_EPARSE;
+  kiln__xml_bool(px, res->xml, "return", &ok);
+  return px->err != 0 ? px->err : ok ? 0 : KILN_EPARSE;
 }
 
 const struct kiln__op_desc kiln__ec2_create_tags_desc = {
