@@ -16,12 +16,17 @@ def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def run(emu, op, req=None, env=None, expect_ok=True, timeout=60):
+def run(emu, op, req=None, env=None, expect_ok=True, timeout=60, unset=(),
+        capture=None):
     """One operation; returns the driver's JSON. expect_ok True: the call
     must succeed, False: it must fail, None: either."""
-    p = subprocess.run([DRIVER, op], input=json.dumps(req or {}),
-                       env={**os.environ, **emu.env, **(env or {})},
+    full = {**os.environ, **emu.env, **(env or {})}
+    for name in unset:
+        full.pop(name, None)
+    p = subprocess.run([DRIVER, op], input=json.dumps(req or {}), env=full,
                        capture_output=True, text=True, timeout=timeout)
+    if capture is not None:
+        capture.append(p)
     assert p.returncode in (0, 1), f"{op}: exit {p.returncode}\n{p.stderr}"
     out = json.loads(p.stdout)
     if expect_ok is None:
