@@ -3,6 +3,7 @@
 #define KILN_CONTROLLER_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Exit codes shared by the commands. */
 enum {
@@ -25,6 +26,13 @@ bool kiln_cli_parse_format(const char *cmd, const char *arg,
 int kiln_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Parses a duration "500ms", "30s", "5m", "1h" (a bare number is
+ * seconds) into milliseconds. Returns 0 or -1. */
+int kiln_cli_parse_duration(const char *s, uint64_t *out_ms);
+
 int kiln_cmd_validate(int argc, char **argv);
+int kiln_cmd_whoami(int argc, char **argv);
+int kiln_cmd_plan(int argc, char **argv);
+int kiln_cmd_apply(int argc, char **argv);
 
 #endif

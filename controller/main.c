@@ -24,6 +24,11 @@ static int cmd_version(int argc, char **argv)
 static const struct command commands[] = {
     {"validate", kiln_cmd_validate,
      "check a desired-state directory and report every error"},
+    {"plan", kiln_cmd_plan,
+     "show drift between git and AWS and the next steps (read-only)"},
+    {"apply", kiln_cmd_apply, "converge AWS to git: bake, roll out"},
+    {"whoami", kiln_cmd_whoami,
+     "show the AWS identity, region and endpoints Kiln would use"},
     {"version", cmd_version, "print Kiln's version"},
 };
 

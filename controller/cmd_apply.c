@@ -1,0 +1,270 @@
+/* kiln apply --repo SRC [--ref REF] [--app NAME] [--wait] [--timeout DUR] */
+#include "cli.h"
+#include "session.h"
+
+#include "kiln/arena.h"
+#include "kiln/buf.h"
+#include "kiln/error.h"
+#include "kiln/report.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: kiln apply --repo SRC [--ref REF] [--app NAME] [--wait]\n"
+    "                  [--timeout DUR] [--interval DUR]\n"
+    "\n"
+    "Converges AWS to the desired state committed at REF of SRC: bakes the\n"
+    "images git asks for (once per distinct input), creates launch template\n"
+    "versions and rolls them out with instance refreshes. Each pass observes\n"
+    "AWS again and takes at most one step per app, so it is safe to stop and\n"
+    "run again at any point.\n"
+    "\n"
+    "Options:\n"
+    "  --repo SRC      a path, file://, https://, ssh:// or git@host:path\n"
+    "  --ref REF       branch, tag or commit (default: the default branch)\n"
+    "  --app NAME      only this app\n"
+    "  --wait          keep passing until every app is in sync or failed\n"
+    "  --timeout DUR   give up waiting after DUR (default 60m), e.g. 90s, 2h\n"
+    "  --interval DUR  time between passes while waiting (default 5s; passes\n"
+    "                  right after a step come sooner)\n"
+    "  -h, --help      show this help\n"
+    "\n"
+    "Exit status: 0 converged (or, without --wait, the pass went through),\n"
+    "1 an app failed or the wait timed out (the reason is printed per app),\n"
+    "64 usage.\n";
+
+#define MAX_STEP_FAILURES 5
+
+struct apply_run {
+  struct kiln_session *s;
+  bool wait;
+  uint64_t timeout_ms;
+  uint64_t interval_ms;
+  uint64_t start_ms;
+  uv_timer_t timer;
+  struct kiln_arena arena; /* one pass's memory */
+  int passes;
+  int rc;
+  /* What was last printed per app, so progress lines say what changed. */
+  char **last;
+  char *last_error;
+  int *failures;
+  size_t n_apps;
+};
+
+static int find_index(struct apply_run *run, const char *name)
+{
+  for (size_t i = 0; i < run->s->repo->n_apps; i++)
+    if (strcmp(run->s->repo->apps[i].name, name) == 0)
+      return (int)i;
+  return -1;
+}
+
+static void say(struct apply_run *run, const char *app, const char *text)
+{
+  double t = (double)(uv_now(&run->s->loop) - run->start_ms) / 1000.0;
+  int i = find_index(run, app);
+  if (i >= 0 && run->last[i] != NULL && strcmp(run->last[i], text) == 0)
+    return;
+  printf("[%6.1fs] %s: %s\n", t, app, text);
+  fflush(stdout);
+  if (i >= 0) {
+    free(run->last[i]);
+    run->last[i] = strdup(text);
+  }
+}
+
+static void start_pass(struct apply_run *run);
+
+static void on_timer(uv_timer_t *t)
+{
+  start_pass(t->data);
+}
+
+static void finish_run(struct apply_run *run, int rc)
+{
+  run->rc = rc;
+  uv_close((uv_handle_t *)&run->timer, NULL);
+  uv_stop(&run->s->loop);
+}
+
+static void print_summary(struct apply_run *run, struct kiln_session_result *r)
+{
+  struct kiln_plan plans[r->n + 1];
+  struct kiln_buf out;
+  for (size_t i = 0; i < r->n; i++)
+    plans[i] = r->apps[i].plan;
+  kiln_buf_init(&out, 0);
+  if (kiln_report_plans_text(run->s->commit, plans, r->n, &out) == 0)
+    fputs(out.data, stdout);
+  kiln_buf_cleanup(&out);
+}
+
+static void passed(struct kiln_session *s, struct kiln_session_result *r,
+                   void *data)
+{
+  struct apply_run *run = data;
+  bool all_done = true, any_failed = false, any_step = false;
+  uint64_t now = uv_now(&s->loop);
+
+  run->passes++;
+  if (r->error != NULL) {
+    /* AWS could not be observed (throttled, unreachable, no credentials):
+     * level-triggered, so the next pass simply tries again. */
+    if (run->last_error == NULL || strcmp(run->last_error, r->error) != 0) {
+      printf("[%6.1fs] %s; retrying\n", (double)(now - run->start_ms) / 1000.0,
+             r->error);
+      fflush(stdout);
+      free(run->last_error);
+      run->last_error = strdup(r->error);
+    }
+    all_done = false;
+  }
+  for (size_t i = 0; r->error == NULL && i < r->n; i++) {
+    struct kiln_pass_app *app = &r->apps[i];
+    int idx = find_index(run, app->spec->name);
+    enum kiln_app_status st = app->plan.status;
+
+    if (app->executed) {
+      any_step = true;
+      say(run, app->spec->name, app->outcome != NULL ? app->outcome : "?");
+      if (idx >= 0)
+        run->failures[idx] = app->exec_err != 0 ? run->failures[idx] + 1 : 0;
+      if (idx >= 0 && run->failures[idx] >= MAX_STEP_FAILURES) {
+        any_failed = true;
+        continue;
+      }
+      all_done = false;
+      continue;
+    }
+    say(run, app->spec->name,
+        kiln_arena_printf(&run->arena, "%s: %s", kiln_plan_status_name(st),
+                          app->plan.message));
+    if (st == KILN_STATUS_ERROR)
+      any_failed = true;
+    else if (st != KILN_STATUS_IN_SYNC && st != KILN_STATUS_SUSPENDED &&
+             !(st == KILN_STATUS_DRIFTED &&
+               app->spec->drift == KILN_DRIFT_REPORT) &&
+             !(st == KILN_STATUS_PENDING &&
+               app->spec->drift == KILN_DRIFT_REPORT))
+      all_done = false;
+  }
+  if (!run->wait || all_done) {
+    if (!run->wait)
+      print_summary(run, r);
+    else
+      printf("\n%s after %d pass%s.\n",
+             any_failed ? "Done, with failures" : "Converged", run->passes,
+             run->passes == 1 ? "" : "es");
+    finish_run(run, any_failed || r->error != NULL ? KILN_EXIT_FAILED
+                                                   : KILN_EXIT_OK);
+    return;
+  }
+  if (now - run->start_ms >= run->timeout_ms) {
+    printf("\nTimed out after %.0fs and %d passes; not converged.\n",
+           (double)(now - run->start_ms) / 1000.0, run->passes);
+    print_summary(run, r);
+    finish_run(run, KILN_EXIT_FAILED);
+    return;
+  }
+  /* A step usually changes AWS at once: look again soon. */
+  uv_timer_start(&run->timer, on_timer, any_step ? 1000 : run->interval_ms, 0);
+}
+
+static void start_pass(struct apply_run *run)
+{
+  kiln_arena_cleanup(&run->arena);
+  kiln_arena_init(&run->arena, 0);
+  if (kiln_session_pass(run->s, true, &run->arena, passed, run) != 0) {
+    fprintf(stderr, "kiln apply: out of memory\n");
+    finish_run(run, KILN_EXIT_FAILED);
+  }
+}
+
+int kiln_cmd_apply(int argc, char **argv)
+{
+  static const struct option opts[] = {
+      {"repo", required_argument, NULL, 'R'},
+      {"ref", required_argument, NULL, 'r'},
+      {"app", required_argument, NULL, 'a'},
+      {"wait", no_argument, NULL, 'w'},
+      {"timeout", required_argument, NULL, 't'},
+      {"interval", required_argument, NULL, 'i'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  struct apply_run run = {
+      .timeout_ms = 3600 * 1000, .interval_ms = 5000, .rc = KILN_EXIT_FAILED};
+  const char *src = NULL, *ref = NULL, *app = NULL;
+  struct kiln_session s;
+  int c;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'R':
+      src = optarg;
+      break;
+    case 'r':
+      ref = optarg;
+      break;
+    case 'a':
+      app = optarg;
+      break;
+    case 'w':
+      run.wait = true;
+      break;
+    case 't':
+      if (kiln_cli_parse_duration(optarg, &run.timeout_ms) != 0)
+        return kiln_cli_usage_error("apply",
+                                    "--timeout: '%s' is not a "
+                                    "duration such as 30s or 5m",
+                                    optarg);
+      break;
+    case 'i':
+      if (kiln_cli_parse_duration(optarg, &run.interval_ms) != 0 ||
+          run.interval_ms == 0)
+        return kiln_cli_usage_error("apply",
+                                    "--interval: '%s' is not a "
+                                    "positive duration such as 5s",
+                                    optarg);
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return KILN_EXIT_OK;
+    default:
+      return kiln_cli_usage_error("apply", "unknown option");
+    }
+  }
+  if (optind < argc)
+    return kiln_cli_usage_error("apply", "unexpected argument '%s'",
+                                argv[optind]);
+  if (src == NULL)
+    return kiln_cli_usage_error("apply", "--repo SRC is required");
+
+  kiln_arena_init(&run.arena, 0);
+  if (kiln_session_open(&s, "apply", src, ref, app) == 0) {
+    run.s = &s;
+    run.n_apps = s.repo->n_apps;
+    run.last = calloc(run.n_apps + 1, sizeof(*run.last));
+    run.failures = calloc(run.n_apps + 1, sizeof(*run.failures));
+    if (run.last != NULL && run.failures != NULL) {
+      printf("kiln apply: %s at commit %.12s\n", s.source.display, s.commit);
+      uv_timer_init(&s.loop, &run.timer);
+      run.timer.data = &run;
+      run.start_ms = uv_now(&s.loop);
+      start_pass(&run);
+      uv_run(&s.loop, UV_RUN_DEFAULT);
+    }
+  }
+  kiln_session_close(&s);
+  for (size_t i = 0; run.last != NULL && i < run.n_apps; i++)
+    free(run.last[i]);
+  free(run.last);
+  free(run.failures);
+  free(run.last_error);
+  kiln_arena_cleanup(&run.arena);
+  return run.rc;
+}

@@ -1,0 +1,240 @@
+#include "session.h"
+
+#include "kiln/arena.h"
+#include "kiln/aws_client.h"
+#include "kiln/error.h"
+#include "kiln/tree_git.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load_commit(const struct kiln_git_source *src, const char *commit,
+                       struct kiln_diags *diags, struct kiln_spec_repo **out)
+{
+  struct kiln_tree tree;
+  char resolved[41], why[512];
+  int err = kiln_tree_git_open(&tree, src->repo_path, commit, resolved, why,
+                               sizeof(why));
+  if (err != 0)
+    return err;
+  err = kiln_spec_load(&tree, diags, out);
+  kiln_tree_git_close(&tree);
+  return err == KILN_ENOENT ? 0 : err;
+}
+
+static int add_region(struct kiln_session *s, const char *region)
+{
+  struct kiln_session_region *r;
+  struct kiln_aws_config_options co = {kiln_aws_config_real_getenv, NULL,
+                                       kiln_aws_config_real_read_file, NULL};
+  int err;
+
+  for (size_t i = 0; i < s->n_regions; i++)
+    if (strcmp(s->regions[i].config.region, region) == 0)
+      return 0;
+  if (s->n_regions == KILN_SESSION_MAX_REGIONS) {
+    fprintf(stderr, "kiln %s: apps span more than %d regions\n", s->cmd,
+            KILN_SESSION_MAX_REGIONS);
+    return KILN_EUNSUPPORTED;
+  }
+  r = &s->regions[s->n_regions];
+  memset(r, 0, sizeof(*r));
+  err = kiln_aws_config_resolve(&r->config, &co);
+  if (err == 0)
+    err = kiln_aws_config_set_region(&r->config, region, "spec");
+  if (err != 0) {
+    fprintf(stderr, "kiln %s: AWS configuration: %s\n", s->cmd,
+            kiln_aws_config_error(&r->config));
+    kiln_aws_config_cleanup(&r->config);
+    return err;
+  }
+  err = kiln_aws_client_new(
+      &(struct kiln_aws_client_options){.loop = &s->loop, .config = &r->config},
+      &r->client);
+  if (err != 0) {
+    fprintf(stderr, "kiln %s: cannot make an AWS client for %s: %s\n", s->cmd,
+            region, kiln_strerror(err));
+    kiln_aws_config_cleanup(&r->config);
+    return err;
+  }
+  s->n_regions++;
+  return 0;
+}
+
+int kiln_session_open(struct kiln_session *s, const char *cmd, const char *src,
+                      const char *ref, const char *only_app)
+{
+  char cache[1024], why[1024];
+  int err;
+
+  memset(s, 0, sizeof(*s));
+  s->cmd = cmd;
+  s->only_app = only_app;
+  kiln_diags_init(&s->diags, 0);
+  kiln_git_source_default_cache(cache, sizeof(cache));
+  if ((err = kiln_git_source_open(&s->source, src, cache, why, sizeof(why))) !=
+          0 ||
+      (err = kiln_git_source_fetch(&s->source, why, sizeof(why))) != 0 ||
+      (err = kiln_git_source_resolve(&s->source, ref, s->commit, why,
+                                     sizeof(why))) != 0) {
+    fprintf(stderr, "kiln %s: %s\n", cmd, why);
+    return err;
+  }
+  err = load_commit(&s->source, s->commit, &s->diags, &s->repo);
+  if (err != 0) {
+    fprintf(stderr, "kiln %s: cannot read commit %.12s of %s: %s\n", cmd,
+            s->commit, s->source.display, kiln_strerror(err));
+    return err;
+  }
+  if (only_app != NULL && kiln_spec_repo_find(s->repo, only_app) == NULL) {
+    fprintf(stderr, "kiln %s: no app named '%s' at commit %.12s\n", cmd,
+            only_app, s->commit);
+    return KILN_ENOENT;
+  }
+  if (uv_loop_init(&s->loop) != 0)
+    return KILN_EINTERNAL;
+  s->loop_open = true;
+  for (size_t i = 0; i < s->repo->n_apps; i++) {
+    const struct kiln_app_spec *a = &s->repo->apps[i];
+    if (!a->valid || (only_app != NULL && strcmp(a->name, only_app) != 0))
+      continue;
+    if ((err = add_region(s, a->region)) != 0)
+      return err;
+  }
+  return 0;
+}
+
+static void on_client_closed(void *data)
+{
+  (void)data;
+}
+
+void kiln_session_close(struct kiln_session *s)
+{
+  for (size_t i = 0; i < s->n_regions; i++)
+    kiln_aws_client_close(s->regions[i].client, on_client_closed, NULL);
+  if (s->loop_open) {
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&s->loop) != 0)
+      fprintf(stderr, "kiln %s: internal: handles left open at exit\n", s->cmd);
+  }
+  for (size_t i = 0; i < s->n_regions; i++)
+    kiln_aws_config_cleanup(&s->regions[i].config);
+  for (size_t i = 0; i < s->n_prevs; i++)
+    kiln_spec_repo_free(s->prevs[i].repo);
+  kiln_bakes_cleanup(&s->bakes);
+  kiln_spec_repo_free(s->repo);
+  kiln_diags_cleanup(&s->diags);
+  kiln_git_source_close(&s->source);
+}
+
+/* The app's spec at an older commit, read once per commit. A commit that is
+ * gone (force-push) or unreadable gives NULL: drift is then blamed on git. */
+static const struct kiln_app_spec *prev_spec(void *arg, const char *commit,
+                                             const char *app)
+{
+  struct kiln_session *s = arg;
+  struct kiln_session_prev *p = NULL;
+  for (size_t i = 0; i < s->n_prevs; i++)
+    if (strcmp(s->prevs[i].commit, commit) == 0)
+      p = &s->prevs[i];
+  if (p == NULL) {
+    struct kiln_diags ignored;
+    if (s->n_prevs == KILN_SESSION_MAX_PREV)
+      return NULL;
+    p = &s->prevs[s->n_prevs++];
+    snprintf(p->commit, sizeof(p->commit), "%s", commit);
+    kiln_diags_init(&ignored, 1);
+    if (strspn(commit, "0123456789abcdef") != 40 ||
+        load_commit(&s->source, commit, &ignored, &p->repo) != 0)
+      p->repo = NULL;
+    kiln_diags_cleanup(&ignored);
+  }
+  return p->repo != NULL ? kiln_spec_repo_find(p->repo, app) : NULL;
+}
+
+/* ---- a pass over every region ------------------------------------------ */
+
+struct multi {
+  struct kiln_session *s;
+  struct kiln_arena *a;
+  kiln_session_cb *cb;
+  void *data;
+  struct kiln_session_result result;
+  size_t pending;
+};
+
+static int cmp_app(const void *a, const void *b)
+{
+  return strcmp(((const struct kiln_pass_app *)a)->spec->name,
+                ((const struct kiln_pass_app *)b)->spec->name);
+}
+
+static void region_done(int err, struct kiln_pass_result *r, void *data)
+{
+  struct multi *m = data;
+  for (size_t i = 0; i < r->n; i++)
+    m->result.apps[m->result.n++] = r->apps[i];
+  if (r->error != NULL)
+    m->result.error = r->error;
+  if (--m->pending > 0)
+    return;
+  qsort(m->result.apps, m->result.n, sizeof(*m->result.apps), cmp_app);
+  m->cb(m->s, &m->result, m->data);
+}
+
+int kiln_session_pass(struct kiln_session *s, bool apply,
+                      struct kiln_arena *arena, kiln_session_cb *cb, void *data)
+{
+  struct multi *m = kiln_arena_alloc(arena, sizeof(*m));
+  const struct kiln_spec_repo *r = s->repo;
+  int err;
+
+  if (m == NULL)
+    return KILN_ENOMEM;
+  m->s = s;
+  m->a = arena;
+  m->cb = cb;
+  m->data = data;
+  m->result.apps =
+      kiln_arena_alloc(arena, (r->n_apps + 1) * sizeof(*m->result.apps));
+  if (m->result.apps == NULL)
+    return KILN_ENOMEM;
+  /* Invalid apps are planned without AWS: they are errors, never applied. */
+  for (size_t i = 0; i < r->n_apps; i++) {
+    struct kiln_pass_app *app;
+    if (r->apps[i].valid ||
+        (s->only_app != NULL && strcmp(r->apps[i].name, s->only_app) != 0))
+      continue;
+    app = &m->result.apps[m->result.n++];
+    app->spec = &r->apps[i];
+    err = kiln_plan_app(&r->apps[i], s->commit, &(struct kiln_observed_app){0},
+                        NULL, arena, &app->plan);
+    if (err != 0)
+      return err;
+  }
+  m->pending = s->n_regions;
+  if (s->n_regions == 0) {
+    /* Nothing to ask AWS; still answer from the loop. */
+    m->pending = 1;
+    region_done(0, &(struct kiln_pass_result){0}, m);
+    return 0;
+  }
+  for (size_t i = 0; i < s->n_regions; i++) {
+    struct kiln_pass_options o = {
+        .client = s->regions[i].client,
+        .repo = r,
+        .commit = s->commit,
+        .only_app = s->only_app,
+        .apply = apply,
+        .prev = prev_spec,
+        .prev_arg = s,
+        .bakes = &s->bakes,
+    };
+    err = kiln_pass_start(&o, arena, region_done, m);
+    if (err != 0)
+      return err; /* only before any region started: out of memory */
+  }
+  return 0;
+}

@@ -1,0 +1,74 @@
+/* What `kiln plan` and `kiln apply` share: the desired state of one commit
+ * (git source, spec snapshot), a uv loop with an AWS client per region the
+ * apps live in, and a pass over all of them. */
+#ifndef KILN_CONTROLLER_SESSION_H
+#define KILN_CONTROLLER_SESSION_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "kiln/aws_config.h"
+#include "kiln/diag.h"
+#include "kiln/git_source.h"
+#include "kiln/observe.h"
+#include "kiln/pass.h"
+#include "kiln/spec.h"
+#include "kiln/tree.h"
+
+#define KILN_SESSION_MAX_REGIONS 32
+#define KILN_SESSION_MAX_PREV    8
+
+struct kiln_session_region {
+  struct kiln_aws_config config;
+  struct kiln_aws_client *client;
+};
+
+struct kiln_session_prev {
+  char commit[41];
+  struct kiln_spec_repo *repo; /* NULL when it could not be loaded */
+};
+
+struct kiln_session {
+  const char *cmd;
+  const char *only_app;
+  struct kiln_git_source source;
+  char commit[41];
+  struct kiln_spec_repo *repo;
+  struct kiln_diags diags;
+  uv_loop_t loop;
+  bool loop_open;
+  struct kiln_session_region regions[KILN_SESSION_MAX_REGIONS];
+  size_t n_regions;
+  struct kiln_bakes bakes;
+  struct kiln_session_prev prevs[KILN_SESSION_MAX_PREV];
+  size_t n_prevs;
+};
+
+/* Reads the desired state of ref (NULL: the default branch) from src and
+ * prepares a client per region. Prints what went wrong to stderr. Returns
+ * 0 or a KILN_E... code. */
+int kiln_session_open(struct kiln_session *s, const char *cmd, const char *src,
+                      const char *ref, const char *only_app);
+
+/* Closes the clients, runs the loop until every handle is closed and frees
+ * everything. */
+void kiln_session_close(struct kiln_session *s);
+
+/* The result of a pass over every region: the apps sorted by name,
+ * including invalid ones (planned as errors, never applied). */
+struct kiln_session_result {
+  struct kiln_pass_app *apps;
+  size_t n;
+  const char *error; /* some region could not be observed */
+};
+
+typedef void kiln_session_cb(struct kiln_session *s,
+                             struct kiln_session_result *r, void *data);
+
+/* Runs one pass in every region at once; cb runs when all are done.
+ * Everything lives in arena. Returns 0 or KILN_ENOMEM. */
+int kiln_session_pass(struct kiln_session *s, bool apply,
+                      struct kiln_arena *arena, kiln_session_cb *cb,
+                      void *data);
+
+#endif

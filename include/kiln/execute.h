@@ -1,0 +1,35 @@
+/* Execute: carries out the one action a plan chose for an app, idempotently.
+ *
+ * Every create carries a client token derived from the desired state, every
+ * lookup that could find the result of an earlier attempt is made first, so
+ * a crash, a timeout or a retry between two calls never makes a thing
+ * twice. A bake is several calls (components, recipe, infrastructure
+ * configuration, CreateImage); each is looked up before it is made.
+ *
+ * Runs on the loop; the callback runs once, never before
+ * kiln_execute_start() returns.
+ */
+#ifndef KILN_EXECUTE_H
+#define KILN_EXECUTE_H
+
+#include "kiln/observe.h"
+#include "kiln/plan.h"
+
+struct kiln_aws_client;
+struct kiln_arena;
+
+/* err 0: the step was taken. message: what was done, or what failed with
+ * the AWS action, code and request id (arena-owned). */
+typedef void kiln_execute_cb(int err, const char *message, void *data);
+
+/* Carries out plan->action for spec (whose observation is obs) at commit.
+ * bakes records a bake Kiln starts. Returns 0 (cb will run),
+ * KILN_EINVAL (nothing to do: no mutating action) or KILN_ENOMEM. */
+int kiln_execute_start(struct kiln_aws_client *client,
+                       const struct kiln_app_spec *spec, const char *commit,
+                       const struct kiln_plan *plan,
+                       const struct kiln_observed_app *obs,
+                       struct kiln_bakes *bakes, struct kiln_arena *arena,
+                       kiln_execute_cb *cb, void *data);
+
+#endif

@@ -1,0 +1,72 @@
+/* Observe: one batched look at AWS for every app of a snapshot in one
+ * region, turned into Kiln's observed model (kiln/observed.h).
+ *
+ * Steady state costs a handful of requests whatever the number of apps:
+ * SSM GetParameters for the distinct ssm: parents (10 per call), one
+ * paginated DescribeImages of Kiln's AMIs (by the kiln:digest tag), one
+ * paginated DescribeLaunchTemplateVersions of every template's $Default
+ * version, DescribeAutoScalingGroups by name (100 per call). Instance
+ * refreshes are described only for groups whose instances or version are
+ * not where their launch template says; Image Builder is asked only about
+ * bakes Kiln knows are in flight.
+ *
+ * Runs on the loop; the callback runs once, never before
+ * kiln_observe_start() returns.
+ */
+#ifndef KILN_OBSERVE_H
+#define KILN_OBSERVE_H
+
+#include <stddef.h>
+
+#include "kiln/observed.h"
+#include "kiln/spec.h"
+
+struct kiln_aws_client;
+struct kiln_arena;
+struct kiln_ec2_launch_template_data;
+
+/* Bakes Kiln started, by image digest: what lets a later pass follow a
+ * bake in flight. Owned by the caller (the daemon or apply loop). */
+struct kiln_bake_ref {
+  char digest[65];
+  char *arn; /* imageBuildVersionArn */
+};
+
+struct kiln_bakes {
+  struct kiln_bake_ref *items;
+  size_t n;
+  size_t cap;
+};
+
+/* Records arn as the bake of digest (replacing an older one). */
+int kiln_bakes_put(struct kiln_bakes *b, const char *digest, const char *arn);
+const char *kiln_bakes_get(const struct kiln_bakes *b, const char *digest);
+void kiln_bakes_cleanup(struct kiln_bakes *b);
+
+struct kiln_observation {
+  /* One per app of the snapshot, same order; apps of other regions and
+   * invalid apps are left zeroed. */
+  struct kiln_observed_app *apps;
+  size_t n;
+  /* Set when AWS could not be observed at all: a sentence with the
+   * action, the AWS error code and the request id. */
+  const char *error;
+};
+
+typedef void kiln_observe_cb(int err, struct kiln_observation *obs, void *data);
+
+/* Observes the apps of repo whose region is the client's. Everything is
+ * allocated in arena, which must outlive the callback's use of obs. bakes
+ * may be NULL. Returns 0 (cb will run) or KILN_ENOMEM (it will not). */
+int kiln_observe_start(struct kiln_aws_client *client,
+                       const struct kiln_spec_repo *repo,
+                       const struct kiln_bakes *bakes, struct kiln_arena *arena,
+                       kiln_observe_cb *cb, void *data);
+
+/* Kiln's view of a launch template version's data (for comparing it with
+ * the desired data). Returns 0 or KILN_ENOMEM. */
+int kiln_observe_lt_data(struct kiln_arena *arena,
+                         const struct kiln_ec2_launch_template_data *d,
+                         struct kiln_lt_data *out);
+
+#endif

@@ -1,0 +1,57 @@
+/* One reconcile pass over the apps of one region: observe (batched), plan
+ * each app (pure), and, when applying, take each app's one step in
+ * parallel. Level-triggered: a pass keeps nothing from the previous one
+ * except the bakes it started.
+ *
+ * Runs on the loop; the callback runs once, never before kiln_pass_start()
+ * returns.
+ */
+#ifndef KILN_PASS_H
+#define KILN_PASS_H
+
+#include <stdbool.h>
+
+#include "kiln/observe.h"
+#include "kiln/plan.h"
+
+struct kiln_aws_client;
+struct kiln_arena;
+
+/* The spec of app at commit (for telling commit drift from out-of-band
+ * drift), or NULL when it cannot be had. */
+typedef const struct kiln_app_spec *
+kiln_pass_prev_fn(void *arg, const char *commit, const char *app);
+
+struct kiln_pass_options {
+  struct kiln_aws_client *client;
+  const struct kiln_spec_repo *repo;
+  const char *commit;
+  const char *only_app; /* NULL: every app of the client's region */
+  bool apply;           /* false: observe and plan only */
+  kiln_pass_prev_fn *prev;
+  void *prev_arg;
+  struct kiln_bakes *bakes;
+};
+
+struct kiln_pass_app {
+  const struct kiln_app_spec *spec;
+  struct kiln_plan plan;
+  bool executed;       /* a step was attempted */
+  int exec_err;        /* its outcome */
+  const char *outcome; /* what was done or why it failed */
+};
+
+struct kiln_pass_result {
+  struct kiln_pass_app *apps; /* apps of the region (and only_app) */
+  size_t n;
+  const char *error; /* AWS could not be observed: nothing was planned */
+};
+
+typedef void kiln_pass_cb(int err, struct kiln_pass_result *result, void *data);
+
+/* Everything lives in arena until the caller drops it. Returns 0 (cb will
+ * run) or KILN_ENOMEM. */
+int kiln_pass_start(const struct kiln_pass_options *opts,
+                    struct kiln_arena *arena, kiln_pass_cb *cb, void *data);
+
+#endif

@@ -1,0 +1,767 @@
+/* The executors: one small state machine per action type. Each step's
+ * callback decides the next step; every path ends in finish(). */
+#include "kiln/execute.h"
+#include "kiln/arena.h"
+#include "kiln/autoscaling.h"
+#include "kiln/aws_client.h"
+#include "kiln/buf.h"
+#include "kiln/ec2.h"
+#include "kiln/error.h"
+#include "kiln/imagebuilder.h"
+#include "kiln/naming.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct exec {
+  struct kiln_aws_client *client;
+  const struct kiln_app_spec *spec;
+  const char *commit;
+  const struct kiln_plan *plan;
+  const struct kiln_observed_app *obs;
+  struct kiln_bakes *bakes;
+  struct kiln_arena *a;
+  kiln_execute_cb *cb;
+  void *data;
+  /* While kiln_execute_start() runs, a failure is returned, not called
+   * back: a callback is never synchronous. */
+  bool starting;
+  bool failed_at_start;
+  int start_err;
+
+  /* Bake. */
+  size_t component;            /* next component to ensure */
+  const char **component_arns; /* per component */
+  const char *recipe_arn;
+  const char *infra_arn;
+  struct kiln_ib_summaries list;
+  struct kiln_ib_arn_result made;
+
+  /* Launch template. */
+  struct kiln_ec2_launch_template_versions versions;
+  struct kiln_ec2_launch_template lt;
+  struct kiln_ec2_launch_template_version version;
+  struct kiln_asg_refresh_id refresh;
+};
+
+static void finish(struct exec *e, int err, const struct kiln_aws_response *res,
+                   const char *done)
+{
+  const char *msg;
+  if (e->starting) {
+    e->failed_at_start = true;
+    e->start_err = err != 0 ? err : KILN_EINTERNAL;
+    return;
+  }
+  if (err == 0)
+    msg = done;
+  else
+    msg = kiln_arena_printf(
+        e->a, "%s failed: %s", kiln_plan_action_name(e->plan->action.type),
+        res != NULL && res->message != NULL && res->message[0] != '\0'
+            ? res->message
+            : kiln_strerror(err));
+  e->cb(err, msg != NULL ? msg : "out of memory", e->data);
+}
+
+/* Starting a call failed. From a call's callback this ends the action
+ * through finish(); from kiln_execute_start() itself it becomes its return
+ * value. */
+#define START(e, call)                                                         \
+  do {                                                                         \
+    int start_err_ = (call);                                                   \
+    if (start_err_ != 0) {                                                     \
+      finish((e), start_err_, NULL, NULL);                                     \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
+static struct kiln_aws_tag *kiln_tags(struct exec *e, bool with_digest,
+                                      size_t *n)
+{
+  const struct kiln_tags *extra = &e->spec->tags;
+  struct kiln_aws_tag *t = kiln_arena_alloc(e->a, (extra->n + 3) * sizeof(*t));
+  size_t k = 0;
+  if (t == NULL)
+    return NULL;
+  for (size_t i = 0; i < extra->n; i++)
+    t[k++] = (struct kiln_aws_tag){extra->items[i].key, extra->items[i].value};
+  t[k++] = (struct kiln_aws_tag){"kiln:app", e->spec->name};
+  t[k++] = (struct kiln_aws_tag){"kiln:commit", e->commit};
+  if (with_digest)
+    t[k++] = (struct kiln_aws_tag){"kiln:digest", e->plan->digest};
+  *n = k;
+  return t;
+}
+
+/* ---- bake ------------------------------------------------------------- */
+
+static void bake_next(struct exec *e);
+
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char md[32];
+  unsigned int n = 0;
+  EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+  for (size_t i = 0; i < 32; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[64] = '\0';
+}
+
+static const char *find_version(const struct kiln_ib_summaries *l,
+                                const char *version)
+{
+  /* Component summaries carry the version; recipe and image ARNs end in
+   * it. */
+  size_t vlen = strlen(version);
+  for (size_t i = 0; i < l->count; i++) {
+    const struct kiln_ib_summary *s = &l->items[i];
+    size_t alen = s->arn != NULL ? strlen(s->arn) : 0;
+    if (s->version != NULL && strcmp(s->version, version) == 0)
+      return s->arn;
+    if (alen > vlen + 1 && s->arn[alen - vlen - 1] == '/' &&
+        strcmp(s->arn + alen - vlen, version) == 0)
+      return s->arn;
+  }
+  return NULL;
+}
+
+static void on_component_made(int err, const struct kiln_aws_response *res,
+                              void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  e->component_arns[e->component++] = e->made.arn;
+  bake_next(e);
+}
+
+static void on_components_listed(int err, const struct kiln_aws_response *res,
+                                 void *data)
+{
+  struct exec *e = data;
+  const struct kiln_component_spec *c =
+      &e->spec->image.components[e->component];
+  char name[128], sha[65], version[32], token[37];
+  const char *arn;
+
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  sha256_hex(c->document, c->document_len, sha);
+  kiln_naming_version(sha, version);
+  if ((arn = find_version(&e->list, version)) != NULL) {
+    e->component_arns[e->component++] = arn;
+    return bake_next(e);
+  }
+  kiln_naming_component(e->spec, e->component, name, sizeof(name));
+  kiln_naming_token("component", sha, token);
+  size_t n_tags;
+  struct kiln_aws_tag *tags = kiln_tags(e, false, &n_tags);
+  START(e, kiln_ib_create_component(e->client,
+                                    &(struct kiln_ib_create_component_request){
+                                        .name = name,
+                                        .semantic_version = version,
+                                        .data = c->document,
+                                        .description = c->file,
+                                        .tags = tags,
+                                        .tag_count = tags != NULL ? n_tags : 0,
+                                        .client_token = token},
+                                    e->a, &e->made, on_component_made, e));
+}
+
+static void on_image_made(int err, const struct kiln_aws_response *res,
+                          void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  if (kiln_bakes_put(e->bakes, e->plan->digest, e->made.arn) != 0)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  finish(e, 0, res,
+         kiln_arena_printf(e->a, "started bake %s of image %.12s", e->made.arn,
+                           e->plan->digest));
+}
+
+static void create_image(struct exec *e)
+{
+  char token[37];
+  size_t n_tags;
+  struct kiln_aws_tag *tags = kiln_tags(e, true, &n_tags);
+  kiln_naming_token("image", e->plan->digest, token);
+  START(e, kiln_ib_create_image(
+               e->client,
+               &(struct kiln_ib_create_image_request){
+                   .image_recipe_arn = e->recipe_arn,
+                   .infrastructure_configuration_arn = e->infra_arn,
+                   .tags = tags,
+                   .tag_count = tags != NULL ? n_tags : 0,
+                   .client_token = token},
+               e->a, &e->made, on_image_made, e));
+}
+
+static void on_infra_made(int err, const struct kiln_aws_response *res,
+                          void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  e->infra_arn = e->made.arn;
+  create_image(e);
+}
+
+static void on_infra_listed(int err, const struct kiln_aws_response *res,
+                            void *data)
+{
+  struct exec *e = data;
+  const struct kiln_build_spec *b = &e->spec->image.build;
+  char name[128], token[37];
+  struct kiln_ib_infrastructure_configuration_request req = {
+      .instance_types = b->instance_types.items,
+      .instance_type_count = b->instance_types.n,
+      .instance_profile_name = b->instance_profile,
+      .subnet_id = b->subnet,
+      .security_group_ids = b->security_groups.items,
+      .security_group_id_count = b->security_groups.n,
+      .terminate_instance_on_failure = {1, 1},
+      .client_token = token,
+  };
+
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  kiln_naming_recipe(e->spec, name, sizeof(name));
+  /* The token covers the settings: the same settings are one change. */
+  kiln_naming_token("infrastructure", e->plan->digest, token);
+  for (size_t i = 0; i < e->list.count; i++)
+    if (e->list.items[i].name != NULL &&
+        strcmp(e->list.items[i].name, name) == 0) {
+      req.arn = e->list.items[i].arn;
+      START(e, kiln_ib_update_infrastructure_configuration(
+                   e->client, &req, e->a, &e->made, on_infra_made, e));
+      return;
+    }
+  size_t n_tags;
+  req.name = name;
+  req.tags = kiln_tags(e, false, &n_tags);
+  req.tag_count = req.tags != NULL ? n_tags : 0;
+  START(e, kiln_ib_create_infrastructure_configuration(
+               e->client, &req, e->a, &e->made, on_infra_made, e));
+}
+
+static void ensure_infrastructure(struct exec *e)
+{
+  static const char *names[1];
+  char name[128];
+  kiln_naming_recipe(e->spec, name, sizeof(name));
+  names[0] = kiln_arena_strdup(e->a, name);
+  struct kiln_ib_filter f = {"name", names, 1};
+  START(e, kiln_ib_list_infrastructure_configurations(
+               e->client,
+               &(struct kiln_ib_list_request){.filters = &f, .filter_count = 1},
+               e->a, &e->list, on_infra_listed, e));
+}
+
+static void on_recipe_made(int err, const struct kiln_aws_response *res,
+                           void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  e->recipe_arn = e->made.arn;
+  ensure_infrastructure(e);
+}
+
+static struct kiln_ib_recipe_component *recipe_components(struct exec *e)
+{
+  const struct kiln_image_spec *im = &e->spec->image;
+  struct kiln_ib_recipe_component *rc =
+      kiln_arena_alloc(e->a, (im->n_components + 1) * sizeof(*rc));
+  for (size_t i = 0; rc != NULL && i < im->n_components; i++) {
+    const struct kiln_component_spec *c = &im->components[i];
+    rc[i].component_arn = e->component_arns[i];
+    rc[i].parameter_count = c->n_params;
+    rc[i].parameters =
+        kiln_arena_alloc(e->a, (c->n_params + 1) * sizeof(*rc[i].parameters));
+    if (rc[i].parameters == NULL)
+      return NULL;
+    for (size_t j = 0; j < c->n_params; j++)
+      rc[i].parameters[j] = (struct kiln_ib_component_parameter){
+          c->params[j].name, c->params[j].values.items, c->params[j].values.n};
+  }
+  return rc;
+}
+
+static void on_recipes_listed(int err, const struct kiln_aws_response *res,
+                              void *data)
+{
+  struct exec *e = data;
+  char name[128], version[32], token[37];
+  const char *arn;
+
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  kiln_naming_version(e->plan->digest, version);
+  if ((arn = find_version(&e->list, version)) != NULL) {
+    e->recipe_arn = arn;
+    return ensure_infrastructure(e);
+  }
+  kiln_naming_recipe(e->spec, name, sizeof(name));
+  kiln_naming_token("recipe", e->plan->digest, token);
+  size_t n_tags;
+  struct kiln_aws_tag *tags = kiln_tags(e, true, &n_tags);
+  struct kiln_ib_recipe_component *rc = recipe_components(e);
+  if (rc == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  START(e, kiln_ib_create_image_recipe(
+               e->client,
+               &(struct kiln_ib_create_image_recipe_request){
+                   .name = name,
+                   .semantic_version = version,
+                   .parent_image = e->obs->parent_ami,
+                   .description =
+                       kiln_arena_printf(e->a, "kiln image %.12s of %s",
+                                         e->plan->digest, e->spec->name),
+                   .components = rc,
+                   .component_count = e->spec->image.n_components,
+                   .tags = tags,
+                   .tag_count = tags != NULL ? n_tags : 0,
+                   .client_token = token},
+               e->a, &e->made, on_recipe_made, e));
+}
+
+/* Components first (in order), then the recipe, the infrastructure
+ * configuration and the image. */
+static void bake_next(struct exec *e)
+{
+  const struct kiln_image_spec *im = &e->spec->image;
+  static const char *self = "Self";
+  const char **names = kiln_arena_alloc(e->a, sizeof(char *));
+  char name[128];
+
+  if (names == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  while (e->component < im->n_components &&
+         im->components[e->component].arn != NULL) {
+    e->component_arns[e->component] = im->components[e->component].arn;
+    e->component++;
+  }
+  if (e->component < im->n_components) {
+    kiln_naming_component(e->spec, e->component, name, sizeof(name));
+    names[0] = kiln_arena_strdup(e->a, name);
+    struct kiln_ib_filter *f = kiln_arena_alloc(e->a, sizeof(*f));
+    if (f == NULL || names[0] == NULL)
+      return finish(e, KILN_ENOMEM, NULL, NULL);
+    *f = (struct kiln_ib_filter){"name", names, 1};
+    START(e, kiln_ib_list_components(
+                 e->client,
+                 &(struct kiln_ib_list_request){
+                     .owner = self, .filters = f, .filter_count = 1},
+                 e->a, &e->list, on_components_listed, e));
+    return;
+  }
+  kiln_naming_recipe(e->spec, name, sizeof(name));
+  names[0] = kiln_arena_strdup(e->a, name);
+  struct kiln_ib_filter *f = kiln_arena_alloc(e->a, sizeof(*f));
+  if (f == NULL || names[0] == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  *f = (struct kiln_ib_filter){"name", names, 1};
+  START(e, kiln_ib_list_image_recipes(
+               e->client,
+               &(struct kiln_ib_list_request){
+                   .owner = self, .filters = f, .filter_count = 1},
+               e->a, &e->list, on_recipes_listed, e));
+}
+
+/* ---- tag image ---------------------------------------------------------- */
+
+static void on_tagged(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct exec *e = data;
+  finish(e, err, res,
+         kiln_arena_printf(e->a, "tagged AMI %s as image %.12s",
+                           e->plan->action.ami_id, e->plan->digest));
+}
+
+static void tag_image(struct exec *e)
+{
+  size_t n_tags;
+  struct kiln_aws_tag *tags = kiln_tags(e, true, &n_tags);
+  const char **ids = kiln_arena_alloc(e->a, sizeof(char *));
+  if (tags == NULL || ids == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  ids[0] = e->plan->action.ami_id;
+  START(e, kiln_ec2_create_tags(
+               e->client,
+               &(struct kiln_ec2_create_tags_request){.resource_ids = ids,
+                                                      .resource_id_count = 1,
+                                                      .tags = tags,
+                                                      .tag_count = n_tags},
+               on_tagged, e));
+}
+
+/* ---- launch template ------------------------------------------------------
+ */
+
+static int to_aws_data(struct exec *e, const struct kiln_lt_data *d,
+                       struct kiln_ec2_launch_template_data *out)
+{
+  memset(out, 0, sizeof(*out));
+  out->image_id = d->image_id;
+  out->instance_type = d->instance_type;
+  out->user_data = d->user_data_b64;
+  out->security_group_ids = d->security_groups.items;
+  out->security_group_id_count = d->security_groups.n;
+  if (d->instance_profile != NULL &&
+      strncmp(d->instance_profile, "arn:", 4) == 0)
+    out->iam_instance_profile_arn = d->instance_profile;
+  else
+    out->iam_instance_profile_name = d->instance_profile;
+  out->http_tokens = d->http_tokens;
+  out->http_endpoint = "enabled";
+  out->http_put_response_hop_limit =
+      (struct kiln_aws_opt_int){d->http_hop_limit != 0, d->http_hop_limit};
+  out->block_devices =
+      kiln_arena_alloc(e->a, (d->n_bdevs + 1) * sizeof(*out->block_devices));
+  out->tag_specs = kiln_arena_alloc(e->a, sizeof(*out->tag_specs));
+  if (out->block_devices == NULL || out->tag_specs == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < d->n_bdevs; i++) {
+    const struct kiln_lt_bdev *b = &d->bdevs[i];
+    out->block_devices[i] = (struct kiln_ec2_block_device){
+        .device_name = b->device,
+        .has_ebs = 1,
+        .volume_size_gib = {1, b->size_gib},
+        .volume_type = b->type,
+        .encrypted = {1, b->encrypted},
+        .delete_on_termination = {1, b->delete_on_termination},
+        .iops = {b->iops != 0, b->iops},
+        .throughput = {b->throughput != 0, b->throughput},
+    };
+  }
+  out->block_device_count = d->n_bdevs;
+  if (d->instance_tags.n > 0) {
+    struct kiln_aws_tag *t =
+        kiln_arena_alloc(e->a, d->instance_tags.n * sizeof(*t));
+    if (t == NULL)
+      return KILN_ENOMEM;
+    for (size_t i = 0; i < d->instance_tags.n; i++)
+      t[i] = (struct kiln_aws_tag){d->instance_tags.items[i].key,
+                                   d->instance_tags.items[i].value};
+    out->tag_specs[0] =
+        (struct kiln_ec2_tag_spec){"instance", t, d->instance_tags.n};
+    out->tag_spec_count = 1;
+  }
+  return 0;
+}
+
+/* The client token of a version: a hash of everything it holds, so a retry
+ * returns the version the first attempt made. */
+static void lt_token(struct exec *e, const struct kiln_lt_data *d, char out[37])
+{
+  struct kiln_lt_data empty = {0};
+  struct kiln_drift *all = NULL;
+  size_t n = 0;
+  struct kiln_buf b;
+  char sha[65];
+
+  kiln_buf_init(&b, 0);
+  kiln_buf_puts(&b, e->spec->launch_template.name);
+  if (kiln_plan_lt_diff(d, &empty, KILN_CAUSE_COMMIT, e->a, &all, &n) == 0)
+    for (size_t i = 0; i < n; i++)
+      kiln_buf_printf(&b, "|%s=%s", all[i].field, all[i].desired);
+  sha256_hex(b.data != NULL ? b.data : "", b.len, sha);
+  kiln_buf_cleanup(&b);
+  kiln_naming_token("launch-template", sha, out);
+}
+
+static const char *lt_description(struct exec *e)
+{
+  char d[160];
+  kiln_naming_lt_description(e->commit, e->plan->digest, d, sizeof(d));
+  return kiln_arena_strdup(e->a, d);
+}
+
+static void on_lt_created(int err, const struct kiln_aws_response *res,
+                          void *data)
+{
+  struct exec *e = data;
+  finish(e, err, res,
+         kiln_arena_printf(e->a, "created launch template %s (%s)",
+                           e->spec->launch_template.name, e->lt.id));
+}
+
+static void lt_create(struct exec *e)
+{
+  struct kiln_ec2_create_launch_template_request req = {
+      .name = e->spec->launch_template.name,
+      .version_description = lt_description(e),
+  };
+  char token[37];
+  size_t n_tags;
+  if (to_aws_data(e, e->plan->action.lt_data, &req.data) != 0)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  lt_token(e, e->plan->action.lt_data, token);
+  req.client_token = token;
+  req.tags = kiln_tags(e, false, &n_tags);
+  req.tag_count = req.tags != NULL ? n_tags : 0;
+  START(e, kiln_ec2_create_launch_template(e->client, &req, e->a, &e->lt,
+                                           on_lt_created, e));
+}
+
+static void on_default_set(int err, const struct kiln_aws_response *res,
+                           void *data)
+{
+  struct exec *e = data;
+  finish(e, err, res,
+         kiln_arena_printf(e->a, "made version %lld the default of %s",
+                           (long long)e->version.version_number,
+                           e->spec->launch_template.name));
+}
+
+static void set_default(struct exec *e)
+{
+  char v[32];
+  snprintf(v, sizeof(v), "%lld", (long long)e->version.version_number);
+  START(e, kiln_ec2_modify_launch_template(
+               e->client,
+               &(struct kiln_ec2_modify_launch_template_request){
+                   .launch_template_id = e->obs->lt_id,
+                   .default_version = kiln_arena_strdup(e->a, v)},
+               e->a, &e->lt, on_default_set, e));
+}
+
+static void on_version_created(int err, const struct kiln_aws_response *res,
+                               void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  set_default(e);
+}
+
+static void on_versions_listed(int err, const struct kiln_aws_response *res,
+                               void *data)
+{
+  struct exec *e = data;
+  const struct kiln_lt_data *want = e->plan->action.lt_data;
+  struct kiln_ec2_create_launch_template_version_request req = {
+      .launch_template_id = e->obs->lt_id,
+      .version_description = lt_description(e),
+  };
+  char token[37];
+
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  /* An existing version with the desired data (a revert) is reused. The
+   * newest match wins. */
+  for (size_t i = 0; i < e->versions.count; i++) {
+    const struct kiln_ec2_launch_template_version *v = &e->versions.versions[i];
+    struct kiln_lt_data have;
+    struct kiln_drift *drift = NULL;
+    size_t n = 0;
+    if (kiln_observe_lt_data(e->a, &v->data, &have) != 0 ||
+        kiln_plan_lt_diff(want, &have, KILN_CAUSE_COMMIT, e->a, &drift, &n) !=
+            0)
+      return finish(e, KILN_ENOMEM, NULL, NULL);
+    if (n == 0 && v->version_number > e->version.version_number)
+      e->version = *v;
+  }
+  if (e->version.version_number != 0)
+    return set_default(e);
+  if (to_aws_data(e, want, &req.data) != 0)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  lt_token(e, want, token);
+  req.client_token = token;
+  START(e, kiln_ec2_create_launch_template_version(
+               e->client, &req, e->a, &e->version, on_version_created, e));
+}
+
+static void lt_set_default(struct exec *e)
+{
+  START(e, kiln_ec2_describe_launch_template_versions(
+               e->client,
+               &(struct kiln_ec2_describe_launch_template_versions_request){
+                   .launch_template_id = e->obs->lt_id},
+               e->a, &e->versions, on_versions_listed, e));
+}
+
+/* ---- group and refresh ------------------------------------------------------
+ */
+
+static void on_group_done(int err, const struct kiln_aws_response *res,
+                          void *data)
+{
+  struct exec *e = data;
+  finish(e, err, res, e->plan->action.reason);
+}
+
+static const char *joined_subnets(struct exec *e)
+{
+  struct kiln_buf b;
+  const char *out;
+  kiln_buf_init(&b, 0);
+  for (size_t i = 0; i < e->spec->autoscaling.subnets.n; i++)
+    kiln_buf_printf(&b, "%s%s", i > 0 ? "," : "",
+                    e->spec->autoscaling.subnets.items[i]);
+  out = kiln_arena_strdup(e->a, b.data != NULL ? b.data : "");
+  kiln_buf_cleanup(&b);
+  return out;
+}
+
+static const char *version_str(struct exec *e)
+{
+  return kiln_arena_printf(e->a, "%lld", (long long)e->plan->action.lt_version);
+}
+
+static void asg_create(struct exec *e)
+{
+  const struct kiln_asg_spec *g = &e->spec->autoscaling;
+  size_t n_tags;
+  struct kiln_aws_tag *tags = kiln_tags(e, false, &n_tags);
+  struct kiln_asg_tag *asg_tags =
+      kiln_arena_alloc(e->a, (n_tags + 1) * sizeof(*asg_tags));
+  if (tags == NULL || asg_tags == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  for (size_t i = 0; i < n_tags; i++)
+    asg_tags[i] = (struct kiln_asg_tag){tags[i].key, tags[i].value,
+                                        strncmp(tags[i].key, "kiln:", 5) != 0};
+  START(e, kiln_asg_create_group(
+               e->client,
+               &(struct kiln_asg_create_group_request){
+                   .name = g->name,
+                   .launch_template = {.id = e->obs->lt_id,
+                                       .version = version_str(e)},
+                   .min_size = g->min,
+                   .max_size = g->max,
+                   .desired_capacity = {g->has_desired, g->desired},
+                   .vpc_zone_identifier = joined_subnets(e),
+                   .tags = asg_tags,
+                   .tag_count = n_tags},
+               on_group_done, e));
+}
+
+static void asg_update(struct exec *e)
+{
+  const struct kiln_asg_spec *g = &e->spec->autoscaling;
+  const struct kiln_action *a = &e->plan->action;
+  struct kiln_asg_update_group_request req = {.name = g->name};
+  if (a->set_capacity) {
+    req.min_size = (struct kiln_aws_opt_int){1, g->min};
+    req.max_size = (struct kiln_aws_opt_int){1, g->max};
+    req.desired_capacity =
+        (struct kiln_aws_opt_int){g->has_desired, g->desired};
+  }
+  if (a->set_lt_version)
+    req.launch_template = (struct kiln_asg_launch_template){
+        .id = e->obs->lt_id, .version = version_str(e)};
+  START(e, kiln_asg_update_group(e->client, &req, on_group_done, e));
+}
+
+static void on_refresh(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct exec *e = data;
+  finish(e, err, res,
+         kiln_arena_printf(e->a, "%s instance refresh %s",
+                           e->plan->action.type == KILN_ACTION_REFRESH_START
+                               ? "started"
+                               : "cancelled",
+                           e->refresh.instance_refresh_id != NULL
+                               ? e->refresh.instance_refresh_id
+                               : "?"));
+}
+
+static void refresh_start(struct exec *e)
+{
+  const struct kiln_rollout_spec *r = &e->spec->rollout;
+  START(e,
+        kiln_asg_start_instance_refresh(
+            e->client,
+            &(struct kiln_asg_start_instance_refresh_request){
+                .group_name = e->spec->autoscaling.name,
+                .desired_launch_template = {.id = e->obs->lt_id,
+                                            .version = version_str(e)},
+                .preferences =
+                    {
+                        .min_healthy_percentage = {1, r->min_healthy_percent},
+                        .max_healthy_percentage = {1, r->max_healthy_percent},
+                        .instance_warmup_s = {1, r->warmup_seconds},
+                        .skip_matching = {1, r->skip_matching},
+                        .auto_rollback = {1, r->auto_rollback},
+                    }},
+            e->a, &e->refresh, on_refresh, e));
+}
+
+static void refresh_cancel(struct exec *e)
+{
+  START(e, kiln_asg_cancel_instance_refresh(
+               e->client,
+               &(struct kiln_asg_cancel_instance_refresh_request){
+                   .group_name = e->spec->autoscaling.name},
+               e->a, &e->refresh, on_refresh, e));
+}
+
+/* ---- entry ----------------------------------------------------------------
+ */
+
+int kiln_execute_start(struct kiln_aws_client *client,
+                       const struct kiln_app_spec *spec, const char *commit,
+                       const struct kiln_plan *plan,
+                       const struct kiln_observed_app *obs,
+                       struct kiln_bakes *bakes, struct kiln_arena *arena,
+                       kiln_execute_cb *cb, void *data)
+{
+  struct exec *e;
+  if (!plan->mutates)
+    return KILN_EINVAL;
+  e = kiln_arena_alloc(arena, sizeof(*e));
+  if (e == NULL)
+    return KILN_ENOMEM;
+  *e = (struct exec){.client = client,
+                     .spec = spec,
+                     .commit = commit,
+                     .plan = plan,
+                     .obs = obs,
+                     .bakes = bakes,
+                     .a = arena,
+                     .cb = cb,
+                     .data = data};
+  e->component_arns =
+      kiln_arena_alloc(arena, (spec->image.n_components + 1) * sizeof(char *));
+  if (e->component_arns == NULL)
+    return KILN_ENOMEM;
+  e->starting = true;
+  switch (plan->action.type) {
+  case KILN_ACTION_BAKE:
+    bake_next(e);
+    break;
+  case KILN_ACTION_TAG_IMAGE:
+    tag_image(e);
+    break;
+  case KILN_ACTION_LT_CREATE:
+    lt_create(e);
+    break;
+  case KILN_ACTION_LT_SET_DEFAULT:
+    lt_set_default(e);
+    break;
+  case KILN_ACTION_ASG_CREATE:
+    asg_create(e);
+    break;
+  case KILN_ACTION_ASG_UPDATE:
+    asg_update(e);
+    break;
+  case KILN_ACTION_REFRESH_START:
+    refresh_start(e);
+    break;
+  case KILN_ACTION_REFRESH_CANCEL:
+    refresh_cancel(e);
+    break;
+  default:
+    return KILN_EINVAL;
+  }
+  e->starting = false;
+  return e->failed_at_start ? e->start_err : 0;
+}

@@ -1,0 +1,655 @@
+/* Observe, in two rounds of parallel calls: first what every app needs
+ * (parents, Kiln's AMIs, $Default launch template versions, groups), then
+ * only what some apps need (refreshes of groups off their version, bakes in
+ * flight). See observe.h. */
+#include "kiln/observe.h"
+#include "kiln/arena.h"
+#include "kiln/autoscaling.h"
+#include "kiln/aws_client.h"
+#include "kiln/ec2.h"
+#include "kiln/error.h"
+#include "kiln/imagebuilder.h"
+#include "kiln/naming.h"
+#include "kiln/ssm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- bakes Kiln started ----------------------------------------------- */
+
+int kiln_bakes_put(struct kiln_bakes *b, const char *digest, const char *arn)
+{
+  char *copy = strdup(arn);
+  if (copy == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < b->n; i++)
+    if (strcmp(b->items[i].digest, digest) == 0) {
+      free(b->items[i].arn);
+      b->items[i].arn = copy;
+      return 0;
+    }
+  if (b->n == b->cap) {
+    size_t cap = b->cap != 0 ? b->cap * 2 : 8;
+    void *p = realloc(b->items, cap * sizeof(*b->items));
+    if (p == NULL) {
+      free(copy);
+      return KILN_ENOMEM;
+    }
+    b->items = p;
+    b->cap = cap;
+  }
+  snprintf(b->items[b->n].digest, sizeof(b->items[b->n].digest), "%s", digest);
+  b->items[b->n++].arn = copy;
+  return 0;
+}
+
+const char *kiln_bakes_get(const struct kiln_bakes *b, const char *digest)
+{
+  for (size_t i = 0; b != NULL && i < b->n; i++)
+    if (strcmp(b->items[i].digest, digest) == 0)
+      return b->items[i].arn;
+  return NULL;
+}
+
+void kiln_bakes_cleanup(struct kiln_bakes *b)
+{
+  for (size_t i = 0; i < b->n; i++)
+    free(b->items[i].arn);
+  free(b->items);
+  memset(b, 0, sizeof(*b));
+}
+
+/* ---- the observation in progress -------------------------------------- */
+
+struct observe;
+
+/* One outstanding call: which observation, and which app or chunk. */
+struct call {
+  struct observe *o;
+  size_t index;
+};
+
+struct observe {
+  struct kiln_aws_client *client;
+  const struct kiln_spec_repo *repo;
+  const struct kiln_bakes *bakes;
+  struct kiln_arena *a;
+  kiln_observe_cb *cb;
+  void *data;
+  const char *region;
+  struct kiln_observation obs;
+  int pending;
+  int planned; /* round one: calls counted in pending up front */
+  int started; /* round one: calls started so far */
+  int round;
+  int err;
+
+  /* Round one. */
+  const char **ssm_names;
+  size_t n_ssm;
+  struct kiln_ssm_parameters *ssm; /* one per chunk of 10 */
+  const char **ssm_errors;         /* per chunk, NULL when it worked */
+  struct kiln_ec2_images images;
+  struct kiln_ec2_launch_template_versions ltv;
+  const char **group_names;
+  size_t n_groups;
+  struct kiln_asg_groups *groups; /* one per chunk of 100 */
+
+  /* Round two, per app. */
+  char (*digests)[65];
+  struct kiln_asg_instance_refreshes *refreshes;
+  struct kiln_ib_image *bake_images;
+};
+
+static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
+{
+  return s->valid && s->region != NULL && strcmp(s->region, o->region) == 0;
+}
+
+static void finish(struct observe *o);
+static void round_two(struct observe *o);
+
+/* Every call's callback ends here. The first failure is kept as the
+ * observation's error unless the caller can live without that call. */
+static void call_done(struct observe *o, int err,
+                      const struct kiln_aws_response *res, bool fatal)
+{
+  if (err != 0 && fatal && o->err == 0) {
+    o->err = err;
+    o->obs.error = kiln_arena_printf(o->a, "cannot observe AWS: %s",
+                                     res != NULL && res->message != NULL &&
+                                             res->message[0] != '\0'
+                                         ? res->message
+                                         : kiln_strerror(err));
+  }
+  if (--o->pending > 0)
+    return;
+  if (o->round == 1 && o->err == 0)
+    round_two(o);
+  else
+    finish(o);
+}
+
+static struct call *new_call(struct observe *o, size_t index)
+{
+  struct call *c = kiln_arena_alloc(o->a, sizeof(*c));
+  if (c != NULL) {
+    c->o = o;
+    c->index = index;
+  }
+  return c;
+}
+
+/* ---- round one -------------------------------------------------------- */
+
+static void on_ssm(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct call *c = data;
+  /* A parent that does not resolve fails its apps, not the pass. */
+  if (err != 0)
+    c->o->ssm_errors[c->index] = kiln_arena_strdup(
+        c->o->a, res != NULL && res->message != NULL ? res->message
+                                                     : kiln_strerror(err));
+  call_done(c->o, err, res, false);
+}
+
+static void on_images(int err, const struct kiln_aws_response *res, void *data)
+{
+  call_done(data, err, res, true);
+}
+
+static void on_ltv(int err, const struct kiln_aws_response *res, void *data)
+{
+  call_done(data, err, res, true);
+}
+
+static void on_groups(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct call *c = data;
+  call_done(c->o, err, res, true);
+}
+
+static bool seen(const char **list, size_t n, const char *s)
+{
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(list[i], s) == 0)
+      return true;
+  return false;
+}
+
+static int collect_names(struct observe *o)
+{
+  const struct kiln_spec_repo *r = o->repo;
+  o->ssm_names = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
+  o->group_names = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
+  if (o->ssm_names == NULL || o->group_names == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < r->n_apps; i++) {
+    const struct kiln_app_spec *s = &r->apps[i];
+    if (!in_scope(o, s))
+      continue;
+    if (s->image.parent_kind == KILN_PARENT_SSM &&
+        !seen(o->ssm_names, o->n_ssm, s->image.parent_ref))
+      o->ssm_names[o->n_ssm++] = s->image.parent_ref;
+    o->group_names[o->n_groups++] = s->autoscaling.name;
+  }
+  return 0;
+}
+
+static int start_round_one(struct observe *o)
+{
+  static const char *self[] = {"self"};
+  static const char *digest_key[] = {"kiln:digest"};
+  static const char *default_version[] = {"$Default"};
+  struct kiln_ec2_filter filter = {"tag-key", digest_key, 1};
+  size_t n_ssm_chunks =
+      (o->n_ssm + KILN_SSM_MAX_NAMES - 1) / KILN_SSM_MAX_NAMES;
+  size_t n_group_chunks =
+      (o->n_groups + KILN_ASG_MAX_NAMES - 1) / KILN_ASG_MAX_NAMES;
+  struct call *c;
+  int err;
+
+  o->round = 1;
+  o->ssm = kiln_arena_alloc(o->a, (n_ssm_chunks + 1) * sizeof(*o->ssm));
+  o->ssm_errors = kiln_arena_alloc(o->a, (n_ssm_chunks + 1) * sizeof(char *));
+  o->groups = kiln_arena_alloc(o->a, (n_group_chunks + 1) * sizeof(*o->groups));
+  if (o->ssm == NULL || o->ssm_errors == NULL || o->groups == NULL)
+    return KILN_ENOMEM;
+
+  /* Count every call before starting any, so that no callback sees the
+   * counter reach zero early. */
+  o->planned = o->pending = 2 + (int)n_ssm_chunks + (int)n_group_chunks;
+
+  err = kiln_ec2_describe_images(
+      o->client,
+      &(struct kiln_ec2_describe_images_request){.owners = self,
+                                                 .owner_count = 1,
+                                                 .filters = &filter,
+                                                 .filter_count = 1},
+      o->a, &o->images, on_images, o);
+  if (err != 0)
+    return err;
+  o->started++;
+  err = kiln_ec2_describe_launch_template_versions(
+      o->client,
+      &(struct kiln_ec2_describe_launch_template_versions_request){
+          .versions = default_version, .version_count = 1},
+      o->a, &o->ltv, on_ltv, o);
+  if (err != 0)
+    return err;
+  o->started++;
+  for (size_t i = 0; i < n_ssm_chunks; i++) {
+    size_t first = i * KILN_SSM_MAX_NAMES;
+    size_t count = o->n_ssm - first < KILN_SSM_MAX_NAMES ? o->n_ssm - first
+                                                         : KILN_SSM_MAX_NAMES;
+    if ((c = new_call(o, i)) == NULL)
+      return KILN_ENOMEM;
+    err = kiln_ssm_get_parameters(
+        o->client,
+        &(struct kiln_ssm_get_parameters_request){.names = o->ssm_names + first,
+                                                  .name_count = count},
+        o->a, &o->ssm[i], on_ssm, c);
+    if (err != 0)
+      return err;
+    o->started++;
+  }
+  for (size_t i = 0; i < n_group_chunks; i++) {
+    size_t first = i * KILN_ASG_MAX_NAMES;
+    size_t count = o->n_groups - first < KILN_ASG_MAX_NAMES
+                       ? o->n_groups - first
+                       : KILN_ASG_MAX_NAMES;
+    if ((c = new_call(o, i)) == NULL)
+      return KILN_ENOMEM;
+    err = kiln_asg_describe_groups(
+        o->client,
+        &(struct kiln_asg_describe_groups_request){
+            .names = o->group_names + first, .name_count = count},
+        o->a, &o->groups[i], on_groups, c);
+    if (err != 0)
+      return err;
+    o->started++;
+  }
+  return 0;
+}
+
+/* ---- from AWS results to the observed model ---------------------------- */
+
+static const char *tag_value(const struct kiln_aws_tag *tags, size_t n,
+                             const char *key)
+{
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(tags[i].key, key) == 0)
+      return tags[i].value;
+  return NULL;
+}
+
+static void resolve_parent(struct observe *o, const struct kiln_app_spec *s,
+                           struct kiln_observed_app *out)
+{
+  size_t chunks = (o->n_ssm + KILN_SSM_MAX_NAMES - 1) / KILN_SSM_MAX_NAMES;
+  if (s->image.parent_kind != KILN_PARENT_SSM) {
+    out->parent_ami = s->image.parent;
+    return;
+  }
+  for (size_t c = 0; c < chunks; c++) {
+    if (o->ssm_errors[c] != NULL) {
+      size_t first = c * KILN_SSM_MAX_NAMES;
+      for (size_t j = first; j < o->n_ssm && j < first + KILN_SSM_MAX_NAMES;
+           j++)
+        if (strcmp(o->ssm_names[j], s->image.parent_ref) == 0)
+          out->parent_error = o->ssm_errors[c];
+      continue;
+    }
+    for (size_t j = 0; j < o->ssm[c].count; j++)
+      if (strcmp(o->ssm[c].parameters[j].name, s->image.parent_ref) == 0)
+        out->parent_ami = o->ssm[c].parameters[j].value;
+  }
+  if (out->parent_ami == NULL && out->parent_error == NULL)
+    out->parent_error = "SSM has no such parameter";
+}
+
+static void find_image(struct observe *o, const char *digest,
+                       struct kiln_observed_app *out)
+{
+  for (size_t i = 0; i < o->images.count; i++) {
+    const struct kiln_ec2_image *im = &o->images.images[i];
+    const char *d = tag_value(im->tags, im->tag_count, "kiln:digest");
+    if (d == NULL || strcmp(d, digest) != 0)
+      continue;
+    if (strcmp(im->state, "available") == 0) {
+      out->image_ami = im->image_id;
+      out->image_pending = false;
+      return;
+    }
+    if (strcmp(im->state, "pending") == 0 && out->image_ami == NULL) {
+      out->image_ami = im->image_id;
+      out->image_pending = true;
+    }
+  }
+}
+
+int kiln_observe_lt_data(struct kiln_arena *a,
+                         const struct kiln_ec2_launch_template_data *d,
+                         struct kiln_lt_data *out)
+{
+  memset(out, 0, sizeof(*out));
+  out->image_id = d->image_id;
+  out->instance_type = d->instance_type;
+  out->user_data_b64 = d->user_data;
+  out->security_groups.items = d->security_group_ids;
+  out->security_groups.n = d->security_group_id_count;
+  out->instance_profile = d->iam_instance_profile_name != NULL
+                              ? d->iam_instance_profile_name
+                              : d->iam_instance_profile_arn;
+  out->http_tokens = d->http_tokens;
+  out->http_hop_limit = d->http_put_response_hop_limit.set
+                            ? d->http_put_response_hop_limit.value
+                            : 0;
+  if (d->block_device_count > 0) {
+    out->bdevs =
+        kiln_arena_alloc(a, d->block_device_count * sizeof(*out->bdevs));
+    if (out->bdevs == NULL)
+      return KILN_ENOMEM;
+    for (size_t i = 0; i < d->block_device_count; i++) {
+      const struct kiln_ec2_block_device *b = &d->block_devices[i];
+      out->bdevs[out->n_bdevs++] = (struct kiln_lt_bdev){
+          .device = b->device_name,
+          .size_gib = b->volume_size_gib.set ? b->volume_size_gib.value : 0,
+          .type = b->volume_type,
+          .encrypted = b->encrypted.set && b->encrypted.value,
+          .delete_on_termination =
+              b->delete_on_termination.set && b->delete_on_termination.value,
+          .iops = b->iops.set ? b->iops.value : 0,
+          .throughput = b->throughput.set ? b->throughput.value : 0,
+      };
+    }
+  }
+  for (size_t i = 0; i < d->tag_spec_count; i++) {
+    const struct kiln_ec2_tag_spec *ts = &d->tag_specs[i];
+    if (ts->resource_type == NULL || strcmp(ts->resource_type, "instance") != 0)
+      continue;
+    out->instance_tags.items =
+        kiln_arena_alloc(a, (ts->tag_count + 1) * sizeof(struct kiln_tag));
+    if (out->instance_tags.items == NULL)
+      return KILN_ENOMEM;
+    for (size_t j = 0; j < ts->tag_count; j++)
+      out->instance_tags.items[out->instance_tags.n++] =
+          (struct kiln_tag){ts->tags[j].key, ts->tags[j].value};
+  }
+  return 0;
+}
+
+static int find_launch_template(struct observe *o,
+                                const struct kiln_app_spec *s,
+                                struct kiln_observed_app *out)
+{
+  for (size_t i = 0; i < o->ltv.count; i++) {
+    const struct kiln_ec2_launch_template_version *v = &o->ltv.versions[i];
+    char commit[41];
+    if (v->launch_template_name == NULL ||
+        strcmp(v->launch_template_name, s->launch_template.name) != 0)
+      continue;
+    out->lt_exists = true;
+    out->lt_id = v->launch_template_id;
+    out->lt_default_version = v->version_number;
+    out->lt_latest_version = v->version_number;
+    if (kiln_naming_parse_lt_description(v->description, commit) == 0)
+      out->lt_default_commit = kiln_arena_strdup(o->a, commit);
+    return kiln_observe_lt_data(o->a, &v->data, &out->lt_default);
+  }
+  return 0;
+}
+
+static bool counts_as_running(const char *state)
+{
+  /* Instances on their way out no longer serve. */
+  return state == NULL ||
+         (strncmp(state, "Terminat", 8) != 0 &&
+          strcmp(state, "Detaching") != 0 && strcmp(state, "Detached") != 0);
+}
+
+static void find_group(struct observe *o, const struct kiln_app_spec *s,
+                       struct kiln_observed_app *out)
+{
+  size_t chunks = (o->n_groups + KILN_ASG_MAX_NAMES - 1) / KILN_ASG_MAX_NAMES;
+  char want[32];
+
+  snprintf(want, sizeof(want), "%lld", (long long)out->lt_default_version);
+  for (size_t c = 0; c < chunks; c++) {
+    for (size_t i = 0; i < o->groups[c].count; i++) {
+      const struct kiln_asg_group *g = &o->groups[c].groups[i];
+      if (strcmp(g->name, s->autoscaling.name) != 0)
+        continue;
+      out->asg_exists = true;
+      out->asg_min = g->min_size;
+      out->asg_max = g->max_size;
+      out->asg_desired = g->desired_capacity;
+      out->asg_lt_id = g->launch_template.id;
+      out->asg_lt_version = g->launch_template.version;
+      for (size_t t = 0; t < g->tag_count; t++)
+        if (strcmp(g->tags[t].key, "kiln:commit") == 0)
+          out->asg_commit = g->tags[t].value;
+      for (size_t j = 0; j < g->instance_count; j++) {
+        const struct kiln_asg_instance *in = &g->instances[j];
+        if (!counts_as_running(in->lifecycle_state))
+          continue;
+        out->asg_instances++;
+        if (!out->lt_exists || in->launch_template.version == NULL ||
+            strcmp(in->launch_template.version, want) != 0)
+          out->asg_instances_stale++;
+      }
+      return;
+    }
+  }
+}
+
+/* ---- round two -------------------------------------------------------- */
+
+static void on_refreshes(int err, const struct kiln_aws_response *res,
+                         void *data)
+{
+  struct call *c = data;
+  call_done(c->o, err, res, true);
+}
+
+static void on_bake(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct call *c = data;
+  /* An unknown bake (expired, deleted) is simply not in flight. */
+  if (err != 0)
+    memset(&c->o->bake_images[c->index], 0, sizeof(c->o->bake_images[0]));
+  call_done(c->o, err, res, false);
+}
+
+static bool needs_refresh_look(const struct kiln_observed_app *a)
+{
+  char v[32];
+  if (!a->asg_exists || !a->lt_exists)
+    return false;
+  snprintf(v, sizeof(v), "%lld", (long long)a->lt_default_version);
+  return a->asg_instances_stale > 0 || a->asg_lt_version == NULL ||
+         strcmp(a->asg_lt_version, v) != 0;
+}
+
+static void round_two(struct observe *o)
+{
+  const struct kiln_spec_repo *r = o->repo;
+  int err = 0;
+
+  o->round = 2;
+  o->pending = 1; /* held until every call below has started */
+  for (size_t i = 0; i < r->n_apps && err == 0; i++) {
+    const struct kiln_app_spec *s = &r->apps[i];
+    struct kiln_observed_app *a = &o->obs.apps[i];
+    const char *bake;
+    struct call *c;
+
+    if (!in_scope(o, s))
+      continue;
+    resolve_parent(o, s, a);
+    if (a->parent_ami == NULL)
+      continue;
+    if (kiln_spec_image_digest(s, a->parent_ami, o->digests[i], NULL) != 0) {
+      err = KILN_ENOMEM;
+      break;
+    }
+    find_image(o, o->digests[i], a);
+    err = find_launch_template(o, s, a);
+    if (err != 0)
+      break;
+    find_group(o, s, a);
+    if (needs_refresh_look(a)) {
+      if ((c = new_call(o, i)) == NULL) {
+        err = KILN_ENOMEM;
+        break;
+      }
+      o->pending++;
+      err = kiln_asg_describe_instance_refreshes(
+          o->client,
+          &(struct kiln_asg_describe_instance_refreshes_request){
+              .group_name = s->autoscaling.name},
+          o->a, &o->refreshes[i], on_refreshes, c);
+      if (err != 0)
+        o->pending--;
+    }
+    if (err == 0 && a->image_ami == NULL &&
+        (bake = kiln_bakes_get(o->bakes, o->digests[i])) != NULL) {
+      if ((c = new_call(o, i)) == NULL) {
+        err = KILN_ENOMEM;
+        break;
+      }
+      o->pending++;
+      err = kiln_ib_get_image(
+          o->client,
+          &(struct kiln_ib_get_image_request){.image_build_version_arn = bake},
+          o->a, &o->bake_images[i], on_bake, c);
+      if (err != 0)
+        o->pending--;
+    }
+  }
+  if (err != 0 && o->err == 0) {
+    o->err = err;
+    o->obs.error = "cannot observe AWS: out of memory";
+  }
+  /* Drop the hold; if nothing was started this finishes now. The caller's
+   * callback is still asynchronous: round two runs from a call's callback. */
+  call_done(o, 0, NULL, false);
+}
+
+static enum kiln_refresh_state refresh_state(const char *status)
+{
+  static const struct {
+    const char *name;
+    enum kiln_refresh_state state;
+  } map[] = {
+      {"Pending", KILN_REFRESH_RUNNING},
+      {"InProgress", KILN_REFRESH_RUNNING},
+      {"Baking", KILN_REFRESH_RUNNING},
+      {"Cancelling", KILN_REFRESH_CANCELLING},
+      {"RollbackInProgress", KILN_REFRESH_ROLLING_BACK},
+      {"Successful", KILN_REFRESH_SUCCEEDED},
+      {"Failed", KILN_REFRESH_FAILED},
+      {"RollbackSuccessful", KILN_REFRESH_FAILED},
+      {"RollbackFailed", KILN_REFRESH_FAILED},
+      {"Cancelled", KILN_REFRESH_CANCELLED},
+  };
+  for (size_t i = 0; status != NULL && i < sizeof(map) / sizeof(map[0]); i++)
+    if (strcmp(status, map[i].name) == 0)
+      return map[i].state;
+  return KILN_REFRESH_NONE;
+}
+
+static void apply_refresh(const struct kiln_asg_instance_refreshes *r,
+                          struct kiln_observed_app *a)
+{
+  const struct kiln_asg_instance_refresh *latest;
+  if (r->count == 0)
+    return;
+  latest = &r->refreshes[0];
+  a->refresh = refresh_state(latest->status);
+  a->refresh_id = latest->id;
+  a->refresh_version = latest->desired_launch_template.version != NULL
+                           ? atoll(latest->desired_launch_template.version)
+                           : 0;
+  a->refresh_percent =
+      latest->percentage_complete.set ? latest->percentage_complete.value : 0;
+  a->refresh_reason = latest->rollback_reason != NULL ? latest->rollback_reason
+                                                      : latest->status_reason;
+}
+
+static void apply_bake(struct observe *o, const struct kiln_ib_image *im,
+                       struct kiln_observed_app *a)
+{
+  const char *st = im->state_status;
+  if (st == NULL)
+    return;
+  a->bake_arn = im->arn;
+  if (strcmp(st, "AVAILABLE") == 0) {
+    a->bake = KILN_BAKE_DONE;
+    for (size_t i = 0; i < im->ami_count; i++)
+      if (im->amis[i].region == NULL ||
+          strcmp(im->amis[i].region, o->region) == 0)
+        a->bake_ami = im->amis[i].image;
+    if (a->bake_ami == NULL) {
+      a->bake = KILN_BAKE_FAILED;
+      a->bake_reason = "the bake ended without an AMI in this region";
+    }
+  } else if (strcmp(st, "FAILED") == 0 || strcmp(st, "CANCELLED") == 0 ||
+             strcmp(st, "DELETED") == 0 || strcmp(st, "DEPRECATED") == 0) {
+    a->bake = KILN_BAKE_FAILED;
+    a->bake_reason = im->state_reason != NULL ? im->state_reason : st;
+  } else {
+    a->bake = KILN_BAKE_RUNNING;
+  }
+}
+
+static void finish(struct observe *o)
+{
+  for (size_t i = 0; o->err == 0 && o->round == 2 && i < o->repo->n_apps; i++) {
+    if (!in_scope(o, &o->repo->apps[i]))
+      continue;
+    apply_refresh(&o->refreshes[i], &o->obs.apps[i]);
+    apply_bake(o, &o->bake_images[i], &o->obs.apps[i]);
+  }
+  o->cb(o->err, &o->obs, o->data);
+}
+
+int kiln_observe_start(struct kiln_aws_client *client,
+                       const struct kiln_spec_repo *repo,
+                       const struct kiln_bakes *bakes, struct kiln_arena *arena,
+                       kiln_observe_cb *cb, void *data)
+{
+  struct observe *o = kiln_arena_alloc(arena, sizeof(*o));
+  size_t n = repo->n_apps;
+  int err;
+
+  if (o == NULL)
+    return KILN_ENOMEM;
+  o->client = client;
+  o->repo = repo;
+  o->bakes = bakes;
+  o->a = arena;
+  o->cb = cb;
+  o->data = data;
+  o->region = kiln_aws_client_region(client);
+  o->obs.n = n;
+  o->obs.apps = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->obs.apps));
+  o->digests = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->digests));
+  o->refreshes = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->refreshes));
+  o->bake_images = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_images));
+  if (o->obs.apps == NULL || o->digests == NULL || o->refreshes == NULL ||
+      o->bake_images == NULL || collect_names(o) != 0)
+    return KILN_ENOMEM;
+  err = start_round_one(o);
+  if (err == 0)
+    return 0;
+  /* Calls that never started will never call back. */
+  o->pending -= o->planned - o->started;
+  if (o->pending == 0)
+    return err;
+  /* Those that did will: the failure reaches cb like any other. */
+  o->err = err;
+  o->obs.error = "cannot observe AWS: could not start every request";
+  return 0;
+}
