@@ -54,7 +54,7 @@ struct kiln_aws_call {
   int sent; /* attempts sent */
   struct kiln_http_op *op;
   size_t stats_index;
-  char cred_error[512];
+  char detail[512]; /* why credentials or the endpoint failed */
   kiln_aws_call_cb *cb;
   void *data;
 };
@@ -338,9 +338,9 @@ static void finish(struct kiln_aws_call *call, int err,
       snprintf(message, sizeof(message),
                "%s %s: the response body is not valid %s (request id %s)",
                service_name(call->service), call->action,
-               res.xml == NULL && json == NULL &&
-                       (call->protocol == KILN_AWS_PROTOCOL_EC2_QUERY ||
-                        call->protocol == KILN_AWS_PROTOCOL_QUERY)
+               res.json == NULL && json == NULL &&
+                       call->protocol != KILN_AWS_PROTOCOL_JSON &&
+                       call->protocol != KILN_AWS_PROTOCOL_REST_JSON
                    ? "XML"
                    : "JSON",
                res.request_id[0] ? res.request_id : "unknown");
@@ -356,7 +356,10 @@ static void finish(struct kiln_aws_call *call, int err,
              err == KILN_ETHROTTLED ? ", still throttled after retries" : "");
   } else if (err == KILN_ECREDENTIALS) {
     snprintf(message, sizeof(message), "%s %s: no usable credentials: %s",
-             service_name(call->service), call->action, call->cred_error);
+             service_name(call->service), call->action, call->detail);
+  } else if (err != 0 && call->detail[0] != '\0') {
+    snprintf(message, sizeof(message), "%s %s: %s", service_name(call->service),
+             call->action, call->detail);
   } else if (err != 0) {
     snprintf(message, sizeof(message), "%s %s: %s%s%s",
              service_name(call->service), call->action, kiln_strerror(err),
@@ -533,7 +536,7 @@ static void on_creds(int status, struct kiln_aws_credentials *creds,
     return;
   }
   if (status != 0) {
-    snprintf(call->cred_error, sizeof(call->cred_error), "%s",
+    snprintf(call->detail, sizeof(call->detail), "%s",
              message != NULL && message[0] ? message : kiln_strerror(status));
     finish(call, status == KILN_ECANCELED ? KILN_ECANCELED : KILN_ECREDENTIALS,
            NULL, NULL);
@@ -557,6 +560,10 @@ static void step(uv_timer_t *t)
     return;
   }
   if (!c->endpoint_ok[call->service]) {
+    snprintf(call->detail, sizeof(call->detail),
+             "no endpoint for this service in region %s: check AWS_REGION "
+             "and AWS_ENDPOINT_URL_*",
+             c->region);
     finish(call, KILN_EINVAL, NULL, NULL);
     return;
   }
@@ -576,7 +583,7 @@ static void step(uv_timer_t *t)
   call->state = ST_CREDS;
   err = kiln_aws_credentials_get(c->creds, on_creds, call);
   if (err == KILN_ENOENT) {
-    snprintf(call->cred_error, sizeof(call->cred_error),
+    snprintf(call->detail, sizeof(call->detail),
              "no credentials provider is configured");
     finish(call, KILN_ECREDENTIALS, NULL, NULL);
   } else if (err != 0) {
