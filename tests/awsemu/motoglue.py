@@ -6,6 +6,8 @@ one file to check.
 
 from moto.autoscaling import models as asg_models
 from moto.backends import get_backend
+from moto.core.types import Base64EncodedString
+from moto.ec2.models import launch_templates as lt_models
 
 
 def ec2(account_id, region):
@@ -20,7 +22,31 @@ def ssm(account_id, region):
     return get_backend("ssm")[account_id][region]
 
 
+def _install_user_data_fix():
+    """moto's CreateLaunchTemplateVersion stores UserData as a plain string
+    (CreateLaunchTemplate wraps it), and an Auto Scaling launch from such a
+    version then fails an assertion inside moto. Wrap it on the way out."""
+    cls = lt_models.LaunchTemplateVersion
+    if getattr(cls, "_awsemu_user_data_fixed", False):
+        return
+    original = cls.user_data
+
+    def user_data(self):
+        value = self.data.get("UserData")
+        if isinstance(value, str):
+            self.data["UserData"] = Base64EncodedString(value)
+        return original.fget(self)
+
+    cls.user_data = property(user_data)
+    cls._awsemu_user_data_fixed = True
+
+
 def install():
+    _install_user_data_fix()
+    _install_instance_versions()
+
+
+def _install_instance_versions():
     """Makes each Auto Scaling instance remember the launch-template version
     it was launched from. moto reports the group's current default version
     for every instance, so a half-done refresh would be invisible in
