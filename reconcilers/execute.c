@@ -596,7 +596,20 @@ static void on_group_done(int err, const struct kiln_aws_response *res,
                           void *data)
 {
   struct exec *e = data;
-  finish(e, err, res, e->plan->action.reason);
+  const struct kiln_action *a = &e->plan->action;
+  const char *what =
+      a->type == KILN_ACTION_ASG_CREATE
+          ? kiln_arena_printf(e->a,
+                              "created group %s on launch template "
+                              "version %lld",
+                              e->spec->autoscaling.name,
+                              (long long)a->lt_version)
+          : kiln_arena_printf(
+                e->a, "updated group %s (%s%s%s)", e->spec->autoscaling.name,
+                a->set_capacity ? "capacity" : "",
+                a->set_capacity && a->set_lt_version ? ", " : "",
+                a->set_lt_version ? "launch template version" : "");
+  finish(e, err, res, what);
 }
 
 static const char *joined_subnets(struct exec *e)
