@@ -40,7 +40,9 @@ struct kiln_ec2_describe_images_request {
   size_t image_id_count;
   struct kiln_ec2_filter *filters;
   size_t filter_count;
-  int max_results; /* per page; 0: AWS's default */
+  /* Per page; 0: AWS's default (everything in one page). AWS refuses it
+   * together with image_ids. */
+  int max_results;
 };
 
 struct kiln_ec2_image {

@@ -307,3 +307,18 @@ def test_describe_instances_pages(awsemu):
             for r in p["Reservations"] for i in r["Instances"]]
     assert sorted(i["instance_id"] for i in got) == sorted(want)
     assert awsemu.counts()["ec2:DescribeInstances"] >= 2
+
+
+def test_client_token_makes_create_version_idempotent(awsemu):
+    ec2 = awsemu.client("ec2")
+    ami = public_ami(awsemu)
+    lt = ec2.create_launch_template(LaunchTemplateName=unique("lt"),
+                                    LaunchTemplateData={"ImageId": ami})["LaunchTemplate"]
+    req = {"launch_template_id": lt["LaunchTemplateId"], "client_token": unique("tok"),
+           "data": {"image_id": ami, "instance_type": "t3.nano"}}
+    first = result(awsemu, "create_launch_template_version", req)["version"]
+    again = result(awsemu, "create_launch_template_version", req)["version"]
+    assert first["version_number"] == again["version_number"] == 2
+    versions = ec2.describe_launch_template_versions(
+        LaunchTemplateId=lt["LaunchTemplateId"])["LaunchTemplateVersions"]
+    assert sorted(v["VersionNumber"] for v in versions) == [1, 2]

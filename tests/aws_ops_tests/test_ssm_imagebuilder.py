@@ -158,6 +158,11 @@ def test_bake_through_kiln(awsemu):
         "image_recipe_arn": recipe, "infrastructure_configuration_arn": infra,
         "tags": [{"key": "kiln:digest", "value": token}], "client_token": token})["arn"]
     assert arn.endswith("/1.0.0/1")
+    # The same client token names the same bake: no second build.
+    again = result(awsemu, "ib_create_image", {
+        "image_recipe_arn": recipe, "infrastructure_configuration_arn": infra,
+        "tags": [{"key": "kiln:digest", "value": token}], "client_token": token})["arn"]
+    assert again == arn
 
     def done():
         img = result(awsemu, "ib_get_image", {"arn": arn})

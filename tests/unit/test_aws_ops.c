@@ -548,6 +548,21 @@ static void test_parse_bad_documents(void **state)
                    KILN_EPARSE);
 }
 
+/* Bodies over the limit are refused before libxml2 or json-c sees them. */
+static void test_parse_size_limits(void **state)
+{
+  struct _xmlDoc *doc = (struct _xmlDoc *)1;
+  struct json_object *json = (struct json_object *)1;
+
+  (void)state;
+  assert_int_equal(kiln__xml_parse("<a/>", KILN__MAX_DOC_BYTES + 1, &doc),
+                   KILN_ETOOBIG);
+  assert_null(doc);
+  assert_int_equal(kiln__json_parse("{}", KILN__MAX_DOC_BYTES + 1, &json),
+                   KILN_ETOOBIG);
+  assert_null(json);
+}
+
 static void test_parse_launch_template_versions(void **state)
 {
   struct kiln_ec2_launch_template_versions o;
@@ -967,6 +982,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_parse_images, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_bad_documents, setup,
                                       teardown),
+      cmocka_unit_test(test_parse_size_limits),
       cmocka_unit_test_setup_teardown(test_parse_launch_template_versions,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_many_items_grow, setup,
