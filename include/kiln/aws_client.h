@@ -79,9 +79,10 @@ const char *kiln_aws_client_endpoint(const struct kiln_aws_client *client,
 /* The wire protocol a service speaks. */
 enum kiln_aws_protocol kiln_aws_service_protocol(enum kiln_aws_service service);
 
-/* One request, already serialised for its protocol (see the
- * kiln_aws_query_* and kiln_aws_json_* helpers in the service headers'
- * implementations). Everything is copied by kiln_aws_call(). */
+/* One request, already serialised for its protocol: a form body
+ * ("Action=...&Version=...") for the query protocols, a JSON object for
+ * JSON 1.1 and REST-JSON. The typed operations build these; kiln_aws_call()
+ * is for anything they do not cover. Everything is copied. */
 struct kiln_aws_request {
   enum kiln_aws_service service;
   const char *action; /* "DescribeImages"; JSON 1.1: the X-Amz-Target op */
