@@ -82,7 +82,7 @@ static struct kiln_aws_tag *kiln_tags(struct exec *e, bool with_digest,
                                       size_t *n)
 {
   const struct kiln_tags *extra = &e->spec->tags;
-  struct kiln_aws_tag *t = kiln_arena_alloc(e->a, (extra->n + 3) * sizeof(*t));
+  struct kiln_aws_tag *t = kiln_arena_alloc(e->a, (extra->n + 4) * sizeof(*t));
   size_t k = 0;
   if (t == NULL)
     return NULL;
@@ -192,7 +192,14 @@ static void create_image(struct exec *e)
   char token[37];
   size_t n_tags;
   struct kiln_aws_tag *tags = kiln_tags(e, true, &n_tags);
-  kiln_naming_token("image", e->plan->digest, token);
+  /* A re-bake after the AMI was deleted needs a token of its own, or
+   * Image Builder would hand back the earlier, now useless, build. */
+  if (e->plan->action.rebake_of != NULL)
+    kiln_naming_token(
+        kiln_arena_printf(e->a, "image-after-%s", e->plan->action.rebake_of),
+        e->plan->digest, token);
+  else
+    kiln_naming_token("image", e->plan->digest, token);
   START(e, kiln_ib_create_image(
                e->client,
                &(struct kiln_ib_create_image_request){
@@ -507,19 +514,49 @@ static void lt_create(struct exec *e)
   lt_token(e, e->plan->action.lt_data, token);
   req.client_token = token;
   req.tags = kiln_tags(e, false, &n_tags);
-  req.tag_count = req.tags != NULL ? n_tags : 0;
+  if (req.tags == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  /* kiln_tags() leaves room for one more. */
+  req.tags[n_tags++] = (struct kiln_aws_tag){"kiln:version", "1"};
+  req.tag_count = n_tags;
   START(e, kiln_ec2_create_launch_template(e->client, &req, e->a, &e->lt,
                                            on_lt_created, e));
 }
 
-static void on_default_set(int err, const struct kiln_aws_response *res,
-                           void *data)
+static void on_default_tagged(int err, const struct kiln_aws_response *res,
+                              void *data)
 {
   struct exec *e = data;
   finish(e, err, res,
          kiln_arena_printf(e->a, "made version %lld the default of %s",
                            (long long)e->version.version_number,
                            e->spec->launch_template.name));
+}
+
+/* The template remembers which default Kiln set (kiln:version) and for
+ * which commit, so a default flipped by hand shows as out-of-band drift. */
+static void on_default_set(int err, const struct kiln_aws_response *res,
+                           void *data)
+{
+  struct exec *e = data;
+  const char **ids = kiln_arena_alloc(e->a, sizeof(char *));
+  struct kiln_aws_tag *tags = kiln_arena_alloc(e->a, 2 * sizeof(*tags));
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  if (ids == NULL || tags == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  ids[0] = e->obs->lt_id;
+  tags[0] = (struct kiln_aws_tag){
+      "kiln:version",
+      kiln_arena_printf(e->a, "%lld", (long long)e->version.version_number)};
+  tags[1] = (struct kiln_aws_tag){"kiln:commit", e->commit};
+  START(e, kiln_ec2_create_tags(
+               e->client,
+               &(struct kiln_ec2_create_tags_request){.resource_ids = ids,
+                                                      .resource_id_count = 1,
+                                                      .tags = tags,
+                                                      .tag_count = 2},
+               on_default_tagged, e));
 }
 
 static void set_default(struct exec *e)

@@ -94,7 +94,7 @@ void kiln_naming_lt_description(const char *commit, const char *digest_hex,
 }
 
 int kiln_naming_parse_lt_description(const char *description,
-                                     char commit_out[41])
+                                     char commit_out[41], char digest_out[65])
 {
   const char *p;
   if (description == NULL || strncmp(description, "kiln commit=", 12) != 0)
@@ -104,5 +104,14 @@ int kiln_naming_parse_lt_description(const char *description,
     return KILN_ENOENT;
   memcpy(commit_out, p, 40);
   commit_out[40] = '\0';
+  if (digest_out != NULL) {
+    digest_out[0] = '\0';
+    p += 41;
+    if (strncmp(p, "digest=", 7) == 0 &&
+        strspn(p + 7, "0123456789abcdef") == 64) {
+      memcpy(digest_out, p + 7, 64);
+      digest_out[64] = '\0';
+    }
+  }
   return 0;
 }

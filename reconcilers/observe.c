@@ -92,6 +92,7 @@ struct observe {
   const char **ssm_errors;         /* per chunk, NULL when it worked */
   struct kiln_ec2_images images;
   struct kiln_ec2_launch_template_versions ltv;
+  struct kiln_ec2_launch_templates templates;
   const char **group_names;
   size_t n_groups;
   struct kiln_asg_groups *groups; /* one per chunk of 100 */
@@ -219,7 +220,7 @@ static int start_round_one(struct observe *o)
 
   /* Count every call before starting any, so that no callback sees the
    * counter reach zero early. */
-  o->planned = o->pending = 2 + (int)n_ssm_chunks + (int)n_group_chunks;
+  o->planned = o->pending = 3 + (int)n_ssm_chunks + (int)n_group_chunks;
 
   err = kiln_ec2_describe_images(
       o->client,
@@ -236,6 +237,14 @@ static int start_round_one(struct observe *o)
       &(struct kiln_ec2_describe_launch_template_versions_request){
           .versions = default_version, .version_count = 1},
       o->a, &o->ltv, on_ltv, o);
+  if (err != 0)
+    return err;
+  o->started++;
+  /* Template tags carry the default version Kiln last set (kiln:version),
+   * which tells a default flipped by hand from one Kiln chose. */
+  err = kiln_ec2_describe_launch_templates(
+      o->client, &(struct kiln_ec2_describe_launch_templates_request){0}, o->a,
+      &o->templates, on_ltv, o);
   if (err != 0)
     return err;
   o->started++;
@@ -394,8 +403,22 @@ static int find_launch_template(struct observe *o,
     out->lt_id = v->launch_template_id;
     out->lt_default_version = v->version_number;
     out->lt_latest_version = v->version_number;
-    if (kiln_naming_parse_lt_description(v->description, commit) == 0)
+    char digest[65];
+    if (kiln_naming_parse_lt_description(v->description, commit, digest) == 0) {
       out->lt_default_commit = kiln_arena_strdup(o->a, commit);
+      out->lt_default_digest =
+          digest[0] != '\0' ? kiln_arena_strdup(o->a, digest) : NULL;
+    }
+    for (size_t t = 0; t < o->templates.count; t++) {
+      const struct kiln_ec2_launch_template *lt = &o->templates.templates[t];
+      const char *kv;
+      if (lt->id == NULL || v->launch_template_id == NULL ||
+          strcmp(lt->id, v->launch_template_id) != 0)
+        continue;
+      out->lt_latest_version = lt->latest_version;
+      kv = tag_value(lt->tags, lt->tag_count, "kiln:version");
+      out->lt_kiln_version = kv != NULL ? atoll(kv) : 0;
+    }
     return kiln_observe_lt_data(o->a, &v->data, &out->lt_default);
   }
   return 0;

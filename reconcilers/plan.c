@@ -89,7 +89,17 @@ static const char *stage_image(struct planner *p)
                                            o->image_ami)});
     return NULL;
   }
-  drift(p, "image.digest", short_digest, "(no AMI)", KILN_CAUSE_COMMIT);
+  /* The default version Kiln made for this very digest names an AMI that
+   * is gone: it was deleted outside Kiln. Bake again, with a new token. */
+  bool deleted = o->lt_default_digest != NULL &&
+                 strcmp(o->lt_default_digest, p->out->digest) == 0;
+  drift(p, "image.digest", short_digest,
+        deleted
+            ? kiln_arena_printf(
+                  p->a, "(AMI %s deleted)",
+                  o->lt_default.image_id != NULL ? o->lt_default.image_id : "?")
+            : "(no AMI)",
+        deleted ? KILN_CAUSE_OUT_OF_BAND : KILN_CAUSE_COMMIT);
   switch (o->bake) {
   case KILN_BAKE_RUNNING:
     act(p, (struct kiln_action){.type = KILN_ACTION_WAIT_BAKE,
@@ -113,13 +123,14 @@ static const char *stage_image(struct planner *p)
                 short_digest, o->bake_reason != NULL ? o->bake_reason : "?"));
     break;
   case KILN_BAKE_NONE:
-    act(p, (struct kiln_action){
-               .type = KILN_ACTION_BAKE,
-               .digest = p->out->digest,
-               .reason = kiln_arena_printf(p->a,
-                                           "bake image %s (no AMI has "
-                                           "these inputs yet)",
-                                           short_digest)});
+    act(p, (struct kiln_action){.type = KILN_ACTION_BAKE,
+                                .digest = p->out->digest,
+                                .rebake_of =
+                                    deleted ? o->lt_default.image_id : NULL,
+                                .reason = kiln_arena_printf(
+                                    p->a, "bake image %s (%s)", short_digest,
+                                    deleted ? "its AMI was deleted outside Kiln"
+                                            : "no AMI has these inputs yet")});
     break;
   }
   return NULL;
@@ -150,10 +161,14 @@ static int64_t stage_launch_template(struct planner *p, const char *ami)
                                            p->spec->launch_template.name)});
     return 0;
   }
-  /* A default version Kiln made carries its commit; anything else was
-   * made or chosen outside git. */
-  cause =
-      o->lt_default_commit != NULL ? KILN_CAUSE_COMMIT : KILN_CAUSE_OUT_OF_BAND;
+  /* A default version Kiln made carries its commit, and the template's
+   * kiln:version tag names the default Kiln last set; a default that is
+   * not Kiln's, or not the one Kiln set, was chosen outside git. */
+  cause = o->lt_default_commit != NULL &&
+                  (o->lt_kiln_version == 0 ||
+                   o->lt_kiln_version == o->lt_default_version)
+              ? KILN_CAUSE_COMMIT
+              : KILN_CAUSE_OUT_OF_BAND;
   if (kiln_plan_lt_diff(want, &o->lt_default, cause, p->a, &p->out->drift,
                         &p->out->n_drift) != 0) {
     p->err = KILN_ENOMEM;
@@ -320,8 +335,11 @@ static void stage_group(struct planner *p, int64_t version)
   on_version = group_on_version(o, version);
   /* Kiln tags the group with the commit it applied: a group already
    * carrying this commit yet off its version was changed outside git. */
-  version_cause = o->asg_commit != NULL && p->commit != NULL &&
-                          strcmp(o->asg_commit, p->commit) == 0
+  /* So was a group whose last refresh to this very version succeeded. */
+  version_cause = (o->asg_commit != NULL && p->commit != NULL &&
+                   strcmp(o->asg_commit, p->commit) == 0) ||
+                          (o->refresh == KILN_REFRESH_SUCCEEDED &&
+                           o->refresh_version == version)
                       ? KILN_CAUSE_OUT_OF_BAND
                       : KILN_CAUSE_COMMIT;
   if (!on_version)

@@ -36,9 +36,10 @@ void kiln_naming_lt_description(const char *commit, const char *digest_hex,
                                 char *out, size_t size);
 
 /* Parses a description made by kiln_naming_lt_description(): copies the
- * commit (40 hex) into commit_out and returns 0, or KILN_ENOENT when the
- * description is not Kiln's. */
+ * commit (40 hex) into commit_out and the digest (64 hex, or "" when
+ * absent) into digest_out (may be NULL) and returns 0, or KILN_ENOENT when
+ * the description is not Kiln's. */
 int kiln_naming_parse_lt_description(const char *description,
-                                     char commit_out[41]);
+                                     char commit_out[41], char digest_out[65]);
 
 #endif

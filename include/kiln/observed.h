@@ -77,6 +77,9 @@ struct kiln_observed_app {
   const char *lt_default_commit;  /* commit named by a Kiln-made default
                                      version's description; NULL when the
                                      default version was not made by Kiln */
+  const char *lt_default_digest;  /* image digest named there, or NULL */
+  int64_t lt_kiln_version;        /* the template's kiln:version tag: the
+                                     default Kiln last set; 0: unknown */
 
   /* The Auto Scaling group named by the spec. */
   bool asg_exists;

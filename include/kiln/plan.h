@@ -60,7 +60,10 @@ struct kiln_action {
   bool set_capacity;      /* ASG_UPDATE: min, max (and desired) */
   bool set_lt_version;    /* ASG_UPDATE: the group's launch template version */
   const char *refresh_id; /* REFRESH_CANCEL, WAIT_REFRESH */
-  const char *reason;     /* one sentence for people */
+  /* BAKE: the AMI of an earlier bake of the same digest that was deleted
+   * outside Kiln; it makes the bake's client token new. */
+  const char *rebake_of;
+  const char *reason; /* one sentence for people */
 };
 
 struct kiln_plan {

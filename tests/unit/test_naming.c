@@ -53,16 +53,19 @@ static void test_tokens_are_stable_and_distinct(void **state)
 
 static void test_lt_description_round_trip(void **state)
 {
-  char d[160], commit[41];
+  char d[200], commit[41], digest[65];
   const char *sha = "0123456789abcdef0123456789abcdef01234567";
-  kiln_naming_lt_description(sha, "ff00", d, sizeof(d));
-  assert_int_equal(kiln_naming_parse_lt_description(d, commit), 0);
+  const char *dig =
+      "ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00";
+  kiln_naming_lt_description(sha, dig, d, sizeof(d));
+  assert_int_equal(kiln_naming_parse_lt_description(d, commit, digest), 0);
   assert_string_equal(commit, sha);
-  assert_int_equal(kiln_naming_parse_lt_description("made by hand", commit),
+  assert_string_equal(digest, dig);
+  assert_int_equal(kiln_naming_parse_lt_description("made by hand", commit, NULL),
                    KILN_ENOENT);
-  assert_int_equal(kiln_naming_parse_lt_description("kiln commit=xyz", commit),
+  assert_int_equal(kiln_naming_parse_lt_description("kiln commit=xyz", commit, NULL),
                    KILN_ENOENT);
-  assert_int_equal(kiln_naming_parse_lt_description(NULL, commit), KILN_ENOENT);
+  assert_int_equal(kiln_naming_parse_lt_description(NULL, commit, NULL), KILN_ENOENT);
 }
 
 int main(void)

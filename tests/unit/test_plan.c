@@ -34,6 +34,7 @@ static struct kiln_spec_repo *repo;
 static struct kiln_app_spec spec;
 static struct kiln_observed_app converged;
 static struct kiln_arena arena;
+static char desired_digest[65]; /* of the converged observation */
 
 #define AMI     "ami-0aaaaaaaaaaaaaaaa"
 #define OLD_AMI "ami-0bbbbbbbbbbbbbbbb"
@@ -74,6 +75,12 @@ static int setup(void **state)
   converged.refresh = KILN_REFRESH_SUCCEEDED;
   converged.refresh_id = "r-old";
   converged.refresh_version = 4;
+  {
+    struct kiln_plan p;
+    assert_int_equal(kiln_plan_app(&spec, COMMIT, &converged, NULL, &arena, &p),
+                     0);
+    memcpy(desired_digest, p.digest, sizeof(desired_digest));
+  }
   return 0;
 }
 
@@ -186,6 +193,28 @@ static void group_behind(struct kiln_app_spec *s, struct kiln_observed_app *o,
   o->asg_lt_version = "3";
   o->asg_instances_stale = 2;
   o->asg_commit = "2222222222222222222222222222222222222222";
+  o->refresh_version = 3; /* the last release rolled out version 3 */
+}
+static void group_moved_back_by_hand(struct kiln_app_spec *s,
+                                     struct kiln_observed_app *o,
+                                     const struct kiln_app_spec **prev)
+{
+  group_behind(s, o, prev);
+  o->refresh_version = 4; /* version 4 was rolled out, then undone */
+}
+static void default_flipped_by_hand(struct kiln_app_spec *s,
+                                    struct kiln_observed_app *o,
+                                    const struct kiln_app_spec **prev)
+{
+  lt_old_commit(s, o, prev);
+  o->lt_default_version = 3;
+  o->lt_kiln_version = 4;
+}
+static void ami_deleted(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                        const struct kiln_app_spec **prev)
+{
+  o->image_ami = NULL;
+  o->lt_default_digest = desired_digest;
 }
 static void empty_group_behind(struct kiln_app_spec *s,
                                struct kiln_observed_app *o,
@@ -309,6 +338,14 @@ static const struct plan_case cases[] = {
     {"group behind", group_behind, KILN_ACTION_REFRESH_START,
      KILN_STATUS_PENDING, "autoscaling.launchTemplateVersion",
      KILN_CAUSE_COMMIT, true},
+    {"group moved back by hand", group_moved_back_by_hand,
+     KILN_ACTION_REFRESH_START, KILN_STATUS_DRIFTED,
+     "autoscaling.launchTemplateVersion", KILN_CAUSE_OUT_OF_BAND, true},
+    {"default version flipped by hand", default_flipped_by_hand,
+     KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_DRIFTED, "launchTemplate.imageId",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"AMI deleted by hand", ami_deleted, KILN_ACTION_BAKE, KILN_STATUS_DRIFTED,
+     "image.digest", KILN_CAUSE_OUT_OF_BAND, true},
     {"empty group behind", empty_group_behind, KILN_ACTION_ASG_UPDATE,
      KILN_STATUS_PENDING, "autoscaling.launchTemplateVersion",
      KILN_CAUSE_COMMIT, true},
@@ -371,6 +408,10 @@ static void test_plan_table(void **state)
     assert_non_null(plan.message);
     if (c->status == KILN_STATUS_IN_SYNC)
       assert_int_equal(plan.n_drift, 0);
+    if (c->change == ami_deleted)
+      assert_string_equal(plan.action.rebake_of, AMI);
+    else
+      assert_null(plan.action.rebake_of);
   }
 }
 
