@@ -257,6 +257,46 @@ int kiln_asg_update_group(struct kiln_aws_client *client,
                         cb, data);
 }
 
+/* ---- CreateOrUpdateTags ---- */
+
+int kiln__asg_create_or_update_tags_body(
+    const struct kiln_asg_create_or_update_tags_request *r,
+    struct kiln__op_body *b)
+{
+  init(b, "CreateOrUpdateTags");
+  if (r->group_name == NULL || r->tag_count == 0)
+    b->query.err = KILN_EINVAL;
+  for (size_t i = 0; i < r->tag_count; i++) {
+    kiln__query_str(&b->query, r->group_name, "Tags.member.%zu.ResourceId",
+                    i + 1);
+    kiln__query_str(&b->query, "auto-scaling-group",
+                    "Tags.member.%zu.ResourceType", i + 1);
+    kiln__query_str(&b->query, r->tags[i].key, "Tags.member.%zu.Key", i + 1);
+    kiln__query_str(&b->query, r->tags[i].value ? r->tags[i].value : "",
+                    "Tags.member.%zu.Value", i + 1);
+    kiln__query_bool(&b->query, r->tags[i].propagate_at_launch,
+                     "Tags.member.%zu.PropagateAtLaunch", i + 1);
+  }
+  return b->query.err;
+}
+
+const struct kiln__op_desc kiln__asg_create_or_update_tags_desc = {
+    KILN_AWS_AUTOSCALING, "CreateOrUpdateTags", NULL, NULL, NULL, parse_empty};
+
+int kiln_asg_create_or_update_tags(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_create_or_update_tags_request *req,
+    kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_create_or_update_tags_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_create_or_update_tags_desc, &b, NULL,
+                        NULL, 0, cb, data);
+}
+
 /* ---- StartInstanceRefresh / CancelInstanceRefresh ---- */
 
 static void preferences(struct kiln__query *q,

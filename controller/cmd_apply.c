@@ -171,7 +171,7 @@ static void passed(struct kiln_session *s, struct kiln_session_result *r,
     return;
   }
   /* A step usually changes AWS at once: look again soon. */
-  uv_timer_start(&run->timer, on_timer, any_step ? 1000 : run->interval_ms, 0);
+  uv_timer_start(&run->timer, on_timer, any_step ? 250 : run->interval_ms, 0);
 }
 
 static void start_pass(struct apply_run *run)

@@ -44,6 +44,7 @@ struct exec {
   struct kiln_ec2_launch_template lt;
   struct kiln_ec2_launch_template_version version;
   struct kiln_asg_refresh_id refresh;
+  const char *done_message; /* what the step did, once its last call ends */
 };
 
 static void finish(struct exec *e, int err, const struct kiln_aws_response *res,
@@ -629,6 +630,31 @@ static void lt_set_default(struct exec *e)
 /* ---- group and refresh ------------------------------------------------------
  */
 
+static void on_commit_tagged(int err, const struct kiln_aws_response *res,
+                             void *data)
+{
+  struct exec *e = data;
+  finish(e, err, res, e->done_message);
+}
+
+/* The group remembers the commit Kiln last applied to it (kiln:commit):
+ * the baseline that tells git's changes from changes made by hand. */
+static void tag_group_commit(struct exec *e, const char *done)
+{
+  struct kiln_asg_tag *t = kiln_arena_alloc(e->a, sizeof(*t));
+  if (t == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  *t = (struct kiln_asg_tag){"kiln:commit", e->commit, 0};
+  e->done_message = done;
+  START(e, kiln_asg_create_or_update_tags(
+               e->client,
+               &(struct kiln_asg_create_or_update_tags_request){
+                   .group_name = e->spec->autoscaling.name,
+                   .tags = t,
+                   .tag_count = 1},
+               on_commit_tagged, e));
+}
+
 static void on_group_done(int err, const struct kiln_aws_response *res,
                           void *data)
 {
@@ -646,7 +672,9 @@ static void on_group_done(int err, const struct kiln_aws_response *res,
                 a->set_capacity ? "capacity" : "",
                 a->set_capacity && a->set_lt_version ? ", " : "",
                 a->set_lt_version ? "launch template version" : "");
-  finish(e, err, res, what);
+  if (err != 0 || a->type == KILN_ACTION_ASG_CREATE)
+    return finish(e, err, res, what);
+  tag_group_commit(e, what);
 }
 
 static const char *joined_subnets(struct exec *e)
@@ -714,14 +742,14 @@ static void asg_update(struct exec *e)
 static void on_refresh(int err, const struct kiln_aws_response *res, void *data)
 {
   struct exec *e = data;
-  finish(e, err, res,
-         kiln_arena_printf(e->a, "%s instance refresh %s",
-                           e->plan->action.type == KILN_ACTION_REFRESH_START
-                               ? "started"
-                               : "cancelled",
-                           e->refresh.instance_refresh_id != NULL
-                               ? e->refresh.instance_refresh_id
-                               : "?"));
+  bool start = e->plan->action.type == KILN_ACTION_REFRESH_START;
+  const char *what = kiln_arena_printf(
+      e->a, "%s instance refresh %s", start ? "started" : "cancelled",
+      e->refresh.instance_refresh_id != NULL ? e->refresh.instance_refresh_id
+                                             : "?");
+  if (err != 0 || !start)
+    return finish(e, err, res, what);
+  tag_group_commit(e, what);
 }
 
 static void refresh_start(struct exec *e)

@@ -16,6 +16,7 @@ struct planner {
   struct kiln_arena *a;
   struct kiln_plan *out;
   bool apply; /* drift: correct and not suspended */
+  bool acted;
   bool waiting;
   bool failed;
   int err;
@@ -49,6 +50,11 @@ static void drift(struct planner *p, const char *field, const char *desired,
  * the reason only and nothing is done. */
 static void act(struct planner *p, struct kiln_action action)
 {
+  /* The earliest stage that needs a step takes the pass; later stages only
+   * add their drift to the report. */
+  if (p->acted || p->failed)
+    return;
+  p->acted = true;
   bool mutating = action.type != KILN_ACTION_NONE &&
                   action.type != KILN_ACTION_WAIT_BAKE &&
                   action.type != KILN_ACTION_WAIT_REFRESH;
@@ -66,6 +72,8 @@ static void act(struct planner *p, struct kiln_action action)
 
 static void fail(struct planner *p, const char *message)
 {
+  if (p->acted || p->failed)
+    return;
   p->failed = true;
   p->out->message = message != NULL ? message : "error";
 }
@@ -315,6 +323,22 @@ static void stage_refresh(struct planner *p, int64_t version)
               (long long)version)});
 }
 
+/* Why the group is off the desired version. A refresh to this version that
+ * succeeded, or a group Kiln already tagged with this commit and never
+ * refreshed to it, was moved back outside git; a refresh still under way,
+ * failed or cancelled is this commit's release. */
+static enum kiln_drift_cause group_version_cause(const struct planner *p,
+                                                 int64_t version)
+{
+  const struct kiln_observed_app *o = p->obs;
+  bool tagged_this_commit = o->asg_commit != NULL && p->commit != NULL &&
+                            strcmp(o->asg_commit, p->commit) == 0;
+  if (o->refresh_version == version)
+    return o->refresh == KILN_REFRESH_SUCCEEDED ? KILN_CAUSE_OUT_OF_BAND
+                                                : KILN_CAUSE_COMMIT;
+  return tagged_this_commit ? KILN_CAUSE_OUT_OF_BAND : KILN_CAUSE_COMMIT;
+}
+
 static void stage_group(struct planner *p, int64_t version)
 {
   const struct kiln_observed_app *o = p->obs;
@@ -332,16 +356,16 @@ static void stage_group(struct planner *p, int64_t version)
                    p->spec->autoscaling.name, (long long)version)});
     return;
   }
+  if (version == 0) {
+    /* The launch template is not settled yet: only capacity can be
+     * compared now. */
+    capacity_drift(p);
+    return;
+  }
   on_version = group_on_version(o, version);
   /* Kiln tags the group with the commit it applied: a group already
    * carrying this commit yet off its version was changed outside git. */
-  /* So was a group whose last refresh to this very version succeeded. */
-  version_cause = (o->asg_commit != NULL && p->commit != NULL &&
-                   strcmp(o->asg_commit, p->commit) == 0) ||
-                          (o->refresh == KILN_REFRESH_SUCCEEDED &&
-                           o->refresh_version == version)
-                      ? KILN_CAUSE_OUT_OF_BAND
-                      : KILN_CAUSE_COMMIT;
+  version_cause = group_version_cause(p, version);
   if (!on_version)
     drift(p, "autoscaling.launchTemplateVersion", fmt_int(p, version),
           o->asg_lt_version != NULL ? o->asg_lt_version : "(none)",
@@ -427,9 +451,10 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
   if (kiln_spec_image_digest(spec, parent, out->digest, NULL) != 0)
     return KILN_ENOMEM;
 
-  if ((ami = stage_image(&p)) != NULL &&
-      (version = stage_launch_template(&p, ami)) != 0)
-    stage_group(&p, version);
+  /* Every stage reports its drift; the first that needs a step acts. */
+  ami = stage_image(&p);
+  version = ami != NULL ? stage_launch_template(&p, ami) : 0;
+  stage_group(&p, version);
 
   out->status = status_of(&p);
   if (out->message == NULL)

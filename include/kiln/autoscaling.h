@@ -103,6 +103,20 @@ int kiln_asg_update_group(struct kiln_aws_client *client,
                           const struct kiln_asg_update_group_request *req,
                           kiln_aws_done_cb *cb, void *data);
 
+/* ---- CreateOrUpdateTags ---- */
+
+struct kiln_asg_create_or_update_tags_request {
+  const char *group_name;
+  struct kiln_asg_tag *tags;
+  size_t tag_count; /* at least one */
+};
+
+/* No result: arena and out are not taken. */
+int kiln_asg_create_or_update_tags(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_create_or_update_tags_request *req,
+    kiln_aws_done_cb *cb, void *data);
+
 /* ---- instance refresh ---- */
 
 struct kiln_asg_refresh_preferences {

@@ -41,8 +41,27 @@ def _install_user_data_fix():
     cls._awsemu_user_data_fixed = True
 
 
+def _install_template_tags_fix():
+    """moto answers DescribeLaunchTemplates with the tags a template was
+    created with and forgets later CreateTags/DeleteTags; AWS reports the
+    current tags. Read them from the tag store every time."""
+    cls = lt_models.LaunchTemplate
+    if getattr(cls, "_awsemu_tags_fixed", False):
+        return
+
+    def tags(self):
+        return self.get_tags()
+
+    def set_tags(self, value):
+        pass  # the tag store is the truth
+
+    cls.tags = property(tags, set_tags)
+    cls._awsemu_tags_fixed = True
+
+
 def install():
     _install_user_data_fix()
+    _install_template_tags_fix()
     _install_instance_versions()
 
 
