@@ -272,8 +272,10 @@ static void op_free(struct kiln_http_op *op)
     OPENSSL_cleanse(op->body, op->body_len);
     free(op->body);
   }
-  kiln_buf_cleanup(&op->res.body);
-  kiln_buf_cleanup(&op->res.headers_);
+  /* Responses can carry secrets too (STS, IMDS and container credentials):
+   * wipe them rather than trust every caller to. */
+  kiln_buf_cleanup_secret(&op->res.body);
+  kiln_buf_cleanup_secret(&op->res.headers_);
   free(op);
 }
 

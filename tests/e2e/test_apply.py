@@ -391,3 +391,17 @@ def test_sigkill_during_bake_and_refresh_never_repeats_them(awsemu_factory, tmp_
     refreshes = fleet.asg.describe_instance_refreshes(AutoScalingGroupName="hello")
     assert len(refreshes["InstanceRefreshes"]) == 1
     assert fleet.group()["LaunchTemplate"]["Version"] == "2"
+
+
+def test_failed_bake_of_a_release_leaves_the_previous_one_serving(fleet):
+    assert fleet.apply().returncode == 0
+    first_ami = fleet.kiln_images()[0]["ImageId"]
+    fleet.emu.faults({"service": "imagebuilder", "action": "CreateImage", "kind": "bake-fail"})
+    fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="release that cannot bake")
+    r = fleet.apply()
+    assert r.returncode == 1
+    assert "bake of image" in r.stdout and "failed" in r.stdout
+    assert [i["ImageId"] for i in fleet.kiln_images()] == [first_ami]
+    g = fleet.group()
+    assert g["LaunchTemplate"]["Version"] == "1"
+    assert fleet.default_version()["LaunchTemplateData"]["ImageId"] == first_ami
