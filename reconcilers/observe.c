@@ -101,6 +101,9 @@ struct observe {
   char (*digests)[65];
   struct kiln_asg_instance_refreshes *refreshes;
   struct kiln_ib_image *bake_images;
+
+  /* Round three, rarely: groups described again after their refresh. */
+  struct kiln_asg_groups recheck;
 };
 
 static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
@@ -147,12 +150,16 @@ static struct call *new_call(struct observe *o, size_t index)
 static void on_ssm(int err, const struct kiln_aws_response *res, void *data)
 {
   struct call *c = data;
-  /* A parent that does not resolve fails its apps, not the pass. */
-  if (err != 0)
+  /* A definite answer (access denied, bad name) fails the apps of those
+   * parents, not the pass. Throttling and transport trouble are not an
+   * answer: the observation fails and the next pass asks again. */
+  bool definite = err == KILN_EAWS && res != NULL && res->http_status >= 400 &&
+                  res->http_status < 500;
+  if (err != 0 && definite)
     c->o->ssm_errors[c->index] = kiln_arena_strdup(
         c->o->a, res != NULL && res->message != NULL ? res->message
                                                      : kiln_strerror(err));
-  call_done(c->o, err, res, false);
+  call_done(c->o, err, res, !definite);
 }
 
 static void on_images(int err, const struct kiln_aws_response *res, void *data)
@@ -432,39 +439,47 @@ static bool counts_as_running(const char *state)
           strcmp(state, "Detaching") != 0 && strcmp(state, "Detached") != 0);
 }
 
+/* Fills the group fields of out from g, counting instances that are not on
+ * the template's default version. */
+static void fill_group(const struct kiln_asg_group *g,
+                       struct kiln_observed_app *out)
+{
+  char want[32];
+
+  snprintf(want, sizeof(want), "%lld", (long long)out->lt_default_version);
+  out->asg_exists = true;
+  out->asg_min = g->min_size;
+  out->asg_max = g->max_size;
+  out->asg_desired = g->desired_capacity;
+  out->asg_lt_id = g->launch_template.id;
+  out->asg_lt_version = g->launch_template.version;
+  out->asg_commit = NULL;
+  out->asg_instances = 0;
+  out->asg_instances_stale = 0;
+  for (size_t t = 0; t < g->tag_count; t++)
+    if (strcmp(g->tags[t].key, "kiln:commit") == 0)
+      out->asg_commit = g->tags[t].value;
+  for (size_t j = 0; j < g->instance_count; j++) {
+    const struct kiln_asg_instance *in = &g->instances[j];
+    if (!counts_as_running(in->lifecycle_state))
+      continue;
+    out->asg_instances++;
+    if (!out->lt_exists || in->launch_template.version == NULL ||
+        strcmp(in->launch_template.version, want) != 0)
+      out->asg_instances_stale++;
+  }
+}
+
 static void find_group(struct observe *o, const struct kiln_app_spec *s,
                        struct kiln_observed_app *out)
 {
   size_t chunks = (o->n_groups + KILN_ASG_MAX_NAMES - 1) / KILN_ASG_MAX_NAMES;
-  char want[32];
-
-  snprintf(want, sizeof(want), "%lld", (long long)out->lt_default_version);
-  for (size_t c = 0; c < chunks; c++) {
-    for (size_t i = 0; i < o->groups[c].count; i++) {
-      const struct kiln_asg_group *g = &o->groups[c].groups[i];
-      if (strcmp(g->name, s->autoscaling.name) != 0)
-        continue;
-      out->asg_exists = true;
-      out->asg_min = g->min_size;
-      out->asg_max = g->max_size;
-      out->asg_desired = g->desired_capacity;
-      out->asg_lt_id = g->launch_template.id;
-      out->asg_lt_version = g->launch_template.version;
-      for (size_t t = 0; t < g->tag_count; t++)
-        if (strcmp(g->tags[t].key, "kiln:commit") == 0)
-          out->asg_commit = g->tags[t].value;
-      for (size_t j = 0; j < g->instance_count; j++) {
-        const struct kiln_asg_instance *in = &g->instances[j];
-        if (!counts_as_running(in->lifecycle_state))
-          continue;
-        out->asg_instances++;
-        if (!out->lt_exists || in->launch_template.version == NULL ||
-            strcmp(in->launch_template.version, want) != 0)
-          out->asg_instances_stale++;
+  for (size_t c = 0; c < chunks; c++)
+    for (size_t i = 0; i < o->groups[c].count; i++)
+      if (strcmp(o->groups[c].groups[i].name, s->autoscaling.name) == 0) {
+        fill_group(&o->groups[c].groups[i], out);
+        return;
       }
-      return;
-    }
-  }
 }
 
 /* ---- round two -------------------------------------------------------- */
@@ -627,13 +642,71 @@ static void apply_bake(struct observe *o, const struct kiln_ib_image *im,
   }
 }
 
+/* A group seen off the version its last, successful refresh rolled out is
+ * either changed by hand or was described just before that refresh ended
+ * (the calls of one pass are not a snapshot). Describe it once more, after
+ * the refresh, to tell which. */
+static bool needs_recheck(const struct kiln_observed_app *a)
+{
+  char v[32];
+  snprintf(v, sizeof(v), "%lld", (long long)a->refresh_version);
+  return a->refresh == KILN_REFRESH_SUCCEEDED && a->asg_exists &&
+         a->refresh_version == a->lt_default_version &&
+         (a->asg_lt_version == NULL || strcmp(a->asg_lt_version, v) != 0 ||
+          a->asg_instances_stale > 0);
+}
+
+static void on_recheck(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct observe *o = data;
+  for (size_t i = 0; err == 0 && i < o->repo->n_apps; i++) {
+    struct kiln_observed_app *a = &o->obs.apps[i];
+    if (!in_scope(o, &o->repo->apps[i]) || !needs_recheck(a))
+      continue;
+    for (size_t j = 0; j < o->recheck.count; j++)
+      if (strcmp(o->recheck.groups[j].name,
+                 o->repo->apps[i].autoscaling.name) == 0)
+        fill_group(&o->recheck.groups[j], a);
+  }
+  o->round = 3;
+  call_done(o, err, res, true);
+}
+
+static bool start_recheck(struct observe *o)
+{
+  size_t n = 0;
+  const char **names =
+      kiln_arena_alloc(o->a, (o->repo->n_apps + 1) * sizeof(char *));
+  if (names == NULL)
+    return false;
+  for (size_t i = 0; i < o->repo->n_apps; i++)
+    if (in_scope(o, &o->repo->apps[i]) && needs_recheck(&o->obs.apps[i]) &&
+        n < KILN_ASG_MAX_NAMES)
+      names[n++] = o->repo->apps[i].autoscaling.name;
+  if (n == 0)
+    return false;
+  o->pending = 1;
+  if (kiln_asg_describe_groups(o->client,
+                               &(struct kiln_asg_describe_groups_request){
+                                   .names = names, .name_count = n},
+                               o->a, &o->recheck, on_recheck, o) != 0) {
+    o->pending = 0;
+    return false;
+  }
+  return true;
+}
+
 static void finish(struct observe *o)
 {
-  for (size_t i = 0; o->err == 0 && o->round == 2 && i < o->repo->n_apps; i++) {
-    if (!in_scope(o, &o->repo->apps[i]))
-      continue;
-    apply_refresh(&o->refreshes[i], &o->obs.apps[i]);
-    apply_bake(o, &o->bake_images[i], &o->obs.apps[i]);
+  if (o->err == 0 && o->round == 2) {
+    for (size_t i = 0; i < o->repo->n_apps; i++) {
+      if (!in_scope(o, &o->repo->apps[i]))
+        continue;
+      apply_refresh(&o->refreshes[i], &o->obs.apps[i]);
+      apply_bake(o, &o->bake_images[i], &o->obs.apps[i]);
+    }
+    if (start_recheck(o))
+      return;
   }
   o->cb(o->err, &o->obs, o->data);
 }

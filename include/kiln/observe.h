@@ -8,7 +8,9 @@
  * version, DescribeAutoScalingGroups by name (100 per call). Instance
  * refreshes are described only for groups whose instances or version are
  * not where their launch template says; Image Builder is asked only about
- * bakes Kiln knows are in flight.
+ * bakes Kiln knows are in flight; and a group found off the version its
+ * last refresh completed is described once more, since the calls of a pass
+ * are not one snapshot and the refresh may have ended in between.
  *
  * Runs on the loop; the callback runs once, never before
  * kiln_observe_start() returns.

@@ -357,7 +357,9 @@ def test_throttling_and_500s_converge_without_duplicates(fleet):
     versions = fleet.ec2.describe_launch_template_versions(LaunchTemplateName="hello")
     assert len(versions["LaunchTemplateVersions"]) == 2
     refreshes = fleet.asg.describe_instance_refreshes(AutoScalingGroupName="hello")
-    assert len(refreshes["InstanceRefreshes"]) == 1
+    log = [(e["action"], e["status"]) for e in fleet.emu.requests()["log"]
+           if e["service"] == "autoscaling" and not e["action"].startswith("Describe")]
+    assert len(refreshes["InstanceRefreshes"]) == 1, (r.stdout, log)
 
 
 def kill_during(fleet, action):
