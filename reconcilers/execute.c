@@ -195,12 +195,13 @@ static void create_image(struct exec *e)
   struct kiln_aws_tag *tags = kiln_tags(e, true, &n_tags);
   /* A re-bake after the AMI was deleted needs a token of its own, or
    * Image Builder would hand back the earlier, now useless, build. */
-  if (e->plan->action.rebake_of != NULL)
-    kiln_naming_token(
-        kiln_arena_printf(e->a, "image-after-%s", e->plan->action.rebake_of),
-        e->plan->digest, token);
-  else
-    kiln_naming_token("image", e->plan->digest, token);
+  /* The recipe is the app's, so the token is too: two apps with the same
+   * image inputs must not collide on one token with different recipes. */
+  kiln_naming_token(kiln_arena_printf(e->a, "image:%s:%s", e->spec->name,
+                                      e->plan->action.rebake_of != NULL
+                                          ? e->plan->action.rebake_of
+                                          : ""),
+                    e->plan->digest, token);
   START(e, kiln_ib_create_image(
                e->client,
                &(struct kiln_ib_create_image_request){

@@ -234,7 +234,8 @@ static int start_round_one(struct observe *o)
       &(struct kiln_ec2_describe_images_request){.owners = self,
                                                  .owner_count = 1,
                                                  .filters = &filter,
-                                                 .filter_count = 1},
+                                                 .filter_count = 1,
+                                                 .max_results = 1000},
       o->a, &o->images, on_images, o);
   if (err != 0)
     return err;
@@ -242,7 +243,7 @@ static int start_round_one(struct observe *o)
   err = kiln_ec2_describe_launch_template_versions(
       o->client,
       &(struct kiln_ec2_describe_launch_template_versions_request){
-          .versions = default_version, .version_count = 1},
+          .versions = default_version, .version_count = 1, .max_results = 200},
       o->a, &o->ltv, on_ltv, o);
   if (err != 0)
     return err;
@@ -250,8 +251,9 @@ static int start_round_one(struct observe *o)
   /* Template tags carry the default version Kiln last set (kiln:version),
    * which tells a default flipped by hand from one Kiln chose. */
   err = kiln_ec2_describe_launch_templates(
-      o->client, &(struct kiln_ec2_describe_launch_templates_request){0}, o->a,
-      &o->templates, on_ltv, o);
+      o->client,
+      &(struct kiln_ec2_describe_launch_templates_request){.max_results = 200},
+      o->a, &o->templates, on_ltv, o);
   if (err != 0)
     return err;
   o->started++;
@@ -277,11 +279,12 @@ static int start_round_one(struct observe *o)
                        : KILN_ASG_MAX_NAMES;
     if ((c = new_call(o, i)) == NULL)
       return KILN_ENOMEM;
-    err = kiln_asg_describe_groups(
-        o->client,
-        &(struct kiln_asg_describe_groups_request){
-            .names = o->group_names + first, .name_count = count},
-        o->a, &o->groups[i], on_groups, c);
+    err = kiln_asg_describe_groups(o->client,
+                                   &(struct kiln_asg_describe_groups_request){
+                                       .names = o->group_names + first,
+                                       .name_count = count,
+                                       .max_records = 100},
+                                   o->a, &o->groups[i], on_groups, c);
     if (err != 0)
       return err;
     o->started++;

@@ -45,6 +45,23 @@ static const struct kiln_app_spec *prev_of(struct pass *p,
              : NULL;
 }
 
+/* The earlier app of this pass already taking the same image step for the
+ * same digest, or NULL. */
+static const char *image_step_owner(const struct pass *p, size_t i)
+{
+  const struct kiln_plan *me = &p->result.apps[i].plan;
+  if (me->action.type != KILN_ACTION_BAKE &&
+      me->action.type != KILN_ACTION_TAG_IMAGE)
+    return NULL;
+  for (size_t j = 0; j < i; j++) {
+    const struct kiln_plan *other = &p->result.apps[j].plan;
+    if (other->action.type == me->action.type && other->mutates &&
+        strcmp(other->digest, me->digest) == 0)
+      return p->result.apps[j].spec->name;
+  }
+  return NULL;
+}
+
 static void observed(int err, struct kiln_observation *obs, void *data)
 {
   struct pass *p = data;
@@ -78,6 +95,16 @@ static void observed(int err, struct kiln_observation *obs, void *data)
     }
     if (!p->opts.apply || !app->plan.mutates)
       continue;
+    /* Images are content-addressed: apps with the same image inputs share
+     * one bake (and one tagging), taken by the first of them. */
+    const char *owner = image_step_owner(p, i);
+    if (owner != NULL) {
+      app->outcome = kiln_arena_printf(
+          p->a, "waiting: app %s %s image %.12s", owner,
+          app->plan.action.type == KILN_ACTION_BAKE ? "bakes" : "tags",
+          app->plan.digest);
+      continue;
+    }
     s = kiln_arena_alloc(p->a, sizeof(*s));
     if (s == NULL) {
       app->exec_err = KILN_ENOMEM;
