@@ -97,6 +97,13 @@ struct observe {
   size_t n_groups;
   struct kiln_asg_groups *groups; /* one per chunk of 100 */
 
+  /* Name indexes over round one's results, sorted for bsearch: a fleet of
+   * thousands of apps is matched in n log n. */
+  const struct kiln_ec2_launch_template_version **ltv_by_name;
+  const struct kiln_ec2_launch_template **lt_by_id;
+  const struct kiln_asg_group **group_by_name;
+  size_t n_group_index;
+
   /* Round two, per app. */
   char (*digests)[65];
   struct kiln_asg_instance_refreshes *refreshes;
@@ -399,16 +406,75 @@ int kiln_observe_lt_data(struct kiln_arena *a,
   return 0;
 }
 
+static const char *or_empty(const char *s)
+{
+  return s != NULL ? s : "";
+}
+
+static int cmp_ltv_name(const void *a, const void *b)
+{
+  return strcmp(
+      or_empty((*(const struct kiln_ec2_launch_template_version *const *)a)
+                   ->launch_template_name),
+      or_empty((*(const struct kiln_ec2_launch_template_version *const *)b)
+                   ->launch_template_name));
+}
+
+static int cmp_lt_id(const void *a, const void *b)
+{
+  return strcmp(
+      or_empty((*(const struct kiln_ec2_launch_template *const *)a)->id),
+      or_empty((*(const struct kiln_ec2_launch_template *const *)b)->id));
+}
+
+static int cmp_group_name(const void *a, const void *b)
+{
+  return strcmp((*(const struct kiln_asg_group *const *)a)->name,
+                (*(const struct kiln_asg_group *const *)b)->name);
+}
+
+static int build_indexes(struct observe *o)
+{
+  size_t chunks = (o->n_groups + KILN_ASG_MAX_NAMES - 1) / KILN_ASG_MAX_NAMES;
+  size_t n_groups = 0;
+
+  for (size_t c = 0; c < chunks; c++)
+    n_groups += o->groups[c].count;
+  o->ltv_by_name =
+      kiln_arena_alloc(o->a, (o->ltv.count + 1) * sizeof(*o->ltv_by_name));
+  o->lt_by_id =
+      kiln_arena_alloc(o->a, (o->templates.count + 1) * sizeof(*o->lt_by_id));
+  o->group_by_name =
+      kiln_arena_alloc(o->a, (n_groups + 1) * sizeof(*o->group_by_name));
+  if (o->ltv_by_name == NULL || o->lt_by_id == NULL || o->group_by_name == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < o->ltv.count; i++)
+    o->ltv_by_name[i] = &o->ltv.versions[i];
+  qsort(o->ltv_by_name, o->ltv.count, sizeof(*o->ltv_by_name), cmp_ltv_name);
+  for (size_t i = 0; i < o->templates.count; i++)
+    o->lt_by_id[i] = &o->templates.templates[i];
+  qsort(o->lt_by_id, o->templates.count, sizeof(*o->lt_by_id), cmp_lt_id);
+  for (size_t c = 0; c < chunks; c++)
+    for (size_t i = 0; i < o->groups[c].count; i++)
+      o->group_by_name[o->n_group_index++] = &o->groups[c].groups[i];
+  qsort(o->group_by_name, o->n_group_index, sizeof(*o->group_by_name),
+        cmp_group_name);
+  return 0;
+}
+
 static int find_launch_template(struct observe *o,
                                 const struct kiln_app_spec *s,
                                 struct kiln_observed_app *out)
 {
-  for (size_t i = 0; i < o->ltv.count; i++) {
-    const struct kiln_ec2_launch_template_version *v = &o->ltv.versions[i];
+  struct kiln_ec2_launch_template_version key_v = {.launch_template_name =
+                                                       s->launch_template.name};
+  const struct kiln_ec2_launch_template_version *kp = &key_v, **found;
+
+  found = bsearch(&kp, o->ltv_by_name, o->ltv.count, sizeof(*o->ltv_by_name),
+                  cmp_ltv_name);
+  if (found != NULL) {
+    const struct kiln_ec2_launch_template_version *v = *found;
     char commit[41];
-    if (v->launch_template_name == NULL ||
-        strcmp(v->launch_template_name, s->launch_template.name) != 0)
-      continue;
     out->lt_exists = true;
     out->lt_id = v->launch_template_id;
     out->lt_default_version = v->version_number;
@@ -419,14 +485,13 @@ static int find_launch_template(struct observe *o,
       out->lt_default_digest =
           digest[0] != '\0' ? kiln_arena_strdup(o->a, digest) : NULL;
     }
-    for (size_t t = 0; t < o->templates.count; t++) {
-      const struct kiln_ec2_launch_template *lt = &o->templates.templates[t];
-      const char *kv;
-      if (lt->id == NULL || v->launch_template_id == NULL ||
-          strcmp(lt->id, v->launch_template_id) != 0)
-        continue;
-      out->lt_latest_version = lt->latest_version;
-      kv = tag_value(lt->tags, lt->tag_count, "kiln:version");
+    struct kiln_ec2_launch_template key_t = {.id = v->launch_template_id};
+    const struct kiln_ec2_launch_template *tp = &key_t, **lt;
+    lt = bsearch(&tp, o->lt_by_id, o->templates.count, sizeof(*o->lt_by_id),
+                 cmp_lt_id);
+    if (lt != NULL && v->launch_template_id != NULL) {
+      const char *kv = tag_value((*lt)->tags, (*lt)->tag_count, "kiln:version");
+      out->lt_latest_version = (*lt)->latest_version;
       out->lt_kiln_version = kv != NULL ? atoll(kv) : 0;
     }
     return kiln_observe_lt_data(o->a, &v->data, &out->lt_default);
@@ -476,13 +541,12 @@ static void fill_group(const struct kiln_asg_group *g,
 static void find_group(struct observe *o, const struct kiln_app_spec *s,
                        struct kiln_observed_app *out)
 {
-  size_t chunks = (o->n_groups + KILN_ASG_MAX_NAMES - 1) / KILN_ASG_MAX_NAMES;
-  for (size_t c = 0; c < chunks; c++)
-    for (size_t i = 0; i < o->groups[c].count; i++)
-      if (strcmp(o->groups[c].groups[i].name, s->autoscaling.name) == 0) {
-        fill_group(&o->groups[c].groups[i], out);
-        return;
-      }
+  struct kiln_asg_group key = {.name = s->autoscaling.name};
+  const struct kiln_asg_group *kp = &key, **found;
+  found = bsearch(&kp, o->group_by_name, o->n_group_index,
+                  sizeof(*o->group_by_name), cmp_group_name);
+  if (found != NULL)
+    fill_group(*found, out);
 }
 
 /* ---- round two -------------------------------------------------------- */
@@ -520,6 +584,7 @@ static void round_two(struct observe *o)
 
   o->round = 2;
   o->pending = 1; /* held until every call below has started */
+  err = build_indexes(o);
   for (size_t i = 0; i < r->n_apps && err == 0; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
     struct kiln_observed_app *a = &o->obs.apps[i];

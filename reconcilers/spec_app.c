@@ -765,11 +765,14 @@ done:
 /* Apps live in a heap array beside the arena so it can grow. */
 static struct kiln_app_spec *new_app(struct kiln_spec_repo *repo)
 {
-  struct kiln_app_spec *apps =
-      realloc(repo->apps, (repo->n_apps + 1) * sizeof(*apps));
-  if (apps == NULL)
-    return NULL;
-  repo->apps = apps;
-  memset(&apps[repo->n_apps], 0, sizeof(*apps));
-  return &apps[repo->n_apps++];
+  if (repo->n_apps == repo->apps_cap) {
+    size_t cap = repo->apps_cap != 0 ? repo->apps_cap * 2 : 16;
+    struct kiln_app_spec *apps = realloc(repo->apps, cap * sizeof(*apps));
+    if (apps == NULL)
+      return NULL;
+    repo->apps = apps;
+    repo->apps_cap = cap;
+  }
+  memset(&repo->apps[repo->n_apps], 0, sizeof(repo->apps[0]));
+  return &repo->apps[repo->n_apps++];
 }

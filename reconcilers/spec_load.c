@@ -111,43 +111,100 @@ static int cmp_app(const void *a, const void *b)
   return c != 0 ? c : strcmp(x->dir, y->dir);
 }
 
-static bool same(const char *a, const char *b)
+/* Two apps may not claim the same name, nor the same launch template or
+ * group in one region: they would fight over it. Both are marked invalid.
+ * Sorted, so a fleet of thousands of apps costs n log n, not n^2. */
+enum conflict_kind { BY_NAME, BY_TEMPLATE, BY_GROUP };
+
+static const char *conflict_key(const struct kiln_app_spec *a,
+                                enum conflict_kind k)
 {
-  return a != NULL && b != NULL && strcmp(a, b) == 0;
+  switch (k) {
+  case BY_TEMPLATE:
+    return a->launch_template.name;
+  case BY_GROUP:
+    return a->autoscaling.name;
+  default:
+    return a->name;
+  }
 }
 
-/* Two apps may not claim the same name, nor the same launch template or
- * group in one region: they would fight over it. Both are marked invalid. */
+static int cmp_by(const void *x, const void *y, enum conflict_kind k)
+{
+  const struct kiln_app_spec *a = *(const struct kiln_app_spec *const *)x;
+  const struct kiln_app_spec *b = *(const struct kiln_app_spec *const *)y;
+  const char *ka = conflict_key(a, k), *kb = conflict_key(b, k);
+  int c = 0;
+  if (k != BY_NAME)
+    c = strcmp(a->region != NULL ? a->region : "",
+               b->region != NULL ? b->region : "");
+  if (c == 0)
+    c = strcmp(ka != NULL ? ka : "", kb != NULL ? kb : "");
+  return c != 0 ? c : strcmp(a->dir, b->dir);
+}
+
+static int cmp_by_name(const void *x, const void *y)
+{
+  return cmp_by(x, y, BY_NAME);
+}
+
+static int cmp_by_template(const void *x, const void *y)
+{
+  return cmp_by(x, y, BY_TEMPLATE);
+}
+
+static int cmp_by_group(const void *x, const void *y)
+{
+  return cmp_by(x, y, BY_GROUP);
+}
+
+static int report_conflict(struct kiln_diags *diags, struct kiln_app_spec *a,
+                           struct kiln_app_spec *b, const char *what,
+                           const char *value)
+{
+  int err;
+  a->valid = b->valid = false;
+  err = kiln_diags_add(diags, b->file, 0, 0, b->name,
+                       "%s '%s' is also used by %s", what, value, a->file);
+  if (err == 0)
+    err = kiln_diags_add(diags, a->file, 0, 0, a->name,
+                         "%s '%s' is also used by %s", what, value, b->file);
+  return err;
+}
+
 static int check_conflicts(struct kiln_spec_repo *repo,
                            struct kiln_diags *diags)
 {
-  for (size_t i = 0; i < repo->n_apps; i++) {
-    for (size_t j = 0; j < i; j++) {
-      struct kiln_app_spec *a = &repo->apps[j], *b = &repo->apps[i];
-      const char *what = NULL, *value = NULL;
-      int err = 0;
-      if (same(a->name, b->name))
-        what = "app name", value = a->name;
-      else if (same(a->region, b->region) &&
-               same(a->launch_template.name, b->launch_template.name))
-        what = "launch template name", value = a->launch_template.name;
-      else if (same(a->region, b->region) &&
-               same(a->autoscaling.name, b->autoscaling.name))
-        what = "auto scaling group name", value = a->autoscaling.name;
-      if (what == NULL)
+  static const char *const what[] = {"app name", "launch template name",
+                                     "auto scaling group name"};
+  struct kiln_app_spec **order;
+  int err = 0;
+
+  if (repo->n_apps < 2)
+    return 0;
+  order = malloc(repo->n_apps * sizeof(*order));
+  if (order == NULL)
+    return KILN_ENOMEM;
+  static int (*const cmp[])(const void *, const void *) = {
+      cmp_by_name, cmp_by_template, cmp_by_group};
+  for (int k = BY_NAME; k <= BY_GROUP && err == 0; k++) {
+    for (size_t i = 0; i < repo->n_apps; i++)
+      order[i] = &repo->apps[i];
+    qsort(order, repo->n_apps, sizeof(*order), cmp[k]);
+    for (size_t i = 1; i < repo->n_apps && err == 0; i++) {
+      struct kiln_app_spec *a = order[i - 1], *b = order[i];
+      const char *ka = conflict_key(a, (enum conflict_kind)k);
+      const char *kb = conflict_key(b, (enum conflict_kind)k);
+      if (ka == NULL || kb == NULL || strcmp(ka, kb) != 0)
         continue;
-      a->valid = b->valid = false;
-      err = kiln_diags_add(diags, b->file, 0, 0, b->name,
-                           "%s '%s' is also used by %s", what, value, a->file);
-      if (err == 0)
-        err =
-            kiln_diags_add(diags, a->file, 0, 0, a->name,
-                           "%s '%s' is also used by %s", what, value, b->file);
-      if (err != 0)
-        return err;
+      if (k != BY_NAME && (a->region == NULL || b->region == NULL ||
+                           strcmp(a->region, b->region) != 0))
+        continue;
+      err = report_conflict(diags, a, b, what[k], ka);
     }
   }
-  return 0;
+  free(order);
+  return err;
 }
 
 int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,

@@ -233,6 +233,10 @@ int kiln_tree_git_open(struct kiln_tree *tree, const char *repo_path,
   if (v == NULL)
     return KILN_ENOMEM;
   git_libgit2_init();
+  /* libgit2 caches trees only up to 4 KiB by default; the apps/ tree of a
+   * large fleet is bigger, and every file lookup walks it. Let it stay. */
+  git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
+                   (size_t)4 * 1024 * 1024);
   if (git_repository_open_ext(&v->repo, repo_path,
                               GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
     rc = fail(KILN_ENOENT, err, err_size, "cannot open git repository",

@@ -152,6 +152,7 @@ struct kiln_spec_repo {
   bool defaults_valid;
   struct kiln_app_spec *apps; /* sorted by name; valid and invalid */
   size_t n_apps;
+  size_t apps_cap;
 };
 
 /* Loads and validates the repository visible through tree. Returns a new
