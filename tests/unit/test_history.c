@@ -1,0 +1,753 @@
+/* The history store against real SQLite files in a temporary directory. */
+/* nftw() */
+#define _XOPEN_SOURCE 700
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kiln/arena.h"
+#include "kiln/error.h"
+#include "kiln/history.h"
+#include "kiln/pass.h"
+#include "kiln/spec.h"
+
+#define T0 1700000000000LL /* unix ms */
+
+struct fixture {
+  char dir[64];
+  char state[128]; /* dir/a/b/state: parents are made too */
+  char db[160];
+  struct kiln_history *h;
+  struct kiln_arena arena;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static int setup(void **state)
+{
+  struct fixture *f = calloc(1, sizeof(*f));
+  char err[KILN_HISTORY_ERRMAX];
+  assert_non_null(f);
+  strcpy(f->dir, "/tmp/kiln-history-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->state, sizeof(f->state), "%s/a/b/state", f->dir);
+  snprintf(f->db, sizeof(f->db), "%s/history.db", f->state);
+  assert_int_equal(kiln_history_open(f->state, &f->h, err, sizeof(err)), 0);
+  kiln_arena_init(&f->arena, 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  struct fixture *f = *state;
+  kiln_history_close(f->h);
+  kiln_arena_cleanup(&f->arena);
+  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(f);
+  return 0;
+}
+
+static int64_t raw_int(const char *db, const char *q)
+{
+  sqlite3 *c;
+  sqlite3_stmt *s;
+  int64_t v = -1;
+  assert_int_equal(sqlite3_open_v2(db, &c, SQLITE_OPEN_READONLY, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(c, q, -1, &s, NULL), SQLITE_OK);
+  if (sqlite3_step(s) == SQLITE_ROW)
+    v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(c);
+  return v;
+}
+
+static void raw_exec(const char *db, const char *q)
+{
+  sqlite3 *c;
+  assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(c, q, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(c);
+}
+
+static void test_schema_is_created(void **state)
+{
+  struct fixture *f = *state;
+  struct stat st;
+  sqlite3 *c;
+  sqlite3_stmt *s;
+
+  assert_int_equal(stat(f->state, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0700);
+  assert_int_equal(stat(f->db, &st), 0);
+  assert_string_equal(kiln_history_path(f->h), f->db);
+  assert_int_equal(raw_int(f->db, "PRAGMA user_version"),
+                   KILN_HISTORY_SCHEMA_VERSION);
+  assert_int_equal(raw_int(f->db, "PRAGMA application_id"), 0x4b494c4e);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE"
+                                  " type = 'table' AND name IN"
+                                  " ('releases', 'drift')"),
+                   2);
+  assert_int_equal(sqlite3_open_v2(f->db, &c, SQLITE_OPEN_READONLY, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(c, "PRAGMA journal_mode", -1, &s, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+  sqlite3_finalize(s);
+  sqlite3_close(c);
+}
+
+static void test_reopening_migrates_nothing_and_keeps_data(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_release r;
+  int64_t id;
+  char err[KILN_HISTORY_ERRMAX];
+
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c1", "d1", T0, &id), 0);
+  for (int i = 0; i < 3; i++) {
+    kiln_history_close(f->h);
+    assert_int_equal(kiln_history_open(f->state, &f->h, err, sizeof(err)), 0);
+  }
+  assert_int_equal(raw_int(f->db, "PRAGMA user_version"),
+                   KILN_HISTORY_SCHEMA_VERSION);
+  assert_int_equal(kiln_history_release_latest(f->h, "hello", &f->arena, &r),
+                   0);
+  assert_int_equal(r.id, id);
+  assert_int_equal(r.outcome, KILN_HISTORY_IN_PROGRESS);
+}
+
+static void test_release_lifecycle(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_release r;
+  int64_t id, again;
+
+  assert_int_equal(kiln_history_release_latest(f->h, "hello", &f->arena, &r),
+                   KILN_ENOENT);
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c1", "d1", T0, &id), 0);
+  /* Idempotent while in progress: a later pass sees the same release. */
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c1", "d1", T0 + 5, &again), 0);
+  assert_int_equal(again, id);
+  assert_int_equal(
+      kiln_history_release_update(
+          f->h, id, &(struct kiln_history_release_update){.ami = "ami-1"}),
+      0);
+  assert_int_equal(
+      kiln_history_release_update(f->h, id,
+                                  &(struct kiln_history_release_update){
+                                      .lt_version = 3, .refresh_id = "r-1"}),
+      0);
+  assert_int_equal(
+      kiln_history_release_update(
+          f->h, id + 100, &(struct kiln_history_release_update){.ami = "x"}),
+      KILN_ENOENT);
+  assert_int_equal(kiln_history_release_current(f->h, "hello", &f->arena, &r),
+                   KILN_ENOENT);
+  assert_int_equal(kiln_history_release_end(f->h, id, KILN_HISTORY_SUCCEEDED,
+                                            NULL, T0 + 60000),
+                   0);
+  /* Ending twice is refused: a release ends once. */
+  assert_int_equal(kiln_history_release_end(f->h, id, KILN_HISTORY_FAILED,
+                                            "late", T0 + 70000),
+                   KILN_ENOENT);
+  assert_int_equal(kiln_history_release_end(f->h, id, KILN_HISTORY_IN_PROGRESS,
+                                            NULL, T0 + 70000),
+                   KILN_EINVAL);
+  assert_int_equal(kiln_history_release_current(f->h, "hello", &f->arena, &r),
+                   0);
+  assert_int_equal(r.id, id);
+  assert_string_equal(r.app, "hello");
+  assert_string_equal(r.commit, "c1");
+  assert_string_equal(r.digest, "d1");
+  assert_string_equal(r.ami, "ami-1");
+  assert_int_equal(r.lt_version, 3);
+  assert_string_equal(r.refresh_id, "r-1");
+  assert_int_equal(r.started_at_ms, T0);
+  assert_int_equal(r.ended_at_ms, T0 + 60000);
+  assert_int_equal(r.outcome, KILN_HISTORY_SUCCEEDED);
+  assert_null(r.reason);
+  /* After it ended, the same key starts a new release. */
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c1", "d1", T0 + 1, &again), 0);
+  assert_true(again > id);
+  /* Times are passed in and must be real. */
+  assert_int_equal(kiln_history_release_start(f->h, "x", "c1", "d1", 0, &again),
+                   KILN_EINVAL);
+  assert_non_null(strstr(kiln_history_errmsg(f->h), "milliseconds"));
+}
+
+static void test_newer_release_supersedes(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_release *rs;
+  size_t n;
+  int64_t a, b, other, c;
+
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c1", "d1", T0, &a), 0);
+  assert_int_equal(
+      kiln_history_release_start(f->h, "world", "c1", "d9", T0, &other), 0);
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c2", "d2", T0 + 10, &b), 0);
+  /* Same commit, another digest (a new parent AMI): a new release too. */
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c2", "d3", T0 + 20, &c), 0);
+  assert_true(a != b && b != c);
+  assert_int_equal(kiln_history_releases(f->h, "hello", 0, &f->arena, &rs, &n),
+                   0);
+  assert_int_equal(n, 3);
+  assert_int_equal(rs[0].id, c);
+  assert_int_equal(rs[0].outcome, KILN_HISTORY_IN_PROGRESS);
+  assert_int_equal(rs[1].id, b);
+  assert_int_equal(rs[1].outcome, KILN_HISTORY_SUPERSEDED);
+  assert_int_equal(rs[1].ended_at_ms, T0 + 20);
+  assert_int_equal(rs[2].id, a);
+  assert_int_equal(rs[2].outcome, KILN_HISTORY_SUPERSEDED);
+  assert_non_null(strstr(rs[2].reason, "commit c2"));
+  assert_int_equal(rs[2].ended_at_ms, T0 + 10);
+  /* Another app's release is untouched. */
+  assert_int_equal(kiln_history_releases(f->h, "world", 0, &f->arena, &rs, &n),
+                   0);
+  assert_int_equal(n, 1);
+  assert_int_equal(rs[0].outcome, KILN_HISTORY_IN_PROGRESS);
+  /* At most one release of an app is in progress, whatever writes it. */
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM releases WHERE"
+                                  " app = 'hello' AND outcome ="
+                                  " 'in-progress'"),
+                   1);
+}
+
+static void test_queries(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_release *rs, r;
+  size_t n;
+  int64_t id;
+  const char *apps[] = {"b", "a", "c", "a", "b", "a"};
+
+  for (int i = 0; i < 6; i++) {
+    char commit[8];
+    snprintf(commit, sizeof(commit), "c%d", i);
+    assert_int_equal(
+        kiln_history_release_start(f->h, apps[i], commit, "d", T0 + i, &id), 0);
+    assert_int_equal(kiln_history_release_end(
+                         f->h, id,
+                         i == 3 ? KILN_HISTORY_FAILED : KILN_HISTORY_SUCCEEDED,
+                         i == 3 ? "bake failed" : NULL, T0 + 100 + i),
+                     0);
+  }
+  assert_int_equal(kiln_history_releases(f->h, NULL, 0, &f->arena, &rs, &n), 0);
+  assert_int_equal(n, 6);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(rs[i].started_at_ms, T0 + 5 - (int64_t)i);
+  assert_int_equal(kiln_history_releases(f->h, NULL, 2, &f->arena, &rs, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(rs[0].commit, "c5");
+  assert_int_equal(kiln_history_releases(f->h, "a", 0, &f->arena, &rs, &n), 0);
+  assert_int_equal(n, 3);
+  assert_string_equal(rs[0].commit, "c5");
+  assert_string_equal(rs[1].commit, "c3");
+  assert_string_equal(rs[1].reason, "bake failed");
+  assert_int_equal(rs[1].outcome, KILN_HISTORY_FAILED);
+  assert_int_equal(kiln_history_releases(f->h, "zzz", 0, &f->arena, &rs, &n),
+                   0);
+  assert_int_equal(n, 0);
+  assert_int_equal(kiln_history_release_latest_all(f->h, &f->arena, &rs, &n),
+                   0);
+  assert_int_equal(n, 3);
+  assert_string_equal(rs[0].app, "a");
+  assert_string_equal(rs[0].commit, "c5");
+  assert_string_equal(rs[1].app, "b");
+  assert_string_equal(rs[1].commit, "c4");
+  assert_string_equal(rs[2].app, "c");
+  /* The newest release of a failed; current is the newest that
+   * succeeded. */
+  assert_int_equal(
+      kiln_history_release_start(f->h, "c", "c9", "d", T0 + 9, &id), 0);
+  assert_int_equal(
+      kiln_history_release_end(f->h, id, KILN_HISTORY_FAILED, "no", T0 + 200),
+      0);
+  assert_int_equal(kiln_history_release_current(f->h, "c", &f->arena, &r), 0);
+  assert_string_equal(r.commit, "c2");
+  assert_int_equal(kiln_history_release_latest(f->h, "c", &f->arena, &r), 0);
+  assert_string_equal(r.commit, "c9");
+  /* Names are bound, never formatted into SQL. */
+  assert_int_equal(
+      kiln_history_releases(f->h, "a' OR '1'='1", 0, &f->arena, &rs, &n), 0);
+  assert_int_equal(n, 0);
+}
+
+static size_t drift(struct fixture *f, const char *commit, int64_t t,
+                    const struct kiln_history_drift *d, size_t n)
+{
+  struct kiln_history_app_drift app = {"hello", commit, d, n};
+  size_t written = 99;
+  assert_int_equal(kiln_history_drift_record(f->h, &app, 1, t, &written), 0);
+  return written;
+}
+
+static void test_drift_stores_changes_only(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_drift max7 = {"autoscaling.max", "3", "7", "out-of-band"};
+  struct kiln_history_drift max9 = {"autoscaling.max", "3", "9", "out-of-band"};
+  struct kiln_history_drift type = {"launchTemplate.instanceType", "t3.small",
+                                    "t3.micro", "commit"};
+  struct kiln_history_drift both[2] = {max7, type};
+  struct kiln_history_drift_row *rows;
+  size_t n;
+
+  assert_int_equal(drift(f, "c1", T0, NULL, 0), 0);
+  assert_int_equal(drift(f, "c1", T0 + 1, &max7, 1), 1);
+  /* A steady drift does not grow the table. */
+  for (int i = 0; i < 50; i++)
+    assert_int_equal(drift(f, "c1", T0 + 2 + i, &max7, 1), 0);
+  assert_int_equal(drift(f, "c1", T0 + 100, &max9, 1), 1);
+  assert_int_equal(drift(f, "c2", T0 + 101, both, 2), 2); /* 9 -> 7, new */
+  assert_int_equal(drift(f, "c2", T0 + 102, both, 2), 0);
+  /* Cleared, once. */
+  assert_int_equal(drift(f, "c2", T0 + 103, &type, 1), 1);
+  assert_int_equal(drift(f, "c2", T0 + 104, &type, 1), 0);
+  assert_int_equal(drift(f, "c2", T0 + 105, NULL, 0), 1);
+  assert_int_equal(drift(f, "c2", T0 + 106, NULL, 0), 0);
+  /* And back. */
+  assert_int_equal(drift(f, "c3", T0 + 107, &max7, 1), 1);
+
+  assert_int_equal(
+      kiln_history_drift_list(f->h, "hello", 0, &f->arena, &rows, &n), 0);
+  assert_int_equal(n, 7);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drift"), 7);
+  assert_string_equal(rows[0].field, "autoscaling.max");
+  assert_string_equal(rows[0].actual, "7");
+  assert_string_equal(rows[0].commit, "c3");
+  assert_int_equal(rows[0].observed_at_ms, T0 + 107);
+  assert_string_equal(rows[1].field, "launchTemplate.instanceType");
+  assert_string_equal(rows[1].cause, "cleared");
+  assert_null(rows[1].desired);
+  assert_null(rows[1].actual);
+  assert_string_equal(rows[2].field, "autoscaling.max");
+  assert_string_equal(rows[2].cause, "cleared");
+  assert_int_equal(rows[2].observed_at_ms, T0 + 103);
+  assert_int_equal(kiln_history_drift_list(f->h, NULL, 3, &f->arena, &rows, &n),
+                   0);
+  assert_int_equal(n, 3);
+  assert_int_equal(
+      kiln_history_drift_list(f->h, "other", 0, &f->arena, &rows, &n), 0);
+  assert_int_equal(n, 0);
+}
+
+static void test_drift_batch_is_all_or_nothing(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_drift ok = {"autoscaling.max", "3", "7", "out-of-band"};
+  struct kiln_history_drift bad = {"autoscaling.min", "0", "1", "gremlins"};
+  struct kiln_history_app_drift apps[2] = {{"a", "c1", &ok, 1},
+                                           {"b", "c1", &bad, 1}};
+  size_t written = 7;
+  assert_int_equal(kiln_history_drift_record(f->h, apps, 2, T0, &written),
+                   KILN_EINVAL);
+  assert_int_equal(written, 0);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drift"), 0);
+  assert_non_null(strstr(kiln_history_errmsg(f->h), f->db));
+}
+
+/* ---- files that are not ours ---------------------------------------------
+ */
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+  FILE *fp = fopen(path, "wb");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(data, 1, n, fp), n);
+  fclose(fp);
+}
+
+static void close_and_remove_db(struct fixture *f)
+{
+  char p[200];
+  kiln_history_close(f->h);
+  f->h = NULL;
+  remove(f->db);
+  snprintf(p, sizeof(p), "%s-wal", f->db);
+  remove(p);
+  snprintf(p, sizeof(p), "%s-shm", f->db);
+  remove(p);
+}
+
+static void test_corrupt_file_is_an_error_and_kept(void **state)
+{
+  struct fixture *f = *state;
+  char garbage[8192], back[8192], err[KILN_HISTORY_ERRMAX];
+  struct kiln_history *h = (void *)1;
+  FILE *fp;
+
+  close_and_remove_db(f);
+  for (size_t i = 0; i < sizeof(garbage); i++)
+    garbage[i] = (char)(i * 7 + 3);
+  write_file(f->db, garbage, sizeof(garbage));
+  assert_int_equal(kiln_history_open(f->state, &h, err, sizeof(err)),
+                   KILN_EPARSE);
+  assert_null(h);
+  assert_non_null(strstr(err, f->db));
+  assert_non_null(strstr(err, "move it aside"));
+  /* Never silently recreated. */
+  fp = fopen(f->db, "rb");
+  assert_non_null(fp);
+  assert_int_equal(fread(back, 1, sizeof(back), fp), sizeof(back));
+  fclose(fp);
+  assert_memory_equal(back, garbage, sizeof(garbage));
+}
+
+static void test_damaged_database_is_an_error(void **state)
+{
+  struct fixture *f = *state;
+  char err[KILN_HISTORY_ERRMAX], page[4096];
+  struct kiln_history *h = NULL;
+  int64_t id;
+  int fd;
+
+  /* A real Kiln database whose schema page is overwritten. */
+  for (int i = 0; i < 200; i++)
+    assert_int_equal(
+        kiln_history_release_start(f->h, "hello", "c", "d", T0 + i, &id), 0);
+  kiln_history_close(f->h);
+  f->h = NULL;
+  memset(page, 0xa5, sizeof(page));
+  fd = open(f->db, O_WRONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, page, 100, 100), 100);
+  close(fd);
+  assert_true(kiln_history_open(f->state, &h, err, sizeof(err)) < 0);
+  assert_null(h);
+  assert_non_null(strstr(err, f->db));
+}
+
+static void test_foreign_database_is_refused(void **state)
+{
+  struct fixture *f = *state;
+  char err[KILN_HISTORY_ERRMAX];
+  struct kiln_history *h = NULL;
+
+  close_and_remove_db(f);
+  raw_exec(f->db, "CREATE TABLE notes (body TEXT); INSERT INTO notes"
+                  " VALUES ('mine')");
+  assert_int_equal(kiln_history_open(f->state, &h, err, sizeof(err)),
+                   KILN_EPARSE);
+  assert_null(h);
+  assert_non_null(strstr(err, "not Kiln's history"));
+  assert_non_null(strstr(err, f->db));
+  assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 0);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"), 1);
+}
+
+static void test_newer_schema_is_refused(void **state)
+{
+  struct fixture *f = *state;
+  char err[KILN_HISTORY_ERRMAX];
+  struct kiln_history *h = NULL;
+
+  kiln_history_close(f->h);
+  f->h = NULL;
+  raw_exec(f->db, "PRAGMA user_version = 99");
+  assert_int_equal(kiln_history_open(f->state, &h, err, sizeof(err)),
+                   KILN_EUNSUPPORTED);
+  assert_null(h);
+  assert_non_null(strstr(err, "newer Kiln"));
+  assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 99);
+}
+
+static void test_state_dir_that_is_a_file(void **state)
+{
+  struct fixture *f = *state;
+  char path[200], err[KILN_HISTORY_ERRMAX];
+  struct kiln_history *h = NULL;
+  snprintf(path, sizeof(path), "%s/plain", f->dir);
+  write_file(path, "x", 1);
+  assert_true(kiln_history_open(path, &h, err, sizeof(err)) < 0);
+  assert_null(h);
+  assert_non_null(strstr(err, path));
+}
+
+static void test_default_dir(void **state)
+{
+  char buf[256];
+  (void)state;
+  setenv("KILN_STATE_DIR", "/srv/kiln", 1);
+  setenv("XDG_STATE_HOME", "/x/state", 1);
+  setenv("HOME", "/home/u", 1);
+  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
+  assert_string_equal(buf, "/srv/kiln");
+  setenv("KILN_STATE_DIR", "", 1);
+  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
+  assert_string_equal(buf, "/x/state/kiln");
+  unsetenv("XDG_STATE_HOME");
+  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
+  assert_string_equal(buf, "/home/u/.local/state/kiln");
+  assert_int_equal(kiln_history_default_dir(buf, 8), KILN_ETOOBIG);
+  unsetenv("HOME");
+  unsetenv("KILN_STATE_DIR");
+  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), KILN_ENOENT);
+}
+
+/* ---- crash safety ---------------------------------------------------------
+ */
+
+/* A child records a release to its end and is killed with SIGKILL the
+ * moment the call returns: the release must be there, complete, when the
+ * database is opened again. */
+static void test_completed_release_survives_sigkill(void **state)
+{
+  struct fixture *f = *state;
+  char err[KILN_HISTORY_ERRMAX];
+  struct kiln_history_release *rs;
+  size_t n;
+
+  kiln_history_close(f->h);
+  f->h = NULL;
+  for (int round = 0; round < 5; round++) {
+    pid_t pid = fork();
+    int status;
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      struct kiln_history *h;
+      char commit[16];
+      int64_t id;
+      snprintf(commit, sizeof(commit), "c%d", round);
+      if (kiln_history_open(f->state, &h, NULL, 0) != 0 ||
+          kiln_history_release_start(h, "hello", commit, "d", T0 + round,
+                                     &id) != 0 ||
+          kiln_history_release_update(
+              h, id,
+              &(struct kiln_history_release_update){
+                  .ami = "ami-1", .lt_version = round + 1}) != 0)
+        _exit(3);
+      if (kiln_history_release_end(h, id, KILN_HISTORY_SUCCEEDED, NULL,
+                                   T0 + 1000 + round) != 0)
+        _exit(4);
+      kill(getpid(), SIGKILL);
+      _exit(5);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+
+    assert_int_equal(kiln_history_open(f->state, &f->h, err, sizeof(err)), 0);
+    assert_int_equal(
+        kiln_history_releases(f->h, "hello", 0, &f->arena, &rs, &n), 0);
+    assert_int_equal(n, (size_t)round + 1);
+    for (size_t i = 0; i < n; i++) {
+      assert_int_equal(rs[i].outcome, KILN_HISTORY_SUCCEEDED);
+      assert_string_equal(rs[i].ami, "ami-1");
+      assert_int_equal(rs[i].ended_at_ms, T0 + 1000 + round - (int64_t)i);
+    }
+    kiln_history_close(f->h);
+    f->h = NULL;
+  }
+  {
+    sqlite3 *c;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1, &s, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+    sqlite3_finalize(s);
+    sqlite3_close(c);
+  }
+}
+
+/* ---- recording passes -----------------------------------------------------
+ */
+
+static struct kiln_app_spec hello_spec = {.name = "hello"};
+
+static struct kiln_pass_app pass_app(enum kiln_app_status st,
+                                     enum kiln_action_type action,
+                                     const char *digest)
+{
+  struct kiln_pass_app a = {.spec = &hello_spec};
+  a.plan.app = "hello";
+  a.plan.status = st;
+  snprintf(a.plan.digest, sizeof(a.plan.digest), "%s", digest);
+  a.plan.action.type = action;
+  a.plan.message = "a message";
+  return a;
+}
+
+static void record(struct fixture *f, const char *commit, int64_t t,
+                   struct kiln_pass_app a)
+{
+  assert_int_equal(kiln_history_record_pass(f->h, commit, &a, 1, t), 0);
+}
+
+static struct kiln_history_release latest(struct fixture *f)
+{
+  struct kiln_history_release r;
+  assert_int_equal(kiln_history_release_latest(f->h, "hello", &f->arena, &r),
+                   0);
+  return r;
+}
+
+static void test_record_pass_follows_a_release(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_pass_app a;
+  struct kiln_history_release r, *rs;
+  struct kiln_drift d = {"image.digest", "d1", "(no AMI)", KILN_CAUSE_COMMIT};
+  struct kiln_history_drift_row *rows;
+  size_t n;
+
+  a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_BAKE, "d1");
+  a.plan.drift = &d;
+  a.plan.n_drift = 1;
+  a.executed = true;
+  record(f, "c1", T0, a);
+  r = latest(f);
+  assert_string_equal(r.commit, "c1");
+  assert_string_equal(r.digest, "d1");
+  assert_int_equal(r.outcome, KILN_HISTORY_IN_PROGRESS);
+  record(f, "c1", T0 + 1,
+         pass_app(KILN_STATUS_PROGRESSING, KILN_ACTION_WAIT_BAKE, "d1"));
+  a = pass_app(KILN_STATUS_PROGRESSING, KILN_ACTION_TAG_IMAGE, "d1");
+  a.plan.action.ami_id = "ami-1";
+  a.executed = true;
+  record(f, "c1", T0 + 2, a);
+  a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_LT_CREATE, "d1");
+  a.plan.action.ami_id = "ami-1";
+  a.executed = true;
+  record(f, "c1", T0 + 3, a);
+  r = latest(f);
+  assert_string_equal(r.ami, "ami-1");
+  assert_int_equal(r.lt_version, 1);
+  record(f, "c1", T0 + 4,
+         pass_app(KILN_STATUS_IN_SYNC, KILN_ACTION_NONE, "d1"));
+  r = latest(f);
+  assert_int_equal(r.outcome, KILN_HISTORY_SUCCEEDED);
+  assert_int_equal(r.ended_at_ms, T0 + 4);
+  /* In sync again: nothing new. An out-of-band correction of the same
+   * commit is not a release. */
+  record(f, "c1", T0 + 5,
+         pass_app(KILN_STATUS_IN_SYNC, KILN_ACTION_NONE, "d1"));
+  record(f, "c1", T0 + 6,
+         pass_app(KILN_STATUS_PROGRESSING, KILN_ACTION_WAIT_REFRESH, "d1"));
+  assert_int_equal(kiln_history_releases(f->h, NULL, 0, &f->arena, &rs, &n), 0);
+  assert_int_equal(n, 1);
+  /* The drift of the first pass, then its clearing. */
+  assert_int_equal(
+      kiln_history_drift_list(f->h, "hello", 0, &f->arena, &rows, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(rows[0].cause, "cleared");
+  assert_string_equal(rows[1].cause, "commit");
+
+  /* A release: default set, refresh started and followed. */
+  a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_LT_SET_DEFAULT, "d2");
+  a.plan.action.ami_id = "ami-2";
+  a.executed = true;
+  a.outcome = "made version 2 the default of hello";
+  record(f, "c2", T0 + 10, a);
+  a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_REFRESH_START, "d2");
+  a.plan.action.lt_version = 2;
+  a.executed = true;
+  a.outcome = "started instance refresh r-77";
+  record(f, "c2", T0 + 11, a);
+  r = latest(f);
+  assert_string_equal(r.commit, "c2");
+  assert_string_equal(r.ami, "ami-2");
+  assert_int_equal(r.lt_version, 2);
+  assert_string_equal(r.refresh_id, "r-77");
+
+  /* A newer commit supersedes it; its failure is recorded with the
+   * planner's reason. */
+  record(f, "c3", T0 + 12,
+         pass_app(KILN_STATUS_PENDING, KILN_ACTION_BAKE, "d3"));
+  a = pass_app(KILN_STATUS_ERROR, KILN_ACTION_NONE, "d3");
+  a.plan.message = "bake of image d3 failed: boom";
+  record(f, "c3", T0 + 13, a);
+  assert_int_equal(kiln_history_releases(f->h, "hello", 0, &f->arena, &rs, &n),
+                   0);
+  assert_int_equal(n, 3);
+  assert_int_equal(rs[0].outcome, KILN_HISTORY_FAILED);
+  assert_string_equal(rs[0].reason, "bake of image d3 failed: boom");
+  assert_int_equal(rs[1].outcome, KILN_HISTORY_SUPERSEDED);
+  assert_int_equal(rs[2].outcome, KILN_HISTORY_SUCCEEDED);
+  /* Still failing on later passes: not recorded again. */
+  record(f, "c3", T0 + 14, a);
+  assert_int_equal(kiln_history_releases(f->h, "hello", 0, &f->arena, &rs, &n),
+                   0);
+  assert_int_equal(n, 3);
+}
+
+static void test_record_pass_skips_report_only_apps(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_app_spec report = {.name = "hello", .drift = KILN_DRIFT_REPORT};
+  struct kiln_pass_app a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_NONE, "d");
+  struct kiln_history_release r;
+  a.spec = &report;
+  record(f, "c1", T0, a);
+  assert_int_equal(kiln_history_release_latest(f->h, "hello", &f->arena, &r),
+                   KILN_ENOENT);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_schema_is_created, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_reopening_migrates_nothing_and_keeps_data, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_release_lifecycle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_newer_release_supersedes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_drift_stores_changes_only, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_drift_batch_is_all_or_nothing, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_corrupt_file_is_an_error_and_kept,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_damaged_database_is_an_error, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_foreign_database_is_refused, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_state_dir_that_is_a_file, setup,
+                                      teardown),
+      cmocka_unit_test(test_default_dir),
+      cmocka_unit_test_setup_teardown(test_completed_release_survives_sigkill,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_record_pass_follows_a_release, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_record_pass_skips_report_only_apps,
+                                      setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
