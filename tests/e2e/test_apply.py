@@ -407,3 +407,20 @@ def test_failed_bake_of_a_release_leaves_the_previous_one_serving(fleet):
     g = fleet.group()
     assert g["LaunchTemplate"]["Version"] == "1"
     assert fleet.default_version()["LaunchTemplateData"]["ImageId"] == first_ami
+
+
+def test_an_aws_error_in_one_app_never_stops_the_others(fleet):
+    shutil.copytree(fleet.root / "apps/hello", fleet.root / "apps/lost")
+    p = fleet.root / "apps/lost/app.yaml"
+    text = p.read_text().replace("name: hello", "name: lost")
+    # A subnet of the right form that does not exist: AWS refuses the group.
+    import re
+    text = re.sub(r"subnets: \[[^\]]*\]", "subnets: [subnet-0123456789abcdef0]", text)
+    p.write_text(text)
+    git(fleet.root, "add", "-A")
+    git(fleet.root, "commit", "-qm", "an app in a subnet that does not exist")
+    r = fleet.apply()
+    assert r.returncode == 1, r.stdout
+    assert fleet.group("hello") is not None
+    assert fleet.group("lost") is None
+    assert "lost: create-group failed" in r.stdout, r.stdout
