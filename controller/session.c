@@ -68,47 +68,95 @@ static int add_region(struct kiln_session *s, const char *region)
   return 0;
 }
 
-int kiln_session_open(struct kiln_session *s, const char *cmd, const char *src,
-                      const char *ref, const char *only_app)
+int kiln_session_fetch_snapshot(struct kiln_git_source *src, const char *ref,
+                                struct kiln_snapshot *out)
 {
-  char cache[1024], why[1024];
+  memset(out, 0, sizeof(*out));
+  kiln_diags_init(&out->diags, 0);
+  if ((out->err = kiln_git_source_fetch(src, out->why, sizeof(out->why))) !=
+          0 ||
+      (out->err = kiln_git_source_resolve(src, ref, out->commit, out->why,
+                                          sizeof(out->why))) != 0)
+    return out->err;
+  out->err = load_commit(src, out->commit, &out->diags, &out->repo);
+  if (out->err != 0)
+    snprintf(out->why, sizeof(out->why), "cannot read commit %.12s of %s: %s",
+             out->commit, src->display, kiln_strerror(out->err));
+  return out->err;
+}
+
+void kiln_snapshot_cleanup(struct kiln_snapshot *snap)
+{
+  kiln_spec_repo_free(snap->repo);
+  snap->repo = NULL;
+  kiln_diags_cleanup(&snap->diags);
+}
+
+int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
+                       const char *cache_dir)
+{
+  char why[1024];
   int err;
 
   memset(s, 0, sizeof(*s));
   s->cmd = cmd;
-  s->only_app = only_app;
   kiln_diags_init(&s->diags, 0);
-  kiln_git_source_default_cache(cache, sizeof(cache));
-  if ((err = kiln_git_source_open(&s->source, src, cache, why, sizeof(why))) !=
-          0 ||
-      (err = kiln_git_source_fetch(&s->source, why, sizeof(why))) != 0 ||
-      (err = kiln_git_source_resolve(&s->source, ref, s->commit, why,
-                                     sizeof(why))) != 0) {
+  err = kiln_git_source_open(&s->source, src, cache_dir, why, sizeof(why));
+  if (err != 0) {
     fprintf(stderr, "kiln %s: %s\n", cmd, why);
     return err;
-  }
-  err = load_commit(&s->source, s->commit, &s->diags, &s->repo);
-  if (err != 0) {
-    fprintf(stderr, "kiln %s: cannot read commit %.12s of %s: %s\n", cmd,
-            s->commit, s->source.display, kiln_strerror(err));
-    return err;
-  }
-  if (only_app != NULL && kiln_spec_repo_find(s->repo, only_app) == NULL) {
-    fprintf(stderr, "kiln %s: no app named '%s' at commit %.12s\n", cmd,
-            only_app, s->commit);
-    return KILN_ENOENT;
   }
   if (uv_loop_init(&s->loop) != 0)
     return KILN_EINTERNAL;
   s->loop_open = true;
+  return 0;
+}
+
+int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap)
+{
+  int err;
+
+  kiln_spec_repo_free(s->repo);
+  kiln_diags_cleanup(&s->diags);
+  s->repo = snap->repo;
+  s->diags = snap->diags;
+  snap->repo = NULL;
+  kiln_diags_init(&snap->diags, 0);
+  memcpy(s->commit, snap->commit, sizeof(s->commit));
   for (size_t i = 0; i < s->repo->n_apps; i++) {
     const struct kiln_app_spec *a = &s->repo->apps[i];
-    if (!a->valid || (only_app != NULL && strcmp(a->name, only_app) != 0))
+    if (!a->valid || (s->only_app != NULL && strcmp(a->name, s->only_app) != 0))
       continue;
     if ((err = add_region(s, a->region)) != 0)
       return err;
   }
   return 0;
+}
+
+int kiln_session_open(struct kiln_session *s, const char *cmd, const char *src,
+                      const char *ref, const char *only_app)
+{
+  struct kiln_snapshot snap;
+  char cache[1024];
+  int err;
+
+  kiln_git_source_default_cache(cache, sizeof(cache));
+  if ((err = kiln_session_start(s, cmd, src, cache)) != 0)
+    return err;
+  s->only_app = only_app;
+  if (kiln_session_fetch_snapshot(&s->source, ref, &snap) != 0) {
+    fprintf(stderr, "kiln %s: %s\n", cmd, snap.why);
+    err = snap.err;
+    kiln_snapshot_cleanup(&snap);
+    return err;
+  }
+  if (only_app != NULL && kiln_spec_repo_find(snap.repo, only_app) == NULL) {
+    fprintf(stderr, "kiln %s: no app named '%s' at commit %.12s\n", cmd,
+            only_app, snap.commit);
+    kiln_snapshot_cleanup(&snap);
+    return KILN_ENOENT;
+  }
+  return kiln_session_adopt(s, &snap);
 }
 
 static void on_client_closed(void *data)
@@ -237,6 +285,8 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
         .prev = prev_spec,
         .prev_arg = s,
         .bakes = &s->bakes,
+        .gate = s->gate,
+        .gate_arg = s->gate_arg,
     };
     err = kiln_pass_start(&o, arena, region_done, m);
     if (err != 0)

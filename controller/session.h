@@ -42,7 +42,38 @@ struct kiln_session {
   struct kiln_bakes bakes;
   struct kiln_session_prev prevs[KILN_SESSION_MAX_PREV];
   size_t n_prevs;
+  /* Optional: may an app take a step now? (the daemon's backoff) */
+  kiln_pass_gate_fn *gate;
+  void *gate_arg;
 };
+
+/* A snapshot of the desired state at one commit, made off the loop. */
+struct kiln_snapshot {
+  char commit[41];
+  struct kiln_spec_repo *repo; /* owned until adopted */
+  struct kiln_diags diags;
+  int err;        /* 0, or why there is no snapshot */
+  char why[1024]; /* what failed, for people (no credentials) */
+};
+
+/* Fetches src (remotes: into its mirror), resolves ref (NULL: the default
+ * branch) and loads the spec of that commit. Blocking: the daemon runs it on
+ * the thread pool; it touches nothing but its arguments. Returns out->err. */
+int kiln_session_fetch_snapshot(struct kiln_git_source *src, const char *ref,
+                                struct kiln_snapshot *out);
+
+/* Frees what a snapshot that was not adopted holds. */
+void kiln_snapshot_cleanup(struct kiln_snapshot *snap);
+
+/* Prepares s for src without touching the network: the loop, the git
+ * source (mirrored under cache_dir when remote). Returns 0 or an error
+ * (printed). */
+int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
+                       const char *cache_dir);
+
+/* Makes snap the desired state of s (taking its spec and diagnostics) and
+ * adds a client for every new region. Returns 0 or an error (printed). */
+int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap);
 
 /* Reads the desired state of ref (NULL: the default branch) from src and
  * prepares a client per region. Prints what went wrong to stderr. Returns

@@ -95,6 +95,11 @@ static void observed(int err, struct kiln_observation *obs, void *data)
     }
     if (!p->opts.apply || !app->plan.mutates)
       continue;
+    if (p->opts.gate != NULL &&
+        !p->opts.gate(p->opts.gate_arg, app->spec->name)) {
+      app->outcome = "backing off after failures; the step waits";
+      continue;
+    }
     /* Images are content-addressed: apps with the same image inputs share
      * one bake (and one tagging), taken by the first of them. */
     const char *owner = image_step_owner(p, i);

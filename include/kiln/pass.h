@@ -22,6 +22,10 @@ struct kiln_arena;
 typedef const struct kiln_app_spec *
 kiln_pass_prev_fn(void *arg, const char *commit, const char *app);
 
+/* May app take a step in this pass? false: it is planned and reported,
+ * and its step waits (the daemon's per-app backoff). */
+typedef bool kiln_pass_gate_fn(void *arg, const char *app);
+
 struct kiln_pass_options {
   struct kiln_aws_client *client;
   const struct kiln_spec_repo *repo;
@@ -31,6 +35,8 @@ struct kiln_pass_options {
   kiln_pass_prev_fn *prev;
   void *prev_arg;
   struct kiln_bakes *bakes;
+  kiln_pass_gate_fn *gate; /* NULL: every app may act */
+  void *gate_arg;
 };
 
 struct kiln_pass_app {
