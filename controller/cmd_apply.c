@@ -1,20 +1,23 @@
-/* kiln apply --repo SRC [--ref REF] [--app NAME] [--wait] [--timeout DUR] */
+/* kiln apply --repo SRC [--ref REF] [--app NAME] [--wait] [--timeout DUR]
+ *            [--state-dir DIR] */
 #include "cli.h"
 #include "session.h"
 
 #include "kiln/arena.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/history.h"
 #include "kiln/report.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
     "Usage: kiln apply --repo SRC [--ref REF] [--app NAME] [--wait]\n"
-    "                  [--timeout DUR] [--interval DUR]\n"
+    "                  [--timeout DUR] [--interval DUR] [--state-dir DIR]\n"
     "\n"
     "Converges AWS to the desired state committed at REF of SRC: bakes the\n"
     "images git asks for (once per distinct input), creates launch template\n"
@@ -30,6 +33,9 @@ static const char usage[] =
     "  --timeout DUR   give up waiting after DUR (default 60m), e.g. 90s, 2h\n"
     "  --interval DUR  time between passes while waiting (default 5s; passes\n"
     "                  right after a step come sooner)\n"
+    "  --state-dir DIR where releases and drift are recorded for `kiln\n"
+    "                  history` (default: $KILN_STATE_DIR, else\n"
+    "                  $XDG_STATE_HOME/kiln, else ~/.local/state/kiln)\n"
     "  -h, --help      show this help\n"
     "\n"
     "Exit status: 0 converged (or, without --wait, the pass went through),\n"
@@ -53,6 +59,8 @@ struct apply_run {
   char *last_error;
   int *failures;
   size_t n_apps;
+  struct kiln_history *history; /* NULL: not recorded */
+  bool history_warned;
 };
 
 static int find_index(struct apply_run *run, const char *name)
@@ -78,6 +86,35 @@ static void say(struct apply_run *run, const char *app, const char *text)
 }
 
 static void start_pass(struct apply_run *run);
+
+/* History is a record, not a precondition: when it cannot be written,
+ * apply warns once and goes on. */
+static void open_history(struct apply_run *run, const char *state_dir)
+{
+  char dir[PATH_MAX], err[KILN_HISTORY_ERRMAX];
+  if (state_dir == NULL && kiln_history_default_dir(dir, sizeof(dir)) == 0)
+    state_dir = dir;
+  if (state_dir == NULL)
+    snprintf(err, sizeof(err), "no state directory (set --state-dir)");
+  else if (kiln_history_open(state_dir, &run->history, err, sizeof(err)) == 0)
+    return;
+  fprintf(stderr, "kiln apply: warning: releases are not recorded: %s\n", err);
+  run->history_warned = true;
+}
+
+static void record_history(struct apply_run *run, struct kiln_session_result *r)
+{
+  uv_timeval64_t tv;
+  if (run->history == NULL || r->error != NULL || uv_gettimeofday(&tv) != 0)
+    return;
+  if (kiln_history_record_pass(run->history, run->s->commit, r->apps, r->n,
+                               tv.tv_sec * 1000 + tv.tv_usec / 1000) != 0 &&
+      !run->history_warned) {
+    fprintf(stderr, "kiln apply: warning: releases are not recorded: %s\n",
+            kiln_history_errmsg(run->history));
+    run->history_warned = true;
+  }
+}
 
 static void on_timer(uv_timer_t *t)
 {
@@ -111,6 +148,7 @@ static void passed(struct kiln_session *s, struct kiln_session_result *r,
   uint64_t now = uv_now(&s->loop);
 
   run->passes++;
+  record_history(run, r);
   if (r->error != NULL) {
     /* AWS could not be observed (throttled, unreachable, no credentials):
      * level-triggered, so the next pass simply tries again. */
@@ -193,11 +231,12 @@ int kiln_cmd_apply(int argc, char **argv)
       {"wait", no_argument, NULL, 'w'},
       {"timeout", required_argument, NULL, 't'},
       {"interval", required_argument, NULL, 'i'},
+      {"state-dir", required_argument, NULL, 'S'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   struct apply_run run = {
       .timeout_ms = 3600 * 1000, .interval_ms = 5000, .rc = KILN_EXIT_FAILED};
-  const char *src = NULL, *ref = NULL, *app = NULL;
+  const char *src = NULL, *ref = NULL, *app = NULL, *state_dir = NULL;
   struct kiln_session s;
   int c;
 
@@ -231,6 +270,9 @@ int kiln_cmd_apply(int argc, char **argv)
                                     "positive duration such as 5s",
                                     optarg);
       break;
+    case 'S':
+      state_dir = optarg;
+      break;
     case 'h':
       fputs(usage, stdout);
       return KILN_EXIT_OK;
@@ -252,6 +294,7 @@ int kiln_cmd_apply(int argc, char **argv)
     run.failures = calloc(run.n_apps + 1, sizeof(*run.failures));
     if (run.last != NULL && run.failures != NULL) {
       printf("kiln apply: %s at commit %.12s\n", s.source.display, s.commit);
+      open_history(&run, state_dir);
       uv_timer_init(&s.loop, &run.timer);
       run.timer.data = &run;
       run.start_ms = uv_now(&s.loop);
@@ -260,6 +303,7 @@ int kiln_cmd_apply(int argc, char **argv)
     }
   }
   kiln_session_close(&s);
+  kiln_history_close(run.history);
   for (size_t i = 0; run.last != NULL && i < run.n_apps; i++)
     free(run.last[i]);
   free(run.last);

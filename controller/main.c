@@ -27,6 +27,8 @@ static const struct command commands[] = {
     {"plan", kiln_cmd_plan,
      "show drift between git and AWS and the next steps (read-only)"},
     {"apply", kiln_cmd_apply, "converge AWS to git: bake, roll out"},
+    {"history", kiln_cmd_history,
+     "show recorded releases: commit, AMI, version, outcome"},
     {"whoami", kiln_cmd_whoami,
      "show the AWS identity, region and endpoints Kiln would use"},
     {"version", cmd_version, "print Kiln's version"},
