@@ -1,0 +1,712 @@
+/* The HTTP server on a real loop, driven by raw blocking sockets from a
+ * client thread: what a well-behaved client gets, and what garbage, slow
+ * clients, oversized requests and too many connections get. The loop runs
+ * on the test's thread until the client thread is done (with a deadline);
+ * nothing sleeps and hopes. The parser is also tested on its own, table by
+ * table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <uv.h>
+
+#include "http_parse.h"
+#include "kiln/error.h"
+#include "kiln/http_server.h"
+
+/* ---- the parser, as a pure function ---------------------------------- */
+
+static const struct kiln__http_limits small_limits = {
+    .max_request_line_bytes = 64,
+    .max_header_bytes = 128,
+    .max_headers = 4,
+    .max_body_bytes = 100,
+};
+
+struct parse_case {
+  const char *head;
+  int want; /* 0 or -status */
+};
+
+static const struct parse_case parse_cases[] = {
+    {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0},
+    {"GET /a?b=c HTTP/1.0\r\n\r\n", 0},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 0},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", -413},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999"
+     "\r\n\r\n",
+     -400},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", -400},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1,2\r\n\r\n", -400},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: "
+     "5\r\n\r\n",
+     0},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: "
+     "6\r\n\r\n",
+     -400},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", -411},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", -501},
+    {"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+     "Content-Length: 3\r\n\r\n",
+     -400},
+    {"GET / HTTP/1.1\r\n\r\n", -400},                       /* no Host */
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", -400}, /* two */
+    {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", -505},
+    {"GET / HTTP/1.2\r\nHost: x\r\n\r\n", -505},
+    {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", -400},           /* space */
+    {"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", -400}, /* obs-fold */
+    {"GET / HTTP/1.1\r\n: x\r\nHost: x\r\n\r\n", -400},     /* no name */
+    {"GET / HTTP/1.1\r\nHost x\r\n\r\n", -400},             /* no colon */
+    {"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", -400}, /* bare CR */
+    {"GET / HTTP/1.1\nHost: x\n\n", -400},                  /* bare LF */
+    {"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", -400},    /* absolute */
+    {"GET /a#f HTTP/1.1\r\nHost: x\r\n\r\n", -400},         /* fragment */
+    {"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", -400},           /* two spaces */
+    {"G(T / HTTP/1.1\r\nHost: x\r\n\r\n", -400},            /* method */
+    {"GET / HTTP/1.1 \r\nHost: x\r\n\r\n", -400},
+    {"GET / http/1.1\r\nHost: x\r\n\r\n", -400},
+    {"GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", -417},
+    {"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", 0},
+    {"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", -431},
+    {"GET / HTTP/1.1\r\nHost: x\r\nA: caf\xc3\xa9\r\n\r\n", 0}, /* obs-text */
+};
+
+static void test_parse_table(void **state)
+{
+  struct kiln_http_server_header headers[4];
+  struct kiln__http_head h;
+  char buf[512];
+
+  for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+    const char *why = NULL;
+    size_t len = strlen(parse_cases[i].head);
+    int rc;
+    memcpy(buf, parse_cases[i].head, len + 1);
+    rc = kiln__http_parse_head(buf, len, &small_limits, &h, headers, &why);
+    if (rc != parse_cases[i].want)
+      fail_msg("case %zu: got %d (%s), want %d", i, rc, why,
+               parse_cases[i].want);
+    assert_non_null(why);
+  }
+}
+
+static void test_parse_fields(void **state)
+{
+  struct kiln_http_server_header headers[4];
+  struct kiln__http_head h;
+  const char *why;
+  char buf[] = "POST /hooks/github?x=1&y HTTP/1.1\r\n"
+               "host: example\r\n"
+               "X-Hub-Signature-256:   sha256=ab  \t\r\n"
+               "Content-Length: 7\r\n"
+               "Connection: keep-alive, close\r\n\r\n";
+
+  assert_int_equal(kiln__http_parse_head(buf, strlen(buf) + 0, &small_limits,
+                                         &h, headers, &why),
+                   0);
+  assert_string_equal(h.method, "POST");
+  assert_string_equal(h.path, "/hooks/github");
+  assert_string_equal(h.query, "x=1&y");
+  assert_int_equal(h.minor, 1);
+  assert_int_equal(h.header_count, 4);
+  assert_string_equal(headers[1].name, "X-Hub-Signature-256");
+  assert_string_equal(headers[1].value, "sha256=ab");
+  assert_int_equal(h.content_length, 7);
+  assert_false(h.keep_alive);
+}
+
+static void test_parse_keep_alive(void **state)
+{
+  static const struct {
+    const char *head;
+    bool keep;
+  } cases[] = {
+      {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true},
+      {"GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n", false},
+      {"GET / HTTP/1.0\r\n\r\n", false},
+      {"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true},
+  };
+  struct kiln_http_server_header headers[4];
+  struct kiln__http_head h;
+  const char *why;
+  char buf[128];
+
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    snprintf(buf, sizeof(buf), "%s", cases[i].head);
+    assert_int_equal(kiln__http_parse_head(buf, strlen(buf), &small_limits, &h,
+                                           headers, &why),
+                     0);
+    assert_int_equal(h.keep_alive, cases[i].keep);
+  }
+}
+
+/* Feeding a head one byte at a time finds the same end as all at once,
+ * and the limits answer with the right status. */
+static void test_scan(void **state)
+{
+  static const char ok[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY";
+  char big[512];
+  size_t scanned = 0, head_len = 0;
+  const char *why;
+  int rc = 0;
+
+  for (size_t n = 1; n <= sizeof(ok) - 1 && rc == 0; n++)
+    rc = kiln__http_head_scan(ok, n, &scanned, &small_limits, &head_len, &why);
+  assert_int_equal(rc, 1);
+  assert_int_equal(head_len, sizeof(ok) - 1 - 4);
+
+  /* A request line over 64 bytes, without its end yet: 414. */
+  memset(big, 'a', sizeof(big));
+  memcpy(big, "GET /", 5);
+  scanned = 0;
+  assert_int_equal(
+      kiln__http_head_scan(big, 70, &scanned, &small_limits, &head_len, &why),
+      -414);
+  /* Headers over 128 bytes: 431. */
+  snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX: %0200d", 0);
+  scanned = 0;
+  assert_int_equal(kiln__http_head_scan(big, strlen(big), &scanned,
+                                        &small_limits, &head_len, &why),
+                   -431);
+  /* ... also when the whole head arrives at once. */
+  snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX: %0200d\r\n\r\n", 0);
+  scanned = 0;
+  assert_int_equal(kiln__http_head_scan(big, strlen(big), &scanned,
+                                        &small_limits, &head_len, &why),
+                   -431);
+  /* A NUL is refused as soon as it arrives. */
+  scanned = 0;
+  assert_int_equal(kiln__http_head_scan("GET /\0", 6, &scanned, &small_limits,
+                                        &head_len, &why),
+                   -400);
+  /* So is a garbage request line, without waiting for the head's end. */
+  scanned = 0;
+  assert_int_equal(kiln__http_head_scan("\x16\x03\x01 hello\r\n", 14, &scanned,
+                                        &small_limits, &head_len, &why),
+                   -400);
+}
+
+/* ---- the server, in-process ------------------------------------------ */
+
+struct fixture {
+  uv_loop_t loop;
+  struct kiln_http_server *server;
+  int port;
+  int closed;
+  int handled;
+  struct kiln_http_responder *held; /* /hold and /async */
+  uv_timer_t async_timer;
+  int async_timer_open;
+  int respond_rc; /* of the last late answer */
+  atomic_int client_done;
+  char logs[4096];
+};
+
+static void on_log(enum kiln_http_server_log_level level, const char *msg,
+                   void *data)
+{
+  struct fixture *f = data;
+  size_t n = strlen(f->logs);
+  snprintf(f->logs + n, sizeof(f->logs) - n, "%s\n", msg);
+}
+
+static void on_async_timer(uv_timer_t *t)
+{
+  struct fixture *f = t->data;
+  static const char body[] = "later";
+  struct kiln_http_server_response resp = {
+      .status = 202, .body = body, .body_len = sizeof(body) - 1};
+
+  f->respond_rc = kiln_http_server_respond(f->held, &resp);
+  f->held = NULL;
+}
+
+static void handler(struct kiln_http_server_request *req,
+                    struct kiln_http_responder *res, void *data)
+{
+  struct fixture *f = data;
+  struct kiln_http_server_response resp = {.status = 200};
+  struct kiln_http_server_header extra[2];
+  const char *v;
+
+  f->handled++;
+  if (strcmp(req->path, "/hello") == 0) {
+    resp.body = "hello";
+    resp.body_len = 5;
+    kiln_http_server_respond(res, &resp);
+  } else if (strcmp(req->path, "/echo") == 0) {
+    v = kiln_http_server_request_header(req, "x-TEST");
+    extra[0].name = "X-Test";
+    extra[0].value = v != NULL ? v : "(none)";
+    extra[1].name = "X-Query";
+    extra[1].value = req->query;
+    resp.headers = extra;
+    resp.header_count = 2;
+    resp.content_type = "application/octet-stream";
+    resp.body = req->body;
+    resp.body_len = req->body_len;
+    kiln_http_server_respond(res, &resp);
+  } else if (strcmp(req->path, "/json") == 0) {
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "method", json_object_new_string(req->method));
+    kiln_http_server_respond_json(res, 200, o);
+    json_object_put(o);
+  } else if (strcmp(req->path, "/async") == 0) {
+    f->held = res;
+    uv_timer_start(&f->async_timer, on_async_timer, 20, 0);
+  } else if (strcmp(req->path, "/hold") == 0) {
+    f->held = res;
+  } else if (strcmp(req->path, "/bad-header") == 0) {
+    extra[0].name = "X-Evil";
+    extra[0].value = "a\r\nSet-Cookie: x";
+    resp.headers = extra;
+    resp.header_count = 1;
+    f->respond_rc = kiln_http_server_respond(res, &resp);
+  } else {
+    kiln_http_server_respond_error(res, 404, "no such \"route\"");
+  }
+}
+
+static void on_server_closed(struct kiln_http_server *s, void *data)
+{
+  struct fixture *f = data;
+  f->closed++;
+}
+
+static void on_guard(uv_timer_t *t)
+{
+}
+
+/* Runs the loop until *flag is non-zero or deadline_ms passes; returns
+ * whether the flag was reached. */
+static int run_until(uv_loop_t *loop, const int *flag, atomic_int *aflag,
+                     uint64_t deadline_ms)
+{
+  uv_timer_t guard;
+  uint64_t end;
+  int done = 0;
+
+  uv_update_time(loop);
+  end = uv_now(loop) + deadline_ms;
+  uv_timer_init(loop, &guard);
+  uv_timer_start(&guard, on_guard, 2, 2);
+  while (uv_now(loop) < end) {
+    done = flag != NULL ? *flag : atomic_load(aflag);
+    if (done)
+      break;
+    uv_run(loop, UV_RUN_ONCE);
+  }
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return done;
+}
+
+static struct fixture *start(const struct kiln_http_server_options *extra)
+{
+  struct fixture *f = calloc(1, sizeof(*f));
+  struct kiln_http_server_options o = {0};
+
+  if (extra != NULL)
+    o = *extra;
+  o.listen = "127.0.0.1:0";
+  o.handler = handler;
+  o.handler_data = f;
+  o.log = on_log;
+  o.log_data = f;
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  uv_timer_init(&f->loop, &f->async_timer);
+  f->async_timer.data = f;
+  assert_int_equal(kiln_http_server_start(&f->loop, &o, &f->server), 0);
+  f->port = kiln_http_server_port(f->server);
+  assert_true(f->port > 0);
+  return f;
+}
+
+static void finish(struct fixture *f)
+{
+  if (f->server != NULL) {
+    kiln_http_server_close(f->server, on_server_closed, f);
+    assert_int_equal(f->closed, 0); /* never inside close() */
+    assert_true(run_until(&f->loop, &f->closed, NULL, 10000));
+  }
+  uv_close((uv_handle_t *)&f->async_timer, NULL);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  free(f);
+}
+
+/* A client script runs on its own thread with blocking sockets while the
+ * loop runs here. It records what it saw; the test asserts afterwards. */
+#define MAX_RESP 8
+struct client {
+  struct fixture *f;
+  void (*script)(struct client *cl);
+  int port;
+  int fd;
+  int status[MAX_RESP];
+  char head[MAX_RESP][1024];
+  char body[MAX_RESP][512];
+  size_t body_len[MAX_RESP];
+  int n;
+  int eof; /* the server closed the connection */
+  int error;
+  atomic_int step;  /* for scripts that wait on the test */
+  char rbuf[32768]; /* received on the current connection, not consumed */
+  size_t rlen;
+  int head_request; /* the next response answers HEAD: no body */
+  const char *arg;  /* the request one_shot sends */
+  size_t arg_len;   /* 0: strlen(arg) */
+};
+
+static int cl_connect(struct client *cl)
+{
+  struct sockaddr_in a = {0};
+  struct timeval tv = {.tv_sec = 5};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)cl->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  cl->rlen = 0;
+  cl->rbuf[0] = '\0';
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    cl->error = errno;
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void cl_send(struct client *cl, int fd, const void *data, size_t len)
+{
+  const char *p = data;
+  while (len > 0) {
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+    if (n <= 0) {
+      cl->error = n < 0 ? errno : EPIPE;
+      return;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+/* Receives more bytes into cl->rbuf; 0 on EOF, timeout or error. */
+static int cl_fill(struct client *cl, int fd)
+{
+  ssize_t n;
+
+  if (cl->rlen >= sizeof(cl->rbuf) - 1)
+    return 0;
+  n = recv(fd, cl->rbuf + cl->rlen, sizeof(cl->rbuf) - 1 - cl->rlen, 0);
+  if (n <= 0) {
+    if (n == 0)
+      cl->eof = 1;
+    return 0;
+  }
+  cl->rlen += (size_t)n;
+  cl->rbuf[cl->rlen] = '\0';
+  return 1;
+}
+
+static void cl_consume(struct client *cl, size_t n)
+{
+  memmove(cl->rbuf, cl->rbuf + n, cl->rlen - n);
+  cl->rlen -= n;
+  cl->rbuf[cl->rlen] = '\0';
+}
+
+/* Reads one final response (head and Content-Length body) into slot
+ * cl->n, skipping a 100 Continue. Returns its status, or -1 on EOF or
+ * timeout before a complete response. */
+static int cl_read_response(struct client *cl, int fd)
+{
+  size_t head_len, clen = 0;
+  const char *end, *h;
+  int i = cl->n, status = 0;
+
+  if (i >= MAX_RESP)
+    return -1;
+  for (;;) {
+    while ((end = strstr(cl->rbuf, "\r\n\r\n")) == NULL)
+      if (!cl_fill(cl, fd))
+        return -1;
+    head_len = (size_t)(end - cl->rbuf) + 4;
+    if (sscanf(cl->rbuf, "HTTP/1.1 %d", &status) != 1)
+      return -1;
+    if (status != 100)
+      break;
+    cl_consume(cl, head_len);
+  }
+  cl->status[i] = status;
+  snprintf(cl->head[i], sizeof(cl->head[i]), "%.*s", (int)head_len, cl->rbuf);
+  h = strstr(cl->head[i], "Content-Length: ");
+  if (h != NULL && !cl->head_request)
+    clen = strtoul(h + 16, NULL, 10);
+  cl->head_request = 0;
+  while (cl->rlen - head_len < clen)
+    if (!cl_fill(cl, fd))
+      return -1;
+  cl->body_len[i] = clen;
+  snprintf(cl->body[i], sizeof(cl->body[i]), "%.*s", (int)clen,
+           cl->rbuf + head_len);
+  memcpy(cl->body[i], cl->rbuf + head_len,
+         clen < sizeof(cl->body[i]) - 1 ? clen : sizeof(cl->body[i]) - 1);
+  cl_consume(cl, head_len + clen);
+  cl->n++;
+  return status;
+}
+
+/* Whether the server closes the connection (EOF or reset) within the
+ * receive timeout, ignoring anything it still sends. */
+static int cl_wait_close(int fd)
+{
+  char buf[512];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && errno == ECONNRESET))
+      return 1;
+    if (n < 0)
+      return 0; /* timeout */
+  }
+}
+
+static void *client_main(void *arg)
+{
+  struct client *cl = arg;
+  cl->script(cl);
+  atomic_store(&cl->f->client_done, 1);
+  return NULL;
+}
+
+static void run_client(struct fixture *f, struct client *cl,
+                       void (*script)(struct client *cl))
+{
+  pthread_t t;
+
+  cl->f = f;
+  cl->port = f->port;
+  cl->script = script;
+  atomic_store(&f->client_done, 0);
+  assert_int_equal(pthread_create(&t, NULL, client_main, cl), 0);
+  assert_true(run_until(&f->loop, NULL, &f->client_done, 20000));
+  assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* Sends req on a fresh connection, reads one response, then waits for
+ * the server to close. */
+static void one_shot(struct client *cl)
+{
+  int fd = cl_connect(cl);
+  if (fd < 0)
+    return;
+  cl_send(cl, fd, cl->arg, cl->arg_len ? cl->arg_len : strlen(cl->arg));
+  cl_read_response(cl, fd);
+  cl->eof = cl_wait_close(fd);
+  close(fd);
+}
+
+static void script_get_post(struct client *cl)
+{
+  static const char req[] =
+      "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+      "POST /echo?a=1&b HTTP/1.1\r\nHost: t\r\nX-Test: yes\r\n"
+      "Content-Length: 11\r\n\r\nhello\0world"
+      "GET /json HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  int fd = cl_connect(cl);
+
+  if (fd < 0)
+    return;
+  /* Sent in one go: the server answers one request at a time. */
+  cl_send(cl, fd, req, sizeof(req) - 1);
+  for (int i = 0; i < 4; i++)
+    cl_read_response(cl, fd);
+  cl->eof = cl_wait_close(fd);
+  close(fd);
+}
+
+static void test_get_post_keep_alive_close(void **state)
+{
+  struct fixture *f = start(NULL);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_get_post);
+  assert_int_equal(cl.error, 0);
+  assert_int_equal(cl.n, 4);
+  assert_int_equal(cl.status[0], 200);
+  assert_string_equal(cl.body[0], "hello");
+  assert_non_null(strstr(cl.head[0], "Content-Type: text/plain"));
+  assert_null(strstr(cl.head[0], "Connection: close"));
+  assert_int_equal(cl.status[1], 200);
+  assert_int_equal(cl.body_len[1], 11);
+  assert_memory_equal(cl.body[1], "hello", 6); /* with its NUL */
+  assert_non_null(strstr(cl.head[1], "X-Test: yes\r\n"));
+  assert_non_null(strstr(cl.head[1], "X-Query: a=1&b\r\n"));
+  assert_int_equal(cl.status[2], 200);
+  assert_string_equal(cl.body[2], "{\"method\":\"GET\"}");
+  assert_non_null(strstr(cl.head[2], "Content-Type: application/json"));
+  assert_int_equal(cl.status[3], 404);
+  assert_string_equal(cl.body[3], "{\"error\":\"no such \\\"route\\\"\"}");
+  assert_non_null(strstr(cl.head[3], "Connection: close"));
+  assert_true(cl.eof);
+  assert_int_equal(f->handled, 4);
+  finish(f);
+}
+
+/* Two requests, each sent after the previous answer, on one connection. */
+static void script_reuse(struct client *cl)
+{
+  static const char req[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  int fd = cl_connect(cl);
+
+  if (fd < 0)
+    return;
+  cl_send(cl, fd, req, sizeof(req) - 1);
+  cl_read_response(cl, fd);
+  cl_send(cl, fd, req, sizeof(req) - 1);
+  cl_read_response(cl, fd);
+  /* HTTP/1.0 without keep-alive: answered and closed. */
+  cl_send(cl, fd, "HEAD /hello HTTP/1.0\r\n\r\n", 24);
+  cl->head_request = 1;
+  cl_read_response(cl, fd);
+  cl->eof = cl_wait_close(fd);
+  close(fd);
+}
+
+static void test_keep_alive_reuse(void **state)
+{
+  struct fixture *f = start(NULL);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_reuse);
+  assert_int_equal(cl.n, 3);
+  assert_int_equal(cl.status[0], 200);
+  assert_int_equal(cl.status[1], 200);
+  assert_string_equal(cl.body[1], "hello");
+  /* HEAD: the length of the body, but no body (the next read is EOF). */
+  assert_int_equal(cl.status[2], 200);
+  assert_non_null(strstr(cl.head[2], "Content-Length: 5"));
+  assert_non_null(strstr(cl.head[2], "Connection: close"));
+  assert_true(cl.eof);
+  finish(f);
+}
+
+static void script_async(struct client *cl)
+{
+  static const char req[] = "GET /async HTTP/1.1\r\nHost: t\r\n\r\n"
+                            "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  int fd = cl_connect(cl);
+
+  if (fd < 0)
+    return;
+  cl_send(cl, fd, req, sizeof(req) - 1);
+  cl_read_response(cl, fd);
+  cl_read_response(cl, fd);
+  close(fd);
+}
+
+static void test_async_answer(void **state)
+{
+  struct fixture *f = start(NULL);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_async);
+  assert_int_equal(cl.n, 2);
+  assert_int_equal(cl.status[0], 202);
+  assert_string_equal(cl.body[0], "later");
+  assert_int_equal(cl.status[1], 200);
+  assert_int_equal(f->respond_rc, 0);
+  finish(f);
+}
+
+struct bad_case {
+  const char *req;
+  size_t len; /* 0: strlen */
+  int status; /* expected; 0: closed without an answer */
+};
+
+static void test_bad_requests(void **state)
+{
+  static char long_line[9000], long_headers[17000], many_headers[4000],
+      big_body_head[128];
+  const struct bad_case cases[] = {
+      {long_line, 0, 414},
+      {long_headers, 0, 431},
+      {many_headers, 0, 431},
+      {big_body_head, 0, 413},
+      {"GET /hello HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+       0, 411},
+      {"HELLO\r\n\r\n", 0, 400},
+      {"GET /hello\r\n\r\n", 0, 400},
+      {"GET /hello HTTP/1.1 extra\r\nHost: t\r\n\r\n", 0, 400},
+      {"GET /he\0llo HTTP/1.1\r\nHost: t\r\n\r\n", 35, 400},
+      {"GET /hello HTTP/1.1\r\nHost: t\r\nX-A: b\0c\r\n\r\n", 44, 400},
+      {"GET /hello HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 0, 400},
+      {"GET /hello HTTP/1.1\r\nHost: t\r\n\tfolded\r\n\r\n", 0, 400},
+      {"GET /hello HTTP/3.0\r\nHost: t\r\n\r\n", 0, 505},
+      {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, 400},
+      {"GET /bad-header HTTP/1.1\r\nHost: t\r\n\r\n", 0, 500},
+  };
+  struct fixture *f = start(NULL);
+
+  memset(long_line, 'a', sizeof(long_line) - 1);
+  memcpy(long_line, "GET /", 5);
+  snprintf(long_headers, sizeof(long_headers), "GET / HTTP/1.1\r\nX: ");
+  memset(long_headers + strlen(long_headers), 'b', 16500);
+  strcat(long_headers, "\r\n\r\n");
+  snprintf(many_headers, sizeof(many_headers), "GET / HTTP/1.1\r\nHost: t\r\n");
+  for (int i = 0; i < 101; i++)
+    snprintf(many_headers + strlen(many_headers),
+             sizeof(many_headers) - strlen(many_headers), "H%d: v\r\n", i);
+  strcat(many_headers, "\r\n");
+  snprintf(big_body_head, sizeof(big_body_head),
+           "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %u\r\n\r\n",
+           1024u * 1024 + 1);
+
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct client cl = {0};
+    cl.arg = cases[i].req;
+    cl.arg_len = cases[i].len;
+    run_client(f, &cl, one_shot);
+    if (cl.n != 1 || cl.status[0] != cases[i].status || !cl.eof)
+      fail_msg("case %zu: %d responses, status %d, eof %d", i, cl.n,
+               cl.status[0], cl.eof);
+  }
+  assert_int_equal(f->handled, 1); /* only /bad-header got through */
+  assert_int_equal(f->respond_rc, KILN_EINVAL);
+  finish(f);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_parse_table),
+      cmocka_unit_test(test_parse_fields),
+      cmocka_unit_test(test_parse_keep_alive),
+      cmocka_unit_test(test_scan),
+      cmocka_unit_test(test_get_post_keep_alive_close),
+      cmocka_unit_test(test_keep_alive_reuse),
+      cmocka_unit_test(test_async_answer),
+      cmocka_unit_test(test_bad_requests),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
