@@ -34,6 +34,7 @@ int kiln_cmd_validate(int argc, char **argv);
 int kiln_cmd_whoami(int argc, char **argv);
 int kiln_cmd_plan(int argc, char **argv);
 int kiln_cmd_apply(int argc, char **argv);
+int kiln_cmd_run(int argc, char **argv);
 int kiln_cmd_history(int argc, char **argv);
 
 #endif

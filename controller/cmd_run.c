@@ -1,0 +1,109 @@
+/* kiln run --repo SRC [--ref REF] [--interval DUR] [--resync DUR]
+ *          [--listen ADDR:PORT] [--state-dir DIR] [--webhook-secret-file F] */
+#include "cli.h"
+#include "daemon.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char usage[] =
+    "Usage: kiln run --repo SRC [--ref REF] [--interval DUR] [--resync DUR]\n"
+    "                [--state-dir DIR] [--bake-poll DUR] [--refresh-poll DUR]\n"
+    "\n"
+    "Runs Kiln as a controller: fetches SRC on start and every --interval,\n"
+    "reconciles every app when its desired state changes, while a bake or an\n"
+    "instance refresh is under way, and at least every --resync to correct\n"
+    "drift. Failing apps back off (5 s up to 10 min); the others go on.\n"
+    "Logs are JSON, one object per line, on stderr. SIGTERM or SIGINT stops\n"
+    "it cleanly.\n"
+    "\n"
+    "Options:\n"
+    "  --repo SRC       a path, file://, https://, ssh:// or git@host:path\n"
+    "  --ref REF        branch, tag or commit (default: the default branch)\n"
+    "  --interval DUR   fetch every DUR (default 1m)\n"
+    "  --resync DUR     reconcile at least every DUR (default 5m)\n"
+    "  --bake-poll DUR  look at a bake in flight every DUR (default 30s)\n"
+    "  --refresh-poll DUR\n"
+    "                   look at an instance refresh every DUR (default 10s)\n"
+    "  --state-dir DIR  where Kiln keeps its state (default: $KILN_STATE_DIR,\n"
+    "                   $XDG_STATE_HOME/kiln or ~/.local/state/kiln)\n"
+    "  -h, --help       show this help\n";
+
+static void default_state_dir(char *out, size_t size)
+{
+  const char *v;
+  if ((v = getenv("KILN_STATE_DIR")) != NULL && v[0] != '\0')
+    snprintf(out, size, "%s", v);
+  else if ((v = getenv("XDG_STATE_HOME")) != NULL && v[0] == '/')
+    snprintf(out, size, "%s/kiln", v);
+  else if ((v = getenv("HOME")) != NULL && v[0] == '/')
+    snprintf(out, size, "%s/.local/state/kiln", v);
+  else
+    snprintf(out, size, "/var/lib/kiln");
+}
+
+int kiln_cmd_run(int argc, char **argv)
+{
+  static const struct option opts[] = {
+      {"repo", required_argument, NULL, 'R'},
+      {"ref", required_argument, NULL, 'r'},
+      {"interval", required_argument, NULL, 'i'},
+      {"resync", required_argument, NULL, 's'},
+      {"state-dir", required_argument, NULL, 'd'},
+      {"bake-poll", required_argument, NULL, 'b'},
+      {"refresh-poll", required_argument, NULL, 'p'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  struct kiln_daemon_options o = {.interval_ms = 60000,
+                                  .resync_ms = 300000,
+                                  .bake_poll_ms = 30000,
+                                  .refresh_poll_ms = 10000};
+  char state[1024];
+  int c;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'R':
+      o.src = optarg;
+      break;
+    case 'r':
+      o.ref = optarg;
+      break;
+    case 'i':
+    case 's':
+    case 'b':
+    case 'p': {
+      uint64_t *ms = c == 'i'   ? &o.interval_ms
+                     : c == 's' ? &o.resync_ms
+                     : c == 'b' ? &o.bake_poll_ms
+                                : &o.refresh_poll_ms;
+      if (kiln_cli_parse_duration(optarg, ms) != 0 || *ms == 0)
+        return kiln_cli_usage_error("run",
+                                    "'%s' is not a positive duration "
+                                    "such as 30s or 5m",
+                                    optarg);
+      break;
+    }
+    case 'd':
+      o.state_dir = optarg;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return KILN_EXIT_OK;
+    default:
+      return kiln_cli_usage_error("run", "unknown option");
+    }
+  }
+  if (optind < argc)
+    return kiln_cli_usage_error("run", "unexpected argument '%s'",
+                                argv[optind]);
+  if (o.src == NULL)
+    return kiln_cli_usage_error("run", "--repo SRC is required");
+  if (o.state_dir == NULL) {
+    default_state_dir(state, sizeof(state));
+    o.state_dir = state;
+  }
+  return kiln_daemon_run(&o);
+}
