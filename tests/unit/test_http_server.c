@@ -638,6 +638,9 @@ static void test_async_answer(void **state)
   finish(f);
 }
 
+/* A literal that may hold NULs, and its length. */
+#define BYTES(lit) lit, sizeof(lit) - 1
+
 struct bad_case {
   const char *req;
   size_t len; /* 0: strlen */
@@ -658,12 +661,12 @@ static void test_bad_requests(void **state)
       {"HELLO\r\n\r\n", 0, 400},
       {"GET /hello\r\n\r\n", 0, 400},
       {"GET /hello HTTP/1.1 extra\r\nHost: t\r\n\r\n", 0, 400},
-      {"GET /he\0llo HTTP/1.1\r\nHost: t\r\n\r\n", 35, 400},
-      {"GET /hello HTTP/1.1\r\nHost: t\r\nX-A: b\0c\r\n\r\n", 44, 400},
+      {BYTES("GET /he\0llo HTTP/1.1\r\nHost: t\r\n\r\n"), 400},
+      {BYTES("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: b\0c\r\n\r\n"), 400},
       {"GET /hello HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 0, 400},
       {"GET /hello HTTP/1.1\r\nHost: t\r\n\tfolded\r\n\r\n", 0, 400},
       {"GET /hello HTTP/3.0\r\nHost: t\r\n\r\n", 0, 505},
-      {"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, 400},
+      {BYTES("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), 400},
       {"GET /bad-header HTTP/1.1\r\nHost: t\r\n\r\n", 0, 500},
   };
   struct fixture *f = start(NULL);
@@ -696,6 +699,374 @@ static void test_bad_requests(void **state)
   finish(f);
 }
 
+/* Sends a request head one byte every 20 ms; with a 150 ms header timeout
+ * the server answers 408 and closes long before the head is complete. */
+static void script_slow_head(struct client *cl)
+{
+  static const char req[] =
+      "GET /hello HTTP/1.1\r\nHost: t\r\n"
+      "X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+  struct pollfd p;
+  int fd = cl_connect(cl);
+
+  if (fd < 0)
+    return;
+  for (size_t i = 0; i < sizeof(req) - 1; i++) {
+    cl_send(cl, fd, req + i, 1);
+    if (cl->error != 0)
+      break;
+    /* Wait 20 ms, or less if the server has answered. */
+    p.fd = fd;
+    p.events = POLLIN;
+    if (poll(&p, 1, 20) > 0)
+      break;
+  }
+  cl->error = 0; /* a send may fail once the server has closed */
+  cl_read_response(cl, fd);
+  cl->eof = cl_wait_close(fd);
+  close(fd);
+}
+
+static void test_slow_client_header_timeout(void **state)
+{
+  struct kiln_http_server_options o = {.header_timeout_ms = 150};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_slow_head);
+  assert_int_equal(cl.n, 1);
+  assert_int_equal(cl.status[0], 408);
+  assert_true(cl.eof);
+  assert_int_equal(f->handled, 0);
+  finish(f);
+}
+
+/* A body that never completes: 408 after the body timeout. */
+static void script_slow_body(struct client *cl)
+{
+  static const char req[] = "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                            "Content-Length: 10\r\n\r\nabc";
+  int fd = cl_connect(cl);
+
+  if (fd < 0)
+    return;
+  cl_send(cl, fd, req, sizeof(req) - 1);
+  cl_read_response(cl, fd);
+  cl->eof = cl_wait_close(fd);
+  close(fd);
+}
+
+static void test_body_timeout(void **state)
+{
+  struct kiln_http_server_options o = {.body_timeout_ms = 100};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_slow_body);
+  assert_int_equal(cl.n, 1);
+  assert_int_equal(cl.status[0], 408);
+  assert_true(cl.eof);
+  assert_int_equal(f->handled, 0);
+  finish(f);
+}
+
+/* An idle keep-alive connection is closed without a response; so is a
+ * connection that never says anything. */
+static void script_idle(struct client *cl)
+{
+  static const char req[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  int fd = cl_connect(cl), fd2 = cl_connect(cl);
+
+  if (fd < 0 || fd2 < 0)
+    return;
+  cl_send(cl, fd, req, sizeof(req) - 1);
+  cl_read_response(cl, fd);
+  cl->eof = cl_wait_close(fd) + cl_wait_close(fd2);
+  close(fd);
+  close(fd2);
+}
+
+static void test_idle_timeout(void **state)
+{
+  struct kiln_http_server_options o = {.idle_timeout_ms = 100,
+                                       .header_timeout_ms = 100};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_idle);
+  assert_int_equal(cl.n, 1);
+  assert_int_equal(cl.status[0], 200);
+  assert_int_equal(cl.eof, 2);
+  finish(f);
+}
+
+/* Half a head, half a body, then the client goes away: nothing reaches
+ * the handler, nothing leaks, and the server goes on serving. */
+static void script_truncated(struct client *cl)
+{
+  static const char *const parts[] = {
+      "GET /hello HTTP/1.1\r\nHo",
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nab",
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n",
+  };
+  static const char req[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  int fd;
+
+  for (size_t i = 0; i < 3; i++) {
+    fd = cl_connect(cl);
+    if (fd < 0)
+      return;
+    cl_send(cl, fd, parts[i], strlen(parts[i]));
+    close(fd);
+  }
+  fd = cl_connect(cl);
+  if (fd < 0)
+    return;
+  cl_send(cl, fd, req, sizeof(req) - 1);
+  cl_read_response(cl, fd);
+  close(fd);
+}
+
+static void test_truncated_then_closed(void **state)
+{
+  struct fixture *f = start(NULL);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_truncated);
+  assert_int_equal(cl.n, 1);
+  assert_int_equal(cl.status[0], 200);
+  assert_int_equal(f->handled, 1);
+  finish(f);
+}
+
+/* Three connections with a cap of two: the third gets 503 and is closed,
+ * the first two still work. */
+static void script_cap(struct client *cl)
+{
+  static const char req[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  int a = cl_connect(cl), b = cl_connect(cl), c;
+
+  if (a < 0 || b < 0)
+    return;
+  /* Make sure both are accepted before the third arrives. */
+  cl_send(cl, a, req, sizeof(req) - 1);
+  cl_read_response(cl, a);
+  cl_send(cl, b, req, sizeof(req) - 1);
+  cl_read_response(cl, b);
+  c = cl_connect(cl);
+  if (c < 0)
+    return;
+  cl_send(cl, c, req, sizeof(req) - 1);
+  cl_read_response(cl, c);
+  cl->eof = cl_wait_close(c);
+  close(c);
+  /* The refused connection took no slot: the first one still works. */
+  close(b);
+  cl_send(cl, a, req, sizeof(req) - 1);
+  cl_read_response(cl, a);
+  close(a);
+}
+
+static void test_connection_cap(void **state)
+{
+  struct kiln_http_server_options o = {.max_connections = 2};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_cap);
+  assert_int_equal(cl.n, 4);
+  assert_int_equal(cl.status[0], 200);
+  assert_int_equal(cl.status[1], 200);
+  assert_int_equal(cl.status[2], 503);
+  assert_non_null(strstr(cl.head[2], "Connection: close"));
+  assert_true(cl.eof);
+  assert_int_equal(cl.status[3], 200);
+  assert_int_equal(f->handled, 3);
+  finish(f);
+}
+
+/* Expect: 100-continue gets an interim answer before the body is sent. */
+static void script_continue(struct client *cl)
+{
+  static const char head[] =
+      "POST /echo HTTP/1.1\r\nHost: t\r\n"
+      "Expect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+  int fd = cl_connect(cl);
+
+  if (fd < 0)
+    return;
+  cl_send(cl, fd, head, sizeof(head) - 1);
+  while (strstr(cl->rbuf, "\r\n\r\n") == NULL)
+    if (!cl_fill(cl, fd))
+      return;
+  cl->status[0] = strncmp(cl->rbuf, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0;
+  cl_send(cl, fd, "ping", 4);
+  cl_read_response(cl, fd);
+  close(fd);
+}
+
+static void test_expect_continue(void **state)
+{
+  struct fixture *f = start(NULL);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_continue);
+  assert_int_equal(cl.n, 1);
+  assert_int_equal(cl.status[0], 200);
+  assert_string_equal(cl.body[0], "ping");
+  finish(f);
+}
+
+/* Sends a request the handler holds, and reads whatever comes back. */
+static void script_held(struct client *cl)
+{
+  static const char req[] = "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n";
+  int fd = cl_connect(cl), idle = cl_connect(cl);
+
+  if (fd < 0 || idle < 0)
+    return;
+  cl_send(cl, fd, req, sizeof(req) - 1);
+  atomic_store(&cl->step, 1);
+  cl_read_response(cl, fd);
+  cl->eof = cl_wait_close(fd) + cl_wait_close(idle);
+  close(fd);
+  close(idle);
+}
+
+struct held_thread {
+  pthread_t t;
+  struct client cl;
+};
+
+static void start_held(struct fixture *f, struct held_thread *h)
+{
+  memset(h, 0, sizeof(*h));
+  h->cl.f = f;
+  h->cl.port = f->port;
+  h->cl.script = script_held;
+  atomic_store(&f->client_done, 0);
+  assert_int_equal(pthread_create(&h->t, NULL, client_main, &h->cl), 0);
+  assert_true(run_until(&f->loop, &f->handled, NULL, 10000));
+}
+
+/* close() while a request is in the handler: the late answer still goes
+ * out (with Connection: close), idle connections are closed at once, and
+ * the close callback runs after everything is closed. */
+static void test_close_answers_in_flight(void **state)
+{
+  struct fixture *f = start(NULL);
+  struct held_thread h;
+  static const char body[] = "bye";
+  struct kiln_http_server_response resp = {
+      .status = 200, .body = body, .body_len = 3};
+
+  start_held(f, &h);
+  assert_non_null(f->held);
+  kiln_http_server_close(f->server, on_server_closed, f);
+  f->server = NULL;
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+  assert_int_equal(f->closed, 0); /* the held request keeps it open */
+  assert_int_equal(kiln_http_server_respond(f->held, &resp), 0);
+  f->held = NULL;
+  assert_true(run_until(&f->loop, &f->closed, NULL, 10000));
+  assert_true(run_until(&f->loop, NULL, &f->client_done, 10000));
+  assert_int_equal(pthread_join(h.t, NULL), 0);
+  assert_int_equal(h.cl.n, 1);
+  assert_int_equal(h.cl.status[0], 200);
+  assert_string_equal(h.cl.body[0], "bye");
+  assert_non_null(strstr(h.cl.head[0], "Connection: close"));
+  assert_int_equal(h.cl.eof, 2);
+  finish(f);
+}
+
+/* close() while the handler never answers: after close_timeout_ms the
+ * connection is closed anyway; answering afterwards is harmless. */
+static void test_close_times_out(void **state)
+{
+  struct kiln_http_server_options o = {.close_timeout_ms = 100};
+  struct fixture *f = start(&o);
+  struct held_thread h;
+  struct kiln_http_server_response resp = {.status = 200};
+
+  start_held(f, &h);
+  assert_non_null(f->held);
+  kiln_http_server_close(f->server, on_server_closed, f);
+  f->server = NULL;
+  assert_true(run_until(&f->loop, &f->closed, NULL, 10000));
+  assert_true(run_until(&f->loop, NULL, &f->client_done, 10000));
+  assert_int_equal(pthread_join(h.t, NULL), 0);
+  assert_int_equal(h.cl.n, 0);
+  assert_int_equal(h.cl.eof, 2);
+  /* The request is still readable, and answering it only frees it. */
+  assert_int_equal(kiln_http_server_respond(f->held, &resp), KILN_ECONN);
+  f->held = NULL;
+  assert_non_null(strstr(f->logs, "did not finish in time"));
+  finish(f);
+}
+
+static void on_count_closed(struct kiln_http_server *s, void *data)
+{
+  (*(int *)data)++;
+}
+
+static void test_listen_addresses(void **state)
+{
+  static const char *const bad[] = {
+      NULL,
+      "",
+      "127.0.0.1",
+      "127.0.0.1:",
+      ":80",
+      "::1:80",
+      "[::1]",
+      "[::1]80",
+      "[]:80",
+      "127.0.0.1:65536",
+      "1.2.3:80",
+      "localhost:80",
+      "127.0.0.1:8a",
+      "[nothex]:80",
+      "127.0.0.1:123456",
+  };
+  struct kiln_http_server_options o = {.handler = handler};
+  struct kiln_http_server *s = NULL, *s2 = NULL;
+  uv_loop_t loop;
+  char addr[64];
+  int closed = 0;
+
+  assert_int_equal(uv_loop_init(&loop), 0);
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    o.listen = bad[i];
+    if (kiln_http_server_start(&loop, &o, &s) != KILN_EINVAL)
+      fail_msg("\"%s\" accepted", bad[i] ? bad[i] : "(null)");
+    assert_null(s);
+  }
+  o.handler = NULL;
+  o.listen = "127.0.0.1:0";
+  assert_int_equal(kiln_http_server_start(&loop, &o, &s), KILN_EINVAL);
+  o.handler = handler;
+
+  /* IPv6 loopback, when the machine has it. */
+  o.listen = "[::1]:0";
+  if (kiln_http_server_start(&loop, &o, &s) == 0) {
+    assert_true(kiln_http_server_port(s) > 0);
+    kiln_http_server_close(s, NULL, NULL);
+    s = NULL;
+  }
+  /* A port in use. */
+  o.listen = "127.0.0.1:0";
+  assert_int_equal(kiln_http_server_start(&loop, &o, &s), 0);
+  snprintf(addr, sizeof(addr), "127.0.0.1:%d", kiln_http_server_port(s));
+  o.listen = addr;
+  assert_int_equal(kiln_http_server_start(&loop, &o, &s2), KILN_EEXIST);
+  assert_null(s2);
+  kiln_http_server_close(s, on_count_closed, &closed);
+  while (uv_run(&loop, UV_RUN_ONCE) != 0)
+    ;
+  assert_int_equal(closed, 1);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -707,6 +1078,15 @@ int main(void)
       cmocka_unit_test(test_keep_alive_reuse),
       cmocka_unit_test(test_async_answer),
       cmocka_unit_test(test_bad_requests),
+      cmocka_unit_test(test_slow_client_header_timeout),
+      cmocka_unit_test(test_body_timeout),
+      cmocka_unit_test(test_idle_timeout),
+      cmocka_unit_test(test_truncated_then_closed),
+      cmocka_unit_test(test_connection_cap),
+      cmocka_unit_test(test_expect_continue),
+      cmocka_unit_test(test_close_answers_in_flight),
+      cmocka_unit_test(test_close_times_out),
+      cmocka_unit_test(test_listen_addresses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
