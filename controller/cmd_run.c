@@ -9,7 +9,9 @@
 
 static const char usage[] =
     "Usage: kiln run --repo SRC [--ref REF] [--interval DUR] [--resync DUR]\n"
-    "                [--state-dir DIR] [--bake-poll DUR] [--refresh-poll DUR]\n"
+    "                [--state-dir DIR] [--listen ADDR:PORT]\n"
+    "                [--webhook-secret-file FILE] [--bake-poll DUR]\n"
+    "                [--refresh-poll DUR]\n"
     "\n"
     "Runs Kiln as a controller: fetches SRC on start and every --interval,\n"
     "reconciles every app when its desired state changes, while a bake or an\n"
@@ -23,6 +25,12 @@ static const char usage[] =
     "  --ref REF        branch, tag or commit (default: the default branch)\n"
     "  --interval DUR   fetch every DUR (default 1m)\n"
     "  --resync DUR     reconcile at least every DUR (default 5m)\n"
+    "  --listen ADDR:PORT\n"
+    "                   serve /healthz, /readyz, /metrics, /api/v1/... and\n"
+    "                   /hooks/{github,gitlab,generic} (e.g. 127.0.0.1:8080)\n"
+    "  --webhook-secret-file FILE\n"
+    "                   the shared secret of the hooks (mode 0600; SIGHUP\n"
+    "                   re-reads it); without it every hook is refused\n"
     "  --bake-poll DUR  look at a bake in flight every DUR (default 30s)\n"
     "  --refresh-poll DUR\n"
     "                   look at an instance refresh every DUR (default 10s)\n"
@@ -52,6 +60,8 @@ int kiln_cmd_run(int argc, char **argv)
       {"resync", required_argument, NULL, 's'},
       {"state-dir", required_argument, NULL, 'd'},
       {"bake-poll", required_argument, NULL, 'b'},
+      {"listen", required_argument, NULL, 'l'},
+      {"webhook-secret-file", required_argument, NULL, 'w'},
       {"refresh-poll", required_argument, NULL, 'p'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -88,6 +98,12 @@ int kiln_cmd_run(int argc, char **argv)
     }
     case 'd':
       o.state_dir = optarg;
+      break;
+    case 'l':
+      o.listen = optarg;
+      break;
+    case 'w':
+      o.webhook_secret_file = optarg;
       break;
     case 'h':
       fputs(usage, stdout);

@@ -2,8 +2,13 @@
 #include "session.h"
 
 #include "kiln/arena.h"
+#include "kiln/aws_client.h"
+#include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/history.h"
+#include "kiln/http_server.h"
 #include "kiln/report.h"
+#include "kiln/webhook.h"
 
 #include <git2.h>
 #include <json-c/json.h>
@@ -51,7 +56,26 @@ struct daemon {
   bool ready;
   bool stopping;
   bool closed;
+
+  /* What the status API and metrics serve: the last pass, as JSON. */
+  json_object *status;
+  uint64_t passes;
+  uint64_t pass_failures;
+  double pass_seconds_sum;
+  uint64_t pass_started_ms;
+  int64_t last_fetch_ok_unix;
+  char last_fetch_error[1100];
+  size_t bakes_in_flight;
+  size_t refreshes_in_flight;
+
+  struct kiln_history *history; /* NULL: not recording */
+  struct kiln_http_server *http;
+  struct kiln_webhook_secret secret;
 };
+
+static void http_start(struct daemon *d);
+static void http_stop(struct daemon *d);
+static void reload_secret(struct daemon *d);
 
 /* ---- logs: one JSON object per line on stderr ---------------------------- */
 
@@ -214,6 +238,8 @@ static void fetch_done(uv_work_t *w, int status)
   }
   if (status != 0 || snap->err != 0) {
     uint64_t retry = backoff_ms(++d->fetch_failures);
+    snprintf(d->last_fetch_error, sizeof(d->last_fetch_error), "%s",
+             snap->why[0] != '\0' ? snap->why : kiln_strerror(snap->err));
     if (retry > d->opts.interval_ms)
       retry = d->opts.interval_ms;
     logj("error", NULL, d->s.commit,
@@ -233,6 +259,8 @@ static void fetch_done(uv_work_t *w, int status)
          "fetch of %s works again after %u failures", d->s.source.display,
          d->fetch_failures);
   d->fetch_failures = 0;
+  d->last_fetch_error[0] = '\0';
+  d->last_fetch_ok_unix = (int64_t)time(NULL);
   uv_timer_start(&d->fetch_timer, on_fetch_timer, d->opts.interval_ms, 0);
 
   if (strcmp(snap->commit, d->s.commit) == 0) {
@@ -302,6 +330,30 @@ static uint64_t next_pass_ms(struct daemon *d, struct kiln_session_result *r)
   return ms;
 }
 
+/* The last pass as the status API shows it ({"commit", "apps": [...]},
+ * statuses as in kiln plan), and the counts metrics report. */
+static void keep_status(struct daemon *d, struct kiln_session_result *r)
+{
+  struct kiln_plan *plans = calloc(r->n + 1, sizeof(*plans));
+  if (plans == NULL)
+    return;
+  d->bakes_in_flight = d->refreshes_in_flight = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    plans[i] = r->apps[i].plan;
+    d->bakes_in_flight += plans[i].action.type == KILN_ACTION_WAIT_BAKE ||
+                          plans[i].action.type == KILN_ACTION_BAKE;
+    d->refreshes_in_flight +=
+        plans[i].action.type == KILN_ACTION_WAIT_REFRESH ||
+        plans[i].action.type == KILN_ACTION_REFRESH_START;
+  }
+  json_object_put(d->status);
+  d->status = kiln_report_plans_json(d->s.commit, plans, r->n);
+  if (r->error != NULL)
+    json_object_object_add(d->status, "error",
+                           json_object_new_string(r->error));
+  free(plans);
+}
+
 static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
                       void *data)
 {
@@ -309,11 +361,20 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
   uint64_t now = uv_now(&s->loop);
 
   d->passing = false;
+  d->passes++;
+  d->pass_seconds_sum += (double)(now - d->pass_started_ms) / 1000.0;
   if (d->stopping) {
     shutdown_now(d);
     return;
   }
+  keep_status(d, r);
+  if (d->history != NULL &&
+      kiln_history_record_pass(d->history, s->commit, r->apps, r->n,
+                               (int64_t)time(NULL) * 1000) != 0)
+    logj("warn", NULL, s->commit, "history not recorded: %s",
+         kiln_history_errmsg(d->history));
   if (r->error != NULL) {
+    d->pass_failures++;
     logj("error", NULL, s->commit, "%s; the next pass tries again", r->error);
     schedule_pass(d, backoff_ms(2));
     return;
@@ -352,6 +413,7 @@ static void start_pass(struct daemon *d)
   kiln_arena_cleanup(&d->arena);
   kiln_arena_init(&d->arena, 0);
   d->passing = true;
+  d->pass_started_ms = uv_now(&d->s.loop);
   if (kiln_session_pass(&d->s, true, &d->arena, pass_done, d) != 0) {
     d->passing = false;
     logj("error", NULL, d->s.commit, "cannot start a pass: out of memory");
@@ -367,6 +429,7 @@ static void shutdown_now(struct daemon *d)
   if (d->closed)
     return;
   d->closed = true;
+  http_stop(d);
   uv_close((uv_handle_t *)&d->fetch_timer, NULL);
   uv_close((uv_handle_t *)&d->pass_timer, NULL);
   uv_close((uv_handle_t *)&d->stop_timer, NULL);
@@ -388,7 +451,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
   struct daemon *d = h->data;
   if (signum == SIGHUP) {
-    logj("info", NULL, d->s.commit, "SIGHUP: configuration re-read");
+    reload_secret(d);
     return;
   }
   if (d->stopping)
@@ -459,6 +522,22 @@ int kiln_daemon_run(const struct kiln_daemon_options *opts)
   uv_signal_start(&d->sig_int, on_signal, SIGINT);
   uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
 
+  kiln_webhook_secret_init(&d->secret);
+  {
+    char why[KILN_HISTORY_ERRMAX];
+    if (kiln_history_open(opts->state_dir, &d->history, why, sizeof(why)) !=
+        0) {
+      logj("warn", NULL, NULL, "history disabled: %s", why);
+      d->history = NULL;
+    }
+  }
+  if (opts->webhook_secret_file != NULL)
+    reload_secret(d);
+  if (opts->listen != NULL) {
+    http_start(d);
+    if (d->http == NULL)
+      goto done;
+  }
   logj("info", NULL, NULL,
        "kiln %s starting: repo %s, fetch every %llu ms, resync every %llu ms",
        KILN_VERSION, d->s.source.display, (unsigned long long)opts->interval_ms,
@@ -468,7 +547,14 @@ int kiln_daemon_run(const struct kiln_daemon_options *opts)
   logj("info", NULL, d->s.commit, "stopped");
   rc = 0;
 done:
+  if (!d->closed && d->s.loop_open) {
+    /* Could not start: close what was opened before the loop ran. */
+    shutdown_now(d);
+  }
   kiln_session_close(&d->s);
+  kiln_history_close(d->history);
+  kiln_webhook_secret_cleanup(&d->secret);
+  json_object_put(d->status);
   kiln_snapshot_cleanup(&d->fetched);
   kiln_arena_cleanup(&d->arena);
   for (size_t i = 0; i < d->n_backoff; i++)
@@ -476,4 +562,320 @@ done:
   free(d->backoff);
   free(d);
   return rc;
+}
+
+/* ---- HTTP: health, status API, metrics, webhooks ----------------------------
+ */
+
+static void reload_secret(struct daemon *d)
+{
+  char why[512];
+  if (d->opts.webhook_secret_file == NULL) {
+    logj("info", NULL, d->s.commit, "SIGHUP: no webhook secret file to read");
+    return;
+  }
+  if (kiln_webhook_secret_load(&d->secret, d->opts.webhook_secret_file, why,
+                               sizeof(why)) != 0)
+    logj("error", NULL, d->s.commit,
+         "webhook secret not (re)loaded, the previous one stays: %s", why);
+  else
+    logj("info", NULL, d->s.commit, "webhook secret loaded from %s",
+         d->opts.webhook_secret_file);
+}
+
+static void metric(struct kiln_buf *b, const char *name, const char *type,
+                   const char *help)
+{
+  kiln_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values are escaped as the Prometheus text format asks. */
+static void label_value(struct kiln_buf *b, const char *v)
+{
+  for (; v != NULL && *v != '\0'; v++) {
+    if (*v == '\\' || *v == '"')
+      kiln_buf_printf(b, "\\%c", *v);
+    else if (*v == '\n')
+      kiln_buf_puts(b, "\\n");
+    else
+      kiln_buf_append(b, v, 1);
+  }
+}
+
+static void metrics(struct daemon *d, struct kiln_buf *b)
+{
+  json_object *apps = NULL;
+
+  metric(b, "kiln_reconcile_passes_total", "counter", "Reconcile passes run.");
+  kiln_buf_printf(b, "kiln_reconcile_passes_total %llu\n",
+                  (unsigned long long)d->passes);
+  metric(b, "kiln_reconcile_failures_total", "counter",
+         "Passes that could not observe AWS.");
+  kiln_buf_printf(b, "kiln_reconcile_failures_total %llu\n",
+                  (unsigned long long)d->pass_failures);
+  metric(b, "kiln_reconcile_duration_seconds_sum", "counter",
+         "Time spent in passes.");
+  kiln_buf_printf(b, "kiln_reconcile_duration_seconds_sum %.3f\n",
+                  d->pass_seconds_sum);
+  metric(b, "kiln_bakes_in_flight", "gauge", "Apps baking an image.");
+  kiln_buf_printf(b, "kiln_bakes_in_flight %zu\n", d->bakes_in_flight);
+  metric(b, "kiln_refreshes_in_flight", "gauge",
+         "Apps with an instance refresh under way.");
+  kiln_buf_printf(b, "kiln_refreshes_in_flight %zu\n", d->refreshes_in_flight);
+  metric(b, "kiln_last_fetch_success_timestamp_seconds", "gauge",
+         "Unix time of the last successful git fetch.");
+  kiln_buf_printf(b, "kiln_last_fetch_success_timestamp_seconds %lld\n",
+                  (long long)d->last_fetch_ok_unix);
+  metric(b, "kiln_fetch_failing", "gauge",
+         "1 while the git remote cannot be fetched.");
+  kiln_buf_printf(b, "kiln_fetch_failing %d\n", d->fetch_failures > 0);
+  metric(b, "kiln_commit_info", "gauge", "The commit being applied.");
+  kiln_buf_puts(b, "kiln_commit_info{commit=\"");
+  label_value(b, d->s.commit);
+  kiln_buf_puts(b, "\"} 1\n");
+
+  metric(b, "kiln_aws_requests_total", "counter",
+         "AWS calls by service, action and outcome.");
+  for (size_t r = 0; r < d->s.n_regions; r++) {
+    const struct kiln_aws_action_stats *st = NULL;
+    size_t n = kiln_aws_client_stats(d->s.regions[r].client, &st);
+    for (size_t i = 0; i < n; i++)
+      for (int o = 0; o < KILN_AWS_OUTCOME_COUNT; o++)
+        if (st[i].calls[o] > 0)
+          kiln_buf_printf(
+              b,
+              "kiln_aws_requests_total{region=\"%s\",service=\"%d\","
+              "action=\"%s\",outcome=\"%s\"} %llu\n",
+              kiln_aws_client_region(d->s.regions[r].client),
+              (int)st[i].service, st[i].action,
+              kiln_aws_outcome_name((enum kiln_aws_outcome)o),
+              (unsigned long long)st[i].calls[o]);
+  }
+
+  metric(b, "kiln_drift", "gauge",
+         "1 per app and field that differs from git.");
+  if (d->status != NULL &&
+      json_object_object_get_ex(d->status, "apps", &apps)) {
+    for (size_t i = 0; i < json_object_array_length(apps); i++) {
+      json_object *app = json_object_array_get_idx(apps, i), *name, *drift;
+      json_object_object_get_ex(app, "name", &name);
+      json_object_object_get_ex(app, "drift", &drift);
+      for (size_t j = 0; drift != NULL && j < json_object_array_length(drift);
+           j++) {
+        json_object *field, *cause, *e = json_object_array_get_idx(drift, j);
+        json_object_object_get_ex(e, "field", &field);
+        json_object_object_get_ex(e, "cause", &cause);
+        kiln_buf_puts(b, "kiln_drift{app=\"");
+        label_value(b, json_object_get_string(name));
+        kiln_buf_puts(b, "\",field=\"");
+        label_value(b, json_object_get_string(field));
+        kiln_buf_puts(b, "\",cause=\"");
+        label_value(b, json_object_get_string(cause));
+        kiln_buf_puts(b, "\"} 1\n");
+      }
+    }
+  }
+}
+
+static json_object *find_app(struct daemon *d, const char *name)
+{
+  json_object *apps;
+  if (d->status == NULL || !json_object_object_get_ex(d->status, "apps", &apps))
+    return NULL;
+  for (size_t i = 0; i < json_object_array_length(apps); i++) {
+    json_object *app = json_object_array_get_idx(apps, i), *n;
+    if (json_object_object_get_ex(app, "name", &n) &&
+        strcmp(json_object_get_string(n), name) == 0)
+      return app;
+  }
+  return NULL;
+}
+
+static void serve_drift(struct daemon *d, struct kiln_http_responder *res)
+{
+  json_object *out = json_object_new_object(), *list = json_object_new_array();
+  json_object *apps;
+  if (d->status != NULL && json_object_object_get_ex(d->status, "apps", &apps))
+    for (size_t i = 0; i < json_object_array_length(apps); i++) {
+      json_object *app = json_object_array_get_idx(apps, i), *drift;
+      if (json_object_object_get_ex(app, "drift", &drift) &&
+          json_object_array_length(drift) > 0)
+        json_object_array_add(list, json_object_get(app));
+    }
+  json_object_object_add(out, "commit", json_object_new_string(d->s.commit));
+  json_object_object_add(out, "apps", list);
+  kiln_http_server_respond_json(res, 200, out);
+  json_object_put(out);
+}
+
+static void serve_history(struct daemon *d, const char *query,
+                          struct kiln_http_responder *res)
+{
+  struct kiln_arena a;
+  struct kiln_history_release *rel = NULL;
+  size_t n = 0;
+  char app[128] = "";
+  json_object *out, *list;
+
+  if (d->history == NULL) {
+    kiln_http_server_respond_error(res, 503, "history is not recorded");
+    return;
+  }
+  if (strncmp(query, "app=", 4) == 0)
+    snprintf(app, sizeof(app), "%.*s", (int)strcspn(query + 4, "&"), query + 4);
+  kiln_arena_init(&a, 0);
+  if (kiln_history_releases(d->history, app[0] != '\0' ? app : NULL, 200, &a,
+                            &rel, &n) != 0) {
+    kiln_http_server_respond_error(res, 500, kiln_history_errmsg(d->history));
+    kiln_arena_cleanup(&a);
+    return;
+  }
+  out = json_object_new_object();
+  list = json_object_new_array();
+  for (size_t i = 0; i < n; i++) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "app", json_object_new_string(rel[i].app));
+    json_object_object_add(o, "commit", json_object_new_string(rel[i].commit));
+    json_object_object_add(o, "digest", json_object_new_string(rel[i].digest));
+    json_object_object_add(
+        o, "ami",
+        rel[i].ami != NULL ? json_object_new_string(rel[i].ami) : NULL);
+    json_object_object_add(o, "launch_template_version",
+                           json_object_new_int64(rel[i].lt_version));
+    json_object_object_add(o, "refresh_id",
+                           rel[i].refresh_id != NULL
+                               ? json_object_new_string(rel[i].refresh_id)
+                               : NULL);
+    json_object_object_add(o, "started_at_ms",
+                           json_object_new_int64(rel[i].started_at_ms));
+    json_object_object_add(o, "ended_at_ms",
+                           json_object_new_int64(rel[i].ended_at_ms));
+    json_object_object_add(
+        o, "outcome",
+        json_object_new_string(kiln_history_outcome_name(rel[i].outcome)));
+    json_object_array_add(list, o);
+  }
+  json_object_object_add(out, "releases", list);
+  kiln_http_server_respond_json(res, 200, out);
+  json_object_put(out);
+  kiln_arena_cleanup(&a);
+}
+
+/* A hook only ever triggers a fetch: its payload is never trusted. */
+static void serve_hook(struct daemon *d, enum kiln_webhook_scheme scheme,
+                       struct kiln_http_server_request *req,
+                       struct kiln_http_responder *res)
+{
+  const char *value =
+      kiln_http_server_request_header(req, kiln_webhook_header_name(scheme));
+  if (kiln_webhook_verify(scheme, &d->secret, value, req->body,
+                          req->body_len) != 0) {
+    logj("warn", NULL, d->s.commit, "rejected a %s hook from %s: bad signature",
+         kiln_webhook_header_name(scheme), req->peer);
+    kiln_http_server_respond_error(res, 401, "signature missing or invalid");
+    return;
+  }
+  logj("info", NULL, d->s.commit, "hook from %s: fetching", req->peer);
+  uv_timer_stop(&d->fetch_timer);
+  start_fetch(d);
+  json_object *ack = json_object_new_object();
+  json_object_object_add(ack, "fetch", json_object_new_string("started"));
+  kiln_http_server_respond_json(res, 202, ack);
+  json_object_put(ack);
+}
+
+static void on_request(struct kiln_http_server_request *req,
+                       struct kiln_http_responder *res, void *data)
+{
+  struct daemon *d = data;
+  bool get = strcmp(req->method, "GET") == 0;
+  bool post = strcmp(req->method, "POST") == 0;
+  const char *p = req->path;
+
+  if (get && strcmp(p, "/healthz") == 0) {
+    kiln_http_server_respond(res,
+                             &(struct kiln_http_server_response){
+                                 .status = 200, .body = "ok\n", .body_len = 3});
+  } else if (get && strcmp(p, "/readyz") == 0) {
+    if (d->ready && d->fetch_failures == 0)
+      kiln_http_server_respond(
+          res, &(struct kiln_http_server_response){
+                   .status = 200, .body = "ready\n", .body_len = 6});
+    else
+      kiln_http_server_respond_error(
+          res, 503,
+          !d->ready ? "not ready: no fetch and observation yet"
+          : d->last_fetch_error[0] != '\0' ? d->last_fetch_error
+                                           : "fetch failing");
+  } else if (get && strcmp(p, "/metrics") == 0) {
+    struct kiln_buf b;
+    kiln_buf_init(&b, 0);
+    metrics(d, &b);
+    kiln_http_server_respond(
+        res, &(struct kiln_http_server_response){
+                 .status = 200,
+                 .content_type = "text/plain; version=0.0.4; charset=utf-8",
+                 .body = b.data,
+                 .body_len = b.len});
+    kiln_buf_cleanup(&b);
+  } else if (get && strcmp(p, "/api/v1/apps") == 0) {
+    if (d->status == NULL)
+      kiln_http_server_respond_error(res, 503, "no pass has run yet");
+    else
+      kiln_http_server_respond_json(res, 200, d->status);
+  } else if (get && strncmp(p, "/api/v1/apps/", 13) == 0) {
+    json_object *app = find_app(d, p + 13);
+    if (app == NULL)
+      kiln_http_server_respond_error(res, 404, "no such app");
+    else
+      kiln_http_server_respond_json(res, 200, app);
+  } else if (get && strcmp(p, "/api/v1/drift") == 0) {
+    serve_drift(d, res);
+  } else if (get && strcmp(p, "/api/v1/history") == 0) {
+    serve_history(d, req->query, res);
+  } else if (post && strcmp(p, "/hooks/github") == 0) {
+    serve_hook(d, KILN_WEBHOOK_GITHUB, req, res);
+  } else if (post && strcmp(p, "/hooks/gitlab") == 0) {
+    serve_hook(d, KILN_WEBHOOK_GITLAB, req, res);
+  } else if (post && strcmp(p, "/hooks/generic") == 0) {
+    serve_hook(d, KILN_WEBHOOK_GENERIC, req, res);
+  } else {
+    kiln_http_server_respond_error(res, 404, "not found");
+  }
+}
+
+static void on_http_log(enum kiln_http_server_log_level level, const char *msg,
+                        void *data)
+{
+  static const char *const names[] = {"debug", "info", "warn", "error"};
+  struct daemon *d = data;
+  if (level >= KILN_HTTP_SERVER_LOG_WARN)
+    logj(names[level], NULL, d->s.commit, "http: %s", msg);
+}
+
+static void http_start(struct daemon *d)
+{
+  int err = kiln_http_server_start(
+      &d->s.loop,
+      &(struct kiln_http_server_options){.listen = d->opts.listen,
+                                         .handler = on_request,
+                                         .handler_data = d,
+                                         .log = on_http_log,
+                                         .log_data = d},
+      &d->http);
+  if (err != 0) {
+    fprintf(stderr, "kiln run: cannot listen on %s: %s\n", d->opts.listen,
+            kiln_strerror(err));
+    d->http = NULL;
+    return;
+  }
+  logj("info", NULL, NULL, "listening on %s (port %d)", d->opts.listen,
+       kiln_http_server_port(d->http));
+}
+
+static void http_stop(struct daemon *d)
+{
+  if (d->http != NULL)
+    kiln_http_server_close(d->http, NULL, NULL);
+  d->http = NULL;
 }

@@ -92,3 +92,99 @@ def test_history_rewrite_is_reported_and_followed(fleet, tmp_path):
         assert d.said("history was rewritten")
     finally:
         assert d.stop() == 0
+
+
+# ---- the HTTP server: status API, metrics, webhooks --------------------------
+
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import re  # noqa: E402
+import socket  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+
+SECRET = b"s3cret-for-hooks"
+
+
+def listening(d):
+    wait_until(lambda: d.said("listening on"), timeout=10, what="the HTTP server")
+    line = [l for l in d.lines() if "listening on" in l.get("msg", "")][0]
+    return int(re.search(r"port (\d+)", line["msg"]).group(1))
+
+
+def http(port, path, body=None, headers=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
+                                 headers=headers or {}, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
+    secret_file = tmp_path / "hook-secret"
+    secret_file.write_bytes(SECRET + b"\n")
+    secret_file.chmod(0o600)
+    # Poll git only hourly: the hook is what brings the new commit.
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0",
+               "--webhook-secret-file", str(secret_file), "--interval", "1h")
+    try:
+        port = listening(d)
+        assert http(port, "/healthz")[0] == 200
+        wait_until(lambda: fleet.group() is not None, timeout=60, what="the group")
+        wait_until(lambda: http(port, "/readyz")[0] == 200, timeout=20, what="ready")
+        status, body = http(port, "/api/v1/apps")
+        assert status == 200 and json.loads(body)["apps"][0]["name"] == "hello"
+
+        fleet.edit("  max: 3", "  max: 5", message="grow")
+        payload = b'{"ref": "refs/heads/main", "lies": "ignored"}'
+        # Unsigned and badly signed hooks: 401, nothing fetched.
+        assert http(port, "/hooks/github", payload)[0] == 401
+        bad = "sha256=" + "0" * 64
+        assert http(port, "/hooks/github", payload, {"X-Hub-Signature-256": bad})[0] == 401
+        assert http(port, "/hooks/gitlab", payload, {"X-Gitlab-Token": "wrong"})[0] == 401
+        assert not d.said("fetching")
+        assert fleet.group()["MaxSize"] == 3
+
+        fleet.emu.reset_requests()
+        sig = "sha256=" + hmac.new(SECRET, payload, hashlib.sha256).hexdigest()
+        sent = time.time()
+        assert http(port, "/hooks/github", payload, {"X-Hub-Signature-256": sig})[0] == 202
+        wait_until(lambda: fleet.group()["MaxSize"] == 5, timeout=20, what="max 5")
+        writes = [e["t"] for e in fleet.emu.requests()["log"] if e["action"] == "UpdateAutoScalingGroup"]
+        print(f"hook to first AWS mutation: {writes[0] - sent:.3f}s")
+
+        metrics = http(port, "/metrics")[1]
+        assert "kiln_reconcile_passes_total" in metrics
+        assert 'kiln_commit_info{commit="' in metrics
+        history = json.loads(http(port, "/api/v1/history")[1])
+        assert history["releases"] and history["releases"][0]["app"] == "hello"
+        assert http(port, "/api/v1/apps/nope")[0] == 404
+    finally:
+        assert d.stop() == 0
+
+
+def raw(port, data, read=True):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        return s.recv(4096).decode(errors="replace") if read else ""
+
+
+def test_hostile_http_requests_get_4xx_and_do_no_harm(fleet, tmp_path):
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0")
+    try:
+        port = listening(d)
+        assert raw(port, b"GARBAGE\r\n\r\n").startswith("HTTP/1.1 400")
+        big = b"POST /hooks/generic HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n"
+        assert raw(port, big).startswith("HTTP/1.1 413")
+        long_line = b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n"
+        assert raw(port, long_line)[:12] in ("HTTP/1.1 414", "HTTP/1.1 400")
+        headers = b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 500 + b"\r\n"
+        assert raw(port, headers).startswith("HTTP/1.1 431")
+        # No secret configured: every hook is refused.
+        assert http(port, "/hooks/generic", b"{}", {"X-Kiln-Signature-256": "sha256=" + "a" * 64})[0] == 401
+        assert http(port, "/healthz")[0] == 200
+        assert d.proc.poll() is None
+    finally:
+        assert d.stop() == 0
