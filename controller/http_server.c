@@ -115,7 +115,6 @@ struct kiln_http_server {
   int port;
   bool closing;
   bool listener_closed;
-  bool close_timer_started;
   bool finishing;
   kiln_http_server_close_cb *close_cb;
   void *close_data;

@@ -110,7 +110,9 @@ struct kiln_http_server_options {
  * before uv_loop_close(). Returns 0, KILN_EINVAL (bad options or address;
  * the reason is logged), KILN_EEXIST (address in use), KILN_EPERM
  * (privileged port or address not allowed), KILN_EIO or KILN_ENOMEM. On
- * error nothing is left open and *out is untouched. */
+ * error *out is untouched and no callback ever runs; a listening socket
+ * that failed late is closed in the background, so run the loop (as any
+ * caller does) before uv_loop_close(). */
 int kiln_http_server_start(struct uv_loop_s *loop,
                            const struct kiln_http_server_options *opts,
                            struct kiln_http_server **out);
