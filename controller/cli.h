@@ -35,6 +35,7 @@ int kiln_cmd_whoami(int argc, char **argv);
 int kiln_cmd_plan(int argc, char **argv);
 int kiln_cmd_apply(int argc, char **argv);
 int kiln_cmd_run(int argc, char **argv);
+int kiln_cmd_status(int argc, char **argv);
 int kiln_cmd_history(int argc, char **argv);
 
 #endif

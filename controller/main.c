@@ -28,6 +28,7 @@ static const struct command commands[] = {
      "show drift between git and AWS and the next steps (read-only)"},
     {"apply", kiln_cmd_apply, "converge AWS to git: bake, roll out"},
     {"run", kiln_cmd_run, "run as a controller: watch git, reconcile, resync"},
+    {"status", kiln_cmd_status, "show what a running kiln run sees"},
     {"history", kiln_cmd_history,
      "show recorded releases: commit, AMI, version, outcome"},
     {"whoami", kiln_cmd_whoami,

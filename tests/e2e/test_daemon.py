@@ -161,6 +161,13 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
         history = json.loads(http(port, "/api/v1/history")[1])
         assert history["releases"] and history["releases"][0]["app"] == "hello"
         assert http(port, "/api/v1/apps/nope")[0] == 404
+        def status():
+            return subprocess.run([kiln_bin(), "status", "--server", f"http://127.0.0.1:{port}"],
+                                  capture_output=True, text=True, timeout=30)
+        # The pass after the step sees the group in sync again.
+        wait_until(lambda: status().returncode == 0, timeout=20, what="kiln status in sync")
+        st = status()
+        assert "hello" in st.stdout and "in-sync" in st.stdout, st.stdout
     finally:
         assert d.stop() == 0
 
