@@ -14,10 +14,14 @@
 #include <json-c/json.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <time.h>
 
 #define BACKOFF_MIN_MS 5000
@@ -38,6 +42,7 @@ struct daemon {
   uv_timer_t fetch_timer;
   uv_timer_t pass_timer;
   uv_timer_t stop_timer;
+  uv_timer_t watchdog_timer;
   uv_signal_t sig_term;
   uv_signal_t sig_int;
   uv_signal_t sig_hup;
@@ -113,8 +118,49 @@ static void logj(const char *level, const char *app, const char *commit,
   json_object_put(o);
 }
 
-/* ---- per-app backoff ------------------------------------------------------
- */
+/* ---- systemd: Type=notify readiness and the watchdog ---- */
+
+/* Sends a state line to $NOTIFY_SOCKET, as sd_notify(3) does; a no-op when
+ * not run by systemd. */
+static void sd_notify_state(const char *state)
+{
+  const char *path = getenv("NOTIFY_SOCKET");
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  socklen_t len;
+  int fd;
+
+  if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+      strlen(path) >= sizeof(addr.sun_path))
+    return;
+  memcpy(addr.sun_path, path, strlen(path));
+  if (path[0] == '@')
+    addr.sun_path[0] = '\0'; /* abstract namespace */
+  len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+  fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return;
+  sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&addr, len);
+  close(fd);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+  sd_notify_state("WATCHDOG=1");
+}
+
+/* With WatchdogSec= set, systemd expects a ping at least every
+ * WATCHDOG_USEC; ping at half of it, from the loop, so a stuck loop is
+ * noticed. */
+static void start_watchdog(struct daemon *d)
+{
+  const char *usec = getenv("WATCHDOG_USEC");
+  unsigned long long us = usec != NULL ? strtoull(usec, NULL, 10) : 0;
+  if (us == 0)
+    return;
+  uv_timer_start(&d->watchdog_timer, on_watchdog, us / 2000 + 1, us / 2000 + 1);
+}
+
+/* ---- per-app backoff ---- */
 
 static struct backoff *backoff_of(struct daemon *d, const char *app)
 {
@@ -165,8 +211,7 @@ static void reset_backoff(struct daemon *d)
   }
 }
 
-/* ---- scheduling -----------------------------------------------------------
- */
+/* ---- scheduling ---- */
 
 static void start_pass(struct daemon *d);
 static void start_fetch(struct daemon *d);
@@ -198,8 +243,7 @@ static void schedule_pass(struct daemon *d, uint64_t delay_ms)
   uv_timer_start(&d->pass_timer, on_pass_timer, delay_ms, 0);
 }
 
-/* ---- fetch, on the thread pool --------------------------------------------
- */
+/* ---- fetch, on the thread pool ---- */
 
 static void fetch_work(uv_work_t *w)
 {
@@ -302,8 +346,7 @@ static void start_fetch(struct daemon *d)
   }
 }
 
-/* ---- passes ---------------------------------------------------------------
- */
+/* ---- passes ---- */
 
 static uint64_t next_pass_ms(struct daemon *d, struct kiln_session_result *r)
 {
@@ -382,6 +425,7 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
   if (!d->ready) {
     d->ready = true;
     logj("info", NULL, s->commit, "ready: first fetch and observation done");
+    sd_notify_state("READY=1");
   }
   for (size_t i = 0; i < r->n; i++) {
     struct kiln_pass_app *a = &r->apps[i];
@@ -421,8 +465,7 @@ static void start_pass(struct daemon *d)
   }
 }
 
-/* ---- stopping -------------------------------------------------------------
- */
+/* ---- stopping ---- */
 
 static void shutdown_now(struct daemon *d)
 {
@@ -433,6 +476,7 @@ static void shutdown_now(struct daemon *d)
   uv_close((uv_handle_t *)&d->fetch_timer, NULL);
   uv_close((uv_handle_t *)&d->pass_timer, NULL);
   uv_close((uv_handle_t *)&d->stop_timer, NULL);
+  uv_close((uv_handle_t *)&d->watchdog_timer, NULL);
   uv_close((uv_handle_t *)&d->sig_term, NULL);
   uv_close((uv_handle_t *)&d->sig_int, NULL);
   uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -457,6 +501,7 @@ static void on_signal(uv_signal_t *h, int signum)
   if (d->stopping)
     return;
   d->stopping = true;
+  sd_notify_state("STOPPING=1");
   logj("info", NULL, d->s.commit, "%s: stopping; in-flight work may finish",
        signum == SIGTERM ? "SIGTERM" : "SIGINT");
   uv_timer_stop(&d->fetch_timer);
@@ -468,8 +513,7 @@ static void on_signal(uv_signal_t *h, int signum)
   uv_timer_start(&d->stop_timer, on_stop_grace, STOP_GRACE_MS, 0);
 }
 
-/* ---- entry ----------------------------------------------------------------
- */
+/* ---- entry ---- */
 
 /* mkdir -p, private to the user. */
 static int ensure_dir(const char *path)
@@ -513,6 +557,7 @@ int kiln_daemon_run(const struct kiln_daemon_options *opts)
   uv_timer_init(&d->s.loop, &d->fetch_timer);
   uv_timer_init(&d->s.loop, &d->pass_timer);
   uv_timer_init(&d->s.loop, &d->stop_timer);
+  uv_timer_init(&d->s.loop, &d->watchdog_timer);
   d->fetch_timer.data = d->pass_timer.data = d->stop_timer.data = d;
   uv_signal_init(&d->s.loop, &d->sig_term);
   uv_signal_init(&d->s.loop, &d->sig_int);
@@ -542,6 +587,7 @@ int kiln_daemon_run(const struct kiln_daemon_options *opts)
        "kiln %s starting: repo %s, fetch every %llu ms, resync every %llu ms",
        KILN_VERSION, d->s.source.display, (unsigned long long)opts->interval_ms,
        (unsigned long long)opts->resync_ms);
+  start_watchdog(d);
   start_fetch(d);
   uv_run(&d->s.loop, UV_RUN_DEFAULT);
   logj("info", NULL, d->s.commit, "stopped");
@@ -564,8 +610,7 @@ done:
   return rc;
 }
 
-/* ---- HTTP: health, status API, metrics, webhooks ----------------------------
- */
+/* ---- HTTP: health, status API, metrics, webhooks ---- */
 
 static void reload_secret(struct daemon *d)
 {

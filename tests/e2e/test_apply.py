@@ -31,7 +31,8 @@ class Fleet:
     def __init__(self, emu, root, tmp_path):
         self.emu = emu
         self.root = root
-        self.env = {**os.environ, **emu.env, "KILN_CACHE_DIR": str(tmp_path / "cache")}
+        self.env = {**os.environ, **emu.env, "KILN_CACHE_DIR": str(tmp_path / "cache"),
+                    "KILN_STATE_DIR": str(tmp_path / "kiln-state")}
         self.ec2 = emu.client("ec2")
         self.asg = emu.client("autoscaling")
 

@@ -195,3 +195,21 @@ def test_hostile_http_requests_get_4xx_and_do_no_harm(fleet, tmp_path):
         assert d.proc.poll() is None
     finally:
         assert d.stop() == 0
+
+
+def test_systemd_readiness_and_watchdog(fleet, tmp_path):
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(60)
+    fleet.env = {**fleet.env, "NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "400000"}
+    d = Daemon(fleet, tmp_path)
+    try:
+        seen = set()
+        deadline = time.monotonic() + 60
+        while not {"READY=1", "WATCHDOG=1"} <= seen and time.monotonic() < deadline:
+            seen.add(sock.recv(256).decode())
+        assert {"READY=1", "WATCHDOG=1"} <= seen, seen
+    finally:
+        assert d.stop() == 0
+        sock.close()
