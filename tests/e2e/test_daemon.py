@@ -9,6 +9,7 @@ from kiln_cli import kiln_bin
 from test_apply import fleet, git  # noqa: F401  (fixture)
 
 from awsemu.testing import wait_until
+from gitserver import GitHTTPServer
 
 
 class Daemon:
@@ -126,8 +127,14 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
     secret_file = tmp_path / "hook-secret"
     secret_file.write_bytes(SECRET + b"\n")
     secret_file.chmod(0o600)
-    # Poll git only hourly: the hook is what brings the new commit.
-    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0",
+    # The desired state is served by git's own smart-HTTP backend, and git
+    # is polled only hourly: the hook is what brings the new commit.
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(fleet.root), str(served / "fleet.git")],
+                   check=True)
+    server = GitHTTPServer(served)
+    d = Daemon(fleet, tmp_path, server.url("fleet.git"), "--listen", "127.0.0.1:0",
                "--webhook-secret-file", str(secret_file), "--interval", "1h")
     try:
         port = listening(d)
@@ -138,6 +145,7 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
         assert status == 200 and json.loads(body)["apps"][0]["name"] == "hello"
 
         fleet.edit("  max: 3", "  max: 5", message="grow")
+        git(fleet.root, "push", "-q", str(served / "fleet.git"), "main")
         payload = b'{"ref": "refs/heads/main", "lies": "ignored"}'
         # Unsigned and badly signed hooks: 401, nothing fetched.
         assert http(port, "/hooks/github", payload)[0] == 401
@@ -170,6 +178,7 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
         assert "hello" in st.stdout and "in-sync" in st.stdout, st.stdout
     finally:
         assert d.stop() == 0
+        server.close()
 
 
 def raw(port, data, read=True):
@@ -213,3 +222,42 @@ def test_systemd_readiness_and_watchdog(fleet, tmp_path):
     finally:
         assert d.stop() == 0
         sock.close()
+
+
+def test_kill_9_during_bake_and_refresh_then_restart(fleet, tmp_path):
+    ib = fleet.emu.client("imagebuilder")
+
+    def builds():
+        return [v for img in ib.list_images(owner="Self")["imageVersionList"]
+                for v in ib.list_image_build_versions(imageVersionArn=img["arn"])["imageSummaryList"]]
+
+    fleet.emu.reset_requests()
+    d = Daemon(fleet, tmp_path)
+    wait_until(lambda: "imagebuilder:CreateImage" in fleet.emu.counts(), timeout=60, what="a bake")
+    d.stop(signal.SIGKILL)
+    d = Daemon(fleet, tmp_path)
+    try:
+        wait_until(lambda: fleet.group() is not None, timeout=60, what="the group")
+        assert len(builds()) == 1
+        fleet.emu.reset_requests()
+        fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="release 0.2.0")
+        wait_until(lambda: "autoscaling:StartInstanceRefresh" in fleet.emu.counts(),
+                   timeout=60, what="a refresh")
+    finally:
+        d.stop(signal.SIGKILL)
+    d = Daemon(fleet, tmp_path)
+    try:
+        wait_until(lambda: fleet.group()["LaunchTemplate"]["Version"] == "2", timeout=60,
+                   what="the release of 0.2.0")
+        refreshes = fleet.asg.describe_instance_refreshes(AutoScalingGroupName="hello")
+        assert len(refreshes["InstanceRefreshes"]) == 1
+        assert len(builds()) == 2
+        history = subprocess.run([kiln_bin(), "history", "--state-dir", str(tmp_path / "state"),
+                                  "--format", "json"], capture_output=True, text=True, timeout=30)
+        assert history.returncode == 0, history.stderr
+        wait_until(lambda: json.loads(subprocess.run(
+            [kiln_bin(), "history", "--state-dir", str(tmp_path / "state"), "--format", "json"],
+            capture_output=True, text=True).stdout)["releases"][0]["outcome"] == "succeeded",
+            timeout=30, what="the release recorded as succeeded")
+    finally:
+        assert d.stop() == 0
