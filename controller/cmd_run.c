@@ -3,6 +3,8 @@
 #include "cli.h"
 #include "daemon.h"
 
+#include "kiln/history.h"
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,19 +39,6 @@ static const char usage[] =
     "  --state-dir DIR  where Kiln keeps its state (default: $KILN_STATE_DIR,\n"
     "                   $XDG_STATE_HOME/kiln or ~/.local/state/kiln)\n"
     "  -h, --help       show this help\n";
-
-static void default_state_dir(char *out, size_t size)
-{
-  const char *v;
-  if ((v = getenv("KILN_STATE_DIR")) != NULL && v[0] != '\0')
-    snprintf(out, size, "%s", v);
-  else if ((v = getenv("XDG_STATE_HOME")) != NULL && v[0] == '/')
-    snprintf(out, size, "%s/kiln", v);
-  else if ((v = getenv("HOME")) != NULL && v[0] == '/')
-    snprintf(out, size, "%s/.local/state/kiln", v);
-  else
-    snprintf(out, size, "/var/lib/kiln");
-}
 
 int kiln_cmd_run(int argc, char **argv)
 {
@@ -118,7 +107,9 @@ int kiln_cmd_run(int argc, char **argv)
   if (o.src == NULL)
     return kiln_cli_usage_error("run", "--repo SRC is required");
   if (o.state_dir == NULL) {
-    default_state_dir(state, sizeof(state));
+    if (kiln_history_default_dir(state, sizeof(state)) != 0)
+      return kiln_cli_usage_error("run", "no state directory: set --state-dir "
+                                         "or KILN_STATE_DIR");
     o.state_dir = state;
   }
   return kiln_daemon_run(&o);
