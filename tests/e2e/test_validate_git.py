@@ -142,3 +142,30 @@ def test_unreachable_remote_names_it_without_credentials(tmp_path):
     assert r.returncode == 1
     assert "cannot fetch http://127.0.0.1:9/x.git" in r.stderr
     assert "s3cr3t" not in r.stderr + r.stdout
+
+
+def test_https_token_from_a_file_or_the_environment(repo, tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(served / "app.git")], check=True)
+    token = "tok-" + "9" * 20
+    server = GitHTTPServer(served, token=token)
+    try:
+        env = cache_env(tmp_path)
+        r = run_kiln("validate", "--repo", server.url("app.git"), env=env)
+        assert r.returncode == 1 and "cannot fetch" in r.stderr
+        env_token = {**env, "KILN_GIT_TOKEN": token}
+        r = run_kiln("validate", "--repo", server.url("app.git"), env=env_token)
+        assert r.returncode == 0, r.stderr
+        token_file = tmp_path / "token"
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        env_file = {**cache_env(tmp_path / "other"), "KILN_GIT_TOKEN_FILE": str(token_file)}
+        r = run_kiln("validate", "--repo", server.url("app.git"), env=env_file)
+        assert r.returncode == 0, r.stderr
+        wrong = {**cache_env(tmp_path / "third"), "KILN_GIT_TOKEN": "wrong"}
+        r = run_kiln("validate", "--repo", server.url("app.git"), env=wrong)
+        assert r.returncode == 1
+        assert token not in r.stdout + r.stderr
+    finally:
+        server.close()
