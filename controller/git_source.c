@@ -5,6 +5,7 @@
 #include <git2.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,9 +204,164 @@ static int on_credentials(git_credential **out, const char *url,
   return rc;
 }
 
+/* ---- SSH: a key, and the host key checked against known_hosts ---- */
+
+static void home_path(char *out, size_t size, const char *env,
+                      const char *fallback)
+{
+  const char *v = getenv(env), *home = getenv("HOME");
+  if (v != NULL && v[0] != '\0')
+    snprintf(out, size, "%s", v);
+  else
+    snprintf(out, size, "%s/%s", home != NULL ? home : "", fallback);
+}
+
+/* Does one known_hosts host pattern (plain, or hashed "|1|salt|hash") name
+ * want ("host" or "[host]:port")? */
+static bool host_matches(const char *pattern, size_t len, const char *want)
+{
+  if (len > 3 && strncmp(pattern, "|1|", 3) == 0) {
+    unsigned char salt[64], hash[64], mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    const char *bar = memchr(pattern + 3, '|', len - 3);
+    int salt_len, hash_len;
+    if (bar == NULL)
+      return false;
+    salt_len = EVP_DecodeBlock(salt, (const unsigned char *)pattern + 3,
+                               (int)(bar - pattern - 3));
+    hash_len = EVP_DecodeBlock(hash, (const unsigned char *)bar + 1,
+                               (int)(pattern + len - bar - 1));
+    if (salt_len < 20 || hash_len < 20 ||
+        HMAC(EVP_sha1(), salt, 20, (const unsigned char *)want, strlen(want),
+             mac, &mac_len) == NULL)
+      return false;
+    return mac_len == 20 && CRYPTO_memcmp(mac, hash, 20) == 0;
+  }
+  return strlen(want) == len && strncmp(pattern, want, len) == 0;
+}
+
+/* 0: the key is known for the host; KILN_ENOENT: the host is unknown;
+ * KILN_EPERM: the host is known with another key. */
+static int check_known_host(const char *path, const char *want,
+                            const unsigned char *key, size_t key_len)
+{
+  char line[16384];
+  bool host_seen = false;
+  FILE *f = fopen(path, "re");
+
+  if (f == NULL)
+    return KILN_ENOENT;
+  while (fgets(line, sizeof(line), f) != NULL) {
+    char *hosts = strtok(line, " \t\r\n"), *type, *b64;
+    unsigned char decoded[8192];
+    int n;
+    bool match = false;
+    if (hosts == NULL || hosts[0] == '#' || hosts[0] == '@')
+      continue;
+    type = strtok(NULL, " \t\r\n");
+    b64 = strtok(NULL, " \t\r\n");
+    if (type == NULL || b64 == NULL || strlen(b64) > sizeof(decoded) / 4 * 3)
+      continue;
+    for (char *h = hosts; *h != '\0' && !match;) {
+      size_t len = strcspn(h, ",");
+      match = h[0] != '!' && host_matches(h, len, want);
+      h += len + (h[len] == ',');
+    }
+    if (!match)
+      continue;
+    host_seen = true;
+    n = EVP_DecodeBlock(decoded, (const unsigned char *)b64, (int)strlen(b64));
+    /* EVP_DecodeBlock counts each '=' of padding as a zero byte. */
+    for (size_t k = strlen(b64); k > 0 && b64[k - 1] == '=' && n > 0; k--)
+      n--;
+    if (n > 0 && (size_t)n == key_len &&
+        CRYPTO_memcmp(decoded, key, key_len) == 0) {
+      fclose(f);
+      return 0;
+    }
+  }
+  fclose(f);
+  return host_seen ? KILN_EPERM : KILN_ENOENT;
+}
+
+struct remote_ctx {
+  struct auth auth;
+  int ssh_port; /* from the URL; 22 when not given */
+};
+
+static int on_certificate(git_cert *cert, int valid, const char *host,
+                          void *payload)
+{
+  struct remote_ctx *r = payload;
+  git_cert_hostkey *hk = (git_cert_hostkey *)cert;
+  char known[1024], want[512];
+  int rc;
+
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+    return GIT_PASSTHROUGH; /* TLS: libgit2 verifies against the CA store */
+  if (!(hk->type & GIT_CERT_SSH_RAW)) {
+    git_error_set_str(GIT_ERROR_SSH, "the server's host key is not available "
+                                     "to check");
+    return -1;
+  }
+  home_path(known, sizeof(known), "KILN_GIT_SSH_KNOWN_HOSTS",
+            ".ssh/known_hosts");
+  if (r->ssh_port == 22)
+    snprintf(want, sizeof(want), "%s", host);
+  else
+    snprintf(want, sizeof(want), "[%s]:%d", host, r->ssh_port);
+  rc = check_known_host(known, want, (const unsigned char *)hk->hostkey,
+                        hk->hostkey_len);
+  if (rc == 0)
+    return 0;
+  git_error_set_str(GIT_ERROR_SSH,
+                    rc == KILN_EPERM
+                        ? "the host key does not match known_hosts: refusing "
+                          "(someone may be impersonating the server)"
+                        : "the host is not in known_hosts: add its key "
+                          "(ssh-keyscan) to $KILN_GIT_SSH_KNOWN_HOSTS or "
+                          "~/.ssh/known_hosts");
+  return -1;
+}
+
+static int on_ssh_or_token(git_credential **out, const char *url,
+                           const char *username_from_url,
+                           unsigned int allowed_types, void *payload)
+{
+  struct remote_ctx *r = payload;
+  const char *user = username_from_url != NULL && username_from_url[0] != '\0'
+                         ? username_from_url
+                         : "git";
+  if (allowed_types & GIT_CREDENTIAL_USERNAME)
+    return git_credential_username_new(out, user);
+  if (allowed_types & GIT_CREDENTIAL_SSH_KEY) {
+    char key[1024];
+    if (r->auth.offered++ > 0)
+      return GIT_PASSTHROUGH;
+    home_path(key, sizeof(key), "KILN_GIT_SSH_KEY", ".ssh/id_ed25519");
+    return git_credential_ssh_key_new(out, user, NULL, key, NULL);
+  }
+  return on_credentials(out, url, username_from_url, allowed_types, &r->auth);
+}
+
+/* The port of an ssh:// URL; 22 for scp-like addresses and the default. */
+static int ssh_port_of(const char *src)
+{
+  const char *host, *colon, *slash;
+  if (strncmp(src, "ssh://", 6) != 0)
+    return 22;
+  host = strchr(src + 6, '@');
+  host = host != NULL ? host + 1 : src + 6;
+  slash = strchr(host, '/');
+  colon = strchr(host, ':');
+  if (colon == NULL || (slash != NULL && colon > slash))
+    return 22;
+  return atoi(colon + 1) > 0 ? atoi(colon + 1) : 22;
+}
+
 int kiln_git_source_fetch(struct kiln_git_source *s, char *err, size_t err_size)
 {
-  struct auth auth = {0};
+  struct remote_ctx ctx = {.ssh_port = ssh_port_of(s->src)};
   git_repository *repo = NULL;
   git_remote *remote = NULL;
   git_fetch_options opts;
@@ -216,8 +372,9 @@ int kiln_git_source_fetch(struct kiln_git_source *s, char *err, size_t err_size)
   if (!s->mirrored)
     return 0;
   git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-  opts.callbacks.credentials = on_credentials;
-  opts.callbacks.payload = &auth;
+  opts.callbacks.credentials = on_ssh_or_token;
+  opts.callbacks.certificate_check = on_certificate;
+  opts.callbacks.payload = &ctx;
   snprintf(shown, sizeof(shown), "%s", s->display);
   if (open_or_init_mirror(s, &repo, &remote) != 0) {
     say(err, err_size, "cannot prepare the mirror of %s: %s", shown,
@@ -234,7 +391,7 @@ int kiln_git_source_fetch(struct kiln_git_source *s, char *err, size_t err_size)
   }
   /* The remote's HEAD names its default branch; point ours at it. The
    * connection of the fetch is still usable for this. */
-  auth.offered = 0; /* a new connection may ask again */
+  ctx.auth.offered = 0; /* a new connection may ask again */
   if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &opts.callbacks,
                          &opts.proxy_opts, NULL) == 0 &&
       git_remote_default_branch(&head, remote) == 0)

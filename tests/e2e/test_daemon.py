@@ -261,3 +261,44 @@ def test_kill_9_during_bake_and_refresh_then_restart(fleet, tmp_path):
             timeout=30, what="the release recorded as succeeded")
     finally:
         assert d.stop() == 0
+
+
+def test_hook_over_ssh_with_known_hosts(fleet, tmp_path):
+    from sshserver import SSHServer
+    bare = tmp_path / "fleet.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(fleet.root), str(bare)], check=True)
+    server = SSHServer(tmp_path / "ssh")
+    secret_file = tmp_path / "hook-secret"
+    secret_file.write_bytes(SECRET)
+    secret_file.chmod(0o600)
+    fleet.env = {**fleet.env, **server.env()}
+    d = Daemon(fleet, tmp_path, server.url(str(bare)), "--listen", "127.0.0.1:0",
+               "--webhook-secret-file", str(secret_file), "--interval", "1h")
+    try:
+        port = listening(d)
+        wait_until(lambda: fleet.group() is not None, timeout=60, what="the group")
+        fleet.edit("  max: 3", "  max: 6", message="grow over ssh")
+        git(fleet.root, "push", "-q", str(bare), "main")
+        body = b"{}"
+        sig = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+        assert http(port, "/hooks/generic", body, {"X-Kiln-Signature-256": sig})[0] == 202
+        wait_until(lambda: fleet.group()["MaxSize"] == 6, timeout=30, what="max 6")
+    finally:
+        assert d.stop() == 0
+        server.close()
+
+
+def test_ssh_remote_with_a_wrong_host_key_is_refused(fleet, tmp_path):
+    from sshserver import SSHServer
+    bare = tmp_path / "fleet.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(fleet.root), str(bare)], check=True)
+    server = SSHServer(tmp_path / "ssh")
+    fleet.env = {**fleet.env, **server.env(server.wrong_hosts)}
+    d = Daemon(fleet, tmp_path, server.url(str(bare)))
+    try:
+        wait_until(lambda: d.said("does not match known_hosts"), timeout=20,
+                   what="the host key refusal")
+        assert fleet.group() is None
+    finally:
+        assert d.stop() == 0
+        server.close()

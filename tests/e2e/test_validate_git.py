@@ -169,3 +169,35 @@ def test_https_token_from_a_file_or_the_environment(repo, tmp_path):
         assert token not in r.stdout + r.stderr
     finally:
         server.close()
+
+
+from sshserver import SSHServer  # noqa: E402
+
+
+def test_ssh_with_a_key_and_known_hosts(repo, tmp_path):
+    bare = tmp_path / "app.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(bare)], check=True)
+    server = SSHServer(tmp_path / "ssh")
+    try:
+        env = {**cache_env(tmp_path), **server.env()}
+        r = run_kiln("validate", "--repo", server.url(str(bare)), env=env)
+        assert r.returncode == 0, r.stderr
+        # A wrong host key, or none at all, is refused before any git talk.
+        wrong = {**cache_env(tmp_path / "w"), **server.env(server.wrong_hosts)}
+        r = run_kiln("validate", "--repo", server.url(str(bare)), env=wrong)
+        assert r.returncode == 1 and "does not match known_hosts" in r.stderr
+        empty = tmp_path / "empty_hosts"
+        empty.write_text("")
+        unknown = {**cache_env(tmp_path / "u"), **server.env(empty)}
+        r = run_kiln("validate", "--repo", server.url(str(bare)), env=unknown)
+        assert r.returncode == 1 and "not in known_hosts" in r.stderr
+        # Hashed known_hosts entries (ssh-keygen -H) are understood.
+        hashed = tmp_path / "hashed_hosts"
+        hashed.write_text(server.known_hosts.read_text())
+        subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True,
+                       capture_output=True)
+        r = run_kiln("validate", "--repo", server.url(str(bare)),
+                     env={**cache_env(tmp_path / "h"), **server.env(hashed)})
+        assert r.returncode == 0, r.stderr
+    finally:
+        server.close()
