@@ -43,7 +43,9 @@ class Daemon:
 
 
 def test_daemon_releases_each_commit_and_stops_cleanly(fleet, tmp_path):
-    d = Daemon(fleet, tmp_path)
+    # A release, a revert and a drift correction in one run: under the
+    # sanitizers (tests/run) the clean exit below is also a leak check.
+    d = Daemon(fleet, tmp_path, None, "--resync", "2s")
     try:
         wait_until(lambda: fleet.group() is not None, timeout=60, what="the group")
         wait_until(lambda: d.said("ready"), timeout=10, what="readiness")
@@ -51,6 +53,12 @@ def test_daemon_releases_each_commit_and_stops_cleanly(fleet, tmp_path):
         wait_until(lambda: fleet.group()["LaunchTemplate"]["Version"] == "2",
                    timeout=90, what="the release of 0.2.0")
         assert len(fleet.kiln_images()) == 2
+        git(fleet.root, "revert", "--no-edit", "HEAD")
+        wait_until(lambda: fleet.group()["LaunchTemplate"]["Version"] == "1",
+                   timeout=60, what="the revert")
+        fleet.asg.update_auto_scaling_group(AutoScalingGroupName="hello", MaxSize=9)
+        wait_until(lambda: fleet.group()["MaxSize"] == 3, timeout=30,
+                   what="the drift correction")
         lines = d.lines()
         assert all(set(l) >= {"ts", "level", "msg"} for l in lines), lines[:3]
         assert not any("testing" in json.dumps(l) for l in lines)  # no secrets
