@@ -73,17 +73,25 @@ def test_daemon_releases_each_commit_and_stops_cleanly(fleet, tmp_path):
 def test_unreachable_remote_keeps_the_last_good_commit(fleet, tmp_path):
     served = tmp_path / "served.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(fleet.root), str(served)], check=True)
-    d = Daemon(fleet, tmp_path, repo=f"file://{served}")
+    d = Daemon(fleet, tmp_path, f"file://{served}", "--listen", "127.0.0.1:0")
     try:
+        port = listening(d)
         wait_until(lambda: fleet.group() is not None, timeout=60, what="the group")
+        wait_until(lambda: http(port, "/readyz")[0] == 200, timeout=20, what="ready")
         os.rename(served, tmp_path / "away.git")
         wait_until(lambda: d.said("the last good commit stays"), timeout=20,
                    what="the fetch failure report")
         assert d.proc.poll() is None
+        # Readiness and metrics say so too.
+        status, body = http(port, "/readyz")
+        assert status == 503 and "cannot fetch" in body, body
+        assert "kiln_fetch_failing 1" in http(port, "/metrics")[1]
         # Drift is still corrected from the last good commit meanwhile.
         fleet.asg.update_auto_scaling_group(AutoScalingGroupName="hello", MaxSize=7)
         os.rename(tmp_path / "away.git", served)
         wait_until(lambda: d.said("works again"), timeout=30, what="recovery")
+        assert http(port, "/readyz")[0] == 200
+        assert "kiln_fetch_failing 0" in http(port, "/metrics")[1]
     finally:
         assert d.stop() == 0
 
@@ -310,3 +318,13 @@ def test_ssh_remote_with_a_wrong_host_key_is_refused(fleet, tmp_path):
     finally:
         assert d.stop() == 0
         server.close()
+
+
+def test_sigterm_with_a_bake_in_flight_exits_0_within_10_s(fleet, tmp_path):
+    fleet.emu.reset_requests()
+    d = Daemon(fleet, tmp_path)
+    wait_until(lambda: "imagebuilder:CreateImage" in fleet.emu.counts(), timeout=60,
+               what="a bake in flight")
+    started = time.monotonic()
+    assert d.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 10
