@@ -3,6 +3,7 @@
 
 #include "kiln/arena.h"
 #include "kiln/aws_client.h"
+#include "kiln/aws_endpoint.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/history.h"
@@ -689,11 +690,13 @@ static void metrics(struct daemon *d, struct kiln_buf *b)
         if (st[i].calls[o] > 0)
           kiln_buf_printf(
               b,
-              "kiln_aws_requests_total{region=\"%s\",service=\"%d\","
+              "kiln_aws_requests_total{region=\"%s\",service=\"%s\","
               "action=\"%s\",outcome=\"%s\"} %llu\n",
               kiln_aws_client_region(d->s.regions[r].client),
-              (int)st[i].service, st[i].action,
-              kiln_aws_outcome_name((enum kiln_aws_outcome)o),
+              kiln_aws_service_info(st[i].service) != NULL
+                  ? kiln_aws_service_info(st[i].service)->signing_name
+                  : "?",
+              st[i].action, kiln_aws_outcome_name((enum kiln_aws_outcome)o),
               (unsigned long long)st[i].calls[o]);
   }
 

@@ -182,6 +182,8 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
         metrics = http(port, "/metrics")[1]
         assert "kiln_reconcile_passes_total" in metrics
         assert 'kiln_commit_info{commit="' in metrics
+        assert re.search(r'kiln_aws_requests_total\{region="us-east-1",service="ec2",'
+                         r'action="DescribeImages",outcome="ok"\} [1-9]', metrics), metrics
         history = json.loads(http(port, "/api/v1/history")[1])
         assert history["releases"] and history["releases"][0]["app"] == "hello"
         assert http(port, "/api/v1/apps/nope")[0] == 404
