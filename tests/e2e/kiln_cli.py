@@ -1,6 +1,7 @@
 """Helpers for end-to-end tests that drive the real kiln binary."""
 import os
 import pathlib
+import shutil
 import subprocess
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -20,3 +21,29 @@ def run_kiln(*args, env=None, timeout=60, cwd=None):
         [kiln_bin(), *map(str, args)],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd,
     )
+
+
+def git(root, *args):
+    """Runs git in root as a fixed author; returns its stripped stdout."""
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    return subprocess.run(["git", "-C", str(root), *args], check=True,
+                          capture_output=True, text=True, env=env).stdout.strip()
+
+
+def seeded_repo(emu, root):
+    """A git repository at root made from seed-repo, its app pointed at the
+    subnets and security group of the emulator's default VPC."""
+    ec2 = emu.client("ec2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    sg = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+    shutil.copytree(SEED_REPO, root)
+    p = root / "apps/hello/app.yaml"
+    text = p.read_text()
+    text = text.replace("subnet-0a1b2c3d4e5f60718, subnet-0f1e2d3c4b5a69788", ", ".join(subnets))
+    text = text.replace("sg-0a1b2c3d4e5f60718", sg)
+    p.write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "seed")
+    return root

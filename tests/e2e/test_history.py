@@ -6,22 +6,13 @@ recorded is judged against boto3's view of the emulator.
 """
 import json
 import os
-import shutil
 import sqlite3
-import subprocess
 
 import pytest
 
-from kiln_cli import SEED_REPO, run_kiln
+from kiln_cli import git, run_kiln, seeded_repo
 
 APP = "apps/hello/app.yaml"
-
-
-def git(root, *args):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
-    return subprocess.run(["git", "-C", str(root), *args], check=True,
-                          capture_output=True, text=True, env=env).stdout.strip()
 
 
 class Fleet:
@@ -69,20 +60,7 @@ class Fleet:
 @pytest.fixture
 def fleet(awsemu_factory, tmp_path):
     emu = awsemu_factory(bake_seconds=1.0, refresh_batch_seconds=0.3)
-    ec2 = emu.client("ec2")
-    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
-    sg = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
-    root = tmp_path / "repo"
-    shutil.copytree(SEED_REPO, root)
-    p = root / APP
-    text = p.read_text()
-    text = text.replace("subnet-0a1b2c3d4e5f60718, subnet-0f1e2d3c4b5a69788", ", ".join(subnets))
-    text = text.replace("sg-0a1b2c3d4e5f60718", sg)
-    p.write_text(text)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "seed")
-    return Fleet(emu, root, tmp_path)
+    return Fleet(emu, seeded_repo(emu, tmp_path / "repo"), tmp_path)
 
 
 def check_release(fleet, rel, commit, digest):

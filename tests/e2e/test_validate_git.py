@@ -6,16 +6,9 @@ import subprocess
 
 import pytest
 
-from kiln_cli import SEED_REPO, run_kiln
+from kiln_cli import SEED_REPO, git, run_kiln
 
 APP = "apps/hello/app.yaml"
-
-
-def git(root, *args):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
-    return subprocess.run(["git", "-C", str(root), *args], check=True,
-                          capture_output=True, text=True, env=env).stdout.strip()
 
 
 @pytest.fixture
