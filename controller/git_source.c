@@ -1,5 +1,6 @@
 #include "kiln/git_source.h"
 #include "kiln/error.h"
+#include "kiln/hash.h"
 
 #include <errno.h>
 #include <git2.h>
@@ -76,8 +77,7 @@ static int mkdir_p(const char *dir)
 int kiln_git_source_open(struct kiln_git_source *s, const char *src,
                          const char *cache_dir, char *err, size_t err_size)
 {
-  unsigned char md[32];
-  unsigned int md_len = 0;
+  char sha[65];
   char shown[1024];
 
   memset(s, 0, sizeof(*s));
@@ -101,13 +101,12 @@ int kiln_git_source_open(struct kiln_git_source *s, const char *src,
     return KILN_EIO;
   }
   /* One mirror per address, named by its hash. */
-  EVP_Digest(src, strlen(src), md, &md_len, EVP_sha256(), NULL);
+  kiln_sha256_hex(src, strlen(src), sha);
   size_t len = strlen(cache_dir) + 32;
   s->repo_path = malloc(len);
   if (s->repo_path == NULL)
     goto oom;
-  snprintf(s->repo_path, len, "%s/%02x%02x%02x%02x%02x%02x%02x%02x.git",
-           cache_dir, md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7]);
+  snprintf(s->repo_path, len, "%s/%.16s.git", cache_dir, sha);
   s->mirrored = true;
   return 0;
 oom:

@@ -7,10 +7,10 @@
 #include "kiln/buf.h"
 #include "kiln/ec2.h"
 #include "kiln/error.h"
+#include "kiln/hash.h"
 #include "kiln/imagebuilder.h"
 #include "kiln/naming.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,19 +101,6 @@ static struct kiln_aws_tag *kiln_tags(struct exec *e, bool with_digest,
 
 static void bake_next(struct exec *e);
 
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-  static const char hex[] = "0123456789abcdef";
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-  for (size_t i = 0; i < 32; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[64] = '\0';
-}
-
 static const char *find_version(const struct kiln_ib_summaries *l,
                                 const char *version)
 {
@@ -153,7 +140,7 @@ static void on_components_listed(int err, const struct kiln_aws_response *res,
 
   if (err != 0)
     return finish(e, err, res, NULL);
-  sha256_hex(c->document, c->document_len, sha);
+  kiln_sha256_hex(c->document, c->document_len, sha);
   kiln_naming_version(sha, version);
   if ((arn = find_version(&e->list, version)) != NULL) {
     e->component_arns[e->component++] = arn;
@@ -412,8 +399,7 @@ static void tag_image(struct exec *e)
                on_tagged, e));
 }
 
-/* ---- launch template ------------------------------------------------------
- */
+/* ---- launch template ---- */
 
 static int to_aws_data(struct exec *e, const struct kiln_lt_data *d,
                        struct kiln_ec2_launch_template_data *out)
@@ -482,7 +468,7 @@ static void lt_token(struct exec *e, const struct kiln_lt_data *d, char out[37])
   if (kiln_plan_lt_diff(d, &empty, KILN_CAUSE_COMMIT, e->a, &all, &n) == 0)
     for (size_t i = 0; i < n; i++)
       kiln_buf_printf(&b, "|%s=%s", all[i].field, all[i].desired);
-  sha256_hex(b.data != NULL ? b.data : "", b.len, sha);
+  kiln_sha256_hex(b.data != NULL ? b.data : "", b.len, sha);
   kiln_buf_cleanup(&b);
   kiln_naming_token("launch-template", sha, out);
 }
@@ -628,8 +614,7 @@ static void lt_set_default(struct exec *e)
                e->a, &e->versions, on_versions_listed, e));
 }
 
-/* ---- group and refresh ------------------------------------------------------
- */
+/* ---- group and refresh ---- */
 
 static void on_commit_tagged(int err, const struct kiln_aws_response *res,
                              void *data)
@@ -783,8 +768,7 @@ static void refresh_cancel(struct exec *e)
                e->a, &e->refresh, on_refresh, e));
 }
 
-/* ---- entry ----------------------------------------------------------------
- */
+/* ---- entry ---- */
 
 int kiln_execute_start(struct kiln_aws_client *client,
                        const struct kiln_app_spec *spec, const char *commit,

@@ -4,6 +4,7 @@
 #include "kiln/arena.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/hash.h"
 #include "kiln/plan.h"
 
 #include <openssl/evp.h>
@@ -195,13 +196,12 @@ static const char *render_bdevs(struct kiln_arena *a,
 /* User data can be large: show its size and a short hash, not the bytes. */
 static const char *render_user_data(struct kiln_arena *a, const char *b64)
 {
-  unsigned char md[32];
-  unsigned int len = 0;
+  char sha[65];
   if (b64 == NULL)
     return "(none)";
-  EVP_Digest(b64, strlen(b64), md, &len, EVP_sha256(), NULL);
-  return kiln_arena_printf(a, "%zu bytes base64, sha256 %02x%02x%02x%02x",
-                           strlen(b64), md[0], md[1], md[2], md[3]);
+  kiln_sha256_hex(b64, strlen(b64), sha);
+  return kiln_arena_printf(a, "%zu bytes base64, sha256 %.8s", strlen(b64),
+                           sha);
 }
 
 struct differ {

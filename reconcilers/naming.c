@@ -1,9 +1,10 @@
 #include "kiln/naming.h"
 #include "kiln/error.h"
+#include "kiln/hash.h"
 
 #include <ctype.h>
-#include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static unsigned long hex_bits(const char *hex, size_t from, size_t n)
@@ -67,24 +68,20 @@ void kiln_naming_recipe(const struct kiln_app_spec *app, char *out, size_t size)
 
 void kiln_naming_token(const char *what, const char *digest_hex, char out[37])
 {
-  static const char hex[] = "0123456789abcdef";
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  char sha[65];
+  size_t n = strlen(what) + 1 + strlen(digest_hex);
+  char *keyed = malloc(n + 1);
 
-  if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-      EVP_DigestUpdate(ctx, what, strlen(what)) == 1 &&
-      EVP_DigestUpdate(ctx, ":", 1) == 1 &&
-      EVP_DigestUpdate(ctx, digest_hex, strlen(digest_hex)) == 1 &&
-      EVP_DigestFinal_ex(ctx, md, &len) == 1) {
-    out[0] = 'k';
-    for (size_t i = 0; i < 35; i++)
-      out[1 + i] = hex[(md[(i) / 2] >> ((i % 2) ? 0 : 4)) & 15];
-    out[36] = '\0';
-  } else {
-    snprintf(out, 37, "k%.35s", digest_hex);
+  if (keyed != NULL) {
+    snprintf(keyed, n + 1, "%s:%s", what, digest_hex);
+    if (kiln_sha256_hex(keyed, n, sha) == 0) {
+      snprintf(out, 37, "k%.35s", sha);
+      free(keyed);
+      return;
+    }
+    free(keyed);
   }
-  EVP_MD_CTX_free(ctx);
+  snprintf(out, 37, "k%.35s", digest_hex);
 }
 
 void kiln_naming_lt_description(const char *commit, const char *digest_hex,

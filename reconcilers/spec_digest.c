@@ -7,35 +7,14 @@
  * whitespace cannot change it. A schema tag versions the encoding itself.
  */
 #include "kiln/error.h"
+#include "kiln/hash.h"
 #include "kiln/spec.h"
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DIGEST_SCHEMA "kiln.dev/image-digest/v1"
-
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[in[i] >> 4];
-    out[2 * i + 1] = digits[in[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
-static int sha256_hex(const void *data, size_t len, char out[65])
-{
-  unsigned char md[32];
-  unsigned int md_len = 0;
-  if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 ||
-      md_len != 32)
-    return KILN_EINTERNAL;
-  hex(md, 32, out);
-  return 0;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -84,8 +63,8 @@ static json_object *component_json(const struct kiln_component_spec *c)
   /* Keys in byte order: arn, document_sha256, parameters. */
   json_object_object_add(o, "arn", nullable(c->arn));
   if (c->file != NULL) {
-    if (sha256_hex(c->document != NULL ? c->document : "", c->document_len,
-                   doc_hex) != 0)
+    if (kiln_sha256_hex(c->document != NULL ? c->document : "", c->document_len,
+                        doc_hex) != 0)
       goto fail;
     json_object_object_add(o, "document_sha256",
                            json_object_new_string(doc_hex));
@@ -160,7 +139,7 @@ int kiln_spec_image_digest(const struct kiln_app_spec *app,
       root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
   if (text == NULL)
     goto done;
-  err = sha256_hex(text, strlen(text), digest_hex);
+  err = kiln_sha256_hex(text, strlen(text), digest_hex);
   if (err == 0 && canonical != NULL) {
     *canonical = strdup(text);
     if (*canonical == NULL)

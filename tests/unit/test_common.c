@@ -9,6 +9,7 @@
 #include "kiln/arena.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/hash.h"
 
 static void test_errors_are_negative_and_named(void **state)
 {
@@ -62,6 +63,16 @@ static void test_buf_is_bounded(void **state)
   kiln_buf_cleanup_secret(&b);
 }
 
+static void test_sha256_hex(void **state)
+{
+  char out[65];
+  assert_int_equal(kiln_sha256_hex("abc", 3, out), 0);
+  assert_string_equal(
+      out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  assert_int_equal(kiln_sha256_hex("", 0, out), 0);
+  assert_int_equal(strlen(out), 64);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -69,6 +80,7 @@ int main(void)
       cmocka_unit_test(test_arena_limit_and_alignment),
       cmocka_unit_test(test_arena_large_allocations),
       cmocka_unit_test(test_buf_is_bounded),
+      cmocka_unit_test(test_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
