@@ -15,14 +15,17 @@ class Accounting:
         self._counts = {}
         self._log = []
 
-    def record(self, service, action, status):
+    def record(self, service, action, status, fault=None):
         """Records one request. status is the HTTP status, or 0 when the
-        connection was dropped without an answer (the "reset" fault)."""
+        connection was dropped without an answer (the "reset" fault); fault
+        names the injected fault that answered it ("throttle", "error500",
+        "reset"), None when the emulator handled it."""
         key = f"{service}:{action}"
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
             self._log.append(
-                {"t": time.time(), "service": service, "action": action, "status": status}
+                {"t": time.time(), "service": service, "action": action, "status": status,
+                 "fault": fault}
             )
 
     def snapshot(self):

@@ -90,7 +90,7 @@ class Emulator:
         if decision.latency_s:
             time.sleep(decision.latency_s)  # the injected latency itself
         if decision.terminal == "reset":
-            self.accounting.record(req.service, req.action, 0)
+            self.accounting.record(req.service, req.action, 0, fault="reset")
             _reset_connection(environ)
             raise DropConnection("awsemu: connection reset by fault")
         if decision.terminal in ("throttle", "error500"):
@@ -98,7 +98,7 @@ class Emulator:
                 req, protocol.fault_error(req, decision.terminal))
         else:
             status, headers, body = self.handle(req, environ)
-        self.accounting.record(req.service, req.action, status)
+        self.accounting.record(req.service, req.action, status, fault=decision.terminal)
         return _respond(start_response, status, headers, body)
 
     def handle(self, req, environ):

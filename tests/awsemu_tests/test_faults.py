@@ -58,7 +58,8 @@ def test_sdk_retries_a_throttled_call_until_the_fault_is_used_up(awsemu):
     awsemu.reset_requests()
     resp = awsemu.client("ec2", max_attempts=5).describe_images(Owners=["self"])
     assert resp["ResponseMetadata"]["RetryAttempts"] == 2
-    assert [e["status"] for e in awsemu.requests()["log"]] == [503, 503, 200]
+    assert [(e["status"], e["fault"]) for e in awsemu.requests()["log"]] == [
+        (503, "throttle"), (503, "throttle"), (200, None)]
 
 
 def test_faults_match_service_and_action(awsemu):
