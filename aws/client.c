@@ -139,7 +139,7 @@ int kiln_aws_client_new(const struct kiln_aws_client_options *opts,
   c->random01 = opts->random01 != NULL ? opts->random01 : default_random01;
   c->random_data = opts->random_data;
   if (!opts->disable_rate_limit) {
-    err = kiln_ratelimiter_new(&c->limiter);
+    err = kiln_ratelimiter_new(&c->limiter, opts->rate_limit_share);
     if (err != 0)
       goto fail;
   }
@@ -402,6 +402,8 @@ static void on_http(struct kiln_http_response *hres, void *data)
   o.status = hres->status;
   if (hres->err == 0 && hres->status >= 200 && hres->status < 300) {
     kiln_retry_on_success(&c->quota, &call->retry);
+    kiln_ratelimiter_feedback(c->limiter, service_name(call->service),
+                              c->region, call->action, 0, uv_now(c->loop));
     finish(call, 0, hres, NULL);
     return;
   }
@@ -414,6 +416,9 @@ static void on_http(struct kiln_http_response *hres, void *data)
   }
   err = kiln_retry_decide(&c->retry_config, &c->quota, &call->retry, &o,
                           c->random01(c->random_data), &d);
+  if (err == 0 && d.kind == KILN_RETRY_THROTTLING)
+    kiln_ratelimiter_feedback(c->limiter, service_name(call->service),
+                              c->region, call->action, 1, uv_now(c->loop));
   if (err == 0 && d.retry && !c->closing) {
     call->state = ST_WAIT;
     uv_timer_start(&call->timer, step, d.delay_ms, 0);

@@ -1,11 +1,18 @@
 /* Client-side token buckets. See include/kiln/aws_retry.h.
  *
- * EC2 publishes its API throttling as token buckets per account and
- * region: non-mutating actions (Describe*) get a bucket of 100 refilled at
- * 20 per second, mutating actions (Create*, Modify*, Delete*) 200 at 5 per
- * second. Kiln stays at about half of each, so that it never drains an
- * account's bucket that other tools share. Auto Scaling, Image Builder,
- * SSM and STS publish no buckets: conservative defaults.
+ * EC2 meters its API per account, region and action, each action with a
+ * token bucket of its own: non-mutating actions (Describe*) 100 tokens
+ * refilled at 20 per second, CreateLaunchTemplate[Version] 100 at 5 per
+ * second, other mutating actions 200 at 5 per second. Kiln keeps a bucket
+ * per action too, sized at a share of the published one (80 % unless
+ * KILN_AWS_RATE_LIMIT says otherwise), so that alone in an account it is
+ * never throttled and other tools keep the rest.
+ *
+ * Auto Scaling, Image Builder, SSM and STS publish no buckets: Kiln starts
+ * from moderate guesses. Whatever the service, a throttled answer halves
+ * the refill rate of that action's bucket and empties it (the account is
+ * busier than Kiln knew); successes win the rate back a step at a time, up
+ * to the default. That is the AIMD shape of the AWS SDKs' adaptive mode.
  */
 #include "kiln/aws_retry.h"
 #include "kiln/error.h"
@@ -13,18 +20,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A published (or guessed) bucket for actions whose name starts with
+ * prefix ("" for any) of a service. First match wins. */
 struct limit {
   const char *service;
-  double read_capacity, read_refill;
-  double write_capacity, write_refill;
+  const char *prefix;
+  double capacity, refill_per_s;
 };
 
 static const struct limit limits[] = {
-    {"ec2", 50, 10, 50, 2.5},        {"autoscaling", 20, 5, 10, 1},
-    {"imagebuilder", 10, 2, 5, 0.5}, {"ssm", 20, 10, 5, 1},
-    {"sts", 10, 5, 10, 5},
+    {"ec2", "Describe", 100, 20},
+    {"ec2", "CreateLaunchTemplate", 100, 5}, /* and ...Version */
+    {"ec2", "", 200, 5},
+    {"autoscaling", "Describe", 40, 10},
+    {"autoscaling", "", 40, 4},
+    {"imagebuilder", "Get", 20, 5},
+    {"imagebuilder", "List", 20, 5},
+    {"imagebuilder", "", 10, 1},
+    {"ssm", "Get", 40, 20},
+    {"ssm", "", 10, 2},
+    {"sts", "", 20, 10},
 };
-static const struct limit fallback = {NULL, 10, 2, 5, 1};
+static const struct limit fallback = {NULL, "", 10, 2};
+
+/* The lowest a throttled bucket's refill falls to, as a share of its
+ * default, and the step a success wins back. */
+#define MIN_REFILL_SHARE 0.05
+#define RECOVERY_SHARE   0.02
 
 void kiln_ratelimit_bucket_init(struct kiln_ratelimit_bucket *b,
                                 double capacity, double refill_per_s,
@@ -36,16 +58,22 @@ void kiln_ratelimit_bucket_init(struct kiln_ratelimit_bucket *b,
   b->last_ms = now_ms;
 }
 
-int kiln_ratelimit_bucket_take(struct kiln_ratelimit_bucket *b, uint64_t now_ms,
-                               uint64_t *wait_ms)
+/* Adds what flowed in since last_ms. A clock that goes backwards refills
+ * nothing. */
+static void bucket_refill(struct kiln_ratelimit_bucket *b, uint64_t now_ms)
 {
-  /* A clock that goes backwards refills nothing. */
   if (now_ms > b->last_ms) {
     b->tokens += (double)(now_ms - b->last_ms) * b->refill_per_s / 1000.0;
     if (b->tokens > b->capacity)
       b->tokens = b->capacity;
     b->last_ms = now_ms;
   }
+}
+
+int kiln_ratelimit_bucket_take(struct kiln_ratelimit_bucket *b, uint64_t now_ms,
+                               uint64_t *wait_ms)
+{
+  bucket_refill(b, now_ms);
   if (b->tokens >= 1.0) {
     b->tokens -= 1.0;
     if (wait_ms != NULL)
@@ -59,52 +87,58 @@ int kiln_ratelimit_bucket_take(struct kiln_ratelimit_bucket *b, uint64_t now_ms,
   return KILN_EAGAIN;
 }
 
-static int is_read_action(const char *action)
+static int has_prefix(const char *s, const char *prefix)
 {
-  static const char *const prefixes[] = {"Describe", "List", "Get", "Search"};
-  size_t i;
-
-  if (action == NULL)
-    return 0;
-  for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-    if (strncmp(action, prefixes[i], strlen(prefixes[i])) == 0)
-      return 1;
-  return 0;
+  return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-void kiln_ratelimit_defaults(const char *service, const char *action,
-                             double *capacity, double *refill_per_s)
+void kiln_ratelimit_published(const char *service, const char *action,
+                              double *capacity, double *refill_per_s)
 {
   const struct limit *l = &fallback;
   size_t i;
 
   for (i = 0; service != NULL && i < sizeof(limits) / sizeof(limits[0]); i++)
-    if (strcmp(service, limits[i].service) == 0)
+    if (strcmp(service, limits[i].service) == 0 &&
+        has_prefix(action != NULL ? action : "", limits[i].prefix)) {
       l = &limits[i];
-  if (is_read_action(action)) {
-    *capacity = l->read_capacity;
-    *refill_per_s = l->read_refill;
-  } else {
-    *capacity = l->write_capacity;
-    *refill_per_s = l->write_refill;
-  }
+      break;
+    }
+  *capacity = l->capacity;
+  *refill_per_s = l->refill_per_s;
+}
+
+void kiln_ratelimit_defaults(const char *service, const char *action,
+                             double *capacity, double *refill_per_s)
+{
+  kiln_ratelimit_published(service, action, capacity, refill_per_s);
+  *capacity *= KILN_RATELIMIT_DEFAULT_SHARE;
+  *refill_per_s *= KILN_RATELIMIT_DEFAULT_SHARE;
 }
 
 struct rl_entry {
   struct rl_entry *next;
   struct kiln_ratelimit_bucket bucket;
-  int read;
-  char key[]; /* "service\0region" */
+  double max_refill;        /* the rate successes win back up to */
+  uint64_t slowed_at_ms;    /* last halving; 0: never */
+  int slowed;
+  char key[];               /* "service\0region\0action" */
 };
 
 struct kiln_ratelimiter {
   struct rl_entry *head;
+  double share;
 };
 
-int kiln_ratelimiter_new(struct kiln_ratelimiter **out)
+int kiln_ratelimiter_new(struct kiln_ratelimiter **out, double share)
 {
+  if (!(share >= 0 && share <= 1))
+    return KILN_EINVAL;
   *out = calloc(1, sizeof(**out));
-  return *out != NULL ? 0 : KILN_ENOMEM;
+  if (*out == NULL)
+    return KILN_ENOMEM;
+  (*out)->share = share > 0 ? share : KILN_RATELIMIT_DEFAULT_SHARE;
+  return 0;
 }
 
 void kiln_ratelimiter_free(struct kiln_ratelimiter *rl)
@@ -120,35 +154,96 @@ void kiln_ratelimiter_free(struct kiln_ratelimiter *rl)
   free(rl);
 }
 
+static struct rl_entry *find(struct kiln_ratelimiter *rl, const char *service,
+                             const char *region, const char *action)
+{
+  size_t slen = strlen(service), rlen = strlen(region);
+  struct rl_entry *e;
+
+  /* A few services times the dozen actions Kiln calls: a list will do. */
+  for (e = rl->head; e != NULL; e = e->next)
+    if (strcmp(e->key, service) == 0 &&
+        strcmp(e->key + slen + 1, region) == 0 &&
+        strcmp(e->key + slen + rlen + 2, action) == 0)
+      return e;
+  return NULL;
+}
+
+static struct rl_entry *add(struct kiln_ratelimiter *rl, const char *service,
+                            const char *region, const char *action,
+                            uint64_t now_ms)
+{
+  size_t slen = strlen(service), rlen = strlen(region), alen = strlen(action);
+  double cap, refill;
+  struct rl_entry *e = calloc(1, sizeof(*e) + slen + rlen + alen + 3);
+
+  if (e == NULL)
+    return NULL;
+  memcpy(e->key, service, slen + 1);
+  memcpy(e->key + slen + 1, region, rlen + 1);
+  memcpy(e->key + slen + rlen + 2, action, alen + 1);
+  kiln_ratelimit_published(service, action, &cap, &refill);
+  cap *= rl->share;
+  e->max_refill = refill * rl->share;
+  kiln_ratelimit_bucket_init(&e->bucket, cap < 1 ? 1 : cap, e->max_refill,
+                             now_ms);
+  e->next = rl->head;
+  rl->head = e;
+  return e;
+}
+
 int kiln_ratelimiter_take(struct kiln_ratelimiter *rl, const char *service,
                           const char *region, const char *action,
                           uint64_t now_ms, uint64_t *wait_ms)
 {
-  size_t slen, rlen;
-  int read = is_read_action(action);
   struct rl_entry *e;
 
-  if (rl == NULL || service == NULL || region == NULL)
+  if (rl == NULL || service == NULL || region == NULL || action == NULL)
     return KILN_EINVAL;
-  slen = strlen(service);
-  rlen = strlen(region);
-  /* A handful of services and regions: a list is enough. */
-  for (e = rl->head; e != NULL; e = e->next)
-    if (e->read == read && strcmp(e->key, service) == 0 &&
-        strcmp(e->key + slen + 1, region) == 0)
-      break;
-  if (e == NULL) {
-    double cap, refill;
-    e = malloc(sizeof(*e) + slen + rlen + 2);
-    if (e == NULL)
-      return KILN_ENOMEM;
-    memcpy(e->key, service, slen + 1);
-    memcpy(e->key + slen + 1, region, rlen + 1);
-    e->read = read;
-    kiln_ratelimit_defaults(service, action, &cap, &refill);
-    kiln_ratelimit_bucket_init(&e->bucket, cap, refill, now_ms);
-    e->next = rl->head;
-    rl->head = e;
-  }
+  e = find(rl, service, region, action);
+  if (e == NULL && (e = add(rl, service, region, action, now_ms)) == NULL)
+    return KILN_ENOMEM;
   return kiln_ratelimit_bucket_take(&e->bucket, now_ms, wait_ms);
+}
+
+void kiln_ratelimiter_feedback(struct kiln_ratelimiter *rl,
+                               const char *service, const char *region,
+                               const char *action, int throttled,
+                               uint64_t now_ms)
+{
+  struct rl_entry *e;
+  struct kiln_ratelimit_bucket *b;
+
+  if (rl == NULL || service == NULL || region == NULL || action == NULL ||
+      (e = find(rl, service, region, action)) == NULL)
+    return;
+  b = &e->bucket;
+  bucket_refill(b, now_ms);
+  if (!throttled) {
+    b->refill_per_s += e->max_refill * RECOVERY_SHARE;
+    if (b->refill_per_s > e->max_refill)
+      b->refill_per_s = e->max_refill;
+    return;
+  }
+  /* Requests sent together come back throttled together: one halving per
+   * second, or a burst of them would floor the rate at once. */
+  b->tokens = 0;
+  if (e->slowed && now_ms < e->slowed_at_ms + 1000)
+    return;
+  e->slowed = 1;
+  e->slowed_at_ms = now_ms;
+  b->refill_per_s /= 2;
+  if (b->refill_per_s < e->max_refill * MIN_REFILL_SHARE)
+    b->refill_per_s = e->max_refill * MIN_REFILL_SHARE;
+}
+
+double kiln_ratelimiter_rate(struct kiln_ratelimiter *rl, const char *service,
+                             const char *region, const char *action)
+{
+  struct rl_entry *e;
+
+  if (rl == NULL || service == NULL || region == NULL || action == NULL ||
+      (e = find(rl, service, region, action)) == NULL)
+    return 0;
+  return e->bucket.refill_per_s;
 }

@@ -23,6 +23,34 @@ static int load_commit(const struct kiln_git_source *src, const char *commit,
   return err == KILN_ENOENT ? 0 : err;
 }
 
+/* KILN_AWS_RATE_LIMIT: unset for the default share of AWS's published
+ * API buckets, a share in (0, 1] (e.g. 0.5 where other tools share the
+ * account), or "off" for accounts whose limits AWS raised and emulators. */
+static int rate_limit_from_env(const char *cmd,
+                               struct kiln_aws_client_options *ao)
+{
+  const char *v = getenv("KILN_AWS_RATE_LIMIT");
+  char *end;
+  double share;
+
+  if (v == NULL || v[0] == '\0')
+    return 0;
+  if (strcmp(v, "off") == 0) {
+    ao->disable_rate_limit = 1;
+    return 0;
+  }
+  share = strtod(v, &end);
+  if (end == v || *end != '\0' || !(share > 0 && share <= 1)) {
+    fprintf(stderr,
+            "kiln %s: KILN_AWS_RATE_LIMIT must be \"off\" or a share of "
+            "AWS's API rates between 0 and 1 (e.g. 0.5), not \"%.40s\"\n",
+            cmd, v);
+    return KILN_EINVAL;
+  }
+  ao->rate_limit_share = share;
+  return 0;
+}
+
 static int add_region(struct kiln_session *s, const char *region)
 {
   struct kiln_session_region *r;
@@ -49,15 +77,13 @@ static int add_region(struct kiln_session *s, const char *region)
     kiln_aws_config_cleanup(&r->config);
     return err;
   }
-  /* KILN_AWS_RATE_LIMIT=off drops Kiln's own request pacing: for accounts
-   * whose API limits AWS raised, and for emulators. */
-  const char *pacing = getenv("KILN_AWS_RATE_LIMIT");
-  err = kiln_aws_client_new(
-      &(struct kiln_aws_client_options){
-          .loop = &s->loop,
-          .config = &r->config,
-          .disable_rate_limit = pacing != NULL && strcmp(pacing, "off") == 0},
-      &r->client);
+  struct kiln_aws_client_options ao = {.loop = &s->loop, .config = &r->config};
+  err = rate_limit_from_env(s->cmd, &ao);
+  if (err != 0) {
+    kiln_aws_config_cleanup(&r->config);
+    return err;
+  }
+  err = kiln_aws_client_new(&ao, &r->client);
   if (err != 0) {
     fprintf(stderr, "kiln %s: cannot make an AWS client for %s: %s\n", s->cmd,
             region, kiln_strerror(err));

@@ -49,7 +49,10 @@ struct kiln_aws_client_options {
    * comes from the config: AWS_MAX_ATTEMPTS). */
   uint32_t retry_base_ms;
   uint32_t retry_max_backoff_ms;
-  int disable_rate_limit; /* tests: no client-side rate limiting */
+  int disable_rate_limit; /* no client-side rate limiting at all */
+  /* Kiln's share of each published API bucket, in (0, 1]; 0: the default
+   * (KILN_RATELIMIT_DEFAULT_SHARE, kiln/aws_retry.h). */
+  double rate_limit_share;
   /* Uniform [0, 1) for retry jitter; NULL: OpenSSL's RAND_bytes. */
   double (*random01)(void *random_data);
   void *random_data;

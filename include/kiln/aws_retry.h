@@ -13,9 +13,10 @@
  *     after a timeout), a success refunds the last cost (1 when the call
  *     needed no retry). No tokens, no retry.
  *
- * Rate limiter: token buckets per service, region and kind of action, with
- * defaults below EC2's published request-rate buckets, so that Kiln does
- * not cause the throttling it would then have to absorb.
+ * Rate limiter: a token bucket per service, region and action, at a share
+ * of EC2's published request-rate buckets (moderate guesses for the
+ * services that publish none) and slowed by throttled answers, so that
+ * Kiln does not cause the throttling it would then have to absorb.
  *
  * Nothing here is thread-safe: use it from the loop's thread.
  */
@@ -122,24 +123,47 @@ void kiln_ratelimit_bucket_init(struct kiln_ratelimit_bucket *b,
 int kiln_ratelimit_bucket_take(struct kiln_ratelimit_bucket *b, uint64_t now_ms,
                                uint64_t *wait_ms);
 
-/* Default bucket for an action of a service ("ec2", "autoscaling",
- * "imagebuilder", "ssm", "sts"; others get a conservative default):
- * reads (Describe*, List*, Get*, Search*) and writes differ. */
+/* Kiln's share of a published bucket, unless told otherwise. */
+#define KILN_RATELIMIT_DEFAULT_SHARE 0.8
+
+/* The bucket AWS publishes (EC2), or Kiln's guess (the services that
+ * publish none), for one action of a service ("ec2", "autoscaling",
+ * "imagebuilder", "ssm", "sts"; others get a conservative guess). */
+void kiln_ratelimit_published(const char *service, const char *action,
+                              double *capacity, double *refill_per_s);
+
+/* The published bucket at KILN_RATELIMIT_DEFAULT_SHARE. */
 void kiln_ratelimit_defaults(const char *service, const char *action,
                              double *capacity, double *refill_per_s);
 
-/* Buckets keyed by service, region and read/write class. */
+/* Buckets keyed by service, region and action (EC2 meters each action on
+ * its own), made on first use at share (0: the default share; at most 1)
+ * of the published bucket, and slowed by throttled answers. */
 struct kiln_ratelimiter;
 
-int kiln_ratelimiter_new(struct kiln_ratelimiter **out);
+/* Returns 0, KILN_EINVAL (share outside [0, 1]) or KILN_ENOMEM. */
+int kiln_ratelimiter_new(struct kiln_ratelimiter **out, double share);
 void kiln_ratelimiter_free(struct kiln_ratelimiter *rl);
 
 /* Like kiln_ratelimit_bucket_take() on the bucket of (service, region,
- * class of action), created with the defaults on first use. Returns 0,
- * KILN_EAGAIN (with *wait_ms), KILN_ENOMEM or KILN_EINVAL. */
+ * action). Returns 0, KILN_EAGAIN (with *wait_ms), KILN_ENOMEM or
+ * KILN_EINVAL. */
 int kiln_ratelimiter_take(struct kiln_ratelimiter *rl, const char *service,
                           const char *region, const char *action,
                           uint64_t now_ms, uint64_t *wait_ms);
+
+/* What AWS answered a call taken from that bucket: throttled halves its
+ * refill rate (at most once a second, down to 5 % of the default) and
+ * empties it; anything else wins back 2 % of the default rate. */
+void kiln_ratelimiter_feedback(struct kiln_ratelimiter *rl,
+                               const char *service, const char *region,
+                               const char *action, int throttled,
+                               uint64_t now_ms);
+
+/* The current refill rate of that bucket (tokens per second); 0 when it
+ * was never used. */
+double kiln_ratelimiter_rate(struct kiln_ratelimiter *rl, const char *service,
+                             const char *region, const char *action);
 
 /* ---- running a call with retries on the loop ---- */
 

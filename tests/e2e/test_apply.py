@@ -236,6 +236,23 @@ def test_throttling_is_absorbed(fleet):
     assert fleet.group() is not None
 
 
+@pytest.mark.parametrize("value", ["fast", "0", "1.5", "-1", "0.5x"])
+def test_a_bad_rate_limit_setting_is_refused_before_any_request(fleet, value):
+    fleet.emu.reset_requests()
+    r = run_kiln("plan", "--repo", fleet.root, env={**fleet.env, "KILN_AWS_RATE_LIMIT": value})
+    assert r.returncode == 1
+    assert 'KILN_AWS_RATE_LIMIT must be "off" or a share' in r.stderr
+    assert f'not "{value}"' in r.stderr
+    assert fleet.emu.counts() == {}
+
+
+def test_a_share_of_the_rate_limit_still_converges(fleet):
+    r = run_kiln("apply", "--repo", fleet.root, "--wait", "--timeout", "90s",
+                 "--interval", "500ms", env={**fleet.env, "KILN_AWS_RATE_LIMIT": "0.25"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert fleet.group() is not None
+
+
 def test_no_credentials_is_a_clear_error(fleet):
     env = {k: v for k, v in fleet.env.items() if not k.startswith("AWS_ACCESS") and not k.startswith("AWS_SECRET")}
     env["AWS_EC2_METADATA_DISABLED"] = "true"

@@ -213,11 +213,19 @@ static void test_defaults_stay_under_ec2_buckets(void **state)
 {
   double cap, refill;
 
-  /* EC2 publishes 100 at 20/s for non-mutating, 200 at 5/s mutating. */
+  (void)state;
+  /* EC2 publishes, per action: 100 at 20/s for Describe*, 100 at 5/s for
+   * CreateLaunchTemplateVersion, 200 at 5/s for other mutating actions. */
+  kiln_ratelimit_published("ec2", "DescribeImages", &cap, &refill);
+  assert_true(cap == 100 && refill == 20);
+  kiln_ratelimit_published("ec2", "CreateLaunchTemplateVersion", &cap, &refill);
+  assert_true(cap == 100 && refill == 5);
+  kiln_ratelimit_published("ec2", "ModifyLaunchTemplate", &cap, &refill);
+  assert_true(cap == 200 && refill == 5);
   kiln_ratelimit_defaults("ec2", "DescribeImages", &cap, &refill);
-  assert_true(cap > 0 && cap <= 100 && refill > 0 && refill < 20);
+  assert_true(cap > 0 && cap < 100 && refill > 0 && refill < 20);
   kiln_ratelimit_defaults("ec2", "CreateLaunchTemplateVersion", &cap, &refill);
-  assert_true(cap > 0 && cap <= 200 && refill > 0 && refill < 5);
+  assert_true(cap > 0 && cap < 100 && refill > 0 && refill < 5);
   kiln_ratelimit_defaults("imagebuilder", "GetImage", &cap, &refill);
   assert_true(cap > 0 && refill > 0);
   kiln_ratelimit_defaults("nonesuch", "Frob", &cap, &refill);
@@ -231,7 +239,8 @@ static void test_ratelimiter_keys(void **state)
   double cap, refill;
   int i, n;
 
-  assert_int_equal(kiln_ratelimiter_new(&rl), 0);
+  (void)state;
+  assert_int_equal(kiln_ratelimiter_new(&rl, 0), 0);
   kiln_ratelimit_defaults("autoscaling", "UpdateAutoScalingGroup", &cap,
                           &refill);
   n = (int)cap;
@@ -240,18 +249,84 @@ static void test_ratelimiter_keys(void **state)
                                            "UpdateAutoScalingGroup", 0, &wait),
                      0);
   assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "us-east-1",
-                                         "StartInstanceRefresh", 0, &wait),
+                                         "UpdateAutoScalingGroup", 0, &wait),
                    KILN_EAGAIN);
   assert_true(wait > 0);
-  /* Other region, other class: other buckets. */
-  assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "eu-west-1",
+  /* Other action, other region: other buckets (AWS meters per action). */
+  assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "us-east-1",
                                          "StartInstanceRefresh", 0, &wait),
                    0);
-  assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "us-east-1",
-                                         "DescribeAutoScalingGroups", 0, &wait),
+  assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "eu-west-1",
+                                         "UpdateAutoScalingGroup", 0, &wait),
                    0);
   assert_int_equal(kiln_ratelimiter_take(rl, NULL, "r", "a", 0, &wait),
                    KILN_EINVAL);
+  kiln_ratelimiter_free(rl);
+  assert_int_equal(kiln_ratelimiter_new(&rl, 1.5), KILN_EINVAL);
+  assert_int_equal(kiln_ratelimiter_new(&rl, -0.1), KILN_EINVAL);
+}
+
+static void test_ratelimiter_share(void **state)
+{
+  struct kiln_ratelimiter *rl;
+  uint64_t wait;
+  int i;
+
+  (void)state;
+  /* A share of 0.5: 50 of EC2's 100 CreateLaunchTemplateVersion tokens,
+   * then one every 400 ms (2.5 per second). */
+  assert_int_equal(kiln_ratelimiter_new(&rl, 0.5), 0);
+  for (i = 0; i < 50; i++)
+    assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
+                                           "CreateLaunchTemplateVersion", 0,
+                                           &wait),
+                     0);
+  assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
+                                         "CreateLaunchTemplateVersion", 0,
+                                         &wait),
+                   KILN_EAGAIN);
+  assert_int_equal(wait, 400);
+  kiln_ratelimiter_free(rl);
+}
+
+static void test_ratelimiter_slows_down_when_throttled(void **state)
+{
+  struct kiln_ratelimiter *rl;
+  const char *s = "ec2", *r = "us-east-1", *a = "DescribeImages";
+  uint64_t wait;
+  double full;
+  int i;
+
+  (void)state;
+  assert_int_equal(kiln_ratelimiter_new(&rl, 1), 0);
+  /* Feedback on a bucket never used is ignored. */
+  kiln_ratelimiter_feedback(rl, s, r, a, 1, 0);
+  assert_true(kiln_ratelimiter_rate(rl, s, r, a) == 0);
+  assert_int_equal(kiln_ratelimiter_take(rl, s, r, a, 0, &wait), 0);
+  full = kiln_ratelimiter_rate(rl, s, r, a);
+  assert_true(full == 20);
+  /* A throttled answer halves the rate and empties the bucket... */
+  kiln_ratelimiter_feedback(rl, s, r, a, 1, 10);
+  assert_true(kiln_ratelimiter_rate(rl, s, r, a) == 10);
+  assert_int_equal(kiln_ratelimiter_take(rl, s, r, a, 10, &wait), KILN_EAGAIN);
+  assert_int_equal(wait, 100);
+  /* ...once a second: the rest of a burst answered together does not. */
+  kiln_ratelimiter_feedback(rl, s, r, a, 1, 20);
+  kiln_ratelimiter_feedback(rl, s, r, a, 1, 500);
+  assert_true(kiln_ratelimiter_rate(rl, s, r, a) == 10);
+  kiln_ratelimiter_feedback(rl, s, r, a, 1, 1010);
+  assert_true(kiln_ratelimiter_rate(rl, s, r, a) == 5);
+  /* It never falls under 5 % of the default. */
+  for (i = 0; i < 20; i++)
+    kiln_ratelimiter_feedback(rl, s, r, a, 1, 2000 + 1000 * (uint64_t)i);
+  assert_true(kiln_ratelimiter_rate(rl, s, r, a) == 1);
+  /* Successes win it back, 2 % of the default each, up to the default. */
+  kiln_ratelimiter_feedback(rl, s, r, a, 0, 30000);
+  assert_true(kiln_ratelimiter_rate(rl, s, r, a) > 1.39 &&
+              kiln_ratelimiter_rate(rl, s, r, a) < 1.41);
+  for (i = 0; i < 100; i++)
+    kiln_ratelimiter_feedback(rl, s, r, a, 0, 30000);
+  assert_true(kiln_ratelimiter_rate(rl, s, r, a) == full);
   kiln_ratelimiter_free(rl);
 }
 
@@ -567,6 +642,8 @@ int main(void)
       cmocka_unit_test(test_backoff_table),
       cmocka_unit_test(test_attempts_and_quota),
       cmocka_unit_test(test_bucket_with_injected_clock),
+      cmocka_unit_test(test_ratelimiter_share),
+      cmocka_unit_test(test_ratelimiter_slows_down_when_throttled),
       cmocka_unit_test(test_defaults_stay_under_ec2_buckets),
       cmocka_unit_test(test_ratelimiter_keys),
       cmocka_unit_test(test_call_throttled_then_ok),
