@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -68,7 +69,11 @@ struct daemon {
   uint64_t passes;
   uint64_t pass_failures;
   double pass_seconds_sum;
+  double pass_cpu_seconds_sum;
+  double last_pass_seconds;
+  double last_pass_cpu_seconds;
   uint64_t pass_started_ms;
+  double pass_started_cpu; /* the loop thread's CPU time, seconds */
   int64_t last_fetch_ok_unix;
   char last_fetch_error[1100];
   size_t bakes_in_flight;
@@ -349,6 +354,17 @@ static void start_fetch(struct daemon *d)
 
 /* ---- passes ---- */
 
+/* CPU time of the calling thread: a pass runs on the loop's thread (git
+ * fetches run on the thread pool and are not counted). */
+static double thread_cpu_seconds(void)
+{
+  struct timespec ts;
+
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static uint64_t next_pass_ms(struct daemon *d, struct kiln_session_result *r)
 {
   uint64_t ms = d->opts.resync_ms;
@@ -406,7 +422,10 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
 
   d->passing = false;
   d->passes++;
-  d->pass_seconds_sum += (double)(now - d->pass_started_ms) / 1000.0;
+  d->last_pass_seconds = (double)(now - d->pass_started_ms) / 1000.0;
+  d->last_pass_cpu_seconds = thread_cpu_seconds() - d->pass_started_cpu;
+  d->pass_seconds_sum += d->last_pass_seconds;
+  d->pass_cpu_seconds_sum += d->last_pass_cpu_seconds;
   if (d->stopping) {
     shutdown_now(d);
     return;
@@ -459,6 +478,7 @@ static void start_pass(struct daemon *d)
   kiln_arena_init(&d->arena, 0);
   d->passing = true;
   d->pass_started_ms = uv_now(&d->s.loop);
+  d->pass_started_cpu = thread_cpu_seconds();
   if (kiln_session_pass(&d->s, true, &d->arena, pass_done, d) != 0) {
     d->passing = false;
     logj("error", NULL, d->s.commit, "cannot start a pass: out of memory");
@@ -648,6 +668,52 @@ static void label_value(struct kiln_buf *b, const char *v)
   }
 }
 
+/* A "Name:   N kB" line of /proc/self/status, in bytes; -1 if absent. */
+static long long proc_status_bytes(const char *name)
+{
+  char line[256];
+  size_t len = strlen(name);
+  long long v = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (strncmp(line, name, len) == 0 && line[len] == ':') {
+      v = strtoll(line + len + 1, NULL, 10) * 1024;
+      break;
+    }
+  fclose(f);
+  return v;
+}
+
+/* The Prometheus client libraries' process_* metrics (memory from
+ * /proc: getrusage's peak would include a parent's before exec). */
+static void process_metrics(struct kiln_buf *b)
+{
+  struct rusage ru;
+  long long rss = proc_status_bytes("VmRSS"), peak = proc_status_bytes("VmHWM");
+
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    metric(b, "process_cpu_seconds_total", "counter",
+           "User and system CPU time of the process.");
+    kiln_buf_printf(b, "process_cpu_seconds_total %.3f\n",
+                    (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                        (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) /
+                            1e6);
+  }
+  if (rss >= 0) {
+    metric(b, "process_resident_memory_bytes", "gauge",
+           "Resident memory of the process.");
+    kiln_buf_printf(b, "process_resident_memory_bytes %lld\n", rss);
+  }
+  if (peak >= 0) {
+    metric(b, "process_max_resident_memory_bytes", "gauge",
+           "Peak resident memory of the process.");
+    kiln_buf_printf(b, "process_max_resident_memory_bytes %lld\n", peak);
+  }
+}
+
 static void metrics(struct daemon *d, struct kiln_buf *b)
 {
   json_object *apps = NULL;
@@ -663,6 +729,19 @@ static void metrics(struct daemon *d, struct kiln_buf *b)
          "Time spent in passes.");
   kiln_buf_printf(b, "kiln_reconcile_duration_seconds_sum %.3f\n",
                   d->pass_seconds_sum);
+  metric(b, "kiln_reconcile_cpu_seconds_sum", "counter",
+         "CPU time the passes took (observing, planning, executing).");
+  kiln_buf_printf(b, "kiln_reconcile_cpu_seconds_sum %.6f\n",
+                  d->pass_cpu_seconds_sum);
+  metric(b, "kiln_last_pass_duration_seconds", "gauge",
+         "How long the last pass took.");
+  kiln_buf_printf(b, "kiln_last_pass_duration_seconds %.6f\n",
+                  d->last_pass_seconds);
+  metric(b, "kiln_last_pass_cpu_seconds", "gauge",
+         "CPU time of the last pass.");
+  kiln_buf_printf(b, "kiln_last_pass_cpu_seconds %.6f\n",
+                  d->last_pass_cpu_seconds);
+  process_metrics(b);
   metric(b, "kiln_bakes_in_flight", "gauge", "Apps baking an image.");
   kiln_buf_printf(b, "kiln_bakes_in_flight %zu\n", d->bakes_in_flight);
   metric(b, "kiln_refreshes_in_flight", "gauge",

@@ -181,6 +181,11 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
 
         metrics = http(port, "/metrics")[1]
         assert "kiln_reconcile_passes_total" in metrics
+        cpu = float(re.search(r"^kiln_last_pass_cpu_seconds (\S+)$", metrics, re.M).group(1))
+        assert 0 < cpu < 5
+        rss = int(re.search(r"^process_resident_memory_bytes (\d+)$", metrics, re.M).group(1))
+        peak = int(re.search(r"^process_max_resident_memory_bytes (\d+)$", metrics, re.M).group(1))
+        assert 0 < rss <= peak
         assert 'kiln_commit_info{commit="' in metrics
         assert re.search(r'kiln_aws_requests_total\{region="us-east-1",service="ec2",'
                          r'action="DescribeImages",outcome="ok"\} [1-9]', metrics), metrics
