@@ -8,11 +8,13 @@
  * KILN_AWS_RATE_LIMIT says otherwise), so that alone in an account it is
  * never throttled and other tools keep the rest.
  *
- * Auto Scaling, Image Builder, SSM and STS publish no buckets: Kiln starts
- * from moderate guesses. Whatever the service, a throttled answer halves
- * the refill rate of that action's bucket and empties it (the account is
- * busier than Kiln knew); successes win the rate back a step at a time, up
- * to the default. That is the AIMD shape of the AWS SDKs' adaptive mode.
+ * Auto Scaling meters all of an account's calls in a region together, with
+ * limits it does not publish; Image Builder, SSM and STS publish none
+ * either. For those Kiln keeps one bucket per service, sized by moderate
+ * guesses. Whatever the service, a throttled answer halves the refill rate
+ * of that bucket and empties it (the account is busier than Kiln knew);
+ * successes win the rate back a step at a time, up to the default. That
+ * is the AIMD shape of the AWS SDKs' adaptive retry mode.
  */
 #include "kiln/aws_retry.h"
 #include "kiln/error.h"
@@ -20,28 +22,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A published (or guessed) bucket for actions whose name starts with
- * prefix ("" for any) of a service. First match wins. */
+/* A published (or guessed) bucket for the actions of a service whose name
+ * starts with prefix ("" for any); first match wins. per_action: the
+ * service meters each action on its own (EC2), else all of them together. */
 struct limit {
   const char *service;
   const char *prefix;
   double capacity, refill_per_s;
+  int per_action;
 };
 
 static const struct limit limits[] = {
-    {"ec2", "Describe", 100, 20},
-    {"ec2", "CreateLaunchTemplate", 100, 5}, /* and ...Version */
-    {"ec2", "", 200, 5},
-    {"autoscaling", "Describe", 40, 10},
-    {"autoscaling", "", 40, 4},
-    {"imagebuilder", "Get", 20, 5},
-    {"imagebuilder", "List", 20, 5},
-    {"imagebuilder", "", 10, 1},
-    {"ssm", "Get", 40, 20},
-    {"ssm", "", 10, 2},
-    {"sts", "", 20, 10},
+    {"ec2", "Describe", 100, 20, 1},
+    {"ec2", "CreateLaunchTemplate", 100, 5, 1}, /* and ...Version */
+    {"ec2", "", 200, 5, 1},
+    {"autoscaling", "", 50, 10, 0},
+    {"imagebuilder", "", 20, 5, 0},
+    {"ssm", "", 40, 20, 0},
+    {"sts", "", 20, 10, 0},
 };
-static const struct limit fallback = {NULL, "", 10, 2};
+static const struct limit fallback = {NULL, "", 10, 2, 0};
 
 /* The lowest a throttled bucket's refill falls to, as a share of its
  * default, and the step a success wins back. */
@@ -92,18 +92,22 @@ static int has_prefix(const char *s, const char *prefix)
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-void kiln_ratelimit_published(const char *service, const char *action,
-                              double *capacity, double *refill_per_s)
+static const struct limit *limit_of(const char *service, const char *action)
 {
-  const struct limit *l = &fallback;
   size_t i;
 
   for (i = 0; service != NULL && i < sizeof(limits) / sizeof(limits[0]); i++)
     if (strcmp(service, limits[i].service) == 0 &&
-        has_prefix(action != NULL ? action : "", limits[i].prefix)) {
-      l = &limits[i];
-      break;
-    }
+        has_prefix(action != NULL ? action : "", limits[i].prefix))
+      return &limits[i];
+  return &fallback;
+}
+
+void kiln_ratelimit_published(const char *service, const char *action,
+                              double *capacity, double *refill_per_s)
+{
+  const struct limit *l = limit_of(service, action);
+
   *capacity = l->capacity;
   *refill_per_s = l->refill_per_s;
 }
@@ -122,7 +126,7 @@ struct rl_entry {
   double max_refill;        /* the rate successes win back up to */
   uint64_t slowed_at_ms;    /* last halving; 0: never */
   int slowed;
-  char key[];               /* "service\0region\0action" */
+  char key[]; /* "service\0region\0action", action "" for a whole service */
 };
 
 struct kiln_ratelimiter {
@@ -192,6 +196,13 @@ static struct rl_entry *add(struct kiln_ratelimiter *rl, const char *service,
   return e;
 }
 
+/* The name an action's bucket goes by: "" when the service meters all its
+ * actions together. */
+static const char *bucket_action(const char *service, const char *action)
+{
+  return limit_of(service, action)->per_action ? action : "";
+}
+
 int kiln_ratelimiter_take(struct kiln_ratelimiter *rl, const char *service,
                           const char *region, const char *action,
                           uint64_t now_ms, uint64_t *wait_ms)
@@ -200,6 +211,7 @@ int kiln_ratelimiter_take(struct kiln_ratelimiter *rl, const char *service,
 
   if (rl == NULL || service == NULL || region == NULL || action == NULL)
     return KILN_EINVAL;
+  action = bucket_action(service, action);
   e = find(rl, service, region, action);
   if (e == NULL && (e = add(rl, service, region, action, now_ms)) == NULL)
     return KILN_ENOMEM;
@@ -215,7 +227,7 @@ void kiln_ratelimiter_feedback(struct kiln_ratelimiter *rl,
   struct kiln_ratelimit_bucket *b;
 
   if (rl == NULL || service == NULL || region == NULL || action == NULL ||
-      (e = find(rl, service, region, action)) == NULL)
+      (e = find(rl, service, region, bucket_action(service, action))) == NULL)
     return;
   b = &e->bucket;
   bucket_refill(b, now_ms);
@@ -243,7 +255,7 @@ double kiln_ratelimiter_rate(struct kiln_ratelimiter *rl, const char *service,
   struct rl_entry *e;
 
   if (rl == NULL || service == NULL || region == NULL || action == NULL ||
-      (e = find(rl, service, region, action)) == NULL)
+      (e = find(rl, service, region, bucket_action(service, action))) == NULL)
     return 0;
   return e->bucket.refill_per_s;
 }

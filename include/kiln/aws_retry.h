@@ -13,7 +13,7 @@
  *     after a timeout), a success refunds the last cost (1 when the call
  *     needed no retry). No tokens, no retry.
  *
- * Rate limiter: a token bucket per service, region and action, at a share
+ * Rate limiter: token buckets per region, service and (EC2) action, at a share
  * of EC2's published request-rate buckets (moderate guesses for the
  * services that publish none) and slowed by throttled answers, so that
  * Kiln does not cause the throttling it would then have to absorb.
@@ -136,9 +136,10 @@ void kiln_ratelimit_published(const char *service, const char *action,
 void kiln_ratelimit_defaults(const char *service, const char *action,
                              double *capacity, double *refill_per_s);
 
-/* Buckets keyed by service, region and action (EC2 meters each action on
- * its own), made on first use at share (0: the default share; at most 1)
- * of the published bucket, and slowed by throttled answers. */
+/* Buckets per region and service, and per action where the service meters
+ * each action on its own (EC2), made on first use at share (0: the default
+ * share; at most 1) of the published bucket, and slowed by throttled
+ * answers. */
 struct kiln_ratelimiter;
 
 /* Returns 0, KILN_EINVAL (share outside [0, 1]) or KILN_ENOMEM. */

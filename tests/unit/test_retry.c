@@ -241,6 +241,7 @@ static void test_ratelimiter_keys(void **state)
 
   (void)state;
   assert_int_equal(kiln_ratelimiter_new(&rl, 0), 0);
+  /* Auto Scaling meters all of an account's calls together. */
   kiln_ratelimit_defaults("autoscaling", "UpdateAutoScalingGroup", &cap,
                           &refill);
   n = (int)cap;
@@ -249,15 +250,27 @@ static void test_ratelimiter_keys(void **state)
                                            "UpdateAutoScalingGroup", 0, &wait),
                      0);
   assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "us-east-1",
-                                         "UpdateAutoScalingGroup", 0, &wait),
+                                         "StartInstanceRefresh", 0, &wait),
                    KILN_EAGAIN);
   assert_true(wait > 0);
-  /* Other action, other region: other buckets (AWS meters per action). */
-  assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "us-east-1",
+  /* Other region: other buckets. */
+  assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "eu-west-1",
                                          "StartInstanceRefresh", 0, &wait),
                    0);
-  assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "eu-west-1",
-                                         "UpdateAutoScalingGroup", 0, &wait),
+  /* EC2 meters each action on its own. */
+  kiln_ratelimit_defaults("ec2", "CreateLaunchTemplateVersion", &cap, &refill);
+  n = (int)cap;
+  for (i = 0; i < n; i++)
+    assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
+                                           "CreateLaunchTemplateVersion", 0,
+                                           &wait),
+                     0);
+  assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
+                                         "CreateLaunchTemplateVersion", 0,
+                                         &wait),
+                   KILN_EAGAIN);
+  assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
+                                         "ModifyLaunchTemplate", 0, &wait),
                    0);
   assert_int_equal(kiln_ratelimiter_take(rl, NULL, "r", "a", 0, &wait),
                    KILN_EINVAL);
