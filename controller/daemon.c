@@ -318,7 +318,7 @@ static void fetch_done(uv_work_t *w, int status)
     return;
   }
   memcpy(old, d->s.commit, sizeof(old));
-  if (old[0] != '\0' && !rewritten(d, old, snap->commit))
+  if (old[0] != '\0' && rewritten(d, old, snap->commit))
     logj("warn", NULL, snap->commit,
          "history was rewritten: the new tip does not contain %.12s; the new "
          "tip is the desired state",

@@ -103,6 +103,8 @@ def test_history_rewrite_is_reported_and_followed(fleet, tmp_path):
         first = git(fleet.root, "rev-parse", "HEAD")
         fleet.edit("  max: 3", "  max: 4", message="one")
         wait_until(lambda: fleet.group()["MaxSize"] == 4, timeout=30, what="max 4")
+        # A fast-forward is no rewrite.
+        assert not d.said("history was rewritten")
         git(fleet.root, "reset", "-q", "--hard", first)
         fleet.edit("  max: 3", "  max: 2", message="rewritten")
         wait_until(lambda: fleet.group()["MaxSize"] == 2, timeout=30, what="max 2")
