@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* ---- bakes Kiln started ----------------------------------------------- */
@@ -108,6 +109,9 @@ struct observe {
   char (*digests)[65];
   struct kiln_asg_instance_refreshes *refreshes;
   struct kiln_ib_image *bake_images;
+  /* The app whose GetImage stands for this one's (apps with the same image
+   * inputs share a bake: one look serves them all); SIZE_MAX: none. */
+  size_t *bake_source;
 
   /* Round three, rarely: groups described again after their refresh. */
   struct kiln_asg_groups recheck;
@@ -577,6 +581,17 @@ static bool needs_refresh_look(const struct kiln_observed_app *a)
          strcmp(a->asg_lt_version, v) != 0;
 }
 
+/* The first app before i whose bake i shares (same digest), or i. Linear,
+ * but only over the apps waiting on a bake, which are few between
+ * releases. */
+static size_t same_bake(const struct observe *o, size_t i)
+{
+  for (size_t j = 0; j < i; j++)
+    if (o->bake_source[j] == j && strcmp(o->digests[j], o->digests[i]) == 0)
+      return j;
+  return i;
+}
+
 static void round_two(struct observe *o)
 {
   const struct kiln_spec_repo *r = o->repo;
@@ -621,6 +636,8 @@ static void round_two(struct observe *o)
     }
     if (err == 0 && a->image_ami == NULL &&
         (bake = kiln_bakes_get(o->bakes, o->digests[i])) != NULL) {
+      if ((o->bake_source[i] = same_bake(o, i)) != i)
+        continue;
       if ((c = new_call(o, i)) == NULL) {
         err = KILN_ENOMEM;
         break;
@@ -771,7 +788,8 @@ static void finish(struct observe *o)
       if (!in_scope(o, &o->repo->apps[i]))
         continue;
       apply_refresh(&o->refreshes[i], &o->obs.apps[i]);
-      apply_bake(o, &o->bake_images[i], &o->obs.apps[i]);
+      if (o->bake_source[i] != SIZE_MAX)
+        apply_bake(o, &o->bake_images[o->bake_source[i]], &o->obs.apps[i]);
     }
     if (start_recheck(o))
       return;
@@ -802,9 +820,13 @@ int kiln_observe_start(struct kiln_aws_client *client,
   o->digests = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->digests));
   o->refreshes = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->refreshes));
   o->bake_images = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_images));
+  o->bake_source = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_source));
   if (o->obs.apps == NULL || o->digests == NULL || o->refreshes == NULL ||
-      o->bake_images == NULL || collect_names(o) != 0)
+      o->bake_images == NULL || o->bake_source == NULL ||
+      collect_names(o) != 0)
     return KILN_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    o->bake_source[i] = SIZE_MAX;
   err = start_round_one(o);
   if (err == 0)
     return 0;

@@ -157,6 +157,27 @@ def test_release_then_revert_rolls_back_without_baking(fleet):
     assert fleet.default_version()["VersionNumber"] == 1
 
 
+def test_apps_sharing_image_inputs_share_one_bake_and_its_polling(fleet):
+    for name in ("twin1", "twin2", "twin3"):
+        twin = fleet.root / "apps" / name
+        shutil.copytree(fleet.root / "apps" / "hello", twin)
+        spec = twin / "app.yaml"
+        spec.write_text(spec.read_text().replace("name: hello", f"name: {name}", 1))
+    git(fleet.root, "add", "-A")
+    git(fleet.root, "commit", "-qm", "twin")
+    fleet.emu.reset_requests()
+    r = fleet.apply()
+    assert r.returncode == 0, r.stdout + r.stderr
+    counts = fleet.emu.counts()
+    assert counts["imagebuilder:CreateImage"] == 1
+    # One look at the shared bake per pass (one DescribeImages each), not
+    # one per app.
+    assert 0 < counts["imagebuilder:GetImage"] <= counts["ec2:DescribeImages"]
+    ami = fleet.default_version()["LaunchTemplateData"]["ImageId"]
+    for name in ("twin1", "twin2", "twin3"):
+        assert fleet.default_version(name)["LaunchTemplateData"]["ImageId"] == ami
+
+
 def test_out_of_band_change_is_reported_then_corrected(fleet):
     assert fleet.apply().returncode == 0
     fleet.asg.update_auto_scaling_group(AutoScalingGroupName="hello", MaxSize=7)
