@@ -58,8 +58,8 @@ def metrics(port):
 def sample_passes(port, fleet, repeats):
     # /metrics is asked once a second: serving it is work on the loop's
     # thread too, and would be counted in the pass it interrupts.
-    seen = wait_for(lambda: metrics(port).get("kiln_reconcile_passes_total", 0) >= 1,
-                    600, "the first pass", interval=1)
+    wait_for(lambda: metrics(port).get("kiln_reconcile_passes_total", 0) >= 1,
+             600, "the first pass", interval=1)
     passes = int(metrics(port)["kiln_reconcile_passes_total"])
     samples = []
     for _ in range(repeats):
@@ -75,33 +75,38 @@ def sample_passes(port, fleet, repeats):
             "peak_rss_kib": m["process_max_resident_memory_bytes"] / 1024,
             "requests": sum(fleet.emu.counts().values()),
         })
-    return seen and samples
+    return samples
+
+
+def measure(fleet, repeats):
+    """Runs the daemon over a converged fleet; the figures as a dict."""
+    log = fleet.dir / "daemon.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [kiln_bin(), "run", "--repo", str(fleet.repo), "--state-dir",
+             str(fleet.dir / "state"), "--listen", "127.0.0.1:0", "--interval", "1h",
+             "--resync", "3s"],
+            env=fleet.env, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        samples = sample_passes(listen_port(log), fleet, repeats)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    return {
+        "bench": "resync", "apps": fleet.n,
+        "cpu_s": [s["cpu_s"] for s in samples],
+        "wall_s": [s["wall_s"] for s in samples],
+        "rss_kib": [s["rss_kib"] for s in samples],
+        "peak_rss_kib": [s["peak_rss_kib"] for s in samples],
+        "requests": [s["requests"] for s in samples],
+    }
 
 
 def main(n, repeats):
     fleet = Fleet(n)
     try:
         fleet.converge()
-        log = fleet.dir / "daemon.log"
-        with open(log, "w") as err:
-            proc = subprocess.Popen(
-                [kiln_bin(), "run", "--repo", str(fleet.repo), "--state-dir",
-                 str(fleet.dir / "state"), "--listen", "127.0.0.1:0", "--interval", "1h",
-                 "--resync", "3s"],
-                env=fleet.env, stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            samples = sample_passes(listen_port(log), fleet, repeats)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-        print(json.dumps({
-            "bench": "resync", "apps": n,
-            "cpu_s": [s["cpu_s"] for s in samples],
-            "wall_s": [s["wall_s"] for s in samples],
-            "rss_kib": [s["rss_kib"] for s in samples],
-            "peak_rss_kib": [s["peak_rss_kib"] for s in samples],
-            "requests": [s["requests"] for s in samples],
-        }), flush=True)
+        print(json.dumps(measure(fleet, repeats)), flush=True)
     finally:
         fleet.close()
 

@@ -1,7 +1,8 @@
 """Benchmarks 1 and 2: AWS requests per steady-state pass, and the CPU time
-and peak RSS of `kiln plan`, for N converged apps.
+and peak RSS of `kiln plan`, for N converged apps; on the largest fleet, the
+daemon's resync pass too (bench/resync.py), sparing a second setup.
 
-Prints one JSON object per N on stdout.
+Prints one JSON object per N (and one for the resync) on stdout.
 """
 import json
 import os
@@ -11,6 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fleet import Fleet  # noqa: E402
+import resync  # noqa: E402
 
 import subprocess  # noqa: E402
 
@@ -53,12 +55,14 @@ def main(sizes, repeats):
             # app's parameter, image, launch template and group on its own.
             naive = 4 * n
             print(json.dumps({
-                "n": n, "setup_s": round(setup_s, 1),
+                "bench": "steady", "n": n, "setup_s": round(setup_s, 1),
                 "requests": counts, "requests_by_action": per_action,
                 "goal": 10 + n / 50, "per_resource_observer": naive,
                 "ratio": round(naive / statistics.median(counts), 1),
                 "plan_cpu_s": cpu, "plan_rss_kib": rss, "plan_wall_s": wall,
             }), flush=True)
+            if n == max(sizes):
+                print(json.dumps(resync.measure(fleet, repeats)), flush=True)
         finally:
             fleet.close()
 
