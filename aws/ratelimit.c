@@ -36,7 +36,7 @@ static const struct limit limits[] = {
     {"ec2", "Describe", 100, 20, 1},
     {"ec2", "CreateLaunchTemplate", 100, 5, 1}, /* and ...Version */
     {"ec2", "", 200, 5, 1},
-    {"autoscaling", "", 50, 10, 0},
+    {"autoscaling", "", 100, 20, 0}, /* EC2's Describe* bucket, as a guess */
     {"imagebuilder", "", 20, 5, 0},
     {"ssm", "", 40, 20, 0},
     {"sts", "", 20, 10, 0},
