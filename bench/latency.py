@@ -44,15 +44,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
 from awsemu.testing import AwsEmu, wait_until  # noqa: E402
 from gitserver import GitHTTPServer  # noqa: E402
-from kiln_cli import git, kiln_bin, seeded_repo  # noqa: E402
+from kiln_cli import git, http, kiln_bin, seeded_repo  # noqa: E402
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 POLL_INTERVAL_S = 2
@@ -184,14 +182,7 @@ class Daemon:
         return "\n".join(self.log_path.read_text().splitlines()[-n:])
 
     def request(self, path, body=None, headers=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body,
-                                     headers=headers or {},
-                                     method="POST" if body is not None else "GET")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return http(self.port, path, body, headers)
 
     def in_sync_at(self, commit):
         """True once the daemon's last pass was over `commit` and found the

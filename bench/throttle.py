@@ -18,6 +18,7 @@ Configurations, each BENCH_REPEATS times (default 3):
   throttled              emulator with EC2's buckets, Kiln as shipped
   throttled-no-limiter   the same buckets, KILN_AWS_RATE_LIMIT=off (what
                          Kiln's pacing saves: throttled responses, retries)
+  unthrottled-no-limiter neither: how fast the emulator itself goes
 
 Prints one JSON object per configuration.
 Usage: python3 bench/throttle.py [APPS]
@@ -86,7 +87,7 @@ def count_by(log, key):
 
 
 CONFIGS = (("unthrottled", False, True), ("throttled", True, True),
-           ("throttled-no-limiter", True, False))
+           ("throttled-no-limiter", True, False), ("unthrottled-no-limiter", False, False))
 
 
 def main(n, repeats):

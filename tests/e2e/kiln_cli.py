@@ -3,6 +3,8 @@ import os
 import pathlib
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEED_REPO = REPO_ROOT / "seed-repo"
@@ -47,3 +49,15 @@ def seeded_repo(emu, root):
     git(root, "add", "-A")
     git(root, "commit", "-qm", "seed")
     return root
+
+
+def http(port, path, body=None, headers=None):
+    """A request to the daemon's HTTP server on 127.0.0.1:port (POST when
+    there is a body): (status, body text), error statuses included."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
+                                 headers=headers or {}, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()

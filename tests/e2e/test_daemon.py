@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from kiln_cli import kiln_bin
+from kiln_cli import http, kiln_bin
 from test_apply import fleet, git  # noqa: F401  (fixture)
 
 from awsemu.testing import wait_until
@@ -119,8 +119,6 @@ import hashlib  # noqa: E402
 import hmac  # noqa: E402
 import re  # noqa: E402
 import socket  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 
 SECRET = b"s3cret-for-hooks"
 
@@ -129,16 +127,6 @@ def listening(d):
     wait_until(lambda: d.said("listening on"), timeout=10, what="the HTTP server")
     line = [l for l in d.lines() if "listening on" in l.get("msg", "")][0]
     return int(re.search(r"port (\d+)", line["msg"]).group(1))
-
-
-def http(port, path, body=None, headers=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
-                                 headers=headers or {}, method="POST" if body is not None else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
