@@ -941,29 +941,13 @@ int kiln_history_drift_record(struct kiln_history *h,
 /* ---- recording a pass -----------------------------------------------------
  */
 
-/* The token after prefix in a step's outcome ("started instance refresh
- * ID"), or NULL. The pass result carries what a step made only in its
- * message, so this is how the refresh id and the default version are
- * learned in the pass that made them. */
-static const char *after(const char *outcome, const char *prefix,
-                         struct kiln_arena *a)
-{
-  size_t plen = strlen(prefix), len;
-  if (outcome == NULL || strncmp(outcome, prefix, plen) != 0)
-    return NULL;
-  outcome += plen;
-  len = strcspn(outcome, " ,;");
-  return len > 0 ? kiln_arena_strndup(a, outcome, len) : NULL;
-}
-
 /* What release id learns from the app's plan and step this pass. */
 static int learn(struct kiln_history *h, int64_t id,
-                 const struct kiln_pass_app *pa, struct kiln_arena *a)
+                 const struct kiln_pass_app *pa)
 {
   const struct kiln_action *act = &pa->plan.action;
   bool ok = pa->executed && pa->exec_err == 0;
   struct kiln_history_release_update u = {0};
-  const char *v;
 
   switch (act->type) {
   case KILN_ACTION_TAG_IMAGE:
@@ -977,16 +961,14 @@ static int learn(struct kiln_history *h, int64_t id,
     break;
   case KILN_ACTION_LT_SET_DEFAULT:
     u.ami = act->ami_id;
-    if (ok && (v = after(pa->outcome, "made version ", a)) != NULL)
-      u.lt_version = strtoll(v, NULL, 10);
+    if (ok && pa->made_lt_version > 0)
+      u.lt_version = pa->made_lt_version;
     break;
   case KILN_ACTION_ASG_CREATE:
   case KILN_ACTION_REFRESH_START:
     u.lt_version = act->lt_version;
-    if (act->type == KILN_ACTION_REFRESH_START && ok &&
-        (v = after(pa->outcome, "started instance refresh ", a)) != NULL &&
-        strcmp(v, "?") != 0)
-      u.refresh_id = v;
+    if (act->type == KILN_ACTION_REFRESH_START && ok)
+      u.refresh_id = pa->started_refresh_id;
     break;
   case KILN_ACTION_ASG_UPDATE:
     if (act->set_lt_version)
@@ -1034,7 +1016,7 @@ static int record_release(struct kiln_history *h, const char *commit,
     else if ((err = kiln_history_release_start(h, app, commit, p->digest,
                                                now_ms, &id)) != 0)
       return err;
-    return learn(h, id, pa, a);
+    return learn(h, id, pa);
   case KILN_STATUS_IN_SYNC:
     if (!running)
       return 0;
@@ -1050,7 +1032,7 @@ static int record_release(struct kiln_history *h, const char *commit,
     return kiln_history_release_end(h, latest.id, KILN_HISTORY_FAILED,
                                     p->message, now_ms);
   default:
-    return running && same ? learn(h, latest.id, pa, a) : 0;
+    return running && same ? learn(h, latest.id, pa) : 0;
   }
 }
 

@@ -56,15 +56,23 @@ static void finish(struct exec *e, int err, const struct kiln_aws_response *res,
     e->start_err = err != 0 ? err : KILN_EINTERNAL;
     return;
   }
+  struct kiln_execute_result r = {0};
+  enum kiln_action_type type = e->plan->action.type;
+
   if (err == 0)
     msg = done;
   else
     msg = kiln_arena_printf(
-        e->a, "%s failed: %s", kiln_plan_action_name(e->plan->action.type),
+        e->a, "%s failed: %s", kiln_plan_action_name(type),
         res != NULL && res->message != NULL && res->message[0] != '\0'
             ? res->message
             : kiln_strerror(err));
-  e->cb(err, msg != NULL ? msg : "out of memory", e->data);
+  r.message = msg != NULL ? msg : "out of memory";
+  if (err == 0 && type == KILN_ACTION_LT_SET_DEFAULT)
+    r.lt_version = e->version.version_number;
+  if (err == 0 && type == KILN_ACTION_REFRESH_START)
+    r.refresh_id = e->refresh.instance_refresh_id;
+  e->cb(err, &r, e->data);
 }
 
 /* Starting a call failed. From a call's callback this ends the action

@@ -22,12 +22,15 @@ struct step {
   size_t i;
 };
 
-static void step_done(int err, const char *message, void *data)
+static void step_done(int err, const struct kiln_execute_result *r,
+                      void *data)
 {
   struct step *s = data;
   struct kiln_pass_app *app = &s->p->result.apps[s->i];
   app->exec_err = err;
-  app->outcome = message;
+  app->outcome = r->message;
+  app->made_lt_version = r->lt_version;
+  app->started_refresh_id = r->refresh_id;
   if (--s->p->pending == 0)
     s->p->cb(0, &s->p->result, s->p->data);
 }

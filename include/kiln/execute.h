@@ -18,9 +18,18 @@
 struct kiln_aws_client;
 struct kiln_arena;
 
-/* err 0: the step was taken. message: what was done, or what failed with
- * the AWS action, code and request id (arena-owned). */
-typedef void kiln_execute_cb(int err, const char *message, void *data);
+/* What a step did (arena-owned). */
+struct kiln_execute_result {
+  /* What was done, or what failed with the AWS action, code and request
+   * id. */
+  const char *message;
+  int64_t lt_version;     /* the template version made default; 0: none */
+  const char *refresh_id; /* the instance refresh started; NULL: none */
+};
+
+/* err 0: the step was taken. */
+typedef void kiln_execute_cb(int err, const struct kiln_execute_result *r,
+                             void *data);
 
 /* Carries out plan->action for spec (whose observation is obs) at commit.
  * bakes records a bake Kiln starts. Returns 0 (cb will run),

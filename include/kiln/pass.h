@@ -45,6 +45,8 @@ struct kiln_pass_app {
   bool executed;       /* a step was attempted */
   int exec_err;        /* its outcome */
   const char *outcome; /* what was done or why it failed */
+  int64_t made_lt_version;        /* the step made this version default */
+  const char *started_refresh_id; /* the step started this refresh */
 };
 
 struct kiln_pass_result {

@@ -672,11 +672,13 @@ static void test_record_pass_follows_a_release(void **state)
   a.plan.action.ami_id = "ami-2";
   a.executed = true;
   a.outcome = "made version 2 the default of hello";
+  a.made_lt_version = 2;
   record(f, "c2", T0 + 10, a);
   a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_REFRESH_START, "d2");
   a.plan.action.lt_version = 2;
   a.executed = true;
   a.outcome = "started instance refresh r-77";
+  a.started_refresh_id = "r-77";
   record(f, "c2", T0 + 11, a);
   r = latest(f);
   assert_string_equal(r.commit, "c2");
