@@ -140,7 +140,8 @@ def idle_section(rows):
                    f"{mmm(windows, '{:.2f}')} s ({r.get('window_s', r['seconds'])} s windows) | "
                    f"{r['rss_kib_min'] / 1024:.1f}–{r['rss_kib_max'] / 1024:.1f} | "
                    f"{r['aws_requests']} |")
-    out.append(f"\nSettings: {rows[0]['note']}.\n")
+    note = rows[0]["note"]
+    out.append(f"\n{note[0].upper()}{note[1:]}.\n")
     return out
 
 
@@ -159,7 +160,8 @@ def throttle_section(rows):
     n = rows[0]["apps"]
     out.append(f"Every one of {n} apps (one shared image recipe) bumped in one commit; "
                "`kiln apply --wait` until all are in sync: one bake, then per app a launch "
-               "template version made default, the group, an instance refresh. The emulator's "
+               "template version made default and the group moved to it (the groups are "
+               "scaled to zero, so no instance refresh). The emulator's "
                "buckets are EC2's published ones, per action: Describe* 100 / 20 per s, "
                "CreateLaunchTemplateVersion 100 / 5 per s, other mutating actions 200 / 5 "
                "per s, full at the start of each run.\n")
