@@ -130,14 +130,15 @@ static void finish_run(struct apply_run *run, int rc)
 
 static void print_summary(struct apply_run *run, struct kiln_session_result *r)
 {
-  struct kiln_plan plans[r->n + 1];
+  struct kiln_plan *plans = kiln_session_plans(r);
   struct kiln_buf out;
-  for (size_t i = 0; i < r->n; i++)
-    plans[i] = r->apps[i].plan;
+
   kiln_buf_init(&out, 0);
-  if (kiln_report_plans_text(run->s->commit, plans, r->n, &out) == 0)
+  if (plans != NULL &&
+      kiln_report_plans_text(run->s->commit, plans, r->n, &out) == 0)
     fputs(out.data, stdout);
   kiln_buf_cleanup(&out);
+  free(plans);
 }
 
 static void passed(struct kiln_session *s, struct kiln_session_result *r,

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -59,11 +60,12 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
                     void *data)
 {
   struct plan_run *run = data;
-  struct kiln_plan plans[r->n + 1];
+  struct kiln_plan *plans = kiln_session_plans(r);
 
-  for (size_t i = 0; i < r->n; i++)
-    plans[i] = r->apps[i].plan;
-  if (run->format == KILN_FORMAT_JSON) {
+  if (plans == NULL) {
+    fprintf(stderr, "kiln plan: out of memory\n");
+    run->rc = 1;
+  } else if (run->format == KILN_FORMAT_JSON) {
     json_object *root = kiln_report_plans_json(s->commit, plans, r->n);
     if (r->error != NULL)
       json_object_object_add(root, "error", json_object_new_string(r->error));
@@ -79,7 +81,9 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
       fputs(out.data, stdout);
     kiln_buf_cleanup(&out);
   }
-  run->rc = exit_code(r);
+  if (plans != NULL)
+    run->rc = exit_code(r);
+  free(plans);
   uv_stop(&s->loop);
 }
 

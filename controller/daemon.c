@@ -394,12 +394,11 @@ static uint64_t next_pass_ms(struct daemon *d, struct kiln_session_result *r)
  * statuses as in kiln plan), and the counts metrics report. */
 static void keep_status(struct daemon *d, struct kiln_session_result *r)
 {
-  struct kiln_plan *plans = calloc(r->n + 1, sizeof(*plans));
+  struct kiln_plan *plans = kiln_session_plans(r);
   if (plans == NULL)
     return;
   d->bakes_in_flight = d->refreshes_in_flight = 0;
   for (size_t i = 0; i < r->n; i++) {
-    plans[i] = r->apps[i].plan;
     d->bakes_in_flight += plans[i].action.type == KILN_ACTION_WAIT_BAKE ||
                           plans[i].action.type == KILN_ACTION_BAKE;
     d->refreshes_in_flight +=

@@ -320,3 +320,12 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
   }
   return 0;
 }
+
+struct kiln_plan *kiln_session_plans(const struct kiln_session_result *r)
+{
+  struct kiln_plan *plans = calloc(r->n + 1, sizeof(*plans));
+
+  for (size_t i = 0; plans != NULL && i < r->n; i++)
+    plans[i] = r->apps[i].plan;
+  return plans;
+}

@@ -96,6 +96,10 @@ struct kiln_session_result {
 typedef void kiln_session_cb(struct kiln_session *s,
                              struct kiln_session_result *r, void *data);
 
+/* The plans of a result, in its order, as the reports take them: a copy
+ * to free(), or NULL when out of memory. */
+struct kiln_plan *kiln_session_plans(const struct kiln_session_result *r);
+
 /* Runs one pass in every region at once; cb runs when all are done.
  * Everything lives in arena. Returns 0 or KILN_ENOMEM. */
 int kiln_session_pass(struct kiln_session *s, bool apply,
