@@ -47,7 +47,8 @@ def header():
         "# Benchmark results\n",
         f"Machine: {os.cpu_count()} × {cpu_model()}, {ram} GiB; {platform.system()} "
         f"{platform.release()}. Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}"
-        f" UTC. Commit: {commit}. Reproduce with `bench/run` (issue 7 lists the benchmarks).\n",
+        f" UTC. Commit: {commit}. Reproduce with `bench/run` (issue 7 lists the benchmarks); "
+        "every sample is in [results.jsonl](results.jsonl).\n",
         "Figures are min / median / max over repeated runs. AWS is tests/awsemu (moto "
         "plus Kiln's extensions) on this machine, so wall times include the emulator's "
         "own latency (about 10 ms a request, 10 s for a pass over 1000 apps); request "
