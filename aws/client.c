@@ -294,6 +294,13 @@ static const char *service_name(enum kiln_aws_service s)
   return info != NULL ? info->prefix : "aws";
 }
 
+double kiln_aws_client_pace(const struct kiln_aws_client *client,
+                            enum kiln_aws_service service, const char *action)
+{
+  return kiln_ratelimiter_rate(client->limiter, service_name(service),
+                               client->region, action);
+}
+
 /* Ends the call: parses a successful body, reports, and closes the timer. */
 static void finish(struct kiln_aws_call *call, int err,
                    const struct kiln_http_response *hres,

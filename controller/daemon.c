@@ -777,6 +777,26 @@ static void metrics(struct daemon *d, struct kiln_buf *b)
               st[i].action, kiln_aws_outcome_name((enum kiln_aws_outcome)o),
               (unsigned long long)st[i].calls[o]);
   }
+  metric(b, "kiln_aws_pace_requests_per_second", "gauge",
+         "The pace Kiln keeps per AWS action: its share of the published "
+         "bucket, lowered while AWS throttles.");
+  for (size_t r = 0; r < d->s.n_regions; r++) {
+    const struct kiln_aws_client *c = d->s.regions[r].client;
+    const struct kiln_aws_action_stats *st = NULL;
+    size_t n = kiln_aws_client_stats(c, &st);
+    for (size_t i = 0; i < n; i++) {
+      double pace = kiln_aws_client_pace(c, st[i].service, st[i].action);
+      if (pace > 0)
+        kiln_buf_printf(b,
+                        "kiln_aws_pace_requests_per_second{region=\"%s\","
+                        "service=\"%s\",action=\"%s\"} %g\n",
+                        kiln_aws_client_region(c),
+                        kiln_aws_service_info(st[i].service) != NULL
+                            ? kiln_aws_service_info(st[i].service)->signing_name
+                            : "?",
+                        st[i].action, pace);
+    }
+  }
 
   metric(b, "kiln_drift", "gauge",
          "1 per app and field that differs from git.");

@@ -166,6 +166,12 @@ struct kiln_aws_action_stats {
 size_t kiln_aws_client_stats(const struct kiln_aws_client *client,
                              const struct kiln_aws_action_stats **out);
 
+/* The pace Kiln keeps for an action now, in requests per second: its share
+ * of the published bucket, lowered while AWS throttles. 0 when pacing is
+ * off or the action was never called. */
+double kiln_aws_client_pace(const struct kiln_aws_client *client,
+                            enum kiln_aws_service service, const char *action);
+
 /* ---- typed operations ---- */
 
 /* What every typed operation's callback gets. err as for kiln_aws_call_cb
