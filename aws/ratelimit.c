@@ -46,6 +46,7 @@ static const struct limit fallback = {NULL, "", 10, 2, 0};
 /* The lowest a throttled bucket's refill falls to, as a share of its
  * default, and the step a success wins back. */
 #define MIN_REFILL_SHARE 0.05
+#define MAX_WAIT_MS      3600000.0
 #define RECOVERY_SHARE   0.02
 
 void kiln_ratelimit_bucket_init(struct kiln_ratelimit_bucket *b,
@@ -82,6 +83,9 @@ int kiln_ratelimit_bucket_take(struct kiln_ratelimit_bucket *b, uint64_t now_ms,
   }
   if (wait_ms != NULL) {
     double ms = (1.0 - b->tokens) * 1000.0 / b->refill_per_s;
+    /* However slow a bucket is made, look again within the hour. */
+    if (!(ms < MAX_WAIT_MS))
+      ms = MAX_WAIT_MS;
     *wait_ms = (uint64_t)ms + ((double)(uint64_t)ms < ms ? 1 : 0);
   }
   return KILN_EAGAIN;

@@ -24,7 +24,7 @@ static int load_commit(const struct kiln_git_source *src, const char *commit,
 }
 
 /* KILN_AWS_RATE_LIMIT: unset for the default share of AWS's published
- * API buckets, a share in (0, 1] (e.g. 0.5 where other tools share the
+ * API buckets, a share in [0.01, 1] (e.g. 0.5 where other tools share the
  * account), or "off" for accounts whose limits AWS raised and emulators. */
 static int rate_limit_from_env(const char *cmd,
                                struct kiln_aws_client_options *ao)
@@ -40,10 +40,10 @@ static int rate_limit_from_env(const char *cmd,
     return 0;
   }
   share = strtod(v, &end);
-  if (end == v || *end != '\0' || !(share > 0 && share <= 1)) {
+  if (end == v || *end != '\0' || !(share >= 0.01 && share <= 1)) {
     fprintf(stderr,
             "kiln %s: KILN_AWS_RATE_LIMIT must be \"off\" or a share of "
-            "AWS's API rates between 0 and 1 (e.g. 0.5), not \"%.40s\"\n",
+            "AWS's API rates from 0.01 to 1 (e.g. 0.5), not \"%.40s\"\n",
             cmd, v);
     return KILN_EINVAL;
   }

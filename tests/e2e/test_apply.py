@@ -270,7 +270,7 @@ def test_throttling_is_absorbed(fleet):
     assert fleet.group() is not None
 
 
-@pytest.mark.parametrize("value", ["fast", "0", "1.5", "-1", "0.5x"])
+@pytest.mark.parametrize("value", ["fast", "0", "1.5", "-1", "0.5x", "nan", "inf", "1e-300"])
 def test_a_bad_rate_limit_setting_is_refused_before_any_request(fleet, value):
     fleet.emu.reset_requests()
     r = run_kiln("plan", "--repo", fleet.root, env={**fleet.env, "KILN_AWS_RATE_LIMIT": value})

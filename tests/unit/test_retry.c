@@ -207,6 +207,11 @@ static void test_bucket_with_injected_clock(void **state)
   assert_int_equal(kiln_ratelimit_bucket_take(&b, 100000, &wait), KILN_EAGAIN);
   /* A clock going backwards refills nothing. */
   assert_int_equal(kiln_ratelimit_bucket_take(&b, 50, &wait), KILN_EAGAIN);
+  /* However slow a bucket, the wait is bounded (an hour). */
+  kiln_ratelimit_bucket_init(&b, 1, 1e-300, 0);
+  assert_int_equal(kiln_ratelimit_bucket_take(&b, 0, &wait), 0);
+  assert_int_equal(kiln_ratelimit_bucket_take(&b, 0, &wait), KILN_EAGAIN);
+  assert_int_equal(wait, 3600000);
 }
 
 static void test_defaults_stay_under_ec2_buckets(void **state)
