@@ -854,24 +854,39 @@ static void serve_drift(struct daemon *d, struct kiln_http_responder *res)
   json_object_put(out);
 }
 
+/* GET /api/v1/history[?app=NAME][&limit=N]: the newest releases first. */
+#define HISTORY_DEFAULT_LIMIT 200
+#define HISTORY_MAX_LIMIT     1000
+
 static void serve_history(struct daemon *d, const char *query,
                           struct kiln_http_responder *res)
 {
   struct kiln_arena a;
   struct kiln_history_release *rel = NULL;
   size_t n = 0;
-  char app[128] = "";
+  char app[128] = "", limit_s[16] = "";
+  long limit = HISTORY_DEFAULT_LIMIT;
+  char *end;
   json_object *out, *list;
 
   if (d->history == NULL) {
     kiln_http_server_respond_error(res, 503, "history is not recorded");
     return;
   }
-  if (strncmp(query, "app=", 4) == 0)
-    snprintf(app, sizeof(app), "%.*s", (int)strcspn(query + 4, "&"), query + 4);
+  if (kiln_http_query_param(query, "app", app, sizeof(app)) < 0) {
+    kiln_http_server_respond_error(res, 400, "app: not an app name");
+    return;
+  }
+  if (kiln_http_query_param(query, "limit", limit_s, sizeof(limit_s)) != 0 &&
+      ((limit = strtol(limit_s, &end, 10)) < 1 || limit > HISTORY_MAX_LIMIT ||
+       end == limit_s || *end != '\0')) {
+    kiln_http_server_respond_error(res, 400,
+                                   "limit: a number of releases from 1 to 1000");
+    return;
+  }
   kiln_arena_init(&a, 0);
-  if (kiln_history_releases(d->history, app[0] != '\0' ? app : NULL, 200, &a,
-                            &rel, &n) != 0) {
+  if (kiln_history_releases(d->history, app[0] != '\0' ? app : NULL,
+                            (size_t)limit, &a, &rel, &n) != 0) {
     kiln_http_server_respond_error(res, 500, kiln_history_errmsg(d->history));
     kiln_arena_cleanup(&a);
     return;

@@ -476,6 +476,66 @@ kiln_http_server_request_header(const struct kiln_http_server_request *req,
   return NULL;
 }
 
+static int hex_digit(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes the n bytes at v into out (NUL-terminated): 0, or -1 with out
+ * left empty. */
+static int query_decode(const char *v, size_t n, char *out, size_t outlen)
+{
+  size_t o = 0;
+
+  if (outlen == 0)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)v[i], hi, lo;
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%') {
+      if (i + 2 >= n || (hi = hex_digit(v[i + 1])) < 0 ||
+          (lo = hex_digit(v[i + 2])) < 0)
+        goto bad;
+      c = hi * 16 + lo;
+      i += 2;
+    }
+    if (c == 0 || o + 1 >= outlen)
+      goto bad;
+    out[o++] = (char)c;
+  }
+  out[o] = '\0';
+  return 0;
+bad:
+  out[0] = '\0';
+  return -1;
+}
+
+int kiln_http_query_param(const char *query, const char *name, char *out,
+                          size_t outlen)
+{
+  size_t nlen = strlen(name);
+
+  for (const char *p = query; p != NULL && *p != '\0';) {
+    size_t len = strcspn(p, "&");
+    if (len > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=')
+      return query_decode(p + nlen + 1, len - nlen - 1, out, outlen) == 0 ? 1
+                                                                          : -1;
+    if (len == nlen && strncmp(p, name, nlen) == 0)
+      return query_decode("", 0, out, outlen) == 0 ? 1 : -1;
+    p += len;
+    if (*p == '&')
+      p++;
+  }
+  return 0;
+}
+
 /* ---- reading requests ----------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

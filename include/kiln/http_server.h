@@ -135,6 +135,13 @@ const char *
 kiln_http_server_request_header(const struct kiln_http_server_request *req,
                                 const char *name);
 
+/* The %-decoded value ('+' is a space) of the first parameter called name
+ * in a query string ("a=1&b=2"), into out. Returns 1 when found, 0 when
+ * absent, -1 when its value is malformed (a bad escape, a NUL) or does not
+ * fit in outlen bytes. */
+int kiln_http_query_param(const char *query, const char *name, char *out,
+                          size_t outlen);
+
 struct kiln_http_server_response {
   int status; /* 200..599 */
   /* NULL: "text/plain; charset=utf-8" when there is a body, else none. */

@@ -183,6 +183,11 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
         assert re.search(r'kiln_aws_requests_total\{region="us-east-1",service="ec2",'
                          r'action="DescribeImages",outcome="ok"\} [1-9]', metrics), metrics
         history = json.loads(http(port, "/api/v1/history")[1])
+        one = json.loads(http(port, "/api/v1/history?limit=1&app=hello")[1])["releases"]
+        assert len(one) == 1 and one[0]["app"] == "hello"
+        assert json.loads(http(port, "/api/v1/history?app=nobody")[1])["releases"] == []
+        for bad in ("limit=0", "limit=1001", "limit=x", "app=%zz", "app=" + "a" * 200):
+            assert http(port, "/api/v1/history?" + bad)[0] == 400, bad
         assert history["releases"] and history["releases"][0]["app"] == "hello"
         assert http(port, "/api/v1/apps/nope")[0] == 404
         def status():

@@ -1129,10 +1129,42 @@ static void test_listen_addresses(void **state)
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void test_query_param(void **state)
+{
+  char v[8];
+
+  (void)state;
+  assert_int_equal(kiln_http_query_param("app=hello&limit=5", "app", v,
+                                         sizeof(v)),
+                   1);
+  assert_string_equal(v, "hello");
+  assert_int_equal(kiln_http_query_param("x=1&limit=5", "limit", v, sizeof(v)),
+                   1);
+  assert_string_equal(v, "5");
+  /* Names match whole: "apps" is not "app". */
+  assert_int_equal(kiln_http_query_param("apps=1", "app", v, sizeof(v)), 0);
+  assert_int_equal(kiln_http_query_param("", "app", v, sizeof(v)), 0);
+  assert_int_equal(kiln_http_query_param("app", "app", v, sizeof(v)), 1);
+  assert_string_equal(v, "");
+  /* %-decoding, '+' is a space; the first of two wins. */
+  assert_int_equal(kiln_http_query_param("a=%41b+c&a=2", "a", v, sizeof(v)),
+                   1);
+  assert_string_equal(v, "Ab c");
+  /* Malformed: bad or cut escapes, NUL, too long for out. */
+  assert_int_equal(kiln_http_query_param("a=%4", "a", v, sizeof(v)), -1);
+  assert_string_equal(v, "");
+  assert_int_equal(kiln_http_query_param("a=%zz", "a", v, sizeof(v)), -1);
+  assert_int_equal(kiln_http_query_param("a=%00", "a", v, sizeof(v)), -1);
+  assert_int_equal(kiln_http_query_param("a=12345678", "a", v, sizeof(v)),
+                   -1);
+  assert_int_equal(kiln_http_query_param("a=1234567", "a", v, sizeof(v)), 1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_table),
+      cmocka_unit_test(test_query_param),
       cmocka_unit_test(test_parse_fields),
       cmocka_unit_test(test_parse_keep_alive),
       cmocka_unit_test(test_scan),
