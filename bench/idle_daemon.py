@@ -61,7 +61,8 @@ def main(n, seconds):
                     window_cpu, window_t = now_cpu, now_t
             cpu = cpu_seconds(proc.pid) - cpu0
             elapsed = time.monotonic() - t0
-            requests = sum(fleet.emu.counts().values())
+            by_action = fleet.emu.counts()
+            requests = sum(by_action.values())
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
@@ -71,7 +72,7 @@ def main(n, seconds):
             "cpu_s_per_hour_by_window": [round(w, 3) for w in windows],
             "window_s": WINDOW_S,
             "rss_kib_min": min(rss), "rss_kib_max": max(rss),
-            "aws_requests": requests,
+            "aws_requests": requests, "aws_requests_by_action": by_action,
             "note": "default settings: fetch every 1m, resync every 5m",
         }))
     finally:

@@ -142,7 +142,9 @@ def idle_section(rows):
                    f"{r['rss_kib_min'] / 1024:.1f}–{r['rss_kib_max'] / 1024:.1f} | "
                    f"{r['aws_requests']} |")
     note = rows[0]["note"]
-    out.append(f"\n{note[0].upper()}{note[1:]}.\n")
+    out.append(f"\n{note[0].upper()}{note[1:]}. The AWS requests are the resync passes' "
+               "(one pass over 100 apps is 5 requests); the window ends about when the "
+               "second resync runs, so part of it may fall outside.\n")
     return out
 
 
