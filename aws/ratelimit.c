@@ -127,8 +127,8 @@ void kiln_ratelimit_defaults(const char *service, const char *action,
 struct rl_entry {
   struct rl_entry *next;
   struct kiln_ratelimit_bucket bucket;
-  double max_refill;        /* the rate successes win back up to */
-  uint64_t slowed_at_ms;    /* last halving; 0: never */
+  double max_refill;     /* the rate successes win back up to */
+  uint64_t slowed_at_ms; /* last halving; 0: never */
   int slowed;
   char key[]; /* "service\0region\0action", action "" for a whole service */
 };
@@ -222,10 +222,9 @@ int kiln_ratelimiter_take(struct kiln_ratelimiter *rl, const char *service,
   return kiln_ratelimit_bucket_take(&e->bucket, now_ms, wait_ms);
 }
 
-void kiln_ratelimiter_feedback(struct kiln_ratelimiter *rl,
-                               const char *service, const char *region,
-                               const char *action, int throttled,
-                               uint64_t now_ms)
+void kiln_ratelimiter_feedback(struct kiln_ratelimiter *rl, const char *service,
+                               const char *region, const char *action,
+                               int throttled, uint64_t now_ms)
 {
   struct rl_entry *e;
   struct kiln_ratelimit_bucket *b;

@@ -1,6 +1,7 @@
 /* AWS Signature Version 4, in pure stages. See include/kiln/sigv4.h. */
 #include "kiln/sigv4.h"
 #include "kiln/error.h"
+#include "kiln/hash.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -45,17 +46,6 @@ static int is_unreserved(unsigned char c)
 {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-static int hexval(unsigned char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 /* Whitespace as the SigV4 "Trimall" rule sees it: ASCII space and
@@ -232,8 +222,8 @@ static int normalize_component(struct kiln_buf *out, const char *s, size_t len)
     int hi, lo;
 
     if (c == '%' && i + 2 < len &&
-        (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-        (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+        (hi = kiln_hex_value((unsigned char)s[i + 1])) >= 0 &&
+        (lo = kiln_hex_value((unsigned char)s[i + 2])) >= 0) {
       c = (unsigned char)(hi << 4 | lo);
       i += 2;
     }

@@ -20,3 +20,14 @@ int kiln_sha256_hex(const void *data, size_t len, char out[65])
   out[64] = '\0';
   return 0;
 }
+
+int kiln_hex_value(int c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}

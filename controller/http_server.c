@@ -22,6 +22,7 @@
 #include "kiln/http_server.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/hash.h"
 
 #include "http_parse.h"
 
@@ -476,17 +477,6 @@ kiln_http_server_request_header(const struct kiln_http_server_request *req,
   return NULL;
 }
 
-static int hex_digit(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Decodes the n bytes at v into out (NUL-terminated): 0, or -1 with out
  * left empty. */
 static int query_decode(const char *v, size_t n, char *out, size_t outlen)
@@ -500,8 +490,8 @@ static int query_decode(const char *v, size_t n, char *out, size_t outlen)
     if (c == '+') {
       c = ' ';
     } else if (c == '%') {
-      if (i + 2 >= n || (hi = hex_digit(v[i + 1])) < 0 ||
-          (lo = hex_digit(v[i + 2])) < 0)
+      if (i + 2 >= n || (hi = kiln_hex_value((unsigned char)v[i + 1])) < 0 ||
+          (lo = kiln_hex_value((unsigned char)v[i + 2])) < 0)
         goto bad;
       c = hi * 16 + lo;
       i += 2;

@@ -2,6 +2,7 @@
  * in constant time, and the secret file loader. */
 #include "kiln/webhook.h"
 #include "kiln/error.h"
+#include "kiln/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -168,17 +169,6 @@ const char *kiln_webhook_header_name(enum kiln_webhook_scheme scheme)
   return "";
 }
 
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 int kiln_webhook_parse_sha256(const char *header_value,
                               unsigned char digest[32])
 {
@@ -193,7 +183,7 @@ int kiln_webhook_parse_sha256(const char *header_value,
   if (strnlen(hex, 2 * SHA256_LEN + 1) != 2 * SHA256_LEN)
     return KILN_EPARSE;
   for (size_t i = 0; i < SHA256_LEN; i++) {
-    int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+    int hi = kiln_hex_value(hex[2 * i]), lo = kiln_hex_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return KILN_EPARSE;
     digest[i] = (unsigned char)(hi << 4 | lo);

@@ -62,11 +62,11 @@ static void finish(struct exec *e, int err, const struct kiln_aws_response *res,
   if (err == 0)
     msg = done;
   else
-    msg = kiln_arena_printf(
-        e->a, "%s failed: %s", kiln_plan_action_name(type),
-        res != NULL && res->message != NULL && res->message[0] != '\0'
-            ? res->message
-            : kiln_strerror(err));
+    msg = kiln_arena_printf(e->a, "%s failed: %s", kiln_plan_action_name(type),
+                            res != NULL && res->message != NULL &&
+                                    res->message[0] != '\0'
+                                ? res->message
+                                : kiln_strerror(err));
   r.message = msg != NULL ? msg : "out of memory";
   if (err == 0 && type == KILN_ACTION_LT_SET_DEFAULT)
     r.lt_version = e->version.version_number;

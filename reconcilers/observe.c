@@ -826,8 +826,7 @@ int kiln_observe_start(struct kiln_aws_client *client,
   o->bake_images = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_images));
   o->bake_source = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_source));
   if (o->obs.apps == NULL || o->digests == NULL || o->refreshes == NULL ||
-      o->bake_images == NULL || o->bake_source == NULL ||
-      collect_names(o) != 0)
+      o->bake_images == NULL || o->bake_source == NULL || collect_names(o) != 0)
     return KILN_ENOMEM;
   for (size_t i = 0; i < n; i++)
     o->bake_source[i] = SIZE_MAX;

@@ -22,8 +22,7 @@ struct step {
   size_t i;
 };
 
-static void step_done(int err, const struct kiln_execute_result *r,
-                      void *data)
+static void step_done(int err, const struct kiln_execute_result *r, void *data)
 {
   struct step *s = data;
   struct kiln_pass_app *app = &s->p->result.apps[s->i];

@@ -1134,9 +1134,8 @@ static void test_query_param(void **state)
   char v[8];
 
   (void)state;
-  assert_int_equal(kiln_http_query_param("app=hello&limit=5", "app", v,
-                                         sizeof(v)),
-                   1);
+  assert_int_equal(
+      kiln_http_query_param("app=hello&limit=5", "app", v, sizeof(v)), 1);
   assert_string_equal(v, "hello");
   assert_int_equal(kiln_http_query_param("x=1&limit=5", "limit", v, sizeof(v)),
                    1);
@@ -1147,16 +1146,14 @@ static void test_query_param(void **state)
   assert_int_equal(kiln_http_query_param("app", "app", v, sizeof(v)), 1);
   assert_string_equal(v, "");
   /* %-decoding, '+' is a space; the first of two wins. */
-  assert_int_equal(kiln_http_query_param("a=%41b+c&a=2", "a", v, sizeof(v)),
-                   1);
+  assert_int_equal(kiln_http_query_param("a=%41b+c&a=2", "a", v, sizeof(v)), 1);
   assert_string_equal(v, "Ab c");
   /* Malformed: bad or cut escapes, NUL, too long for out. */
   assert_int_equal(kiln_http_query_param("a=%4", "a", v, sizeof(v)), -1);
   assert_string_equal(v, "");
   assert_int_equal(kiln_http_query_param("a=%zz", "a", v, sizeof(v)), -1);
   assert_int_equal(kiln_http_query_param("a=%00", "a", v, sizeof(v)), -1);
-  assert_int_equal(kiln_http_query_param("a=12345678", "a", v, sizeof(v)),
-                   -1);
+  assert_int_equal(kiln_http_query_param("a=12345678", "a", v, sizeof(v)), -1);
   assert_int_equal(kiln_http_query_param("a=1234567", "a", v, sizeof(v)), 1);
 }
 
