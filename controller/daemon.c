@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "schedule.h"
 #include "session.h"
 
 #include "kiln/arena.h"
@@ -365,29 +366,23 @@ static double thread_cpu_seconds(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static uint64_t backoff_left(void *arg, const char *app)
+{
+  struct daemon *d = arg;
+  struct backoff *b = backoff_of(d, app);
+  uint64_t now = uv_now(&d->s.loop);
+
+  return b != NULL && b->next_ms > now ? b->next_ms - now : 0;
+}
+
 static uint64_t next_pass_ms(struct daemon *d, struct kiln_session_result *r)
 {
-  uint64_t ms = d->opts.resync_ms;
-  for (size_t i = 0; i < r->n; i++) {
-    const struct kiln_pass_app *a = &r->apps[i];
-    uint64_t want = ms;
-    if (a->executed && a->exec_err == 0)
-      want = AFTER_STEP_MS;
-    else if (a->plan.action.type == KILN_ACTION_WAIT_REFRESH)
-      want = d->opts.refresh_poll_ms;
-    else if (a->plan.action.type == KILN_ACTION_WAIT_BAKE)
-      want = d->opts.bake_poll_ms;
-    else if (a->executed || (a->plan.mutates && !a->executed)) {
-      /* Backing off: come back when the earliest backoff ends. */
-      struct backoff *b = backoff_of(d, a->spec->name);
-      uint64_t now = uv_now(&d->s.loop);
-      if (b != NULL && b->next_ms > now)
-        want = b->next_ms - now;
-    }
-    if (want < ms)
-      ms = want;
-  }
-  return ms;
+  struct kiln_schedule sched = {.resync_ms = d->opts.resync_ms,
+                                .bake_poll_ms = d->opts.bake_poll_ms,
+                                .refresh_poll_ms = d->opts.refresh_poll_ms,
+                                .after_step_ms = AFTER_STEP_MS};
+
+  return kiln_schedule_next_pass_ms(&sched, r->apps, r->n, backoff_left, d);
 }
 
 /* The last pass as the status API shows it ({"commit", "apps": [...]},
