@@ -576,10 +576,6 @@ static bool needs_refresh_look(const struct kiln_observed_app *a)
   char v[32];
   if (!a->asg_exists || !a->lt_exists)
     return false;
-  /* A group scaled to zero has nothing a refresh could replace (AWS ends
-   * such a refresh at once): no refresh to look for. */
-  if (a->asg_instances == 0 && a->asg_desired == 0)
-    return false;
   snprintf(v, sizeof(v), "%lld", (long long)a->lt_default_version);
   return a->asg_instances_stale > 0 || a->asg_lt_version == NULL ||
          strcmp(a->asg_lt_version, v) != 0;
