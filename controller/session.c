@@ -26,8 +26,7 @@ static int load_commit(const struct kiln_git_source *src, const char *commit,
 /* KILN_AWS_RATE_LIMIT: unset for the default share of AWS's published
  * API buckets, a share in [0.01, 1] (e.g. 0.5 where other tools share the
  * account), or "off" for accounts whose limits AWS raised and emulators. */
-static int rate_limit_from_env(const char *cmd,
-                               struct kiln_aws_client_options *ao)
+static int pacing_from_env(struct kiln_session *s)
 {
   const char *v = getenv("KILN_AWS_RATE_LIMIT");
   char *end;
@@ -36,7 +35,7 @@ static int rate_limit_from_env(const char *cmd,
   if (v == NULL || v[0] == '\0')
     return 0;
   if (strcmp(v, "off") == 0) {
-    ao->disable_rate_limit = 1;
+    s->pacing_off = true;
     return 0;
   }
   share = strtod(v, &end);
@@ -44,10 +43,10 @@ static int rate_limit_from_env(const char *cmd,
     fprintf(stderr,
             "kiln %s: KILN_AWS_RATE_LIMIT must be \"off\" or a share of "
             "AWS's API rates from 0.01 to 1 (e.g. 0.5), not \"%.40s\"\n",
-            cmd, v);
+            s->cmd, v);
     return KILN_EINVAL;
   }
-  ao->rate_limit_share = share;
+  s->pacing_share = share;
   return 0;
 }
 
@@ -77,13 +76,12 @@ static int add_region(struct kiln_session *s, const char *region)
     kiln_aws_config_cleanup(&r->config);
     return err;
   }
-  struct kiln_aws_client_options ao = {.loop = &s->loop, .config = &r->config};
-  err = rate_limit_from_env(s->cmd, &ao);
-  if (err != 0) {
-    kiln_aws_config_cleanup(&r->config);
-    return err;
-  }
-  err = kiln_aws_client_new(&ao, &r->client);
+  err = kiln_aws_client_new(
+      &(struct kiln_aws_client_options){.loop = &s->loop,
+                                        .config = &r->config,
+                                        .disable_rate_limit = s->pacing_off,
+                                        .rate_limit_share = s->pacing_share},
+      &r->client);
   if (err != 0) {
     fprintf(stderr, "kiln %s: cannot make an AWS client for %s: %s\n", s->cmd,
             region, kiln_strerror(err));
@@ -127,6 +125,8 @@ int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
   memset(s, 0, sizeof(*s));
   s->cmd = cmd;
   kiln_diags_init(&s->diags, 0);
+  if ((err = pacing_from_env(s)) != 0)
+    return err;
   err = kiln_git_source_open(&s->source, src, cache_dir, why, sizeof(why));
   if (err != 0) {
     fprintf(stderr, "kiln %s: %s\n", cmd, why);

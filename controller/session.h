@@ -40,6 +40,9 @@ struct kiln_session {
   struct kiln_session_region regions[KILN_SESSION_MAX_REGIONS];
   size_t n_regions;
   struct kiln_bakes bakes;
+  /* Kiln's request pacing, from KILN_AWS_RATE_LIMIT (read at start). */
+  bool pacing_off;
+  double pacing_share; /* 0: the default share */
   struct kiln_session_prev prevs[KILN_SESSION_MAX_PREV];
   size_t n_prevs;
   /* Optional: may an app take a step now? (the daemon's backoff) */
@@ -65,9 +68,9 @@ int kiln_session_fetch_snapshot(struct kiln_git_source *src, const char *ref,
 /* Frees what a snapshot that was not adopted holds. */
 void kiln_snapshot_cleanup(struct kiln_snapshot *snap);
 
-/* Prepares s for src without touching the network: the loop, the git
- * source (mirrored under cache_dir when remote). Returns 0 or an error
- * (printed). */
+/* Prepares s for src without touching the network: the request pacing
+ * KILN_AWS_RATE_LIMIT asks for, the loop, the git source (mirrored under
+ * cache_dir when remote). Returns 0 or an error (printed). */
 int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
                        const char *cache_dir);
 

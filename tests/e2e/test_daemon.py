@@ -96,6 +96,15 @@ def test_unreachable_remote_keeps_the_last_good_commit(fleet, tmp_path):
         assert d.stop() == 0
 
 
+def test_a_bad_pacing_setting_stops_the_daemon_at_start(fleet, tmp_path):
+    r = subprocess.run([kiln_bin(), "run", "--repo", str(fleet.root), "--state-dir",
+                        str(tmp_path / "state")],
+                       env={**fleet.env, "KILN_AWS_RATE_LIMIT": "50%"},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert 'KILN_AWS_RATE_LIMIT must be "off" or a share' in r.stderr
+
+
 def test_history_rewrite_is_reported_and_followed(fleet, tmp_path):
     d = Daemon(fleet, tmp_path)
     try:
@@ -186,7 +195,8 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
         one = json.loads(http(port, "/api/v1/history?limit=1&app=hello")[1])["releases"]
         assert len(one) == 1 and one[0]["app"] == "hello"
         assert json.loads(http(port, "/api/v1/history?app=nobody")[1])["releases"] == []
-        for bad in ("limit=0", "limit=1001", "limit=x", "app=%zz", "app=" + "a" * 200):
+        for bad in ("limit=0", "limit=1001", "limit=x", "limit=+5", "limit=%205",
+                    "app=%zz", "app=" + "a" * 200):
             assert http(port, "/api/v1/history?" + bad)[0] == 400, bad
         assert history["releases"] and history["releases"][0]["app"] == "hello"
         assert http(port, "/api/v1/apps/nope")[0] == 404
