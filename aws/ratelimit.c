@@ -235,6 +235,10 @@ void kiln_ratelimiter_feedback(struct kiln_ratelimiter *rl, const char *service,
   b = &e->bucket;
   bucket_refill(b, now_ms);
   if (!throttled) {
+    /* The answers to calls sent before the halving say nothing of the
+     * new pace: recovery starts a second after it. */
+    if (e->slowed && now_ms < e->slowed_at_ms + 1000)
+      return;
     b->refill_per_s += e->max_refill * RECOVERY_SHARE;
     if (b->refill_per_s > e->max_refill)
       b->refill_per_s = e->max_refill;

@@ -155,7 +155,8 @@ int kiln_ratelimiter_take(struct kiln_ratelimiter *rl, const char *service,
 
 /* What AWS answered a call taken from that bucket: throttled halves its
  * refill rate (at most once a second, down to 5 % of the default) and
- * empties it; anything else wins back 2 % of the default rate. */
+ * empties it; anything else wins back 2 % of the default rate, from a
+ * second after the last halving on. */
 void kiln_ratelimiter_feedback(struct kiln_ratelimiter *rl, const char *service,
                                const char *region, const char *action,
                                int throttled, uint64_t now_ms);

@@ -338,7 +338,11 @@ static void test_ratelimiter_slows_down_when_throttled(void **state)
   for (i = 0; i < 20; i++)
     kiln_ratelimiter_feedback(rl, s, r, a, 1, 2000 + 1000 * (uint64_t)i);
   assert_true(kiln_ratelimiter_rate(rl, s, r, a) == 1);
-  /* Successes win it back, 2 % of the default each, up to the default. */
+  /* Answers within a second of the last halving win nothing back... */
+  kiln_ratelimiter_feedback(rl, s, r, a, 0, 21500);
+  assert_true(kiln_ratelimiter_rate(rl, s, r, a) == 1);
+  /* ...later successes win it back, 2 % of the default each, up to the
+   * default. */
   kiln_ratelimiter_feedback(rl, s, r, a, 0, 30000);
   assert_true(kiln_ratelimiter_rate(rl, s, r, a) > 1.39 &&
               kiln_ratelimiter_rate(rl, s, r, a) < 1.41);
