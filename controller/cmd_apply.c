@@ -134,8 +134,9 @@ static void print_summary(struct apply_run *run, struct kiln_session_result *r)
   struct kiln_buf out;
 
   kiln_buf_init(&out, 0);
-  if (plans != NULL &&
-      kiln_report_plans_text(run->s->commit, plans, r->n, &out) == 0)
+  if (plans == NULL)
+    fprintf(stderr, "kiln apply: out of memory for the summary\n");
+  else if (kiln_report_plans_text(run->s->commit, plans, r->n, &out) == 0)
     fputs(out.data, stdout);
   kiln_buf_cleanup(&out);
   free(plans);

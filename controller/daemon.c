@@ -873,8 +873,9 @@ static void serve_history(struct daemon *d, const char *query,
     return;
   }
   if (kiln_http_query_param(query, "limit", limit_s, sizeof(limit_s)) != 0 &&
-      ((limit = strtol(limit_s, &end, 10)) < 1 || limit > HISTORY_MAX_LIMIT ||
-       end == limit_s || *end != '\0')) {
+      (limit_s[0] < '0' || limit_s[0] > '9' ||
+       (limit = strtol(limit_s, &end, 10)) < 1 || limit > HISTORY_MAX_LIMIT ||
+       *end != '\0')) {
     kiln_http_server_respond_error(
         res, 400, "limit: a number of releases from 1 to 1000");
     return;

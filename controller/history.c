@@ -967,7 +967,7 @@ static int learn(struct kiln_history *h, int64_t id,
   case KILN_ACTION_ASG_CREATE:
   case KILN_ACTION_REFRESH_START:
     u.lt_version = act->lt_version;
-    if (act->type == KILN_ACTION_REFRESH_START && ok)
+    if (act->type == KILN_ACTION_REFRESH_START && pa->executed)
       u.refresh_id = pa->started_refresh_id;
     break;
   case KILN_ACTION_ASG_UPDATE:

@@ -70,7 +70,9 @@ static void finish(struct exec *e, int err, const struct kiln_aws_response *res,
   r.message = msg != NULL ? msg : "out of memory";
   if (err == 0 && type == KILN_ACTION_LT_SET_DEFAULT)
     r.lt_version = e->version.version_number;
-  if (err == 0 && type == KILN_ACTION_REFRESH_START)
+  /* A refresh AWS started is running even if a later call of the step
+   * (tagging the group) failed. */
+  if (type == KILN_ACTION_REFRESH_START)
     r.refresh_id = e->refresh.instance_refresh_id;
   e->cb(err, &r, e->data);
 }

@@ -24,7 +24,9 @@ struct kiln_execute_result {
    * id. */
   const char *message;
   int64_t lt_version;     /* the template version made default; 0: none */
-  const char *refresh_id; /* the instance refresh started; NULL: none */
+  /* The instance refresh started (also when a later call of the step
+   * failed); NULL: none. */
+  const char *refresh_id;
 };
 
 /* err 0: the step was taken. */

@@ -707,6 +707,22 @@ static void test_record_pass_follows_a_release(void **state)
   assert_int_equal(n, 3);
 }
 
+static void test_a_refresh_started_by_a_failed_step_is_recorded(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_pass_app a;
+
+  record(f, "c1", T0, pass_app(KILN_STATUS_PENDING, KILN_ACTION_BAKE, "d1"));
+  /* StartInstanceRefresh went through, tagging the group did not. */
+  a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_REFRESH_START, "d1");
+  a.plan.action.lt_version = 3;
+  a.executed = true;
+  a.exec_err = 1;
+  a.started_refresh_id = "r-9";
+  record(f, "c1", T0 + 1, a);
+  assert_string_equal(latest(f).refresh_id, "r-9");
+}
+
 static void test_record_pass_skips_report_only_apps(void **state)
 {
   struct fixture *f = *state;
@@ -748,6 +764,8 @@ int main(void)
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_pass_follows_a_release, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_refresh_started_by_a_failed_step_is_recorded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_pass_skips_report_only_apps,
                                       setup, teardown),
   };
