@@ -12,7 +12,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fleet import Fleet, kiln_bin  # noqa: E402
-from resync import listen_port, metrics, wait_for  # noqa: E402
+from resync import listen_port, metrics  # noqa: E402
+from awsemu.testing import wait_until  # noqa: E402
 
 
 # CPU per hour is also reported per window of this many seconds, for a
@@ -46,8 +47,8 @@ def main(n, seconds):
         try:
             # From the end of the first pass on, it idles.
             port = listen_port(log)
-            wait_for(lambda: metrics(port).get("kiln_reconcile_passes_total", 0) >= 1,
-                     120, "the first pass", interval=0.5)
+            wait_until(lambda: metrics(port).get("kiln_reconcile_passes_total", 0) >= 1,
+                       timeout=120, interval=0.5, what="the first pass")
             cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
             fleet.emu.reset_requests()
             rss, windows = [], []

@@ -17,21 +17,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fleet import Fleet, kiln_bin  # noqa: E402
-
-
-def wait_for(predicate, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out waiting for {what}")
+from awsemu.testing import wait_until  # noqa: E402
 
 
 def listen_port(log_path):
@@ -41,7 +31,7 @@ def listen_port(log_path):
         except FileNotFoundError:
             return None
         return int(m.group(1)) if m else None
-    return wait_for(port, 30, "the daemon's HTTP server")
+    return wait_until(port, timeout=30, interval=0.05, what="the daemon's HTTP server")
 
 
 def metrics(port):
@@ -58,15 +48,15 @@ def metrics(port):
 def sample_passes(port, fleet, repeats):
     # /metrics is asked once a second: serving it is work on the loop's
     # thread too, and would be counted in the pass it interrupts.
-    wait_for(lambda: metrics(port).get("kiln_reconcile_passes_total", 0) >= 1,
-             600, "the first pass", interval=1)
+    wait_until(lambda: metrics(port).get("kiln_reconcile_passes_total", 0) >= 1,
+               timeout=600, interval=1, what="the first pass")
     passes = int(metrics(port)["kiln_reconcile_passes_total"])
     samples = []
     for _ in range(repeats):
         fleet.emu.reset_requests()
         target = passes + 1
-        m = wait_for(lambda: (lambda x: x if x["kiln_reconcile_passes_total"] >= target else None)(
-            metrics(port)), 120, "a resync pass", interval=1)
+        m = wait_until(lambda: (lambda x: x if x["kiln_reconcile_passes_total"] >= target else None)(
+            metrics(port)), timeout=120, interval=1, what="a resync pass")
         passes = int(m["kiln_reconcile_passes_total"])
         samples.append({
             "cpu_s": m["kiln_last_pass_cpu_seconds"],

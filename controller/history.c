@@ -728,6 +728,17 @@ static int64_t sql_limit(size_t limit)
   return limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
 }
 
+/* Binds the parameters of a list statement: ?1 the app and ?2 the limit
+ * when it is filtered by app, else ?1 the limit. */
+static void bind_app_limit(sqlite3_stmt *s, const char *app, size_t limit)
+{
+  int limit_at = 1;
+
+  if (app != NULL)
+    bind_text(s, limit_at++, app);
+  sqlite3_bind_int64(s, limit_at, sql_limit(limit));
+}
+
 int kiln_history_releases(struct kiln_history *h, const char *app, size_t limit,
                           struct kiln_arena *arena,
                           struct kiln_history_release **out, size_t *n)
@@ -737,12 +748,7 @@ int kiln_history_releases(struct kiln_history *h, const char *app, size_t limit,
   void *rows;
   if (s == NULL)
     return err;
-  if (app != NULL) {
-    bind_text(s, 1, app);
-    sqlite3_bind_int64(s, 2, sql_limit(limit));
-  } else {
-    sqlite3_bind_int64(s, 1, sql_limit(limit));
-  }
+  bind_app_limit(s, app, limit);
   err = collect(h, s, arena, sizeof(**out), read_release_row, &rows, n);
   *out = rows;
   return err;
@@ -812,12 +818,7 @@ int kiln_history_drift_list(struct kiln_history *h, const char *app,
   void *rows;
   if (s == NULL)
     return err;
-  if (app != NULL) {
-    bind_text(s, 1, app);
-    sqlite3_bind_int64(s, 2, sql_limit(limit));
-  } else {
-    sqlite3_bind_int64(s, 1, sql_limit(limit));
-  }
+  bind_app_limit(s, app, limit);
   err = collect(h, s, arena, sizeof(**out), read_drift_row, &rows, n);
   *out = rows;
   return err;
