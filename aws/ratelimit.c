@@ -45,7 +45,7 @@ static const struct limit fallback = {NULL, "", 10, 2, 0};
 
 /* The lowest a throttled bucket's refill falls to, as a share of its
  * default, and the step a success wins back. */
-#define MIN_REFILL_SHARE 0.05
+#define MIN_REFILL_SHARE 0.25
 #define MAX_WAIT_MS      3600000.0
 #define RECOVERY_SHARE   0.02
 

@@ -154,7 +154,7 @@ int kiln_ratelimiter_take(struct kiln_ratelimiter *rl, const char *service,
                           uint64_t now_ms, uint64_t *wait_ms);
 
 /* What AWS answered a call taken from that bucket: throttled halves its
- * refill rate (at most once a second, down to 5 % of the default) and
+ * refill rate (at most once a second, down to 25 % of the default) and
  * empties it; anything else wins back 2 % of the default rate, from a
  * second after the last halving on. */
 void kiln_ratelimiter_feedback(struct kiln_ratelimiter *rl, const char *service,
