@@ -357,8 +357,8 @@ def bench_revert(bench):
                    note="`git revert --no-edit HEAD` (alternately to A and B, both baked), "
                         "then `kiln apply --wait`: process start to the emulator's answer to "
                         "StartInstanceRefresh; no CreateImage, no CreateLaunchTemplateVersion "
-                        "(checked). One step per pass: the first pass moves the template's "
-                        "default version (first_mutation_s), the next starts the refresh")
+                        "(checked). One pass: it moves the template's default version "
+                        "(first_mutation_s), and the group's step follows at once")
 
 
 def main():

@@ -183,12 +183,14 @@ def throttle_section(rows):
                    "zero).")
     # What EC2's bucket allows at best for the action a release needs most of.
     floor = max(0, n - 100) / 5
+    own_floor = max(0, n - 80) / 4
     out.append(f"\nEC2's buckets alone allow no faster than {floor:.0f} s for {n} "
                "CreateLaunchTemplateVersion calls. Kiln paces each EC2 action at 80 % of "
-               "its bucket (the rest is left to the other tools of the account) and Auto "
-               "Scaling, which publishes no limits, at a guess that throttled answers "
-               "would lower; it takes one step per app per pass, so the groups follow "
-               "once every template version is made.")
+               f"its bucket (the rest is left to the other tools of the account): {own_floor:.0f} s "
+               "for those calls, the bulk of the figure above. Auto Scaling publishes no limits; "
+               "Kiln paces it at a guess that throttled answers would lower. Each group's step "
+               "follows its template's in the same pass, so the groups move while the "
+               "templates are still being made.")
     if "throttled-no-limiter" in by:
         r = by["throttled-no-limiter"]
         out.append(f"Without its pacing the same release takes {med(r['seconds']):.0f} s "

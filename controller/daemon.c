@@ -398,7 +398,8 @@ static void keep_status(struct daemon *d, struct kiln_session_result *r)
                           plans[i].action.type == KILN_ACTION_BAKE;
     d->refreshes_in_flight +=
         plans[i].action.type == KILN_ACTION_WAIT_REFRESH ||
-        plans[i].action.type == KILN_ACTION_REFRESH_START;
+        plans[i].action.type == KILN_ACTION_REFRESH_START ||
+        r->apps[i].started_refresh_id != NULL;
   }
   json_object_put(d->status);
   d->status = kiln_report_plans_json(d->s.commit, plans, r->n);

@@ -968,8 +968,6 @@ static int learn(struct kiln_history *h, int64_t id,
   case KILN_ACTION_ASG_CREATE:
   case KILN_ACTION_REFRESH_START:
     u.lt_version = act->lt_version;
-    if (act->type == KILN_ACTION_REFRESH_START && pa->executed)
-      u.refresh_id = pa->started_refresh_id;
     break;
   case KILN_ACTION_ASG_UPDATE:
     if (act->set_lt_version)
@@ -981,6 +979,9 @@ static int learn(struct kiln_history *h, int64_t id,
   default:
     break;
   }
+  /* Started by the step, or by the group's step that followed it. */
+  if (pa->executed && pa->started_refresh_id != NULL)
+    u.refresh_id = pa->started_refresh_id;
   if (u.ami == NULL && u.lt_version <= 0 && u.refresh_id == NULL)
     return 0;
   return kiln_history_release_update(h, id, &u);

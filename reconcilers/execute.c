@@ -68,8 +68,13 @@ static void finish(struct exec *e, int err, const struct kiln_aws_response *res,
                                 ? res->message
                                 : kiln_strerror(err));
   r.message = msg != NULL ? msg : "out of memory";
-  if (err == 0 && type == KILN_ACTION_LT_SET_DEFAULT)
+  if (err == 0 && type == KILN_ACTION_LT_SET_DEFAULT) {
+    r.lt_id = e->obs->lt_id;
     r.lt_version = e->version.version_number;
+  } else if (err == 0 && type == KILN_ACTION_LT_CREATE) {
+    r.lt_id = e->lt.id;
+    r.lt_version = 1; /* a new template's first version is its default */
+  }
   /* A refresh AWS started is running even if a later call of the step
    * (tagging the group) failed. */
   if (type == KILN_ACTION_REFRESH_START)

@@ -512,13 +512,14 @@ static bool counts_as_running(const char *state)
 }
 
 /* Fills the group fields of out from g, counting instances that are not on
- * the template's default version. */
-static void fill_group(const struct kiln_asg_group *g,
-                       struct kiln_observed_app *out)
+ * the template's default version. Returns 0 or KILN_ENOMEM. */
+static int fill_group(struct kiln_arena *arena, const struct kiln_asg_group *g,
+                      struct kiln_observed_app *out)
 {
-  char want[32];
-
-  snprintf(want, sizeof(want), "%lld", (long long)out->lt_default_version);
+  const char **versions =
+      kiln_arena_alloc(arena, (g->instance_count + 1) * sizeof(char *));
+  if (versions == NULL)
+    return KILN_ENOMEM;
   out->asg_exists = true;
   out->asg_min = g->min_size;
   out->asg_max = g->max_size;
@@ -527,30 +528,28 @@ static void fill_group(const struct kiln_asg_group *g,
   out->asg_lt_version = g->launch_template.version;
   out->asg_commit = NULL;
   out->asg_instances = 0;
-  out->asg_instances_stale = 0;
+  out->asg_instance_versions = versions;
   for (size_t t = 0; t < g->tag_count; t++)
     if (strcmp(g->tags[t].key, "kiln:commit") == 0)
       out->asg_commit = g->tags[t].value;
   for (size_t j = 0; j < g->instance_count; j++) {
     const struct kiln_asg_instance *in = &g->instances[j];
-    if (!counts_as_running(in->lifecycle_state))
-      continue;
-    out->asg_instances++;
-    if (!out->lt_exists || in->launch_template.version == NULL ||
-        strcmp(in->launch_template.version, want) != 0)
-      out->asg_instances_stale++;
+    if (counts_as_running(in->lifecycle_state))
+      out->asg_instance_versions[out->asg_instances++] =
+          in->launch_template.version;
   }
+  out->asg_instances_stale = kiln_observed_stale_instances(out);
+  return 0;
 }
 
-static void find_group(struct observe *o, const struct kiln_app_spec *s,
-                       struct kiln_observed_app *out)
+static int find_group(struct observe *o, const struct kiln_app_spec *s,
+                      struct kiln_observed_app *out)
 {
   struct kiln_asg_group key = {.name = s->autoscaling.name};
   const struct kiln_asg_group *kp = &key, **found;
   found = bsearch(&kp, o->group_by_name, o->n_group_index,
                   sizeof(*o->group_by_name), cmp_group_name);
-  if (found != NULL)
-    fill_group(*found, out);
+  return found != NULL ? fill_group(o->a, *found, out) : 0;
 }
 
 /* ---- round two -------------------------------------------------------- */
@@ -569,16 +568,6 @@ static void on_bake(int err, const struct kiln_aws_response *res, void *data)
   if (err != 0)
     memset(&c->o->bake_images[c->index], 0, sizeof(c->o->bake_images[0]));
   call_done(c->o, err, res, false);
-}
-
-static bool needs_refresh_look(const struct kiln_observed_app *a)
-{
-  char v[32];
-  if (!a->asg_exists || !a->lt_exists)
-    return false;
-  snprintf(v, sizeof(v), "%lld", (long long)a->lt_default_version);
-  return a->asg_instances_stale > 0 || a->asg_lt_version == NULL ||
-         strcmp(a->asg_lt_version, v) != 0;
 }
 
 /* The first app before i whose bake i shares (same digest), or i. Linear,
@@ -619,8 +608,10 @@ static void round_two(struct observe *o)
     err = find_launch_template(o, s, a);
     if (err != 0)
       break;
-    find_group(o, s, a);
-    if (needs_refresh_look(a)) {
+    err = find_group(o, s, a);
+    if (err != 0)
+      break;
+    if (kiln_observed_needs_refresh_look(a)) {
       if ((c = new_call(o, i)) == NULL) {
         err = KILN_ENOMEM;
         break;
@@ -701,6 +692,44 @@ static void apply_refresh(const struct kiln_asg_instance_refreshes *r,
                                                       : latest->status_reason;
 }
 
+/* ---- one group's refresh, outside a pass's observation ---------------- */
+
+struct refresh_look {
+  struct kiln_asg_instance_refreshes answer;
+  struct kiln_observed_app *app;
+  kiln_observe_refresh_cb *cb;
+  void *data;
+};
+
+static void on_refresh_look(int err, const struct kiln_aws_response *res,
+                            void *data)
+{
+  struct refresh_look *l = data;
+  (void)res;
+  if (err == 0)
+    apply_refresh(&l->answer, l->app);
+  l->cb(err, l->data);
+}
+
+int kiln_observe_refresh_start(struct kiln_aws_client *client,
+                               const char *group, struct kiln_arena *arena,
+                               struct kiln_observed_app *app,
+                               kiln_observe_refresh_cb *cb, void *data)
+{
+  struct refresh_look *l = kiln_arena_alloc(arena, sizeof(*l));
+  if (l == NULL)
+    return KILN_ENOMEM;
+  memset(l, 0, sizeof(*l));
+  l->app = app;
+  l->cb = cb;
+  l->data = data;
+  return kiln_asg_describe_instance_refreshes(
+      client,
+      &(struct kiln_asg_describe_instance_refreshes_request){.group_name =
+                                                                 group},
+      arena, &l->answer, on_refresh_look, l);
+}
+
 static void apply_bake(struct observe *o, const struct kiln_ib_image *im,
                        struct kiln_observed_app *a)
 {
@@ -751,7 +780,7 @@ static void on_recheck(int err, const struct kiln_aws_response *res, void *data)
     for (size_t j = 0; j < o->recheck.count; j++)
       if (strcmp(o->recheck.groups[j].name,
                  o->repo->apps[i].autoscaling.name) == 0)
-        fill_group(&o->recheck.groups[j], a);
+        err = fill_group(o->a, &o->recheck.groups[j], a);
   }
   o->round = 3;
   call_done(o, err, res, true);

@@ -20,18 +20,125 @@ struct pass {
 struct step {
   struct pass *p;
   size_t i;
+  const struct kiln_observed_app *obs; /* what the step was planned on */
+  /* The follow-on: the app as AWS's answer to the step left it, and the
+   * step planned on that. */
+  struct kiln_observed_app *after;
+  struct kiln_plan next;
+  bool following;
 };
 
-static void step_done(int err, const struct kiln_execute_result *r, void *data)
+static const struct kiln_app_spec *prev_of(struct pass *p,
+                                           const struct kiln_app_spec *spec,
+                                           const struct kiln_observed_app *o);
+
+static void step_end(struct step *s)
+{
+  if (--s->p->pending == 0)
+    s->p->cb(0, &s->p->result, s->p->data);
+}
+
+/* A launch template step that landed is followed at once by its group's
+ * step (create, update, refresh), planned on what AWS answered instead of
+ * on the next pass's observation. A release thus moves each group as soon
+ * as its template is ready, not after every template of the fleet. Only
+ * this pair is chained: every other step waits for a fresh look. */
+static bool leads_to_group_step(const struct kiln_plan *done,
+                                const struct kiln_execute_result *r)
+{
+  return (done->action.type == KILN_ACTION_LT_CREATE ||
+          done->action.type == KILN_ACTION_LT_SET_DEFAULT) &&
+         r->lt_id != NULL && r->lt_version > 0;
+}
+
+static bool is_group_step(const struct kiln_plan *next)
+{
+  switch (next->action.type) {
+  case KILN_ACTION_ASG_CREATE:
+  case KILN_ACTION_ASG_UPDATE:
+  case KILN_ACTION_REFRESH_START:
+  case KILN_ACTION_REFRESH_CANCEL:
+    return next->mutates;
+  default:
+    return false;
+  }
+}
+
+static void step_done(int err, const struct kiln_execute_result *r,
+                      void *data);
+
+static void follow_plan(struct step *s)
+{
+  struct pass *p = s->p;
+  struct kiln_pass_app *app = &p->result.apps[s->i];
+
+  if (kiln_plan_app(app->spec, p->opts.commit, s->after,
+                    prev_of(p, app->spec, s->after), p->a, &s->next) != 0 ||
+      !is_group_step(&s->next))
+    return step_end(s);
+  s->following = true;
+  if (kiln_execute_start(p->opts.client, app->spec, p->opts.commit, &s->next,
+                         s->after, p->opts.bakes, p->a, step_done, s) != 0)
+    step_end(s); /* the next pass takes the group's step */
+}
+
+static void on_follow_look(int err, void *data)
+{
+  struct step *s = data;
+  /* Without the group's refresh the step is not safe to plan: the next
+   * pass looks again. */
+  if (err != 0)
+    return step_end(s);
+  follow_plan(s);
+}
+
+/* Returns 0 when the follow-on is under way (it ends the step), else
+ * nonzero. */
+static int follow_start(struct step *s, const struct kiln_execute_result *r)
+{
+  struct pass *p = s->p;
+  const struct kiln_pass_app *app = &p->result.apps[s->i];
+
+  s->after = kiln_arena_alloc(p->a, sizeof(*s->after));
+  if (s->after == NULL)
+    return KILN_ENOMEM;
+  *s->after = *s->obs;
+  kiln_observed_lt_made_default(s->after, r->lt_id, r->lt_version,
+                                app->plan.action.lt_data, p->opts.commit,
+                                app->plan.digest);
+  /* The default just moved, so a refresh rolling out the one before may
+   * run even where no instance shows it yet: look whenever there is a
+   * group. */
+  if (!s->after->asg_exists) {
+    follow_plan(s);
+    return 0;
+  }
+  return kiln_observe_refresh_start(p->opts.client,
+                                    app->spec->autoscaling.name, p->a,
+                                    s->after, on_follow_look, s);
+}
+
+static void step_done(int err, const struct kiln_execute_result *r,
+                      void *data)
 {
   struct step *s = data;
   struct kiln_pass_app *app = &s->p->result.apps[s->i];
+
   app->exec_err = err;
+  if (r->refresh_id != NULL)
+    app->started_refresh_id = r->refresh_id;
+  if (s->following) {
+    const char *both =
+        kiln_arena_printf(s->p->a, "%s; %s", app->outcome, r->message);
+    app->followed_by = s->next.action.type;
+    app->outcome = both != NULL ? both : r->message;
+    return step_end(s);
+  }
   app->outcome = r->message;
   app->made_lt_version = r->lt_version;
-  app->started_refresh_id = r->refresh_id;
-  if (--s->p->pending == 0)
-    s->p->cb(0, &s->p->result, s->p->data);
+  if (err == 0 && leads_to_group_step(&app->plan, r) && follow_start(s, r) == 0)
+    return;
+  step_end(s);
 }
 
 static const struct kiln_app_spec *prev_of(struct pass *p,
@@ -118,8 +225,10 @@ static void observed(int err, struct kiln_observation *obs, void *data)
       app->outcome = "out of memory";
       continue;
     }
+    memset(s, 0, sizeof(*s));
     s->p = p;
     s->i = i;
+    s->obs = o;
     app->executed = true;
     p->pending++;
     e = kiln_execute_start(p->opts.client, app->spec, p->opts.commit,

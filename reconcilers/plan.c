@@ -390,7 +390,10 @@ static void stage_group(struct planner *p, int64_t version)
                                            p->spec->autoscaling.name)});
     return;
   }
-  if (!on_version || o->asg_instances_stale > 0)
+  /* A refresh rolling out another version is stopped even before any
+   * instance shows it. */
+  if (!on_version || o->asg_instances_stale > 0 ||
+      (o->refresh == KILN_REFRESH_RUNNING && o->refresh_version != version))
     stage_refresh(p, version);
 }
 

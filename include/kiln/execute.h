@@ -23,7 +23,10 @@ struct kiln_execute_result {
   /* What was done, or what failed with the AWS action, code and request
    * id. */
   const char *message;
-  int64_t lt_version;     /* the template version made default; 0: none */
+  /* The launch template whose default the step set (made or changed),
+   * and that version; NULL and 0: none. */
+  const char *lt_id;
+  int64_t lt_version;
   /* The instance refresh started (also when a later call of the step
    * failed); NULL: none. */
   const char *refresh_id;

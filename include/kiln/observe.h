@@ -65,6 +65,16 @@ int kiln_observe_start(struct kiln_aws_client *client,
                        const struct kiln_bakes *bakes, struct kiln_arena *arena,
                        kiln_observe_cb *cb, void *data);
 
+typedef void kiln_observe_refresh_cb(int err, void *data);
+
+/* Looks up the latest instance refresh of group into app (one
+ * DescribeInstanceRefreshes), for a pass that takes an app's next step
+ * before its next observation. Returns 0 (cb will run) or an error. */
+int kiln_observe_refresh_start(struct kiln_aws_client *client,
+                               const char *group, struct kiln_arena *arena,
+                               struct kiln_observed_app *app,
+                               kiln_observe_refresh_cb *cb, void *data);
+
 /* Kiln's view of a launch template version's data (for comparing it with
  * the desired data). Returns 0 or KILN_ENOMEM. */
 int kiln_observe_lt_data(struct kiln_arena *arena,

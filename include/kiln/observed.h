@@ -89,7 +89,9 @@ struct kiln_observed_app {
   const char *asg_lt_id;
   const char *asg_lt_version; /* as the group names it: "5", "$Default"... */
   size_t asg_instances;       /* in service or pending */
-  size_t asg_instances_stale; /* not on the desired launch template version */
+  size_t asg_instances_stale; /* not on the template's default version */
+  /* The launch template version of each of those instances (NULL: none). */
+  const char **asg_instance_versions;
   const char *asg_commit;     /* the group's kiln:commit tag, or NULL */
 
   /* The most recent instance refresh of the group. */
@@ -99,5 +101,24 @@ struct kiln_observed_app {
   int64_t refresh_percent;
   const char *refresh_reason;
 };
+
+/* Pure functions of the model. */
+
+/* The group's instances that are not on the template's default version
+ * (all of them when there is no template). */
+size_t kiln_observed_stale_instances(const struct kiln_observed_app *a);
+
+/* Must the group's latest instance refresh be looked up? Only a group
+ * whose instances or version are not where its launch template says can
+ * be in the middle of a release. */
+bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a);
+
+/* a, once AWS answered that a step made version of launch template lt_id,
+ * holding data, its default for commit and image digest: what the next
+ * pass would observe, told by AWS's own answer instead of a new look. */
+void kiln_observed_lt_made_default(struct kiln_observed_app *a,
+                                   const char *lt_id, int64_t version,
+                                   const struct kiln_lt_data *data,
+                                   const char *commit, const char *digest);
 
 #endif

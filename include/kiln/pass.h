@@ -3,6 +3,12 @@
  * parallel. Level-triggered: a pass keeps nothing from the previous one
  * except the bakes it started.
  *
+ * One step per app per pass, with one exception: a launch template step
+ * that lands is followed at once by the group's step it leads to (create,
+ * update, start or cancel a refresh), planned on the observation as AWS's
+ * answer changed it and on a fresh look at the group's refresh. Each
+ * group moves as soon as its own template is ready.
+ *
  * Runs on the loop; the callback runs once, never before kiln_pass_start()
  * returns.
  */
@@ -47,6 +53,9 @@ struct kiln_pass_app {
   const char *outcome; /* what was done or why it failed */
   int64_t made_lt_version;        /* the step made this version default */
   const char *started_refresh_id; /* the step started this refresh */
+  /* The group's step that followed a launch template step at once (see
+   * above), or KILN_ACTION_NONE; exec_err and outcome cover both. */
+  enum kiln_action_type followed_by;
 };
 
 struct kiln_pass_result {

@@ -2,8 +2,9 @@
  * at the commit Kiln last applied) to drift and the next action of an app.
  *
  * No I/O, no clock, no randomness: the same inputs always give the same
- * plan, so every branch is unit-tested with tables. At most one mutating
- * action per app per pass; executors make each one idempotent.
+ * plan, so every branch is unit-tested with tables. One mutating action per
+ * plan; executors make each one idempotent. A pass may plan an app again
+ * on the observation as a step's answer changed it (kiln/pass.h).
  */
 #ifndef KILN_PLAN_H
 #define KILN_PLAN_H

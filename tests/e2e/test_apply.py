@@ -157,6 +157,61 @@ def test_release_then_revert_rolls_back_without_baking(fleet):
     assert fleet.default_version()["VersionNumber"] == 1
 
 
+def latest_refresh(fleet, name="hello"):
+    return fleet.asg.describe_instance_refreshes(AutoScalingGroupName=name)["InstanceRefreshes"][0]
+
+
+def test_a_revert_moves_template_and_group_in_one_pass(fleet):
+    """A launch template step that lands is followed at once by the group's
+    step: one pass makes the old version the default and starts its
+    refresh, with one observation of AWS."""
+    assert fleet.apply().returncode == 0
+    fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="release 0.2.0")
+    assert fleet.apply().returncode == 0
+    git(fleet.root, "revert", "--no-edit", "HEAD")
+    fleet.emu.reset_requests()
+    r = fleet.kiln("apply", "--repo", fleet.root)  # one pass, no --wait
+    assert r.returncode == 0, r.stdout + r.stderr
+    counts = fleet.emu.counts()
+    assert counts.get("ec2:DescribeLaunchTemplates") == 1, counts  # one observation
+    assert counts.get("ec2:ModifyLaunchTemplate") == 1, counts
+    assert counts.get("autoscaling:StartInstanceRefresh") == 1, counts
+    assert "ec2:CreateLaunchTemplateVersion" not in counts
+    assert fleet.default_version()["VersionNumber"] == 1
+    refresh = latest_refresh(fleet)
+    assert refresh["DesiredConfiguration"]["LaunchTemplate"]["Version"] == "1"
+    # The apply line says both steps.
+    assert "the default of hello; started instance refresh" in r.stdout, r.stdout
+    assert fleet.apply().returncode == 0
+    assert fleet.group()["LaunchTemplate"]["Version"] == "1"
+
+
+def test_a_revert_during_the_rollout_cancels_it_in_the_same_pass(awsemu_factory, tmp_path):
+    """Reverting while the release's refresh still runs: the pass that makes
+    the old version the default cancels that refresh at once (AWS allows one
+    refresh at a time); the next passes roll the old version back out."""
+    emu = awsemu_factory(bake_seconds=0.5, refresh_batch_seconds=3600)
+    fleet = Fleet(emu, seeded_repo(emu, tmp_path / "repo"), tmp_path)
+    assert fleet.apply().returncode == 0
+    fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="release 0.2.0")
+    kill_during(fleet, "autoscaling:StartInstanceRefresh")
+    from awsemu.testing import wait_until
+    wait_until(lambda: latest_refresh(fleet)["Status"] in ("Pending", "InProgress"),
+               timeout=30, what="the release's refresh running")
+    rolling = latest_refresh(fleet)["InstanceRefreshId"]
+
+    git(fleet.root, "revert", "--no-edit", "HEAD")
+    fleet.emu.reset_requests()
+    r = fleet.kiln("apply", "--repo", fleet.root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert fleet.default_version()["VersionNumber"] == 1
+    assert fleet.emu.counts().get("autoscaling:CancelInstanceRefresh") == 1
+    cancelled = [x for x in fleet.asg.describe_instance_refreshes(
+        AutoScalingGroupName="hello")["InstanceRefreshes"] if x["InstanceRefreshId"] == rolling]
+    assert cancelled[0]["Status"] in ("Cancelling", "Cancelled"), cancelled
+    assert "cancelled instance refresh " + rolling in r.stdout, r.stdout
+
+
 def test_apps_sharing_image_inputs_share_one_bake_and_its_polling(fleet):
     for name in ("twin1", "twin2", "twin3"):
         twin = fleet.root / "apps" / name

@@ -439,12 +439,141 @@ static void test_lt_data_tags_and_imds(void **state)
   assert_true(d.bdevs[0].encrypted);
 }
 
+/* A pass follows a launch template step with the group's step, planned on
+ * the observation as AWS's answer to the first step changed it. */
+static struct kiln_plan follow(const struct kiln_app_spec *s,
+                               struct kiln_observed_app *o, int64_t version,
+                               enum kiln_action_type first)
+{
+  struct kiln_plan p;
+  assert_int_equal(kiln_plan_app(s, COMMIT, o, NULL, &arena, &p), 0);
+  assert_int_equal(p.action.type, first);
+  kiln_observed_lt_made_default(o, o->lt_id != NULL ? o->lt_id : "lt-0new",
+                                version, p.action.lt_data, COMMIT, p.digest);
+  assert_int_equal(kiln_plan_app(s, COMMIT, o, NULL, &arena, &p), 0);
+  return p;
+}
+
+static void test_follow_on_refreshes_a_populated_group(void **state)
+{
+  struct kiln_app_spec s = spec;
+  struct kiln_observed_app o = converged;
+  const char *versions[] = {"4", "4"};
+  struct kiln_plan p;
+
+  s.launch_template.instance_type = "t3.small";
+  o.asg_instance_versions = versions;
+  o.asg_commit = "2222222222222222222222222222222222222222"; /* the last */
+  p = follow(&s, &o, 5, KILN_ACTION_LT_SET_DEFAULT);
+  assert_int_equal(o.asg_instances_stale, 2);
+  assert_true(kiln_observed_needs_refresh_look(&o));
+  assert_int_equal(p.action.type, KILN_ACTION_REFRESH_START);
+  assert_int_equal(p.action.lt_version, 5);
+  assert_true(p.mutates);
+  assert_int_equal(p.status, KILN_STATUS_PENDING);
+}
+
+static void test_follow_on_points_an_empty_group(void **state)
+{
+  struct kiln_app_spec s = spec;
+  struct kiln_observed_app o = converged;
+  struct kiln_plan p;
+
+  s.launch_template.instance_type = "t3.small";
+  s.autoscaling.min = 0;
+  s.autoscaling.desired = 0;
+  o.asg_min = 0;
+  o.asg_desired = 0;
+  o.asg_instances = 0;
+  p = follow(&s, &o, 5, KILN_ACTION_LT_SET_DEFAULT);
+  assert_int_equal(p.action.type, KILN_ACTION_ASG_UPDATE);
+  assert_true(p.action.set_lt_version);
+  assert_false(p.action.set_capacity);
+  assert_int_equal(p.action.lt_version, 5);
+}
+
+static void test_follow_on_creates_the_group_of_a_new_template(void **state)
+{
+  struct kiln_observed_app o = {.parent_ami = converged.parent_ami,
+                                .image_ami = AMI};
+  struct kiln_plan p = follow(&spec, &o, 1, KILN_ACTION_LT_CREATE);
+  assert_string_equal(o.lt_id, "lt-0new");
+  assert_false(kiln_observed_needs_refresh_look(&o)); /* no group yet */
+  assert_int_equal(p.action.type, KILN_ACTION_ASG_CREATE);
+  assert_int_equal(p.action.lt_version, 1);
+}
+
+static void test_follow_on_of_a_revert(void **state)
+{
+  /* Instances already on the version a revert brings back are not stale;
+   * a refresh still rolling out the release being reverted is cancelled. */
+  struct kiln_app_spec s = spec;
+  struct kiln_observed_app o = converged;
+  const char *versions[] = {"5", "4"};
+  struct kiln_plan p;
+
+  s.launch_template.instance_type = "t3.small";
+  o.lt_default_version = o.lt_latest_version = 5;
+  o.lt_default.instance_type = "m5.large";
+  o.asg_lt_version = "5";
+  o.asg_instance_versions = versions;
+  p = follow(&s, &o, 4, KILN_ACTION_LT_SET_DEFAULT);
+  assert_int_equal(o.lt_latest_version, 5);
+  assert_int_equal(o.asg_instances_stale, 1);
+  assert_int_equal(p.action.type, KILN_ACTION_REFRESH_START);
+  assert_int_equal(p.action.lt_version, 4);
+
+  o.refresh = KILN_REFRESH_RUNNING;
+  o.refresh_id = "r-rolling";
+  o.refresh_version = 5;
+  assert_int_equal(kiln_plan_app(&s, COMMIT, &o, NULL, &arena, &p), 0);
+  assert_int_equal(p.action.type, KILN_ACTION_REFRESH_CANCEL);
+  assert_string_equal(p.action.refresh_id, "r-rolling");
+}
+
+static void test_a_refresh_to_another_version_is_cancelled_early(void **state)
+{
+  /* Group and instances on the desired version, but a refresh started for
+   * another one (a release just reverted) has not replaced any yet. */
+  struct kiln_observed_app o = converged;
+  struct kiln_plan p;
+  o.refresh = KILN_REFRESH_RUNNING;
+  o.refresh_id = "r-new";
+  o.refresh_version = 5;
+  assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &p), 0);
+  assert_int_equal(p.action.type, KILN_ACTION_REFRESH_CANCEL);
+  assert_string_equal(p.action.refresh_id, "r-new");
+  o.refresh = KILN_REFRESH_CANCELLED;
+  assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &p), 0);
+  assert_int_equal(p.status, KILN_STATUS_IN_SYNC);
+}
+
+static void test_stale_instances(void **state)
+{
+  struct kiln_observed_app o = converged;
+  const char *versions[] = {"4", NULL, "3"};
+  o.asg_instances = 3;
+  o.asg_instance_versions = versions;
+  assert_int_equal(kiln_observed_stale_instances(&o), 2);
+  o.lt_exists = false;
+  assert_int_equal(kiln_observed_stale_instances(&o), 3);
+  o.lt_exists = true;
+  o.asg_instance_versions = NULL; /* unknown: all of them */
+  assert_int_equal(kiln_observed_stale_instances(&o), 3);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plan_table),
       cmocka_unit_test(test_plan_is_deterministic_and_digest_follows_parent),
       cmocka_unit_test(test_lt_data_tags_and_imds),
+      cmocka_unit_test(test_follow_on_refreshes_a_populated_group),
+      cmocka_unit_test(test_follow_on_points_an_empty_group),
+      cmocka_unit_test(test_follow_on_creates_the_group_of_a_new_template),
+      cmocka_unit_test(test_follow_on_of_a_revert),
+      cmocka_unit_test(test_a_refresh_to_another_version_is_cancelled_early),
+      cmocka_unit_test(test_stale_instances),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

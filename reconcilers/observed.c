@@ -1,0 +1,47 @@
+/* Pure functions of the observed model (kiln/observed.h): no I/O, shared by
+ * the observer and by a pass that follows a step with the next one. */
+#include "kiln/observed.h"
+
+#include <stdio.h>
+#include <string.h>
+
+size_t kiln_observed_stale_instances(const struct kiln_observed_app *a)
+{
+  char want[32];
+  size_t stale = 0;
+
+  if (!a->lt_exists || a->asg_instance_versions == NULL)
+    return a->asg_instances;
+  snprintf(want, sizeof(want), "%lld", (long long)a->lt_default_version);
+  for (size_t i = 0; i < a->asg_instances; i++)
+    stale += a->asg_instance_versions[i] == NULL ||
+             strcmp(a->asg_instance_versions[i], want) != 0;
+  return stale;
+}
+
+bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a)
+{
+  char v[32];
+  if (!a->asg_exists || !a->lt_exists)
+    return false;
+  snprintf(v, sizeof(v), "%lld", (long long)a->lt_default_version);
+  return a->asg_instances_stale > 0 || a->asg_lt_version == NULL ||
+         strcmp(a->asg_lt_version, v) != 0;
+}
+
+void kiln_observed_lt_made_default(struct kiln_observed_app *a,
+                                   const char *lt_id, int64_t version,
+                                   const struct kiln_lt_data *data,
+                                   const char *commit, const char *digest)
+{
+  a->lt_exists = true;
+  a->lt_id = lt_id;
+  a->lt_default_version = version;
+  if (a->lt_latest_version < version)
+    a->lt_latest_version = version;
+  a->lt_default = *data;
+  a->lt_default_commit = commit;
+  a->lt_default_digest = digest;
+  a->lt_kiln_version = version;
+  a->asg_instances_stale = kiln_observed_stale_instances(a);
+}
