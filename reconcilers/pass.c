@@ -64,8 +64,7 @@ static bool is_group_step(const struct kiln_plan *next)
   }
 }
 
-static void step_done(int err, const struct kiln_execute_result *r,
-                      void *data);
+static void step_done(int err, const struct kiln_execute_result *r, void *data);
 
 static void follow_plan(struct step *s)
 {
@@ -113,13 +112,11 @@ static int follow_start(struct step *s, const struct kiln_execute_result *r)
     follow_plan(s);
     return 0;
   }
-  return kiln_observe_refresh_start(p->opts.client,
-                                    app->spec->autoscaling.name, p->a,
-                                    s->after, on_follow_look, s);
+  return kiln_observe_refresh_start(p->opts.client, app->spec->autoscaling.name,
+                                    p->a, s->after, on_follow_look, s);
 }
 
-static void step_done(int err, const struct kiln_execute_result *r,
-                      void *data)
+static void step_done(int err, const struct kiln_execute_result *r, void *data)
 {
   struct step *s = data;
   struct kiln_pass_app *app = &s->p->result.apps[s->i];
