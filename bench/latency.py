@@ -12,6 +12,11 @@
           as random pushes would be on average); latency = first mutation
           minus the time the push returned, ~lead + fetch + pass, so the
           median is ~interval/2 + fetch + pass.
+- revert-hook: `kiln run` as in `hook`, after `revert`: per run, `git
+          revert --no-edit HEAD` (back to the other baked version), push,
+          POST a signed /hooks/github; latency = StartInstanceRefresh minus
+          the time the hook was sent. This is rolling back as people do
+          with the daemon.
 - revert: `kiln apply` (no daemon). The app is released at version A, then
           B (baked, `kiln apply --wait`); each run is `git revert --no-edit
           HEAD` (alternately back to A and to B, both already baked) and
@@ -225,9 +230,9 @@ def summary(kind, samples, **extra):
             "samples_s": [round(s, 4) for s in samples], **extra}
 
 
-def hook_run(bench, daemon, run):
-    """One hook run: (latency, first AWS request after the hook, mutation)."""
-    commit = bench.commit_max()
+def send_hook(bench, daemon, commit):
+    """Pushes commit and POSTs the signed GitHub hook for it; returns when
+    it was sent, with the emulator's log emptied just before."""
     bench.push()
     bench.emu.reset_requests()
     body = json.dumps({"ref": "refs/heads/main", "after": commit}).encode()
@@ -237,6 +242,20 @@ def hook_run(bench, daemon, run):
     status, text = daemon.request("/hooks/github", body, headers)
     if status != 202:
         raise RuntimeError(f"hook answered {status}: {text}")
+    return sent
+
+
+def hook_daemon(bench, name, *extra):
+    secret = bench.dir / "hook-secret"
+    secret.write_bytes(SECRET + b"\n")
+    secret.chmod(0o600)
+    return Daemon(bench, name, "--interval", "1h", "--webhook-secret-file", str(secret), *extra)
+
+
+def hook_run(bench, daemon, run):
+    """One hook run: (latency, first AWS request after the hook, mutation)."""
+    commit = bench.commit_max()
+    sent = send_hook(bench, daemon, commit)
     mutation = wait_first(bench.emu, sent, is_mutation, 30, "the first mutation after the hook")
     first = wait_first(bench.emu, sent, lambda e: True, 1, "the first request")
     daemon.settle(commit)
@@ -244,10 +263,7 @@ def hook_run(bench, daemon, run):
 
 
 def bench_hook(bench):
-    secret = bench.dir / "hook-secret"
-    secret.write_bytes(SECRET + b"\n")
-    secret.chmod(0o600)
-    daemon = Daemon(bench, "hook", "--interval", "1h", "--webhook-secret-file", str(secret))
+    daemon = hook_daemon(bench, "hook")
     try:
         daemon.settle(git(bench.repo, "rev-parse", "HEAD"))
         samples, firsts, actions = [], [], set()
@@ -319,14 +335,9 @@ def bench_poll(bench):
                         f"(~{POLL_INTERVAL_S / 2:g} s + the hook latency)")
 
 
-def revert_run(bench, images_before):
-    """One `git revert` and `kiln apply --wait`: (latency, mutating steps as
-    [action, seconds from start])."""
-    git(bench.repo, "revert", "--no-edit", "HEAD")
-    bench.emu.reset_requests()
-    started = time.time()
-    bench.apply()
-    entries = entries_since(bench.emu, started)
+def check_revert(bench, entries, images_before):
+    """Raises unless the requests of a revert show no bake, no new launch
+    template version and a StartInstanceRefresh; returns that request."""
     keys = {f"{e['service']}:{e['action']}" for e in entries}
     if keys & FORBIDDEN_IN_REVERT:
         raise RuntimeError(f"the revert baked or made a launch template version: "
@@ -336,8 +347,52 @@ def revert_run(bench, images_before):
     refreshes = [e for e in entries if e["action"] == "StartInstanceRefresh"]
     if not refreshes:
         raise RuntimeError(f"the revert started no instance refresh: {sorted(keys)}")
+    return refreshes[0]
+
+
+def revert_hook_run(bench, daemon, images_before):
+    """One daemon revert: pushed, hooked, until StartInstanceRefresh."""
+    git(bench.repo, "revert", "--no-edit", "HEAD")
+    commit = git(bench.repo, "rev-parse", "HEAD")
+    sent = send_hook(bench, daemon, commit)
+    wait_first(bench.emu, sent, lambda e: e["action"] == "StartInstanceRefresh", 30,
+               "StartInstanceRefresh after the revert's hook")
+    daemon.settle(commit)
+    refresh = check_revert(bench, entries_since(bench.emu, sent), images_before)
+    return refresh["t"] - sent
+
+
+def bench_revert_hook(bench):
+    """After bench_revert: A and B are baked, HEAD is one of them."""
+    images = len(bench.kiln_images())
+    bench.push()
+    daemon = hook_daemon(bench, "revert-hook", "--refresh-poll", "500ms")
+    try:
+        daemon.settle(git(bench.repo, "rev-parse", "HEAD"))
+        samples = []
+        for run in range(REPEATS):
+            samples.append(revert_hook_run(bench, daemon, images))
+            log(f"revert-hook run {run + 1}/{REPEATS}: {samples[-1]:.3f} s")
+    finally:
+        daemon.stop()
+    return summary("revert-hook", samples,
+                   note="`git revert --no-edit HEAD` pushed to the smart-HTTP remote and a "
+                        "signed POST /hooks/github to `kiln run` (--interval 1h): hook sent "
+                        "to the emulator's answer to StartInstanceRefresh; no bake, no new "
+                        "launch template version (checked)")
+
+
+def revert_run(bench, images_before):
+    """One `git revert` and `kiln apply --wait`: (latency, mutating steps as
+    [action, seconds from start])."""
+    git(bench.repo, "revert", "--no-edit", "HEAD")
+    bench.emu.reset_requests()
+    started = time.time()
+    bench.apply()
+    entries = entries_since(bench.emu, started)
+    refresh = check_revert(bench, entries, images_before)
     steps = [[e["action"], round(e["t"] - started, 3)] for e in entries if is_mutation(e)]
-    return refreshes[0]["t"] - started, steps
+    return refresh["t"] - started, steps
 
 
 def bench_revert(bench):
@@ -368,7 +423,7 @@ def main():
         log(f"emulator up in {bench.emu.startup_s:.1f} s; converging the seed app")
         bench.apply()
         bench.push()
-        for measure in (bench_hook, bench_poll, bench_revert):
+        for measure in (bench_hook, bench_poll, bench_revert, bench_revert_hook):
             print(json.dumps(measure(bench)), flush=True)
     finally:
         bench.close()

@@ -108,6 +108,8 @@ LATENCY_TITLES = {
     "hook": "signed `/hooks/github` → first AWS mutation (git smart-HTTP remote, polling off)",
     "poll": "`git push` → first AWS mutation, found by polling",
     "revert": "`git revert` → `StartInstanceRefresh` (`kiln apply`, no bake)",
+    "revert-hook": "`git revert` pushed, signed hook → `StartInstanceRefresh` (`kiln run`, "
+                   "no bake)",
 }
 
 
