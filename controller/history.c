@@ -956,14 +956,11 @@ static int learn(struct kiln_history *h, int64_t id,
       u.ami = act->ami_id;
     break;
   case KILN_ACTION_LT_CREATE:
-    u.ami = act->ami_id;
-    if (ok)
-      u.lt_version = 1; /* a new template's first version is its default */
-    break;
   case KILN_ACTION_LT_SET_DEFAULT:
+    /* Known when the step landed, even if the group's step that followed
+     * it failed (exec_err covers both). */
     u.ami = act->ami_id;
-    if (ok && pa->made_lt_version > 0)
-      u.lt_version = pa->made_lt_version;
+    u.lt_version = pa->made_lt_version;
     break;
   case KILN_ACTION_ASG_CREATE:
   case KILN_ACTION_REFRESH_START:

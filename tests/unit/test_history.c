@@ -643,6 +643,7 @@ static void test_record_pass_follows_a_release(void **state)
   a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_LT_CREATE, "d1");
   a.plan.action.ami_id = "ami-1";
   a.executed = true;
+  a.made_lt_version = 1;
   record(f, "c1", T0 + 3, a);
   r = latest(f);
   assert_string_equal(r.ami, "ami-1");
@@ -723,6 +724,40 @@ static void test_a_refresh_started_by_a_failed_step_is_recorded(void **state)
   assert_string_equal(latest(f).refresh_id, "r-9");
 }
 
+static void test_a_follow_on_step_is_recorded_with_its_lead(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_pass_app a;
+
+  record(f, "c1", T0, pass_app(KILN_STATUS_PENDING, KILN_ACTION_BAKE, "d1"));
+  /* One pass: the default set, then the refresh that followed it. */
+  a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_LT_SET_DEFAULT, "d1");
+  a.plan.action.ami_id = "ami-1";
+  a.executed = true;
+  a.made_lt_version = 4;
+  a.followed_by = KILN_ACTION_REFRESH_START;
+  a.started_refresh_id = "r-4";
+  record(f, "c1", T0 + 1, a);
+  assert_int_equal(latest(f).lt_version, 4);
+  assert_string_equal(latest(f).refresh_id, "r-4");
+
+  /* The next release: the default set, the group's step failed. What the
+   * first step did is still known. */
+  record(f, "c2", T0 + 2,
+         pass_app(KILN_STATUS_PENDING, KILN_ACTION_BAKE, "d2"));
+  a = pass_app(KILN_STATUS_PENDING, KILN_ACTION_LT_SET_DEFAULT, "d2");
+  a.plan.action.ami_id = "ami-2";
+  a.executed = true;
+  a.exec_err = 1;
+  a.made_lt_version = 5;
+  a.followed_by = KILN_ACTION_REFRESH_START;
+  record(f, "c2", T0 + 3, a);
+  assert_string_equal(latest(f).commit, "c2");
+  assert_string_equal(latest(f).ami, "ami-2");
+  assert_int_equal(latest(f).lt_version, 5);
+  assert_null(latest(f).refresh_id);
+}
+
 static void test_record_pass_skips_report_only_apps(void **state)
 {
   struct fixture *f = *state;
@@ -766,6 +801,8 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(
           test_a_refresh_started_by_a_failed_step_is_recorded, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_a_follow_on_step_is_recorded_with_its_lead, setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_pass_skips_report_only_apps,
                                       setup, teardown),
   };
