@@ -446,7 +446,10 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
     struct kiln_pass_app *a = &r->apps[i];
     struct backoff *b = backoff_of(d, a->spec->name);
     if (a->executed) {
-      logj(a->exec_err != 0 ? "error" : "info", a->spec->name, s->commit, "%s",
+      logj(a->exec_err != 0     ? "error"
+           : a->follow_err != 0 ? "warn"
+                                : "info",
+           a->spec->name, s->commit, "%s",
            a->outcome != NULL ? a->outcome : "?");
       if (b != NULL && a->exec_err != 0) {
         b->failures++;

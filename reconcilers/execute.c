@@ -631,29 +631,44 @@ static void lt_set_default(struct exec *e)
 
 /* ---- group and refresh ---- */
 
-static void on_commit_tagged(int err, const struct kiln_aws_response *res,
-                             void *data)
+static const char *version_str(struct exec *e)
+{
+  return kiln_arena_printf(e->a, "%lld", (long long)e->plan->action.lt_version);
+}
+
+static void on_group_tagged(int err, const struct kiln_aws_response *res,
+                            void *data)
 {
   struct exec *e = data;
   finish(e, err, res, e->done_message);
 }
 
 /* The group remembers the commit Kiln last applied to it (kiln:commit):
- * the baseline that tells git's changes from changes made by hand. */
-static void tag_group_commit(struct exec *e, const char *done)
+ * the baseline that tells git's changes from changes made by hand; and the
+ * launch template version Kiln last sent it to (kiln:version): a group
+ * whose tag is not the template's default may have a refresh under way
+ * that no instance shows yet, so observe looks. A cancel records only the
+ * version: the release it stopped was not this commit's. */
+static void tag_group(struct exec *e, const char *done, bool with_commit)
 {
-  struct kiln_asg_tag *t = kiln_arena_alloc(e->a, sizeof(*t));
+  struct kiln_asg_tag *t = kiln_arena_alloc(e->a, 2 * sizeof(*t));
+  size_t n = 0;
   if (t == NULL)
     return finish(e, KILN_ENOMEM, NULL, NULL);
-  *t = (struct kiln_asg_tag){"kiln:commit", e->commit, 0};
+  if (with_commit)
+    t[n++] = (struct kiln_asg_tag){"kiln:commit", e->commit, 0};
+  if (e->plan->action.lt_version > 0)
+    t[n++] = (struct kiln_asg_tag){"kiln:version", version_str(e), 0};
+  if (n == 0)
+    return finish(e, 0, NULL, done);
   e->done_message = done;
   START(e, kiln_asg_create_or_update_tags(
                e->client,
                &(struct kiln_asg_create_or_update_tags_request){
                    .group_name = e->spec->autoscaling.name,
                    .tags = t,
-                   .tag_count = 1},
-               on_commit_tagged, e));
+                   .tag_count = n},
+               on_group_tagged, e));
 }
 
 static void on_group_done(int err, const struct kiln_aws_response *res,
@@ -675,7 +690,7 @@ static void on_group_done(int err, const struct kiln_aws_response *res,
                 a->set_lt_version ? "launch template version" : "");
   if (err != 0 || a->type == KILN_ACTION_ASG_CREATE)
     return finish(e, err, res, what);
-  tag_group_commit(e, what);
+  tag_group(e, what, true);
 }
 
 static const char *joined_subnets(struct exec *e)
@@ -691,11 +706,6 @@ static const char *joined_subnets(struct exec *e)
   return out;
 }
 
-static const char *version_str(struct exec *e)
-{
-  return kiln_arena_printf(e->a, "%lld", (long long)e->plan->action.lt_version);
-}
-
 static void asg_create(struct exec *e)
 {
   const struct kiln_asg_spec *g = &e->spec->autoscaling;
@@ -708,6 +718,7 @@ static void asg_create(struct exec *e)
   for (size_t i = 0; i < n_tags; i++)
     asg_tags[i] = (struct kiln_asg_tag){tags[i].key, tags[i].value,
                                         strncmp(tags[i].key, "kiln:", 5) != 0};
+  asg_tags[n_tags++] = (struct kiln_asg_tag){"kiln:version", version_str(e), 0};
   START(e, kiln_asg_create_group(
                e->client,
                &(struct kiln_asg_create_group_request){
@@ -748,9 +759,9 @@ static void on_refresh(int err, const struct kiln_aws_response *res, void *data)
       e->a, "%s instance refresh %s", start ? "started" : "cancelled",
       e->refresh.instance_refresh_id != NULL ? e->refresh.instance_refresh_id
                                              : "?");
-  if (err != 0 || !start)
+  if (err != 0)
     return finish(e, err, res, what);
-  tag_group_commit(e, what);
+  tag_group(e, what, start);
 }
 
 static void refresh_start(struct exec *e)

@@ -156,6 +156,21 @@ static struct call *new_call(struct observe *o, size_t index)
   return c;
 }
 
+/* A kiln:version tag's value: a positive version number, else 0 (unknown;
+ * tags can be edited by hand). */
+static int64_t version_tag(const char *v)
+{
+  int64_t n = 0;
+  if (v == NULL || *v == '\0' || strlen(v) > 18)
+    return 0;
+  for (; *v != '\0'; v++) {
+    if (*v < '0' || *v > '9')
+      return 0;
+    n = n * 10 + (*v - '0');
+  }
+  return n;
+}
+
 /* ---- round one -------------------------------------------------------- */
 
 static void on_ssm(int err, const struct kiln_aws_response *res, void *data)
@@ -496,7 +511,7 @@ static int find_launch_template(struct observe *o,
     if (lt != NULL && v->launch_template_id != NULL) {
       const char *kv = tag_value((*lt)->tags, (*lt)->tag_count, "kiln:version");
       out->lt_latest_version = (*lt)->latest_version;
-      out->lt_kiln_version = kv != NULL ? atoll(kv) : 0;
+      out->lt_kiln_version = version_tag(kv);
     }
     return kiln_observe_lt_data(o->a, &v->data, &out->lt_default);
   }
@@ -529,9 +544,13 @@ static int fill_group(struct kiln_arena *arena, const struct kiln_asg_group *g,
   out->asg_commit = NULL;
   out->asg_instances = 0;
   out->asg_instance_versions = versions;
-  for (size_t t = 0; t < g->tag_count; t++)
+  out->asg_kiln_version = 0;
+  for (size_t t = 0; t < g->tag_count; t++) {
     if (strcmp(g->tags[t].key, "kiln:commit") == 0)
       out->asg_commit = g->tags[t].value;
+    else if (strcmp(g->tags[t].key, "kiln:version") == 0)
+      out->asg_kiln_version = version_tag(g->tags[t].value);
+  }
   for (size_t j = 0; j < g->instance_count; j++) {
     const struct kiln_asg_instance *in = &g->instances[j];
     if (counts_as_running(in->lifecycle_state))
@@ -705,10 +724,14 @@ static void on_refresh_look(int err, const struct kiln_aws_response *res,
                             void *data)
 {
   struct refresh_look *l = data;
-  (void)res;
   if (err == 0)
     apply_refresh(&l->answer, l->app);
-  l->cb(err, l->data);
+  l->cb(err,
+        err == 0 ? NULL
+        : res != NULL && res->message != NULL && *res->message != '\0'
+            ? res->message
+            : kiln_strerror(err),
+        l->data);
 }
 
 int kiln_observe_refresh_start(struct kiln_aws_client *client,

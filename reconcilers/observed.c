@@ -26,7 +26,9 @@ bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a)
     return false;
   snprintf(v, sizeof(v), "%lld", (long long)a->lt_default_version);
   return a->asg_instances_stale > 0 || a->asg_lt_version == NULL ||
-         strcmp(a->asg_lt_version, v) != 0;
+         strcmp(a->asg_lt_version, v) != 0 ||
+         (a->asg_kiln_version != 0 &&
+          a->asg_kiln_version != a->lt_default_version);
 }
 
 void kiln_observed_lt_made_default(struct kiln_observed_app *a,

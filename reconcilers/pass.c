@@ -66,28 +66,45 @@ static bool is_group_step(const struct kiln_plan *next)
 
 static void step_done(int err, const struct kiln_execute_result *r, void *data);
 
+/* The follow-on did not run: the outcome says why, and the next pass
+ * takes the group's step. */
+static void follow_dropped(struct step *s, const char *why)
+{
+  struct kiln_pass_app *app = &s->p->result.apps[s->i];
+  const char *said = kiln_arena_printf(
+      s->p->a, "%s; the group's step waits for the next pass: %s", app->outcome,
+      why != NULL ? why : "out of memory");
+  if (said != NULL)
+    app->outcome = said;
+  step_end(s);
+}
+
 static void follow_plan(struct step *s)
 {
   struct pass *p = s->p;
   struct kiln_pass_app *app = &p->result.apps[s->i];
+  int err = kiln_plan_app(app->spec, p->opts.commit, s->after,
+                          prev_of(p, app->spec, s->after), p->a, &s->next);
 
-  if (kiln_plan_app(app->spec, p->opts.commit, s->after,
-                    prev_of(p, app->spec, s->after), p->a, &s->next) != 0 ||
-      !is_group_step(&s->next))
-    return step_end(s);
+  if (err != 0)
+    return follow_dropped(s, kiln_strerror(err));
+  if (!is_group_step(&s->next))
+    return step_end(s); /* nothing to do, or nothing this pass may do */
   s->following = true;
-  if (kiln_execute_start(p->opts.client, app->spec, p->opts.commit, &s->next,
-                         s->after, p->opts.bakes, p->a, step_done, s) != 0)
-    step_end(s); /* the next pass takes the group's step */
+  err = kiln_execute_start(p->opts.client, app->spec, p->opts.commit, &s->next,
+                           s->after, p->opts.bakes, p->a, step_done, s);
+  if (err != 0)
+    follow_dropped(s, kiln_strerror(err));
 }
 
-static void on_follow_look(int err, void *data)
+static void on_follow_look(int err, const char *why, void *data)
 {
   struct step *s = data;
-  /* Without the group's refresh the step is not safe to plan: the next
-   * pass looks again. */
+  /* Without the group's refresh the step is not safe to plan. */
   if (err != 0)
-    return step_end(s);
+    return follow_dropped(
+        s, kiln_arena_printf(s->p->a, "cannot look up its instance refresh: %s",
+                             why));
   follow_plan(s);
 }
 
@@ -121,16 +138,17 @@ static void step_done(int err, const struct kiln_execute_result *r, void *data)
   struct step *s = data;
   struct kiln_pass_app *app = &s->p->result.apps[s->i];
 
-  app->exec_err = err;
   if (r->refresh_id != NULL)
     app->started_refresh_id = r->refresh_id;
   if (s->following) {
     const char *both =
         kiln_arena_printf(s->p->a, "%s; %s", app->outcome, r->message);
     app->followed_by = s->next.action.type;
+    app->follow_err = err;
     app->outcome = both != NULL ? both : r->message;
     return step_end(s);
   }
+  app->exec_err = err;
   app->outcome = r->message;
   app->made_lt_version = r->lt_version;
   if (err == 0 && leads_to_group_step(&app->plan, r) && follow_start(s, r) == 0)

@@ -264,6 +264,7 @@ static void stage_refresh(struct planner *p, int64_t version)
     act(p, (struct kiln_action){
                .type = KILN_ACTION_REFRESH_CANCEL,
                .refresh_id = o->refresh_id,
+               .lt_version = version, /* what the group stays on */
                .reason = kiln_arena_printf(
                    p->a,
                    "cancel instance refresh %s: it rolls out version %lld, git "

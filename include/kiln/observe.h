@@ -65,7 +65,8 @@ int kiln_observe_start(struct kiln_aws_client *client,
                        const struct kiln_bakes *bakes, struct kiln_arena *arena,
                        kiln_observe_cb *cb, void *data);
 
-typedef void kiln_observe_refresh_cb(int err, void *data);
+/* why: AWS's message when err is not 0, else NULL. */
+typedef void kiln_observe_refresh_cb(int err, const char *why, void *data);
 
 /* Looks up the latest instance refresh of group into app (one
  * DescribeInstanceRefreshes), for a pass that takes an app's next step

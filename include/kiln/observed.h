@@ -93,6 +93,8 @@ struct kiln_observed_app {
   /* The launch template version of each of those instances (NULL: none). */
   const char **asg_instance_versions;
   const char *asg_commit;     /* the group's kiln:commit tag, or NULL */
+  int64_t asg_kiln_version;   /* its kiln:version tag: the template version
+                                 Kiln last sent it to; 0: unknown */
 
   /* The most recent instance refresh of the group. */
   enum kiln_refresh_state refresh;
@@ -109,8 +111,10 @@ struct kiln_observed_app {
 size_t kiln_observed_stale_instances(const struct kiln_observed_app *a);
 
 /* Must the group's latest instance refresh be looked up? Only a group
- * whose instances or version are not where its launch template says can
- * be in the middle of a release. */
+ * whose instances or version are not where its launch template says, or
+ * that Kiln last sent to another version than the default (a refresh no
+ * instance shows yet, as when a release is reverted at once), can be in
+ * the middle of a release. */
 bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a);
 
 /* a, once AWS answered that a step made version of launch template lt_id,

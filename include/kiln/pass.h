@@ -54,8 +54,12 @@ struct kiln_pass_app {
   int64_t made_lt_version;        /* the step made this version default */
   const char *started_refresh_id; /* the step started this refresh */
   /* The group's step that followed a launch template step at once (see
-   * above), or KILN_ACTION_NONE; exec_err and outcome cover both. */
+   * above), or KILN_ACTION_NONE, and its error. exec_err is the first
+   * step's: a follow-on that fails (say, AWS not yet seeing the new
+   * version) is simply taken again by the next pass, so it is not held
+   * against the app. outcome tells both. */
   enum kiln_action_type followed_by;
+  int follow_err;
 };
 
 struct kiln_pass_result {

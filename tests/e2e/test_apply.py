@@ -186,10 +186,33 @@ def test_a_revert_moves_template_and_group_in_one_pass(fleet):
     assert fleet.group()["LaunchTemplate"]["Version"] == "1"
 
 
-def test_a_revert_during_the_rollout_cancels_it_in_the_same_pass(awsemu_factory, tmp_path):
-    """Reverting while the release's refresh still runs: the pass that makes
-    the old version the default cancels that refresh at once (AWS allows one
-    refresh at a time); the next passes roll the old version back out."""
+def test_a_group_step_that_cannot_follow_waits_for_the_next_pass(fleet):
+    """When the group's refresh cannot be looked up right after the
+    template step, the group's step is left to the next pass: said so, not
+    counted as the app's failure, and taken once."""
+    assert fleet.apply().returncode == 0
+    fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="release 0.2.0")
+    assert fleet.apply().returncode == 0
+    git(fleet.root, "revert", "--no-edit", "HEAD")
+    fleet.emu.reset_requests()
+    fleet.emu.faults({"service": "autoscaling", "action": "DescribeInstanceRefreshes",
+                      "kind": "error500", "rate": 1.0, "count": 3})
+    env = {**fleet.env, "AWS_MAX_ATTEMPTS": "3"}
+    r = run_kiln("apply", "--repo", fleet.root, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "made version 1 the default of hello; the group's step waits for the next " \
+           "pass: cannot look up its instance refresh" in r.stdout, r.stdout
+    assert "autoscaling:StartInstanceRefresh" not in fleet.emu.counts()
+    assert fleet.default_version()["VersionNumber"] == 1
+    assert fleet.apply().returncode == 0
+    assert fleet.emu.counts().get("autoscaling:StartInstanceRefresh") == 1
+    assert fleet.group()["LaunchTemplate"]["Version"] == "1"
+
+
+def stuck_release(awsemu_factory, tmp_path):
+    """A fleet whose release 0.2.0 (launch template version 2) has its
+    instance refresh started and stuck before replacing any instance; the
+    kiln apply that started it was killed."""
     emu = awsemu_factory(bake_seconds=0.5, refresh_batch_seconds=3600)
     fleet = Fleet(emu, seeded_repo(emu, tmp_path / "repo"), tmp_path)
     assert fleet.apply().returncode == 0
@@ -198,18 +221,62 @@ def test_a_revert_during_the_rollout_cancels_it_in_the_same_pass(awsemu_factory,
     from awsemu.testing import wait_until
     wait_until(lambda: latest_refresh(fleet)["Status"] in ("Pending", "InProgress"),
                timeout=30, what="the release's refresh running")
-    rolling = latest_refresh(fleet)["InstanceRefreshId"]
+    return fleet, latest_refresh(fleet)["InstanceRefreshId"]
 
+
+def refresh_status(fleet, refresh_id):
+    return [x["Status"] for x in fleet.asg.describe_instance_refreshes(
+        AutoScalingGroupName="hello")["InstanceRefreshes"] if x["InstanceRefreshId"] == refresh_id][0]
+
+
+def converge_back_to_version_1(fleet, rolling):
+    r = fleet.apply()
+    assert r.returncode == 0, r.stdout + r.stderr
+    # AWS ends a cancel when the batch in flight is done; the group keeps
+    # its configuration either way.
+    assert refresh_status(fleet, rolling) in ("Cancelling", "Cancelled")
+    g = fleet.group()
+    assert g["LaunchTemplate"]["Version"] == "1"
+    assert {i["LaunchTemplate"]["Version"] for i in g["Instances"]} == {"1"}
+    assert fleet.plan()[0] == 0
+
+
+def test_a_revert_during_the_rollout_cancels_it_in_the_same_pass(awsemu_factory, tmp_path):
+    """Reverting while the release's refresh has not replaced any instance
+    yet: the pass that makes the old version the default cancels that
+    refresh at once (AWS allows one refresh at a time), and the group never
+    goes to the reverted version."""
+    fleet, rolling = stuck_release(awsemu_factory, tmp_path)
     git(fleet.root, "revert", "--no-edit", "HEAD")
     fleet.emu.reset_requests()
     r = fleet.kiln("apply", "--repo", fleet.root)
     assert r.returncode == 0, r.stdout + r.stderr
     assert fleet.default_version()["VersionNumber"] == 1
     assert fleet.emu.counts().get("autoscaling:CancelInstanceRefresh") == 1
-    cancelled = [x for x in fleet.asg.describe_instance_refreshes(
-        AutoScalingGroupName="hello")["InstanceRefreshes"] if x["InstanceRefreshId"] == rolling]
-    assert cancelled[0]["Status"] in ("Cancelling", "Cancelled"), cancelled
+    assert refresh_status(fleet, rolling) in ("Cancelling", "Cancelled")
     assert "cancelled instance refresh " + rolling in r.stdout, r.stdout
+    converge_back_to_version_1(fleet, rolling)
+
+
+def test_a_refresh_no_instance_shows_yet_is_found_by_a_later_pass(awsemu_factory, tmp_path):
+    """The same revert, with Kiln stopped right after its template step
+    (simulated: the step's changes made by hand, as Kiln makes them). Group
+    and instances look in sync, but the group's kiln:version tag says Kiln
+    sent it to version 2: a fresh pass looks, finds the refresh and cancels
+    it."""
+    fleet, rolling = stuck_release(awsemu_factory, tmp_path)
+    assert fleet.group()["LaunchTemplate"]["Version"] == "1"
+    git(fleet.root, "revert", "--no-edit", "HEAD")
+    lt = fleet.default_version()["LaunchTemplateId"]
+    fleet.ec2.modify_launch_template(LaunchTemplateId=lt, DefaultVersion="1")
+    fleet.ec2.create_tags(Resources=[lt], Tags=[
+        {"Key": "kiln:version", "Value": "1"},
+        {"Key": "kiln:commit", "Value": git(fleet.root, "rev-parse", "HEAD")}])
+    rc, doc = fleet.plan()
+    assert rc == 2, doc
+    assert [a["type"] for a in doc["apps"][0]["actions"]] == ["cancel-refresh"], doc
+    assert doc["apps"][0]["actions"][0]["refresh_id"] == rolling
+    converge_back_to_version_1(fleet, rolling)
 
 
 def test_apps_sharing_image_inputs_share_one_bake_and_its_polling(fleet):

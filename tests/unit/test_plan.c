@@ -534,15 +534,23 @@ static void test_follow_on_of_a_revert(void **state)
 static void test_a_refresh_to_another_version_is_cancelled_early(void **state)
 {
   /* Group and instances on the desired version, but a refresh started for
-   * another one (a release just reverted) has not replaced any yet. */
+   * another one (a release just reverted) has not replaced any yet. The
+   * group's kiln:version tag, the version Kiln last sent it to, is what
+   * makes observe look. */
   struct kiln_observed_app o = converged;
   struct kiln_plan p;
+  assert_false(kiln_observed_needs_refresh_look(&o));
+  o.asg_kiln_version = 4;
+  assert_false(kiln_observed_needs_refresh_look(&o));
+  o.asg_kiln_version = 5;
+  assert_true(kiln_observed_needs_refresh_look(&o));
   o.refresh = KILN_REFRESH_RUNNING;
   o.refresh_id = "r-new";
   o.refresh_version = 5;
   assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &p), 0);
   assert_int_equal(p.action.type, KILN_ACTION_REFRESH_CANCEL);
   assert_string_equal(p.action.refresh_id, "r-new");
+  assert_int_equal(p.action.lt_version, 4); /* the group stays there */
   o.refresh = KILN_REFRESH_CANCELLED;
   assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &p), 0);
   assert_int_equal(p.status, KILN_STATUS_IN_SYNC);
