@@ -7,7 +7,9 @@
  * paginated DescribeLaunchTemplateVersions of every template's $Default
  * version, DescribeAutoScalingGroups by name (100 per call). Instance
  * refreshes are described only for groups whose instances or version are
- * not where their launch template says; Image Builder is asked only about
+ * not where their launch template says, or whose kiln:version tag (the
+ * version Kiln last sent them to) is not its default; Image Builder is
+ * asked only about
  * bakes Kiln knows are in flight; and a group found off the version its
  * last refresh completed is described once more, since the calls of a pass
  * are not one snapshot and the refresh may have ended in between.
