@@ -9,10 +9,10 @@
  * refreshes are described only for groups whose instances or version are
  * not where their launch template says, or whose kiln:version tag (the
  * version Kiln last sent them to) is not its default; Image Builder is
- * asked only about
- * bakes Kiln knows are in flight; and a group found off the version its
- * last refresh completed is described once more, since the calls of a pass
- * are not one snapshot and the refresh may have ended in between.
+ * asked only about bakes Kiln knows are in flight; and a group found off
+ * the version its last refresh completed is described once more, since
+ * the calls of a pass are not one snapshot and the refresh may have ended
+ * in between.
  *
  * Runs on the loop; the callback runs once, never before
  * kiln_observe_start() returns.
