@@ -957,8 +957,7 @@ static int learn(struct kiln_history *h, int64_t id,
     break;
   case KILN_ACTION_LT_CREATE:
   case KILN_ACTION_LT_SET_DEFAULT:
-    /* Known when the step landed, even if the group's step that followed
-     * it failed (exec_err covers both). */
+    /* Known when the step landed (0 when it did not). */
     u.ami = act->ami_id;
     u.lt_version = pa->made_lt_version;
     break;

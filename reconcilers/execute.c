@@ -848,6 +848,13 @@ int kiln_execute_start(struct kiln_aws_client *client,
   case KILN_ACTION_REFRESH_CANCEL:
     refresh_cancel(e);
     break;
+  case KILN_ACTION_TAG_GROUP:
+    tag_group(e,
+              kiln_arena_printf(e->a, "recorded version %lld on group %s",
+                                (long long)plan->action.lt_version,
+                                spec->autoscaling.name),
+              false);
+    break;
   default:
     return KILN_EINVAL;
   }

@@ -630,6 +630,10 @@ static void round_two(struct observe *o)
     err = find_group(o, s, a);
     if (err != 0)
       break;
+    /* kiln:version is the bookkeeping of apps Kiln drives; where it only
+     * reports, a tag left behind must not cost a look every pass. */
+    if (s->drift != KILN_DRIFT_CORRECT || s->suspend)
+      a->asg_kiln_version = 0;
     if (kiln_observed_needs_refresh_look(a)) {
       if ((c = new_call(o, i)) == NULL) {
         err = KILN_ENOMEM;

@@ -39,7 +39,7 @@ static void step_end(struct step *s)
 }
 
 /* A launch template step that landed is followed at once by its group's
- * step (create, update, refresh), planned on what AWS answered instead of
+ * step (create, update, refresh, tag), planned on what AWS answered instead of
  * on the next pass's observation. A release thus moves each group as soon
  * as its template is ready, not after every template of the fleet. Only
  * this pair is chained: every other step waits for a fresh look. */
@@ -58,6 +58,7 @@ static bool is_group_step(const struct kiln_plan *next)
   case KILN_ACTION_ASG_UPDATE:
   case KILN_ACTION_REFRESH_START:
   case KILN_ACTION_REFRESH_CANCEL:
+  case KILN_ACTION_TAG_GROUP:
     return next->mutates;
   default:
     return false;
@@ -151,9 +152,11 @@ static void step_done(int err, const struct kiln_execute_result *r, void *data)
   app->exec_err = err;
   app->outcome = r->message;
   app->made_lt_version = r->lt_version;
-  if (err == 0 && leads_to_group_step(&app->plan, r) && follow_start(s, r) == 0)
-    return;
-  step_end(s);
+  if (err != 0 || !leads_to_group_step(&app->plan, r))
+    return step_end(s);
+  err = follow_start(s, r);
+  if (err != 0)
+    follow_dropped(s, kiln_strerror(err));
 }
 
 static const struct kiln_app_spec *prev_of(struct pass *p,

@@ -264,7 +264,7 @@ static void stage_refresh(struct planner *p, int64_t version)
     act(p, (struct kiln_action){
                .type = KILN_ACTION_REFRESH_CANCEL,
                .refresh_id = o->refresh_id,
-               .lt_version = version, /* what the group stays on */
+               .lt_version = version, /* recorded as its kiln:version */
                .reason = kiln_arena_printf(
                    p->a,
                    "cancel instance refresh %s: it rolls out version %lld, git "
@@ -391,11 +391,28 @@ static void stage_group(struct planner *p, int64_t version)
                                            p->spec->autoscaling.name)});
     return;
   }
-  /* A refresh rolling out another version is stopped even before any
-   * instance shows it. */
+  /* A refresh Kiln started for another version is stopped even before any
+   * instance shows it (version 0: a refresh without a desired
+   * configuration, an instance rotation someone else asked for). */
   if (!on_version || o->asg_instances_stale > 0 ||
-      (o->refresh == KILN_REFRESH_RUNNING && o->refresh_version != version))
+      (o->refresh == KILN_REFRESH_RUNNING && o->refresh_version != 0 &&
+       o->refresh_version != version)) {
     stage_refresh(p, version);
+    return;
+  }
+  /* The group's kiln:version tag makes observe look at its refresh until it
+   * names the version the group is on; once nothing is under way, say so
+   * (a release that failed and was reverted leaves it behind). */
+  if (p->apply && o->asg_kiln_version != 0 && o->asg_kiln_version != version &&
+      o->refresh != KILN_REFRESH_RUNNING &&
+      o->refresh != KILN_REFRESH_CANCELLING &&
+      o->refresh != KILN_REFRESH_ROLLING_BACK)
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_TAG_GROUP,
+               .lt_version = version,
+               .reason = kiln_arena_printf(
+                   p->a, "record on group %s that it is on version %lld",
+                   p->spec->autoscaling.name, (long long)version)});
 }
 
 /* ---- status ---------------------------------------------------------- */
@@ -409,7 +426,8 @@ static enum kiln_app_status status_of(const struct planner *p)
     return KILN_STATUS_ERROR;
   if (p->waiting)
     return KILN_STATUS_PROGRESSING;
-  if (p->out->n_drift == 0 && p->out->action.type == KILN_ACTION_NONE)
+  if (p->out->n_drift == 0 && (p->out->action.type == KILN_ACTION_NONE ||
+                               p->out->action.type == KILN_ACTION_TAG_GROUP))
     return KILN_STATUS_IN_SYNC;
   for (size_t i = 0; i < p->out->n_drift; i++)
     out_of_band |= p->out->drift[i].cause == KILN_CAUSE_OUT_OF_BAND;
@@ -487,7 +505,8 @@ const char *kiln_plan_action_name(enum kiln_action_type t)
                                       "update-group",
                                       "start-refresh",
                                       "cancel-refresh",
-                                      "wait-refresh"};
+                                      "wait-refresh",
+                                      "tag-group"};
   return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 

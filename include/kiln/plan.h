@@ -50,6 +50,8 @@ enum kiln_action_type {
   KILN_ACTION_REFRESH_START,  /* instance refresh to lt_version */
   KILN_ACTION_REFRESH_CANCEL, /* cancel a refresh for an older state */
   KILN_ACTION_WAIT_REFRESH,   /* follow the refresh (not a mutation) */
+  KILN_ACTION_TAG_GROUP,      /* record lt_version as the group's kiln:version
+                                 (bookkeeping: the app is in sync) */
 };
 
 struct kiln_action {

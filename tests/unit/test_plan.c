@@ -550,10 +550,37 @@ static void test_a_refresh_to_another_version_is_cancelled_early(void **state)
   assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &p), 0);
   assert_int_equal(p.action.type, KILN_ACTION_REFRESH_CANCEL);
   assert_string_equal(p.action.refresh_id, "r-new");
-  assert_int_equal(p.action.lt_version, 4); /* the group stays there */
+  assert_int_equal(p.action.lt_version, 4); /* the group's new tag */
+
+  /* Once it is over, the tag is set right so observe stops looking; the
+   * app is in sync all along. */
   o.refresh = KILN_REFRESH_CANCELLED;
   assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &p), 0);
   assert_int_equal(p.status, KILN_STATUS_IN_SYNC);
+  assert_int_equal(p.action.type, KILN_ACTION_TAG_GROUP);
+  assert_int_equal(p.action.lt_version, 4);
+  assert_true(p.mutates);
+  o.asg_kiln_version = 4;
+  assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &p), 0);
+  assert_int_equal(p.action.type, KILN_ACTION_NONE);
+
+  /* A rotation someone else started (no desired configuration) is theirs. */
+  o.refresh = KILN_REFRESH_RUNNING;
+  o.refresh_version = 0;
+  assert_int_equal(kiln_plan_app(&spec, COMMIT, &o, NULL, &arena, &p), 0);
+  assert_int_equal(p.action.type, KILN_ACTION_NONE);
+  assert_int_equal(p.status, KILN_STATUS_IN_SYNC);
+
+  /* Where Kiln only reports, it keeps no bookkeeping. */
+  {
+    struct kiln_app_spec report = spec;
+    report.drift = KILN_DRIFT_REPORT;
+    o.refresh = KILN_REFRESH_SUCCEEDED;
+    o.asg_kiln_version = 5;
+    assert_int_equal(kiln_plan_app(&report, COMMIT, &o, NULL, &arena, &p), 0);
+    assert_int_equal(p.action.type, KILN_ACTION_NONE);
+    assert_int_equal(p.status, KILN_STATUS_IN_SYNC);
+  }
 }
 
 static void test_stale_instances(void **state)
