@@ -5,9 +5,9 @@
  *
  * One step per app per pass, with one exception: a launch template step
  * that lands is followed at once by the group's step it leads to (create,
- * update, start or cancel a refresh), planned on the observation as AWS's
- * answer changed it and on a fresh look at the group's refresh. Each
- * group moves as soon as its own template is ready.
+ * update, start or cancel a refresh, record its kiln:version), planned on
+ * the observation as AWS's answer changed it and on a fresh look at the
+ * group's refresh. Each group moves as soon as its own template is ready.
  *
  * Runs on the loop; the callback runs once, never before kiln_pass_start()
  * returns.
