@@ -69,24 +69,35 @@ int kiln_buf_puts(struct kiln_buf *b, const char *s)
   return kiln_buf_append(b, s, strlen(s));
 }
 
+int kiln_buf_vprintf(struct kiln_buf *b, const char *fmt, va_list ap)
+{
+  va_list again;
+  int n, err;
+
+  va_copy(again, ap);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  if (n < 0) {
+    va_end(again);
+    return KILN_EINVAL;
+  }
+  err = reserve(b, (size_t)n);
+  if (err == 0) {
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+    b->len += (size_t)n;
+  }
+  va_end(again);
+  return err;
+}
+
 int kiln_buf_printf(struct kiln_buf *b, const char *fmt, ...)
 {
   va_list ap;
-  int n, err;
+  int err;
 
   va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
+  err = kiln_buf_vprintf(b, fmt, ap);
   va_end(ap);
-  if (n < 0)
-    return KILN_EINVAL;
-  err = reserve(b, (size_t)n);
-  if (err != 0)
-    return err;
-  va_start(ap, fmt);
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
-  return 0;
+  return err;
 }
 
 void kiln_buf_reset(struct kiln_buf *b)

@@ -653,6 +653,24 @@ static void metric(struct kiln_buf *b, const char *name, const char *type,
   kiln_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A metric without labels: its HELP and TYPE lines and its one sample,
+ * the value formatted by fmt. */
+static void metric_sample(struct kiln_buf *b, const char *name,
+                          const char *type, const char *help, const char *fmt,
+                          ...) __attribute__((format(printf, 5, 6)));
+static void metric_sample(struct kiln_buf *b, const char *name,
+                          const char *type, const char *help, const char *fmt,
+                          ...)
+{
+  va_list ap;
+  metric(b, name, type, help);
+  kiln_buf_printf(b, "%s ", name);
+  va_start(ap, fmt);
+  kiln_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+  kiln_buf_puts(b, "\n");
+}
+
 /* Label values are escaped as the Prometheus text format asks. */
 static void label_value(struct kiln_buf *b, const char *v)
 {
@@ -692,66 +710,50 @@ static void process_metrics(struct kiln_buf *b)
   struct rusage ru;
   long long rss = proc_status_bytes("VmRSS"), peak = proc_status_bytes("VmHWM");
 
-  if (getrusage(RUSAGE_SELF, &ru) == 0) {
-    metric(b, "process_cpu_seconds_total", "counter",
-           "User and system CPU time of the process.");
-    kiln_buf_printf(b, "process_cpu_seconds_total %.3f\n",
-                    (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-                        (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) /
-                            1e6);
-  }
-  if (rss >= 0) {
-    metric(b, "process_resident_memory_bytes", "gauge",
-           "Resident memory of the process.");
-    kiln_buf_printf(b, "process_resident_memory_bytes %lld\n", rss);
-  }
-  if (peak >= 0) {
-    metric(b, "process_max_resident_memory_bytes", "gauge",
-           "Peak resident memory of the process.");
-    kiln_buf_printf(b, "process_max_resident_memory_bytes %lld\n", peak);
-  }
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    metric_sample(b, "process_cpu_seconds_total", "counter",
+                  "User and system CPU time of the process.", "%.3f",
+                  (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) /
+                          1e6);
+  if (rss >= 0)
+    metric_sample(b, "process_resident_memory_bytes", "gauge",
+                  "Resident memory of the process.", "%lld", rss);
+  if (peak >= 0)
+    metric_sample(b, "process_max_resident_memory_bytes", "gauge",
+                  "Peak resident memory of the process.", "%lld", peak);
 }
 
 static void metrics(struct daemon *d, struct kiln_buf *b)
 {
   json_object *apps = NULL;
 
-  metric(b, "kiln_reconcile_passes_total", "counter", "Reconcile passes run.");
-  kiln_buf_printf(b, "kiln_reconcile_passes_total %llu\n",
-                  (unsigned long long)d->passes);
-  metric(b, "kiln_reconcile_failures_total", "counter",
-         "Passes that could not observe AWS.");
-  kiln_buf_printf(b, "kiln_reconcile_failures_total %llu\n",
-                  (unsigned long long)d->pass_failures);
-  metric(b, "kiln_reconcile_duration_seconds_sum", "counter",
-         "Time spent in passes.");
-  kiln_buf_printf(b, "kiln_reconcile_duration_seconds_sum %.3f\n",
-                  d->pass_seconds_sum);
-  metric(b, "kiln_reconcile_cpu_seconds_sum", "counter",
-         "CPU time the passes took (observing, planning, executing).");
-  kiln_buf_printf(b, "kiln_reconcile_cpu_seconds_sum %.6f\n",
-                  d->pass_cpu_seconds_sum);
-  metric(b, "kiln_last_pass_duration_seconds", "gauge",
-         "How long the last pass took.");
-  kiln_buf_printf(b, "kiln_last_pass_duration_seconds %.6f\n",
-                  d->last_pass_seconds);
-  metric(b, "kiln_last_pass_cpu_seconds", "gauge",
-         "CPU time of the last pass.");
-  kiln_buf_printf(b, "kiln_last_pass_cpu_seconds %.6f\n",
-                  d->last_pass_cpu_seconds);
+  metric_sample(b, "kiln_reconcile_passes_total", "counter",
+                "Reconcile passes run.", "%llu", (unsigned long long)d->passes);
+  metric_sample(b, "kiln_reconcile_failures_total", "counter",
+                "Passes that could not observe AWS.", "%llu",
+                (unsigned long long)d->pass_failures);
+  metric_sample(b, "kiln_reconcile_duration_seconds_sum", "counter",
+                "Time spent in passes.", "%.3f", d->pass_seconds_sum);
+  metric_sample(b, "kiln_reconcile_cpu_seconds_sum", "counter",
+                "CPU time the passes took (observing, planning, executing).",
+                "%.6f", d->pass_cpu_seconds_sum);
+  metric_sample(b, "kiln_last_pass_duration_seconds", "gauge",
+                "How long the last pass took.", "%.6f", d->last_pass_seconds);
+  metric_sample(b, "kiln_last_pass_cpu_seconds", "gauge",
+                "CPU time of the last pass.", "%.6f", d->last_pass_cpu_seconds);
   process_metrics(b);
-  metric(b, "kiln_bakes_in_flight", "gauge", "Apps baking an image.");
-  kiln_buf_printf(b, "kiln_bakes_in_flight %zu\n", d->bakes_in_flight);
-  metric(b, "kiln_refreshes_in_flight", "gauge",
-         "Apps with an instance refresh under way.");
-  kiln_buf_printf(b, "kiln_refreshes_in_flight %zu\n", d->refreshes_in_flight);
-  metric(b, "kiln_last_fetch_success_timestamp_seconds", "gauge",
-         "Unix time of the last successful git fetch.");
-  kiln_buf_printf(b, "kiln_last_fetch_success_timestamp_seconds %lld\n",
-                  (long long)d->last_fetch_ok_unix);
-  metric(b, "kiln_fetch_failing", "gauge",
-         "1 while the git remote cannot be fetched.");
-  kiln_buf_printf(b, "kiln_fetch_failing %d\n", d->fetch_failures > 0);
+  metric_sample(b, "kiln_bakes_in_flight", "gauge", "Apps baking an image.",
+                "%zu", d->bakes_in_flight);
+  metric_sample(b, "kiln_refreshes_in_flight", "gauge",
+                "Apps with an instance refresh under way.", "%zu",
+                d->refreshes_in_flight);
+  metric_sample(b, "kiln_last_fetch_success_timestamp_seconds", "gauge",
+                "Unix time of the last successful git fetch.", "%lld",
+                (long long)d->last_fetch_ok_unix);
+  metric_sample(b, "kiln_fetch_failing", "gauge",
+                "1 while the git remote cannot be fetched.", "%d",
+                d->fetch_failures > 0);
   metric(b, "kiln_commit_info", "gauge", "The commit being applied.");
   kiln_buf_puts(b, "kiln_commit_info{commit=\"");
   label_value(b, d->s.commit);

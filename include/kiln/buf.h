@@ -5,6 +5,7 @@
 #ifndef KILN_BUF_H
 #define KILN_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct kiln_buf {
@@ -33,6 +34,8 @@ int kiln_buf_puts(struct kiln_buf *b, const char *s);
 /* Appends printf output. */
 int kiln_buf_printf(struct kiln_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+int kiln_buf_vprintf(struct kiln_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Empties the buffer, keeping its memory. */
 void kiln_buf_reset(struct kiln_buf *b);
