@@ -55,7 +55,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]
 
 from awsemu.testing import AwsEmu, wait_until  # noqa: E402
 from gitserver import GitHTTPServer  # noqa: E402
-from kiln_cli import git, http, kiln_bin, seeded_repo  # noqa: E402
+from kiln_cli import git, http, json_log, kiln_bin, seeded_repo  # noqa: E402
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 POLL_INTERVAL_S = 2
@@ -166,13 +166,7 @@ class Daemon:
         self.port = wait_until(self._port, timeout=15, what=f"{name} listening")
 
     def lines(self):
-        out = []
-        for line in self.log_path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                out.append({"msg": line})
-        return out
+        return json_log(self.log_path)
 
     def _port(self):
         if self.proc.poll() is not None:

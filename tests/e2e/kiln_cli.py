@@ -1,4 +1,5 @@
 """Helpers for end-to-end tests that drive the real kiln binary."""
+import json
 import os
 import pathlib
 import shutil
@@ -61,3 +62,15 @@ def http(port, path, body=None, headers=None):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def json_log(path):
+    """The lines of a JSON-lines log (kiln run's stderr) as dicts; a line
+    that is not JSON becomes {"msg": line, "level": "raw"}."""
+    out = []
+    for line in pathlib.Path(path).read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            out.append({"msg": line, "level": "raw"})
+    return out

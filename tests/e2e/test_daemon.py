@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from kiln_cli import http, kiln_bin
+from kiln_cli import http, json_log, kiln_bin
 from test_apply import fleet, git  # noqa: F401  (fixture)
 
 from awsemu.testing import wait_until
@@ -23,13 +23,7 @@ class Daemon:
             env=fleet.env, stdout=subprocess.DEVNULL, stderr=self.log)
 
     def lines(self):
-        out = []
-        for line in self.log_path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                out.append({"msg": line, "level": "raw"})
-        return out
+        return json_log(self.log_path)
 
     def said(self, fragment):
         return any(fragment in l.get("msg", "") for l in self.lines())
