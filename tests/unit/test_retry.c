@@ -237,23 +237,31 @@ static void test_defaults_stay_under_ec2_buckets(void **state)
   assert_true(cap > 0 && refill > 0);
 }
 
+/* Takes n tokens of one bucket at time 0, each granted, then one more,
+ * refused; *wait says when the next would be granted. */
+static void drain(struct kiln_ratelimiter *rl, const char *service,
+                  const char *region, const char *action, int n, uint64_t *wait)
+{
+  for (int i = 0; i < n; i++)
+    assert_int_equal(
+        kiln_ratelimiter_take(rl, service, region, action, 0, wait), 0);
+  assert_int_equal(kiln_ratelimiter_take(rl, service, region, action, 0, wait),
+                   KILN_EAGAIN);
+}
+
 static void test_ratelimiter_keys(void **state)
 {
   struct kiln_ratelimiter *rl;
   uint64_t wait;
   double cap, refill;
-  int i, n;
 
   (void)state;
   assert_int_equal(kiln_ratelimiter_new(&rl, 0), 0);
   /* Auto Scaling meters all of an account's calls together. */
   kiln_ratelimit_defaults("autoscaling", "UpdateAutoScalingGroup", &cap,
                           &refill);
-  n = (int)cap;
-  for (i = 0; i < n; i++)
-    assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "us-east-1",
-                                           "UpdateAutoScalingGroup", 0, &wait),
-                     0);
+  drain(rl, "autoscaling", "us-east-1", "UpdateAutoScalingGroup", (int)cap,
+        &wait);
   assert_int_equal(kiln_ratelimiter_take(rl, "autoscaling", "us-east-1",
                                          "StartInstanceRefresh", 0, &wait),
                    KILN_EAGAIN);
@@ -264,16 +272,7 @@ static void test_ratelimiter_keys(void **state)
                    0);
   /* EC2 meters each action on its own. */
   kiln_ratelimit_defaults("ec2", "CreateLaunchTemplateVersion", &cap, &refill);
-  n = (int)cap;
-  for (i = 0; i < n; i++)
-    assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
-                                           "CreateLaunchTemplateVersion", 0,
-                                           &wait),
-                     0);
-  assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
-                                         "CreateLaunchTemplateVersion", 0,
-                                         &wait),
-                   KILN_EAGAIN);
+  drain(rl, "ec2", "us-east-1", "CreateLaunchTemplateVersion", (int)cap, &wait);
   assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
                                          "ModifyLaunchTemplate", 0, &wait),
                    0);
@@ -288,21 +287,12 @@ static void test_ratelimiter_share(void **state)
 {
   struct kiln_ratelimiter *rl;
   uint64_t wait;
-  int i;
 
   (void)state;
   /* A share of 0.5: 50 of EC2's 100 CreateLaunchTemplateVersion tokens,
    * then one every 400 ms (2.5 per second). */
   assert_int_equal(kiln_ratelimiter_new(&rl, 0.5), 0);
-  for (i = 0; i < 50; i++)
-    assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
-                                           "CreateLaunchTemplateVersion", 0,
-                                           &wait),
-                     0);
-  assert_int_equal(kiln_ratelimiter_take(rl, "ec2", "us-east-1",
-                                         "CreateLaunchTemplateVersion", 0,
-                                         &wait),
-                   KILN_EAGAIN);
+  drain(rl, "ec2", "us-east-1", "CreateLaunchTemplateVersion", 50, &wait);
   assert_int_equal(wait, 400);
   kiln_ratelimiter_free(rl);
 }
