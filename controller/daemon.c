@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "loop_lag.h"
 #include "schedule.h"
 #include "session.h"
 
@@ -46,6 +47,9 @@ struct daemon {
   uv_timer_t pass_timer;
   uv_timer_t stop_timer;
   uv_timer_t watchdog_timer;
+  uv_timer_t lag_timer; /* armed while a pass runs */
+  uint64_t lag_due_ns;
+  struct kiln_loop_lag lag, last_pass_lag;
   uv_signal_t sig_term;
   uv_signal_t sig_int;
   uv_signal_t sig_hup;
@@ -221,6 +225,7 @@ static void reset_backoff(struct daemon *d)
 /* ---- scheduling ---- */
 
 static void start_pass(struct daemon *d);
+static void lag_stop(struct daemon *d);
 static void start_fetch(struct daemon *d);
 static void shutdown_now(struct daemon *d);
 
@@ -431,6 +436,7 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
                                (int64_t)time(NULL) * 1000) != 0)
     logj("warn", NULL, s->commit, "history not recorded: %s",
          kiln_history_errmsg(d->history));
+  lag_stop(d);
   if (r->error != NULL) {
     d->pass_failures++;
     logj("error", NULL, s->commit, "%s; the next pass tries again", r->error);
@@ -468,6 +474,28 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
   d->pass_again = false;
 }
 
+static void on_lag_tick(uv_timer_t *t)
+{
+  struct daemon *d = t->data;
+  uint64_t now = uv_hrtime();
+  kiln_loop_lag_add(&d->lag, d->lag_due_ns, now);
+  d->lag_due_ns = now + KILN_LOOP_LAG_TICK_MS * 1000000ull;
+  uv_timer_start(&d->lag_timer, on_lag_tick, KILN_LOOP_LAG_TICK_MS, 0);
+}
+
+static void lag_start(struct daemon *d)
+{
+  kiln_loop_lag_reset(&d->lag);
+  d->lag_due_ns = uv_hrtime() + KILN_LOOP_LAG_TICK_MS * 1000000ull;
+  uv_timer_start(&d->lag_timer, on_lag_tick, KILN_LOOP_LAG_TICK_MS, 0);
+}
+
+static void lag_stop(struct daemon *d)
+{
+  uv_timer_stop(&d->lag_timer);
+  d->last_pass_lag = d->lag;
+}
+
 static void start_pass(struct daemon *d)
 {
   if (d->passing || d->stopping || d->s.repo == NULL)
@@ -477,6 +505,7 @@ static void start_pass(struct daemon *d)
   d->passing = true;
   d->pass_started_ms = uv_now(&d->s.loop);
   d->pass_started_cpu = thread_cpu_seconds();
+  lag_start(d);
   if (kiln_session_pass(&d->s, true, &d->arena, pass_done, d) != 0) {
     d->passing = false;
     logj("error", NULL, d->s.commit, "cannot start a pass: out of memory");
@@ -496,6 +525,7 @@ static void shutdown_now(struct daemon *d)
   uv_close((uv_handle_t *)&d->pass_timer, NULL);
   uv_close((uv_handle_t *)&d->stop_timer, NULL);
   uv_close((uv_handle_t *)&d->watchdog_timer, NULL);
+  uv_close((uv_handle_t *)&d->lag_timer, NULL);
   uv_close((uv_handle_t *)&d->sig_term, NULL);
   uv_close((uv_handle_t *)&d->sig_int, NULL);
   uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -577,6 +607,8 @@ int kiln_daemon_run(const struct kiln_daemon_options *opts)
   uv_timer_init(&d->s.loop, &d->pass_timer);
   uv_timer_init(&d->s.loop, &d->stop_timer);
   uv_timer_init(&d->s.loop, &d->watchdog_timer);
+  uv_timer_init(&d->s.loop, &d->lag_timer);
+  d->lag_timer.data = d;
   d->fetch_timer.data = d->pass_timer.data = d->stop_timer.data = d;
   uv_signal_init(&d->s.loop, &d->sig_term);
   uv_signal_init(&d->s.loop, &d->sig_int);
@@ -742,6 +774,14 @@ static void metrics(struct daemon *d, struct kiln_buf *b)
                 "How long the last pass took.", "%.6f", d->last_pass_seconds);
   metric_sample(b, "kiln_last_pass_cpu_seconds", "gauge",
                 "CPU time of the last pass.", "%.6f", d->last_pass_cpu_seconds);
+  metric_sample(
+      b, "kiln_last_pass_loop_lag_p99_seconds", "gauge",
+      "How late a 10 ms timer fired during the last pass, 99th "
+      "percentile: blocking work on the loop's thread.",
+      "%.6f", (double)kiln_loop_lag_percentile_us(&d->last_pass_lag, 99) / 1e6);
+  metric_sample(b, "kiln_last_pass_loop_lag_max_seconds", "gauge",
+                "How late a 10 ms timer fired during the last pass, at most.",
+                "%.6f", (double)d->last_pass_lag.max_us / 1e6);
   process_metrics(b);
   metric_sample(b, "kiln_bakes_in_flight", "gauge", "Apps baking an image.",
                 "%zu", d->bakes_in_flight);
