@@ -1,6 +1,7 @@
 /* kiln apply --repo SRC [--ref REF] [--app NAME] [--wait] [--timeout DUR]
  *            [--state-dir DIR] */
 #include "cli.h"
+#include "step_retry.h"
 #include "session.h"
 
 #include "kiln/arena.h"
@@ -42,8 +43,6 @@ static const char usage[] =
     "1 an app failed or the wait timed out (the reason is printed per app),\n"
     "64 usage.\n";
 
-#define MAX_STEP_FAILURES 5
-
 struct apply_run {
   struct kiln_session *s;
   bool wait;
@@ -57,7 +56,7 @@ struct apply_run {
   /* What was last printed per app, so progress lines say what changed. */
   char **last;
   char *last_error;
-  int *failures;
+  struct kiln_step_retry retry; /* failing steps wait, then give up */
   size_t n_apps;
   struct kiln_history *history; /* NULL: not recorded */
   bool history_warned;
@@ -107,7 +106,7 @@ static void record_history(struct apply_run *run, struct kiln_session_result *r)
   uv_timeval64_t tv;
   if (run->history == NULL || r->error != NULL || uv_gettimeofday(&tv) != 0)
     return;
-  if (kiln_history_record_pass(run->history, run->s->commit, r->apps, r->n,
+  if (kiln_history_record_pass(run->history, r->commit, r->apps, r->n,
                                tv.tv_sec * 1000 + tv.tv_usec / 1000) != 0 &&
       !run->history_warned) {
     fprintf(stderr, "kiln apply: warning: releases are not recorded: %s\n",
@@ -136,16 +135,21 @@ static void print_summary(struct apply_run *run, struct kiln_session_result *r)
   kiln_buf_init(&out, 0);
   if (plans == NULL)
     fprintf(stderr, "kiln apply: out of memory for the summary\n");
-  else if (kiln_report_plans_text(run->s->commit, plans, r->n, &out) == 0)
+  else if (kiln_report_plans_text(r->commit, plans, r->n, &out) == 0)
     fputs(out.data, stdout);
   kiln_buf_cleanup(&out);
   free(plans);
 }
 
-static void passed(struct kiln_session *s, struct kiln_session_result *r,
-                   void *data)
+static bool may_act(void *arg, const char *app)
 {
-  struct apply_run *run = data;
+  struct apply_run *run = arg;
+  return kiln_step_retry_wait_ms(&run->retry, app, uv_now(&run->s->loop)) == 0;
+}
+
+static void judge(struct kiln_session *s, struct kiln_session_result *r,
+                  struct apply_run *run)
+{
   bool all_done = true, any_failed = false, any_step = false;
   uint64_t now = uv_now(&s->loop);
 
@@ -165,15 +169,14 @@ static void passed(struct kiln_session *s, struct kiln_session_result *r,
   }
   for (size_t i = 0; r->error == NULL && i < r->n; i++) {
     struct kiln_pass_app *app = &r->apps[i];
-    int idx = find_index(run, app->spec->name);
     enum kiln_app_status st = app->plan.status;
 
     if (app->executed) {
       any_step = true;
       say(run, app->spec->name, app->outcome != NULL ? app->outcome : "?");
-      if (idx >= 0)
-        run->failures[idx] = app->exec_err != 0 ? run->failures[idx] + 1 : 0;
-      if (idx >= 0 && run->failures[idx] >= MAX_STEP_FAILURES) {
+      kiln_step_retry_record(&run->retry, app->spec->name, app->exec_err != 0,
+                             now, kiln_step_retry_jitter());
+      if (kiln_step_retry_gave_up(&run->retry, app->spec->name)) {
         any_failed = true;
         continue;
       }
@@ -212,6 +215,13 @@ static void passed(struct kiln_session *s, struct kiln_session_result *r,
   }
   /* A step usually changes AWS at once: look again soon. */
   uv_timer_start(&run->timer, on_timer, any_step ? 250 : run->interval_ms, 0);
+}
+
+static void passed(struct kiln_session *s, struct kiln_session_result *r,
+                   void *data)
+{
+  judge(s, r, data);
+  kiln_session_result_release(r);
 }
 
 static void start_pass(struct apply_run *run)
@@ -293,8 +303,11 @@ int kiln_cmd_apply(int argc, char **argv)
     run.s = &s;
     run.n_apps = s.repo->n_apps;
     run.last = calloc(run.n_apps + 1, sizeof(*run.last));
-    run.failures = calloc(run.n_apps + 1, sizeof(*run.failures));
-    if (run.last != NULL && run.failures != NULL) {
+    kiln_step_retry_init(&run.retry,
+                         &(struct kiln_step_retry_policy)KILN_STEP_RETRY_APPLY);
+    s.gate = may_act;
+    s.gate_arg = &run;
+    if (run.last != NULL) {
       printf("kiln apply: %s at commit %.12s\n", s.source.display, s.commit);
       open_history(&run, state_dir);
       uv_timer_init(&s.loop, &run.timer);
@@ -309,7 +322,7 @@ int kiln_cmd_apply(int argc, char **argv)
   for (size_t i = 0; run.last != NULL && i < run.n_apps; i++)
     free(run.last[i]);
   free(run.last);
-  free(run.failures);
+  kiln_step_retry_cleanup(&run.retry);
   free(run.last_error);
   kiln_arena_cleanup(&run.arena);
   return run.rc;

@@ -66,7 +66,7 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
     fprintf(stderr, "kiln plan: out of memory\n");
     run->rc = 1;
   } else if (run->format == KILN_FORMAT_JSON) {
-    json_object *root = kiln_report_plans_json(s->commit, plans, r->n);
+    json_object *root = kiln_report_plans_json(r->commit, plans, r->n);
     if (r->error != NULL)
       json_object_object_add(root, "error", json_object_new_string(r->error));
     puts(json_object_to_json_string_ext(
@@ -77,13 +77,14 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
     kiln_buf_init(&out, 0);
     if (r->error != NULL)
       fprintf(stderr, "kiln plan: %s\n", r->error);
-    if (kiln_report_plans_text(s->commit, plans, r->n, &out) == 0)
+    if (kiln_report_plans_text(r->commit, plans, r->n, &out) == 0)
       fputs(out.data, stdout);
     kiln_buf_cleanup(&out);
   }
   if (plans != NULL)
     run->rc = exit_code(r);
   free(plans);
+  kiln_session_result_release(r);
   uv_stop(&s->loop);
 }
 

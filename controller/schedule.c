@@ -31,8 +31,7 @@ static uint64_t app_wants(const struct kiln_schedule *s,
 }
 
 uint64_t kiln_schedule_next_pass_ms(const struct kiln_schedule *s,
-                                    const struct kiln_pass_app *apps,
-                                    size_t n,
+                                    const struct kiln_pass_app *apps, size_t n,
                                     kiln_schedule_backoff_fn *backoff_left,
                                     void *arg)
 {

@@ -29,8 +29,7 @@ typedef uint64_t kiln_schedule_backoff_fn(void *arg, const char *app);
 
 /* The wait before the pass that follows one over apps[0..n). */
 uint64_t kiln_schedule_next_pass_ms(const struct kiln_schedule *s,
-                                    const struct kiln_pass_app *apps,
-                                    size_t n,
+                                    const struct kiln_pass_app *apps, size_t n,
                                     kiln_schedule_backoff_fn *backoff_left,
                                     void *arg);
 

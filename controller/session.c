@@ -5,6 +5,7 @@
 #include "kiln/error.h"
 #include "kiln/tree_git.h"
 
+#include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,27 @@ static int add_region(struct kiln_session *s, const char *region)
   return 0;
 }
 
+/* Does commit descend from since (or is it since)? A commit that cannot be
+ * read counts as descending: nothing to warn about that we can tell. */
+static bool descends(const char *repo_path, const char *since,
+                     const char *commit)
+{
+  git_repository *repo = NULL;
+  git_oid old_id, new_id;
+  bool result = true;
+
+  if (git_oid_fromstr(&old_id, since) != 0 ||
+      git_oid_fromstr(&new_id, commit) != 0 ||
+      git_repository_open(&repo, repo_path) != 0)
+    return true;
+  result = git_oid_equal(&old_id, &new_id) ||
+           git_graph_descendant_of(repo, &new_id, &old_id) == 1;
+  git_repository_free(repo);
+  return result;
+}
+
 int kiln_session_fetch_snapshot(struct kiln_git_source *src, const char *ref,
-                                struct kiln_snapshot *out)
+                                const char *since, struct kiln_snapshot *out)
 {
   memset(out, 0, sizeof(*out));
   kiln_diags_init(&out->diags, 0);
@@ -102,6 +122,9 @@ int kiln_session_fetch_snapshot(struct kiln_git_source *src, const char *ref,
       (out->err = kiln_git_source_resolve(src, ref, out->commit, out->why,
                                           sizeof(out->why))) != 0)
     return out->err;
+  if (since != NULL && since[0] != '\0' &&
+      !descends(src->repo_path, since, out->commit))
+    out->rewritten = true;
   out->err = load_commit(src, out->commit, &out->diags, &out->repo);
   if (out->err != 0)
     snprintf(out->why, sizeof(out->why), "cannot read commit %.12s of %s: %s",
@@ -135,6 +158,10 @@ int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
   if (uv_loop_init(&s->loop) != 0)
     return KILN_EINTERNAL;
   s->loop_open = true;
+  uv_timer_init(&s->loop, &s->answer_timer);
+  kiln_prev_specs_init(&s->prevs, &s->loop, 0);
+  if (kiln_prev_specs_set_repo(&s->prevs, s->source.repo_path) != 0)
+    return KILN_ENOMEM;
   return 0;
 }
 
@@ -170,7 +197,7 @@ int kiln_session_open(struct kiln_session *s, const char *cmd, const char *src,
   if ((err = kiln_session_start(s, cmd, src, cache)) != 0)
     return err;
   s->only_app = only_app;
-  if (kiln_session_fetch_snapshot(&s->source, ref, &snap) != 0) {
+  if (kiln_session_fetch_snapshot(&s->source, ref, NULL, &snap) != 0) {
     fprintf(stderr, "kiln %s: %s\n", cmd, snap.why);
     err = snap.err;
     kiln_snapshot_cleanup(&snap);
@@ -195,49 +222,52 @@ void kiln_session_close(struct kiln_session *s)
   for (size_t i = 0; i < s->n_regions; i++)
     kiln_aws_client_close(s->regions[i].client, on_client_closed, NULL);
   if (s->loop_open) {
+    uv_close((uv_handle_t *)&s->answer_timer, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&s->loop) != 0)
       fprintf(stderr, "kiln %s: internal: handles left open at exit\n", s->cmd);
   }
   for (size_t i = 0; i < s->n_regions; i++)
     kiln_aws_config_cleanup(&s->regions[i].config);
-  for (size_t i = 0; i < s->n_prevs; i++)
-    kiln_spec_repo_free(s->prevs[i].repo);
+  kiln_prev_specs_cleanup(&s->prevs);
   kiln_bakes_cleanup(&s->bakes);
   kiln_spec_repo_free(s->repo);
   kiln_diags_cleanup(&s->diags);
   kiln_git_source_close(&s->source);
 }
 
-/* The app's spec at an older commit, read once per commit. A commit that is
- * gone (force-push) or unreadable gives NULL: drift is then blamed on git. */
+/* The app's spec at an older commit, from the cache (pass.h's prev). */
 static const struct kiln_app_spec *prev_spec(void *arg, const char *commit,
-                                             const char *app)
+                                             const char *app, bool *known)
 {
   struct kiln_session *s = arg;
-  struct kiln_session_prev *p = NULL;
-  for (size_t i = 0; i < s->n_prevs; i++)
-    if (strcmp(s->prevs[i].commit, commit) == 0)
-      p = &s->prevs[i];
-  if (p == NULL) {
-    struct kiln_diags ignored;
-    if (s->n_prevs == KILN_SESSION_MAX_PREV)
-      return NULL;
-    p = &s->prevs[s->n_prevs++];
-    snprintf(p->commit, sizeof(p->commit), "%s", commit);
-    kiln_diags_init(&ignored, 1);
-    if (strspn(commit, "0123456789abcdef") != 40 ||
-        load_commit(&s->source, commit, &ignored, &p->repo) != 0)
-      p->repo = NULL;
-    kiln_diags_cleanup(&ignored);
-  }
-  return p->repo != NULL ? kiln_spec_repo_find(p->repo, app) : NULL;
+  return kiln_prev_specs_find(&s->prevs, commit, app, known);
+}
+
+/* Reads the older commits a region's pass misses, on the thread pool. */
+static int prev_load(void *arg, const char *const *commits,
+                     const char *const *apps, size_t n,
+                     kiln_pass_prev_loaded_fn *done, void *done_data)
+{
+  struct kiln_session *s = arg;
+  struct kiln_prev_want *wants = calloc(n + 1, sizeof(*wants));
+  int err;
+
+  if (wants == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    wants[i] = (struct kiln_prev_want){commits[i], apps[i]};
+  err = kiln_prev_specs_load(&s->prevs, wants, n, done, done_data);
+  free(wants);
+  return err;
 }
 
 /* ---- a pass over every region ------------------------------------------ */
 
 struct multi {
   struct kiln_session *s;
+  struct kiln_spec_repo *repo; /* the pass's own reference */
+  const char *commit;          /* its own copy */
   struct kiln_arena *a;
   kiln_session_cb *cb;
   void *data;
@@ -261,7 +291,20 @@ static void region_done(int err, struct kiln_pass_result *r, void *data)
   if (--m->pending > 0)
     return;
   qsort(m->result.apps, m->result.n, sizeof(*m->result.apps), cmp_app);
+  m->result.commit = m->commit;
+  m->result.repo = m->repo;
   m->cb(m->s, &m->result, m->data);
+}
+
+static void answer_without_regions(uv_timer_t *t)
+{
+  region_done(0, &(struct kiln_pass_result){0}, t->data);
+}
+
+void kiln_session_result_release(struct kiln_session_result *r)
+{
+  kiln_spec_repo_free(r->repo);
+  r->repo = NULL;
 }
 
 int kiln_session_pass(struct kiln_session *s, bool apply,
@@ -272,6 +315,10 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
   int err;
 
   if (m == NULL)
+    return KILN_ENOMEM;
+  memset(m, 0, sizeof(*m));
+  m->commit = kiln_arena_strdup(arena, s->commit);
+  if (m->commit == NULL)
     return KILN_ENOMEM;
   m->s = s;
   m->a = arena;
@@ -289,34 +336,44 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
       continue;
     app = &m->result.apps[m->result.n++];
     app->spec = &r->apps[i];
-    err = kiln_plan_app(&r->apps[i], s->commit, &(struct kiln_observed_app){0},
+    err = kiln_plan_app(&r->apps[i], m->commit, &(struct kiln_observed_app){0},
                         NULL, arena, &app->plan);
     if (err != 0)
       return err;
   }
+  /* From here on the pass runs: it holds its snapshot to its end. */
+  m->repo = kiln_spec_repo_ref(s->repo);
+  kiln_prev_specs_new_pass(&s->prevs);
   m->pending = s->n_regions;
   if (s->n_regions == 0) {
-    /* Nothing to ask AWS; still answer from the loop. */
+    /* Nothing to ask AWS; still answer from the loop, later: a callback
+     * never runs before the call that registered it returns. */
     m->pending = 1;
-    region_done(0, &(struct kiln_pass_result){0}, m);
+    s->answer_timer.data = m;
+    uv_timer_start(&s->answer_timer, answer_without_regions, 0, 0);
     return 0;
   }
   for (size_t i = 0; i < s->n_regions; i++) {
     struct kiln_pass_options o = {
         .client = s->regions[i].client,
         .repo = r,
-        .commit = s->commit,
+        .commit = m->commit,
         .only_app = s->only_app,
         .apply = apply,
         .prev = prev_spec,
+        .prev_load = prev_load,
         .prev_arg = s,
         .bakes = &s->bakes,
         .gate = s->gate,
         .gate_arg = s->gate_arg,
     };
     err = kiln_pass_start(&o, arena, region_done, m);
-    if (err != 0)
-      return err; /* only before any region started: out of memory */
+    if (err != 0 && i == 0) {
+      kiln_spec_repo_free(m->repo);
+      return err; /* no region started: out of memory */
+    }
+    if (err != 0) /* the regions under way answer for the others */
+      region_done(err, &(struct kiln_pass_result){.error = "out of memory"}, m);
   }
   return 0;
 }

@@ -14,18 +14,13 @@
 #include "kiln/pass.h"
 #include "kiln/spec.h"
 #include "kiln/tree.h"
+#include "prev_specs.h"
 
 #define KILN_SESSION_MAX_REGIONS 32
-#define KILN_SESSION_MAX_PREV    8
 
 struct kiln_session_region {
   struct kiln_aws_config config;
   struct kiln_aws_client *client;
-};
-
-struct kiln_session_prev {
-  char commit[41];
-  struct kiln_spec_repo *repo; /* NULL when it could not be loaded */
 };
 
 struct kiln_session {
@@ -43,8 +38,10 @@ struct kiln_session {
   /* Kiln's request pacing, from KILN_AWS_RATE_LIMIT (read at start). */
   bool pacing_off;
   double pacing_share; /* 0: the default share */
-  struct kiln_session_prev prevs[KILN_SESSION_MAX_PREV];
-  size_t n_prevs;
+  /* Older commits' specs, read on the thread pool (drift causes). */
+  struct kiln_prev_specs prevs;
+  /* Answers a pass that has no region to ask, on a later loop turn. */
+  uv_timer_t answer_timer;
   /* Optional: may an app take a step now? (the daemon's backoff) */
   kiln_pass_gate_fn *gate;
   void *gate_arg;
@@ -55,15 +52,20 @@ struct kiln_snapshot {
   char commit[41];
   struct kiln_spec_repo *repo; /* owned until adopted */
   struct kiln_diags diags;
+  /* The commit it was fetched against did not lead to this one: history
+   * was rewritten (a force-push). */
+  bool rewritten;
   int err;        /* 0, or why there is no snapshot */
   char why[1024]; /* what failed, for people (no credentials) */
 };
 
 /* Fetches src (remotes: into its mirror), resolves ref (NULL: the default
- * branch) and loads the spec of that commit. Blocking: the daemon runs it on
- * the thread pool; it touches nothing but its arguments. Returns out->err. */
+ * branch) and loads the spec of that commit; with since (a commit, may be
+ * NULL or ""), tells whether the new commit descends from it. Blocking: the
+ * daemon runs it on the thread pool; it touches nothing but its arguments.
+ * Returns out->err. */
 int kiln_session_fetch_snapshot(struct kiln_git_source *src, const char *ref,
-                                struct kiln_snapshot *out);
+                                const char *since, struct kiln_snapshot *out);
 
 /* Frees what a snapshot that was not adopted holds. */
 void kiln_snapshot_cleanup(struct kiln_snapshot *snap);
@@ -75,7 +77,9 @@ int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
                        const char *cache_dir);
 
 /* Makes snap the desired state of s (taking its spec and diagnostics) and
- * adds a client for every new region. Returns 0 or an error (printed). */
+ * adds a client for every new region. A pass in flight keeps the snapshot
+ * and commit it started with; the next pass takes these. Returns 0 or an
+ * error (printed). */
 int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap);
 
 /* Reads the desired state of ref (NULL: the default branch) from src and
@@ -93,8 +97,16 @@ void kiln_session_close(struct kiln_session *s);
 struct kiln_session_result {
   struct kiln_pass_app *apps;
   size_t n;
-  const char *error; /* some region could not be observed */
+  const char *error;  /* some region could not be observed */
+  const char *commit; /* the commit the pass planned for */
+  /* The snapshot apps[].spec point into: a reference the result holds
+   * until kiln_session_result_release(). */
+  struct kiln_spec_repo *repo;
 };
+
+/* Drops the result's reference to its snapshot; its apps' specs must not
+ * be read afterwards. Loop thread only. */
+void kiln_session_result_release(struct kiln_session_result *r);
 
 typedef void kiln_session_cb(struct kiln_session *s,
                              struct kiln_session_result *r, void *data);
@@ -103,8 +115,11 @@ typedef void kiln_session_cb(struct kiln_session *s,
  * to free(), or NULL when out of memory. */
 struct kiln_plan *kiln_session_plans(const struct kiln_session_result *r);
 
-/* Runs one pass in every region at once; cb runs when all are done.
- * Everything lives in arena. Returns 0 or KILN_ENOMEM. */
+/* Runs one pass in every region at once over the current snapshot (a
+ * reference is taken, so adopting another meanwhile is safe); cb runs
+ * when all are done, always on a later turn of the loop. Everything lives in
+ * arena; the caller releases the result (kiln_session_result_release())
+ * when done with it. Returns 0 or KILN_ENOMEM (cb never runs). */
 int kiln_session_pass(struct kiln_session *s, bool apply,
                       struct kiln_arena *arena, kiln_session_cb *cb,
                       void *data);

@@ -165,11 +165,37 @@ static const struct kiln_app_spec *prev_of(struct pass *p,
 {
   if (o->asg_commit == NULL || p->opts.commit == NULL)
     return NULL;
+  bool known;
   if (strcmp(o->asg_commit, p->opts.commit) == 0)
     return spec;
   return p->opts.prev != NULL
-             ? p->opts.prev(p->opts.prev_arg, o->asg_commit, spec->name)
+             ? p->opts.prev(p->opts.prev_arg, o->asg_commit, spec->name, &known)
              : NULL;
+}
+
+/* Apps whose group names an older commit that prev has not at hand:
+ * their (commit, app) pairs into commits[] and apps[] (arena). */
+static size_t prev_missing(struct pass *p, const char ***commits,
+                           const char ***apps)
+{
+  size_t n = 0;
+  *commits = kiln_arena_alloc(p->a, (p->result.n + 1) * sizeof(char *));
+  *apps = kiln_arena_alloc(p->a, (p->result.n + 1) * sizeof(char *));
+  if (*commits == NULL || *apps == NULL || p->opts.prev == NULL)
+    return 0;
+  for (size_t i = 0; i < p->result.n; i++) {
+    const struct kiln_app_spec *spec = p->result.apps[i].spec;
+    const struct kiln_observed_app *o = &p->obs->apps[p->obs_index[i]];
+    bool known = false;
+    if (o->asg_commit == NULL || strcmp(o->asg_commit, p->opts.commit) == 0)
+      continue;
+    p->opts.prev(p->opts.prev_arg, o->asg_commit, spec->name, &known);
+    if (known)
+      continue;
+    (*commits)[n] = o->asg_commit;
+    (*apps)[n++] = spec->name;
+  }
+  return n;
 }
 
 /* The earlier app of this pass already taking the same image step for the
@@ -189,6 +215,8 @@ static const char *image_step_owner(const struct pass *p, size_t i)
   return NULL;
 }
 
+static void plan_all(void *data);
+
 static void observed(int err, struct kiln_observation *obs, void *data)
 {
   struct pass *p = data;
@@ -207,6 +235,25 @@ static void observed(int err, struct kiln_observation *obs, void *data)
     p->cb(err, &p->result, p->data);
     return;
   }
+  if (p->opts.prev_load != NULL) {
+    const char **commits, **apps;
+    size_t n = prev_missing(p, &commits, &apps);
+    /* Older commits are read off the loop first; without them (the read
+     * could not start) drift is blamed on git, as for a commit that is
+     * gone. */
+    if (n > 0 &&
+        p->opts.prev_load(p->opts.prev_arg, commits, apps, n, plan_all, p) == 0)
+      return;
+  }
+  plan_all(p);
+}
+
+/* Plans every app on the observation and starts each app's step. */
+static void plan_all(void *data)
+{
+  struct pass *p = data;
+  struct kiln_observation *obs = p->obs;
+
   /* Held until every step has started, so none can finish the pass early. */
   p->pending = 1;
   for (size_t i = 0; i < p->result.n; i++) {
@@ -259,7 +306,8 @@ static void observed(int err, struct kiln_observation *obs, void *data)
           kiln_plan_action_name(app->plan.action.type), kiln_strerror(e));
     }
   }
-  /* We are in the observation's callback, so this is asynchronous too. */
+  /* We are in the observation's (or the older commits') callback, so this
+   * is asynchronous too. */
   if (--p->pending == 0)
     p->cb(0, &p->result, p->data);
 }

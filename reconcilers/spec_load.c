@@ -217,6 +217,7 @@ int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
   *out = NULL;
   if (repo == NULL)
     return KILN_ENOMEM;
+  repo->refs = 1;
   kiln_arena_init(&repo->arena, SNAPSHOT_LIMIT_BYTES);
 
   err = load_defaults(tree, repo, diags);
@@ -263,9 +264,42 @@ fail:
   return err;
 }
 
+int kiln_spec_load_apps(const struct kiln_tree *tree, const char *const *names,
+                        size_t n_names, struct kiln_diags *diags,
+                        struct kiln_spec_repo **out)
+{
+  struct kiln_spec_repo *repo = calloc(1, sizeof(*repo));
+  int err;
+
+  *out = NULL;
+  if (repo == NULL)
+    return KILN_ENOMEM;
+  repo->refs = 1;
+  kiln_arena_init(&repo->arena, SNAPSHOT_LIMIT_BYTES);
+  err = load_defaults(tree, repo, diags);
+  for (size_t i = 0; i < n_names && err == 0; i++)
+    if (strchr(names[i], '/') == NULL && names[i][0] != '.')
+      err = load_app(tree, repo, names[i], diags);
+  if (err != 0) {
+    kiln_spec_repo_free(repo);
+    return err;
+  }
+  if (repo->n_apps > 1)
+    qsort(repo->apps, repo->n_apps, sizeof(*repo->apps), cmp_app);
+  *out = repo;
+  return 0;
+}
+
+struct kiln_spec_repo *kiln_spec_repo_ref(struct kiln_spec_repo *repo)
+{
+  if (repo != NULL)
+    repo->refs++;
+  return repo;
+}
+
 void kiln_spec_repo_free(struct kiln_spec_repo *repo)
 {
-  if (repo == NULL)
+  if (repo == NULL || --repo->refs > 0)
     return;
   kiln_arena_cleanup(&repo->arena);
   free(repo->apps);

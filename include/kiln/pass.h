@@ -23,10 +23,22 @@
 struct kiln_aws_client;
 struct kiln_arena;
 
-/* The spec of app at commit (for telling commit drift from out-of-band
- * drift), or NULL when it cannot be had. */
+/* The spec of app at an older commit (for telling commit drift from
+ * out-of-band drift): *known false when it is not at hand yet; NULL with
+ * *known true when the app was not in that commit or the commit cannot be
+ * read (drift is then blamed on git). */
 typedef const struct kiln_app_spec *
-kiln_pass_prev_fn(void *arg, const char *commit, const char *app);
+kiln_pass_prev_fn(void *arg, const char *commit, const char *app, bool *known);
+
+/* Reads what prev is missing, off the loop: wants[i] = (commit, app),
+ * strings borrowed for the call only. done(done_data) runs on the loop
+ * afterwards, never before this returns. Returns 0, or an error and done
+ * never runs (the pass then plans without them). */
+typedef void kiln_pass_prev_loaded_fn(void *done_data);
+typedef int kiln_pass_prev_load_fn(void *arg, const char *const *commits,
+                                   const char *const *apps, size_t n,
+                                   kiln_pass_prev_loaded_fn *done,
+                                   void *done_data);
 
 /* May app take a step in this pass? false: it is planned and reported,
  * and its step waits (the daemon's per-app backoff). */
@@ -36,9 +48,10 @@ struct kiln_pass_options {
   struct kiln_aws_client *client;
   const struct kiln_spec_repo *repo;
   const char *commit;
-  const char *only_app; /* NULL: every app of the client's region */
-  bool apply;           /* false: observe and plan only */
-  kiln_pass_prev_fn *prev;
+  const char *only_app;    /* NULL: every app of the client's region */
+  bool apply;              /* false: observe and plan only */
+  kiln_pass_prev_fn *prev; /* NULL: causes blamed on git */
+  kiln_pass_prev_load_fn *prev_load; /* NULL: prev has all it has */
   void *prev_arg;
   struct kiln_bakes *bakes;
   kiln_pass_gate_fn *gate; /* NULL: every app may act */
@@ -48,9 +61,9 @@ struct kiln_pass_options {
 struct kiln_pass_app {
   const struct kiln_app_spec *spec;
   struct kiln_plan plan;
-  bool executed;       /* a step was attempted */
-  int exec_err;        /* its outcome */
-  const char *outcome; /* what was done or why it failed */
+  bool executed;                  /* a step was attempted */
+  int exec_err;                   /* its outcome */
+  const char *outcome;            /* what was done or why it failed */
   int64_t made_lt_version;        /* the step made this version default */
   const char *started_refresh_id; /* the step started this refresh */
   /* The group's step that followed a launch template step at once (see

@@ -147,6 +147,7 @@ struct kiln_spec_defaults {
 };
 
 struct kiln_spec_repo {
+  unsigned refs;           /* kiln_spec_repo_ref(); the last _free frees */
   struct kiln_arena arena; /* owns everything below */
   struct kiln_spec_defaults defaults;
   bool defaults_valid;
@@ -163,6 +164,22 @@ struct kiln_spec_repo {
 int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
                    struct kiln_spec_repo **out);
 
+/* Loads kiln.yaml and only the apps whose directories are named in names
+ * (apps/<name>/app.yaml; a directory that is missing is a diagnostic), with
+ * no check across apps: enough to read what an older commit said of a few
+ * apps. An app whose name differs from its directory is not found this
+ * way; the caller falls back to kiln_spec_load(). Returns as
+ * kiln_spec_load(). */
+int kiln_spec_load_apps(const struct kiln_tree *tree, const char *const *names,
+                        size_t n_names, struct kiln_diags *diags,
+                        struct kiln_spec_repo **out);
+
+/* Another reference to repo (returned), for whoever must keep reading it
+ * after its owner lets go: a pass keeps the snapshot it started with.
+ * References are taken and dropped on one thread (the loop's). */
+struct kiln_spec_repo *kiln_spec_repo_ref(struct kiln_spec_repo *repo);
+
+/* Drops a reference; the last one frees the snapshot. NULL is fine. */
 void kiln_spec_repo_free(struct kiln_spec_repo *repo);
 
 /* Number of valid apps. */

@@ -1,0 +1,240 @@
+#include "daemon_internal.h"
+#include "log.h"
+#include "metrics.h"
+
+#include "kiln/arena.h"
+#include "kiln/buf.h"
+#include "kiln/error.h"
+#include "kiln/history.h"
+#include "kiln/http_server.h"
+#include "kiln/report.h"
+#include "kiln/webhook.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void serve_app(struct kiln__daemon *d, const char *name,
+                      struct kiln_http_responder *res)
+{
+  const struct kiln_plan *p = kiln_status_find(&d->status, name);
+  json_object *o;
+
+  if (p == NULL) {
+    kiln_http_server_respond_error(res, 404, "no such app");
+    return;
+  }
+  o = kiln_report_plan_json(p);
+  kiln_http_server_respond_json(res, 200, o);
+  json_object_put(o);
+}
+
+static void serve_apps(struct kiln__daemon *d, bool drifting_only,
+                       struct kiln_http_responder *res)
+{
+  json_object *out, *apps, *kept;
+
+  if (d->stats.passes == 0) {
+    kiln_http_server_respond_error(res, 503, "no pass has run yet");
+    return;
+  }
+  out = kiln_status_json(&d->status);
+  if (drifting_only && json_object_object_get_ex(out, "apps", &apps)) {
+    kept = json_object_new_array();
+    for (size_t i = 0; i < d->status.n; i++)
+      if (d->status.plans[i].n_drift > 0)
+        json_object_array_add(
+            kept, json_object_get(json_object_array_get_idx(apps, i)));
+    json_object_object_add(out, "apps", kept);
+  }
+  kiln_http_server_respond_json(res, 200, out);
+  json_object_put(out);
+}
+
+/* GET /api/v1/history[?app=NAME][&limit=N]: the newest releases first. */
+#define HISTORY_DEFAULT_LIMIT 200
+#define HISTORY_MAX_LIMIT     1000
+
+static void serve_history(struct kiln__daemon *d, const char *query,
+                          struct kiln_http_responder *res)
+{
+  struct kiln_arena a;
+  struct kiln_history_release *rel = NULL;
+  size_t n = 0;
+  char app[128] = "", limit_s[16] = "";
+  long limit = HISTORY_DEFAULT_LIMIT;
+  char *end;
+  json_object *out, *list;
+
+  if (d->history_reader == NULL) {
+    kiln_http_server_respond_error(res, 503, "history is not recorded");
+    return;
+  }
+  if (kiln_http_query_param(query, "app", app, sizeof(app)) < 0) {
+    kiln_http_server_respond_error(res, 400, "app: not an app name");
+    return;
+  }
+  if (kiln_http_query_param(query, "limit", limit_s, sizeof(limit_s)) != 0 &&
+      (limit_s[0] < '0' || limit_s[0] > '9' ||
+       (limit = strtol(limit_s, &end, 10)) < 1 || limit > HISTORY_MAX_LIMIT ||
+       *end != '\0')) {
+    kiln_http_server_respond_error(
+        res, 400, "limit: a number of releases from 1 to 1000");
+    return;
+  }
+  kiln_arena_init(&a, 0);
+  if (kiln_history_releases(d->history_reader, app[0] != '\0' ? app : NULL,
+                            (size_t)limit, &a, &rel, &n) != 0) {
+    kiln_http_server_respond_error(res, 500,
+                                   kiln_history_errmsg(d->history_reader));
+    kiln_arena_cleanup(&a);
+    return;
+  }
+  out = json_object_new_object();
+  list = json_object_new_array();
+  for (size_t i = 0; i < n; i++) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "app", json_object_new_string(rel[i].app));
+    json_object_object_add(o, "commit", json_object_new_string(rel[i].commit));
+    json_object_object_add(o, "digest", json_object_new_string(rel[i].digest));
+    json_object_object_add(
+        o, "ami",
+        rel[i].ami != NULL ? json_object_new_string(rel[i].ami) : NULL);
+    json_object_object_add(o, "launch_template_version",
+                           json_object_new_int64(rel[i].lt_version));
+    json_object_object_add(o, "refresh_id",
+                           rel[i].refresh_id != NULL
+                               ? json_object_new_string(rel[i].refresh_id)
+                               : NULL);
+    json_object_object_add(o, "started_at_ms",
+                           json_object_new_int64(rel[i].started_at_ms));
+    json_object_object_add(o, "ended_at_ms",
+                           json_object_new_int64(rel[i].ended_at_ms));
+    json_object_object_add(
+        o, "outcome",
+        json_object_new_string(kiln_history_outcome_name(rel[i].outcome)));
+    json_object_array_add(list, o);
+  }
+  json_object_object_add(out, "releases", list);
+  kiln_http_server_respond_json(res, 200, out);
+  json_object_put(out);
+  kiln_arena_cleanup(&a);
+}
+
+/* A hook only ever triggers a fetch: its payload is never trusted. */
+static void serve_hook(struct kiln__daemon *d, enum kiln_webhook_scheme scheme,
+                       struct kiln_http_server_request *req,
+                       struct kiln_http_responder *res)
+{
+  const char *value =
+      kiln_http_server_request_header(req, kiln_webhook_header_name(scheme));
+  if (kiln_webhook_verify(scheme, &d->secret, value, req->body,
+                          req->body_len) != 0) {
+    kiln_log("warn", NULL, d->s.commit,
+             "rejected a %s hook from %s: bad signature",
+             kiln_webhook_header_name(scheme), req->peer);
+    kiln_http_server_respond_error(res, 401, "signature missing or invalid");
+    return;
+  }
+  json_object *ack = json_object_new_object();
+  json_object_object_add(
+      ack, "fetch",
+      json_object_new_string(kiln_commit_source_busy(&d->source) ? "queued"
+                                                                 : "started"));
+  char why[96];
+  snprintf(why, sizeof(why), "signed hook from %.64s", req->peer);
+  kiln_commit_source_request(&d->source, why);
+  kiln_http_server_respond_json(res, 202, ack);
+  json_object_put(ack);
+}
+
+static void on_request(struct kiln_http_server_request *req,
+                       struct kiln_http_responder *res, void *data)
+{
+  struct kiln__daemon *d = data;
+  bool get = strcmp(req->method, "GET") == 0;
+  bool post = strcmp(req->method, "POST") == 0;
+  const char *p = req->path;
+
+  if (get && strcmp(p, "/healthz") == 0) {
+    kiln_http_server_respond(res,
+                             &(struct kiln_http_server_response){
+                                 .status = 200, .body = "ok\n", .body_len = 3});
+  } else if (get && strcmp(p, "/readyz") == 0) {
+    if (d->ready && d->source.failures == 0)
+      kiln_http_server_respond(
+          res, &(struct kiln_http_server_response){
+                   .status = 200, .body = "ready\n", .body_len = 6});
+    else
+      kiln_http_server_respond_error(
+          res, 503,
+          !d->ready ? "not ready: no fetch and observation yet"
+          : d->source.last_error[0] != '\0' ? d->source.last_error
+                                            : "fetch failing");
+  } else if (get && strcmp(p, "/metrics") == 0) {
+    struct kiln_buf b;
+    kiln_buf_init(&b, 0);
+    kiln__metrics_render(d, &b);
+    kiln_http_server_respond(
+        res, &(struct kiln_http_server_response){
+                 .status = 200,
+                 .content_type = "text/plain; version=0.0.4; charset=utf-8",
+                 .body = b.data,
+                 .body_len = b.len});
+    kiln_buf_cleanup(&b);
+  } else if (get && strcmp(p, "/api/v1/apps") == 0) {
+    serve_apps(d, false, res);
+  } else if (get && strncmp(p, "/api/v1/apps/", 13) == 0) {
+    serve_app(d, p + 13, res);
+  } else if (get && strcmp(p, "/api/v1/drift") == 0) {
+    serve_apps(d, true, res);
+  } else if (get && strcmp(p, "/api/v1/history") == 0) {
+    serve_history(d, req->query, res);
+  } else if (post && strcmp(p, "/hooks/github") == 0) {
+    serve_hook(d, KILN_WEBHOOK_GITHUB, req, res);
+  } else if (post && strcmp(p, "/hooks/gitlab") == 0) {
+    serve_hook(d, KILN_WEBHOOK_GITLAB, req, res);
+  } else if (post && strcmp(p, "/hooks/generic") == 0) {
+    serve_hook(d, KILN_WEBHOOK_GENERIC, req, res);
+  } else {
+    kiln_http_server_respond_error(res, 404, "not found");
+  }
+}
+
+static void on_http_log(enum kiln_http_server_log_level level, const char *msg,
+                        void *data)
+{
+  static const char *const names[] = {"debug", "info", "warn", "error"};
+  struct kiln__daemon *d = data;
+  if (level >= KILN_HTTP_SERVER_LOG_WARN)
+    kiln_log(names[level], NULL, d->s.commit, "http: %s", msg);
+}
+
+int kiln__daemon_http_start(struct kiln__daemon *d)
+{
+  int err = kiln_http_server_start(
+      &d->s.loop,
+      &(struct kiln_http_server_options){.listen = d->opts.listen,
+                                         .handler = on_request,
+                                         .handler_data = d,
+                                         .log = on_http_log,
+                                         .log_data = d},
+      &d->http);
+  if (err != 0) {
+    fprintf(stderr, "kiln run: cannot listen on %s: %s\n", d->opts.listen,
+            kiln_strerror(err));
+    d->http = NULL;
+    return err;
+  }
+  kiln_log("info", NULL, NULL, "listening on %s (port %d)", d->opts.listen,
+           kiln_http_server_port(d->http));
+  return 0;
+}
+
+void kiln__daemon_http_stop(struct kiln__daemon *d)
+{
+  if (d->http != NULL)
+    kiln_http_server_close(d->http, NULL, NULL);
+  d->http = NULL;
+}

@@ -1,0 +1,77 @@
+/* What the daemon's files share: the daemon itself. daemon.c wires it
+ * together and runs passes; commit_source.c fetches; status.c holds what
+ * the last pass found; daemon_http.c serves it; metrics.c renders it. */
+#ifndef KILN_CONTROLLER_DAEMON_INTERNAL_H
+#define KILN_CONTROLLER_DAEMON_INTERNAL_H
+
+#include "commit_source.h"
+#include "daemon.h"
+#include "history_writer.h"
+#include "loop_lag.h"
+#include "session.h"
+#include "status.h"
+#include "step_retry.h"
+
+#include "kiln/arena.h"
+#include "kiln/webhook.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct kiln_history;
+struct kiln_http_server;
+
+/* What passes have cost, for /metrics. */
+struct kiln_pass_stats {
+  uint64_t passes;
+  uint64_t failures; /* passes that could not observe AWS */
+  double seconds_sum;
+  double cpu_seconds_sum;
+  double last_seconds;
+  double last_cpu_seconds;
+  struct kiln_loop_lag last_lag;
+};
+
+struct kiln__daemon {
+  struct kiln_daemon_options opts;
+  struct kiln_session s;
+  struct kiln_commit_source source;
+
+  uv_timer_t pass_timer;
+  uv_timer_t stop_timer;
+  uv_timer_t watchdog_timer;
+  uv_timer_t lag_timer; /* armed while a pass runs */
+  uv_signal_t sig_term;
+  uv_signal_t sig_int;
+  uv_signal_t sig_hup;
+
+  bool passing;
+  bool pass_again;
+  uint64_t pass_started_ms;
+  double pass_started_cpu; /* the loop thread's CPU time, seconds */
+  uint64_t lag_due_ns;
+  struct kiln_loop_lag lag;
+  struct kiln_pass_stats stats;
+
+  struct kiln_step_retry retry;
+  bool ready;
+  bool stopping;
+  bool closed;
+
+  struct kiln_status status;
+  struct kiln_history *history;        /* written on the pool; NULL: off */
+  struct kiln_history *history_reader; /* read by the API on the loop */
+  struct kiln_history_writer writer;
+  struct kiln_http_server *http;
+  struct kiln_webhook_secret secret;
+};
+
+/* daemon_http.c */
+int kiln__daemon_http_start(struct kiln__daemon *d);
+void kiln__daemon_http_stop(struct kiln__daemon *d);
+
+/* daemon.c: a hook or signal asks for a fetch now. */
+void kiln__daemon_fetch_now(struct kiln__daemon *d, const char *why);
+
+#endif

@@ -1,0 +1,128 @@
+#include "status.h"
+
+#include "kiln/error.h"
+#include "kiln/pass.h"
+#include "kiln/report.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+void kiln_status_init(struct kiln_status *st)
+{
+  memset(st, 0, sizeof(*st));
+  kiln_arena_init(&st->arena, 0);
+}
+
+void kiln_status_cleanup(struct kiln_status *st)
+{
+  kiln_arena_cleanup(&st->arena);
+  memset(st, 0, sizeof(*st));
+}
+
+/* A copy of s in a, NULL for NULL; *ok turns false when out of memory. */
+static const char *dup(struct kiln_arena *a, const char *s, bool *ok)
+{
+  char *d;
+  if (s == NULL)
+    return NULL;
+  d = kiln_arena_strdup(a, s);
+  *ok &= d != NULL;
+  return d;
+}
+
+/* Copies what reports read of a plan; the launch template data an action
+ * carries is the executor's, not the report's, and is left out. */
+static bool copy_plan(struct kiln_arena *a, struct kiln_plan *to,
+                      const struct kiln_plan *from)
+{
+  bool ok = true;
+
+  *to = *from;
+  to->app = dup(a, from->app, &ok);
+  to->message = dup(a, from->message, &ok);
+  to->action.digest = dup(a, from->action.digest, &ok);
+  to->action.ami_id = dup(a, from->action.ami_id, &ok);
+  to->action.lt_data = NULL;
+  to->action.refresh_id = dup(a, from->action.refresh_id, &ok);
+  to->action.rebake_of = dup(a, from->action.rebake_of, &ok);
+  to->action.reason = dup(a, from->action.reason, &ok);
+  to->drift = NULL;
+  if (from->n_drift > 0) {
+    to->drift = kiln_arena_alloc(a, from->n_drift * sizeof(*to->drift));
+    if (to->drift == NULL)
+      return false;
+    for (size_t i = 0; i < from->n_drift; i++) {
+      to->drift[i] = from->drift[i];
+      to->drift[i].field = dup(a, from->drift[i].field, &ok);
+      to->drift[i].desired = dup(a, from->drift[i].desired, &ok);
+      to->drift[i].actual = dup(a, from->drift[i].actual, &ok);
+    }
+  }
+  return ok;
+}
+
+static bool in_flight_bake(const struct kiln_pass_app *a)
+{
+  return a->plan.action.type == KILN_ACTION_WAIT_BAKE ||
+         a->plan.action.type == KILN_ACTION_BAKE;
+}
+
+static bool in_flight_refresh(const struct kiln_pass_app *a)
+{
+  return a->plan.action.type == KILN_ACTION_WAIT_REFRESH ||
+         a->plan.action.type == KILN_ACTION_REFRESH_START ||
+         a->started_refresh_id != NULL;
+}
+
+int kiln_status_set(struct kiln_status *out, const char *commit,
+                    const struct kiln_pass_app *apps, size_t n,
+                    const char *error)
+{
+  struct kiln_status st;
+  bool ok = true;
+
+  kiln_status_init(&st);
+  st.commit = dup(&st.arena, commit, &ok);
+  st.error = dup(&st.arena, error, &ok);
+  st.plans = kiln_arena_alloc(&st.arena, (n + 1) * sizeof(*st.plans));
+  ok &= st.plans != NULL;
+  for (size_t i = 0; ok && i < n; i++) {
+    ok = copy_plan(&st.arena, &st.plans[i], &apps[i].plan);
+    st.bakes_in_flight += in_flight_bake(&apps[i]);
+    st.refreshes_in_flight += in_flight_refresh(&apps[i]);
+  }
+  if (!ok) {
+    kiln_status_cleanup(&st);
+    return KILN_ENOMEM;
+  }
+  st.n = n;
+  kiln_status_cleanup(out);
+  *out = st;
+  return 0;
+}
+
+const struct kiln_plan *kiln_status_find(const struct kiln_status *st,
+                                         const char *app)
+{
+  size_t lo = 0, hi = st->n;
+  /* Plans are sorted by app (the pass sorts them). */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(st->plans[mid].app, app);
+    if (c == 0)
+      return &st->plans[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+json_object *kiln_status_json(const struct kiln_status *st)
+{
+  json_object *o = kiln_report_plans_json(st->commit, st->plans, st->n);
+  if (o != NULL && st->error != NULL)
+    json_object_object_add(o, "error", json_object_new_string(st->error));
+  return o;
+}

@@ -1,0 +1,48 @@
+/* The daemon's status model: what the last pass found, as data that the
+ * status API, /metrics and the logs all read.
+ *
+ * A status owns a deep copy of the pass's plans (in its own arena), so it
+ * outlives the pass's memory and the snapshot the pass read: the daemon
+ * keeps the last one while the next pass runs. Pure.
+ */
+#ifndef KILN_CONTROLLER_STATUS_H
+#define KILN_CONTROLLER_STATUS_H
+
+#include <stddef.h>
+
+#include "kiln/arena.h"
+#include "kiln/plan.h"
+
+struct kiln_pass_app;
+struct json_object;
+
+struct kiln_status {
+  struct kiln_arena arena; /* owns everything below */
+  const char *commit;
+  struct kiln_plan *plans; /* sorted by app, as the pass gave them */
+  size_t n;
+  const char *error; /* AWS could not be observed; NULL */
+  size_t bakes_in_flight;
+  size_t refreshes_in_flight;
+};
+
+/* An empty status (no pass yet). */
+void kiln_status_init(struct kiln_status *st);
+void kiln_status_cleanup(struct kiln_status *st);
+
+/* Makes *out the status of a pass at commit over apps[0..n) (error may be
+ * NULL). *out must be initialised; on success its previous contents are
+ * freed; on failure it is left as it was. Returns 0 or KILN_ENOMEM. */
+int kiln_status_set(struct kiln_status *out, const char *commit,
+                    const struct kiln_pass_app *apps, size_t n,
+                    const char *error);
+
+/* The plan of app, or NULL. */
+const struct kiln_plan *kiln_status_find(const struct kiln_status *st,
+                                         const char *app);
+
+/* {"commit", "apps": [...], "error"?} as `kiln plan --format json` prints
+ * it. New reference. */
+struct json_object *kiln_status_json(const struct kiln_status *st);
+
+#endif
