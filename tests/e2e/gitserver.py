@@ -8,12 +8,17 @@ import http.server
 import os
 import subprocess
 import threading
+import time
 
 
 class GitHTTPServer:
-    def __init__(self, root, token=None):
+    def __init__(self, root, token=None, upload_pack_delay=0.0):
+        """upload_pack_delay: seconds every fetch's pack request waits
+        before it is served (a slow remote)."""
         self.root = str(root)
         self.token = token
+        self.upload_pack_delay = upload_pack_delay
+        self.upload_packs = 0
         self.requests = 0
         server = self
 
@@ -42,6 +47,10 @@ class GitHTTPServer:
                     self.end_headers()
                     return
                 path, _, query = self.path.partition("?")
+                if self.command == "POST" and path.endswith("/git-upload-pack"):
+                    server.upload_packs += 1
+                    if server.upload_pack_delay:
+                        time.sleep(server.upload_pack_delay)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 env = {
