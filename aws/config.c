@@ -157,7 +157,7 @@ static int load_file(struct kiln_aws_config *cfg,
 
   if (path == NULL)
     return 0;
-  kiln_buf_init(&b, KILN_AWS_CONFIG_MAX_FILE_BYTES);
+  kiln_buf_init_secret(&b, KILN_AWS_CONFIG_MAX_FILE_BYTES);
   err = o->read_file(o->read_file_arg, path, &b);
   if (err == KILN_ENOENT) {
     err = 0;
