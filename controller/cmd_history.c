@@ -4,6 +4,7 @@
 #include "kiln/arena.h"
 #include "kiln/error.h"
 #include "kiln/history.h"
+#include "kiln/paths.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -215,10 +216,14 @@ int kiln_cmd_history(int argc, char **argv)
     return kiln_cli_usage_error("history", "unexpected argument '%s'",
                                 argv[optind]);
   if (state_dir == NULL) {
-    e = kiln_history_default_dir(dir, sizeof(dir));
+    e = kiln_paths_default_dir(KILN_PATHS_STATE, dir, sizeof(dir));
     if (e != 0) {
-      fprintf(stderr, "kiln history: no state directory: set --state-dir, "
-                      "$KILN_STATE_DIR, $XDG_STATE_HOME or $HOME\n");
+      fprintf(stderr,
+              "kiln history: no state directory: %s; give "
+              "--state-dir\n",
+              e == KILN_ETOOBIG ? "the default path is too long"
+                                : "none of $KILN_STATE_DIR, $XDG_STATE_HOME "
+                                  "(absolute) or $HOME (absolute) is set");
       return KILN_EXIT_FAILED;
     }
     state_dir = dir;

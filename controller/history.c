@@ -292,23 +292,8 @@ static int tx_end(struct kiln_history *h, int err)
   return err;
 }
 
-/* ---- paths ----------------------------------------------------------------
+/* ---- state directory ------------------------------------------------------
  */
-
-int kiln_history_default_dir(char *buf, size_t size)
-{
-  const char *v;
-  int n;
-  if ((v = getenv("KILN_STATE_DIR")) != NULL && *v != '\0')
-    n = snprintf(buf, size, "%s", v);
-  else if ((v = getenv("XDG_STATE_HOME")) != NULL && *v != '\0')
-    n = snprintf(buf, size, "%s/kiln", v);
-  else if ((v = getenv("HOME")) != NULL && *v != '\0')
-    n = snprintf(buf, size, "%s/.local/state/kiln", v);
-  else
-    return KILN_ENOENT;
-  return n < 0 || (size_t)n >= size ? KILN_ETOOBIG : 0;
-}
 
 /* mkdir -p, making what is missing with mode 0700. */
 static int make_dirs(struct kiln_history *h, const char *dir)

@@ -88,11 +88,6 @@ struct kiln_history_drift_row {
   const char *cause;
 };
 
-/* The default state directory into buf: $KILN_STATE_DIR, else
- * $XDG_STATE_HOME/kiln, else $HOME/.local/state/kiln (empty variables count
- * as unset). Returns 0, KILN_ENOENT (none of them is set) or KILN_ETOOBIG. */
-int kiln_history_default_dir(char *buf, size_t size);
-
 /* Opens (creating when missing) state_dir (mode 0700) and
  * state_dir/history.db, and brings its schema up to
  * KILN_HISTORY_SCHEMA_VERSION in a transaction. A file that is not a

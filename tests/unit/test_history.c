@@ -495,27 +495,6 @@ static void test_state_dir_that_is_a_file(void **state)
   assert_non_null(strstr(err, path));
 }
 
-static void test_default_dir(void **state)
-{
-  char buf[256];
-  (void)state;
-  setenv("KILN_STATE_DIR", "/srv/kiln", 1);
-  setenv("XDG_STATE_HOME", "/x/state", 1);
-  setenv("HOME", "/home/u", 1);
-  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
-  assert_string_equal(buf, "/srv/kiln");
-  setenv("KILN_STATE_DIR", "", 1);
-  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
-  assert_string_equal(buf, "/x/state/kiln");
-  unsetenv("XDG_STATE_HOME");
-  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
-  assert_string_equal(buf, "/home/u/.local/state/kiln");
-  assert_int_equal(kiln_history_default_dir(buf, 8), KILN_ETOOBIG);
-  unsetenv("HOME");
-  unsetenv("KILN_STATE_DIR");
-  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), KILN_ENOENT);
-}
-
 /* ---- crash safety ---------------------------------------------------------
  */
 
@@ -794,7 +773,6 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(test_state_dir_that_is_a_file, setup,
                                       teardown),
-      cmocka_unit_test(test_default_dir),
       cmocka_unit_test_setup_teardown(test_completed_release_survives_sigkill,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_pass_follows_a_release, setup,
