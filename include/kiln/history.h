@@ -32,7 +32,7 @@ struct kiln_pass_app;
 struct kiln_history;
 
 /* The schema version this Kiln writes (PRAGMA user_version). */
-#define KILN_HISTORY_SCHEMA_VERSION 1
+#define KILN_HISTORY_SCHEMA_VERSION 2
 
 /* Room for the message of a failed kiln_history_open(). */
 #define KILN_HISTORY_ERRMAX 512
@@ -44,6 +44,8 @@ enum kiln_history_outcome {
   KILN_HISTORY_SUPERSEDED,
 };
 
+/* A release as stored. Its one JSON form is kiln_history_release_json()
+ * (kiln/history_json.h). */
 struct kiln_history_release {
   int64_t id;
   const char *app;
