@@ -706,9 +706,9 @@ static void apply_refresh(const struct kiln_asg_instance_refreshes *r,
   latest = &r->refreshes[0];
   a->refresh = refresh_state(latest->status);
   a->refresh_id = latest->id;
-  a->refresh_version = latest->desired_launch_template.version != NULL
-                           ? atoll(latest->desired_launch_template.version)
-                           : 0;
+  /* Checked by the client: a version AWS sends that is not a number fails
+   * DescribeInstanceRefreshes; $Default and $Latest are 0. */
+  a->refresh_version = latest->desired_launch_template.version_number;
   a->refresh_percent =
       latest->percentage_complete.set ? latest->percentage_complete.value : 0;
   a->refresh_reason = latest->rollback_reason != NULL ? latest->rollback_reason

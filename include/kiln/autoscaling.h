@@ -18,6 +18,10 @@ struct kiln_asg_launch_template {
   const char *id; /* or name */
   const char *name;
   const char *version; /* "3"; Kiln never uses $Default or $Latest */
+  /* In answers: version as a number, checked (a version that is neither a
+   * number nor $Default/$Latest fails the call); 0 when absent, $Default
+   * or $Latest. Requests ignore it. */
+  int64_t version_number;
 };
 
 struct kiln_asg_tag {

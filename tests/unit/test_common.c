@@ -10,6 +10,7 @@
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/hash.h"
+#include "kiln/num.h"
 
 static void test_errors_are_negative_and_named(void **state)
 {
@@ -124,6 +125,54 @@ static void test_secret_buf_wipes_every_block(void **state)
   kiln__buf_set_free_hook(NULL);
 }
 
+static void test_num_parse_i64(void **state)
+{
+  static const struct {
+    const char *text;
+    int64_t min, max;
+    int err;
+    int64_t value;
+  } cases[] = {
+      {"0", 0, 10, 0, 0},
+      {"10", 0, 10, 0, 10},
+      {"007", 0, 10, 0, 7},
+      {"11", 0, 10, KILN_ERANGE, 0},
+      {"-1", -5, 5, 0, -1},
+      {"-6", -5, 5, KILN_ERANGE, 0},
+      {"-1", 0, 10, KILN_EPARSE, 0}, /* no sign where none may be */
+      {"9223372036854775807", INT64_MIN, INT64_MAX, 0, INT64_MAX},
+      {"-9223372036854775808", INT64_MIN, INT64_MAX, 0, INT64_MIN},
+      {"9223372036854775808", INT64_MIN, INT64_MAX, KILN_ERANGE, 0},
+      {"-9223372036854775809", INT64_MIN, INT64_MAX, KILN_ERANGE, 0},
+      {"99999999999999999999999", 0, INT64_MAX, KILN_ERANGE, 0},
+      {"99999999999999999999999x", 0, INT64_MAX, KILN_EPARSE, 0},
+      {"", 0, 10, KILN_EPARSE, 0},
+      {"-", -5, 5, KILN_EPARSE, 0},
+      {"12abc", 0, INT64_MAX, KILN_EPARSE, 0},
+      {" 1", 0, 10, KILN_EPARSE, 0},
+      {"1 ", 0, 10, KILN_EPARSE, 0},
+      {"+1", 0, 10, KILN_EPARSE, 0},
+      {"0x1", 0, 10, KILN_EPARSE, 0},
+      {"1e3", 0, 10000, KILN_EPARSE, 0},
+      {"$Latest", 0, 10, KILN_EPARSE, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int64_t v = 42;
+    print_message("\"%s\"\n", cases[i].text);
+    assert_int_equal(
+        kiln_num_parse_i64(cases[i].text, cases[i].min, cases[i].max, &v),
+        cases[i].err);
+    assert_int_equal(v, cases[i].err == 0 ? cases[i].value : 42);
+  }
+  int64_t v = 0;
+  assert_int_equal(kiln_num_parse_i64(NULL, 0, 10, &v), KILN_EPARSE);
+  /* A span: the port of "host:2222/path". */
+  assert_int_equal(kiln_num_parse_i64n("2222/path", 4, 1, 65535, &v), 0);
+  assert_int_equal(v, 2222);
+  assert_int_equal(kiln_num_parse_i64n("2222/path", 5, 1, 65535, &v),
+                   KILN_EPARSE);
+}
+
 static void test_sha256_hex(void **state)
 {
   char out[65];
@@ -142,6 +191,7 @@ int main(void)
       cmocka_unit_test(test_arena_large_allocations),
       cmocka_unit_test(test_buf_is_bounded),
       cmocka_unit_test(test_secret_buf_wipes_every_block),
+      cmocka_unit_test(test_num_parse_i64),
       cmocka_unit_test(test_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
