@@ -307,6 +307,40 @@ int kiln_asg_create_or_update_tags(
                         NULL, 0, cb, data);
 }
 
+/* ---- DeleteTags ---- */
+
+int kiln__asg_delete_tags_body(const struct kiln_asg_delete_tags_request *r,
+                               struct kiln__op_body *b)
+{
+  init(b, "DeleteTags");
+  if (r->group_name == NULL || r->key_count == 0)
+    b->query.err = KILN_EINVAL;
+  for (size_t i = 0; i < r->key_count; i++) {
+    kiln__query_str(&b->query, r->group_name, "Tags.member.%zu.ResourceId",
+                    i + 1);
+    kiln__query_str(&b->query, "auto-scaling-group",
+                    "Tags.member.%zu.ResourceType", i + 1);
+    kiln__query_str(&b->query, r->keys[i], "Tags.member.%zu.Key", i + 1);
+  }
+  return b->query.err;
+}
+
+const struct kiln__op_desc kiln__asg_delete_tags_desc = {
+    KILN_AWS_AUTOSCALING, "DeleteTags", NULL, NULL, NULL, parse_empty};
+
+int kiln_asg_delete_tags(struct kiln_aws_client *client,
+                         const struct kiln_asg_delete_tags_request *req,
+                         kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_delete_tags_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_delete_tags_desc, &b, NULL, NULL, 0,
+                        cb, data);
+}
+
 /* ---- StartInstanceRefresh / CancelInstanceRefresh ---- */
 
 static void preferences(struct kiln__query *q,

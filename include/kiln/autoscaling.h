@@ -121,6 +121,19 @@ int kiln_asg_create_or_update_tags(
     const struct kiln_asg_create_or_update_tags_request *req,
     kiln_aws_done_cb *cb, void *data);
 
+/* ---- DeleteTags ---- */
+
+struct kiln_asg_delete_tags_request {
+  const char *group_name;
+  const char **keys; /* deleted whatever their values */
+  size_t key_count;  /* at least one */
+};
+
+/* No result: arena and out are not taken. */
+int kiln_asg_delete_tags(struct kiln_aws_client *client,
+                         const struct kiln_asg_delete_tags_request *req,
+                         kiln_aws_done_cb *cb, void *data);
+
 /* ---- instance refresh ---- */
 
 struct kiln_asg_refresh_preferences {
