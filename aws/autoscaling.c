@@ -5,6 +5,7 @@
 #include "aws_ops_private.h"
 
 #include "kiln/error.h"
+#include "kiln/num.h"
 
 #include <libxml/tree.h>
 #include <stdio.h>
@@ -59,7 +60,8 @@ static xmlNodePtr result(const struct kiln_aws_response *res,
   return kiln__xml_find(root, name);
 }
 
-static void parse_lt(struct kiln__px *px, xmlNodePtr n,
+/* where names the element for an error message ("LaunchTemplate"). */
+static void parse_lt(struct kiln__px *px, xmlNodePtr n, const char *where,
                      struct kiln_asg_launch_template *lt)
 {
   if (n == NULL)
@@ -67,6 +69,12 @@ static void parse_lt(struct kiln__px *px, xmlNodePtr n,
   lt->id = kiln__xml_str(px, n, "LaunchTemplateId");
   lt->name = kiln__xml_str(px, n, "LaunchTemplateName");
   lt->version = kiln__xml_str(px, n, "Version");
+  if (lt->version == NULL || strcmp(lt->version, "$Latest") == 0 ||
+      strcmp(lt->version, "$Default") == 0)
+    return;
+  if (kiln_num_parse_i64(lt->version, 1, INT64_MAX, &lt->version_number) != 0)
+    kiln__px_bad(px, "%s.Version \"%.40s\" is not a version number", where,
+                 lt->version);
 }
 
 /* ---- DescribeAutoScalingGroups ---- */
@@ -107,7 +115,8 @@ static int parse_groups(struct kiln__px *px, void *out,
          g->name == NULL) &&
         px->err == 0)
       px->err = KILN_EPARSE;
-    parse_lt(px, kiln__xml_find(e, "LaunchTemplate"), &g->launch_template);
+    parse_lt(px, kiln__xml_find(e, "LaunchTemplate"), "LaunchTemplate",
+             &g->launch_template);
     g->vpc_zone_identifier = kiln__xml_str(px, e, "VPCZoneIdentifier");
     if (g->vpc_zone_identifier != NULL && g->vpc_zone_identifier[0] == '\0')
       g->vpc_zone_identifier = NULL;
@@ -125,7 +134,8 @@ static int parse_groups(struct kiln__px *px, void *out,
       in->lifecycle_state = kiln__xml_str(px, i, "LifecycleState");
       in->health_status = kiln__xml_str(px, i, "HealthStatus");
       in->availability_zone = kiln__xml_str(px, i, "AvailabilityZone");
-      parse_lt(px, kiln__xml_find(i, "LaunchTemplate"), &in->launch_template);
+      parse_lt(px, kiln__xml_find(i, "LaunchTemplate"),
+               "Instances.LaunchTemplate", &in->launch_template);
     }
     for (xmlNodePtr t = kiln__xml_first(kiln__xml_find(e, "Tags"), "member");
          t != NULL; t = kiln__xml_next(t)) {
@@ -297,6 +307,40 @@ int kiln_asg_create_or_update_tags(
                         NULL, 0, cb, data);
 }
 
+/* ---- DeleteTags ---- */
+
+int kiln__asg_delete_tags_body(const struct kiln_asg_delete_tags_request *r,
+                               struct kiln__op_body *b)
+{
+  init(b, "DeleteTags");
+  if (r->group_name == NULL || r->key_count == 0)
+    b->query.err = KILN_EINVAL;
+  for (size_t i = 0; i < r->key_count; i++) {
+    kiln__query_str(&b->query, r->group_name, "Tags.member.%zu.ResourceId",
+                    i + 1);
+    kiln__query_str(&b->query, "auto-scaling-group",
+                    "Tags.member.%zu.ResourceType", i + 1);
+    kiln__query_str(&b->query, r->keys[i], "Tags.member.%zu.Key", i + 1);
+  }
+  return b->query.err;
+}
+
+const struct kiln__op_desc kiln__asg_delete_tags_desc = {
+    KILN_AWS_AUTOSCALING, "DeleteTags", NULL, NULL, NULL, parse_empty};
+
+int kiln_asg_delete_tags(struct kiln_aws_client *client,
+                         const struct kiln_asg_delete_tags_request *req,
+                         kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_delete_tags_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_delete_tags_desc, &b, NULL, NULL, 0,
+                        cb, data);
+}
+
 /* ---- StartInstanceRefresh / CancelInstanceRefresh ---- */
 
 static void preferences(struct kiln__query *q,
@@ -437,6 +481,7 @@ static int parse_refreshes(struct kiln__px *px, void *out,
     f->start_time = kiln__xml_str(px, e, "StartTime");
     f->end_time = kiln__xml_str(px, e, "EndTime");
     parse_lt(px, kiln__xml_find(e, "DesiredConfiguration/LaunchTemplate"),
+             "DesiredConfiguration.LaunchTemplate",
              &f->desired_launch_template);
     p = kiln__xml_find(e, "Preferences");
     opt_i(px, p, "MinHealthyPercentage",

@@ -25,7 +25,15 @@ struct json_object;
 struct kiln__px {
   struct kiln_arena *arena;
   int err; /* first error: KILN_ENOMEM or KILN_EPARSE */
+  /* What was malformed, for the error a person reads ("Version \"12abc\"
+   * is not a version number"); NULL: unsaid. In arena. */
+  const char *why;
 };
+
+/* Marks the parse malformed (KILN_EPARSE, unless an error came first) and
+ * says why, printf-style, unless a reason was given first. */
+void kiln__px_bad(struct kiln__px *px, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Appends one zeroed element to an arena array (*items, *count), growing
  * it geometrically; returns the new element or NULL (px->err set). */
@@ -172,9 +180,11 @@ int kiln__op_start(struct kiln_aws_client *client,
 int kiln__op_render(const struct kiln__op_desc *desc,
                     struct kiln__op_body *body, struct kiln_buf *out);
 
-/* Tests: parse a canned response body as desc would. */
+/* Tests: parse a canned response body as desc would. On error, *why (may
+ * be NULL) is what the parser said was malformed, or NULL. */
 int kiln__op_parse_body(const struct kiln__op_desc *desc, const char *body,
                         size_t len, struct kiln_arena *arena, void *out,
-                        size_t out_size, const char **next_token);
+                        size_t out_size, const char **next_token,
+                        const char **why);
 
 #endif

@@ -99,7 +99,7 @@ static void op_free(struct kiln__op *op)
 static void on_page(int err, const struct kiln_aws_response *res, void *data)
 {
   struct kiln__op *op = data;
-  struct kiln__px px = {op->arena, 0};
+  struct kiln__px px = {op->arena, 0, NULL};
   const char *token = NULL;
 
   op->pages++;
@@ -125,13 +125,17 @@ static void on_page(int err, const struct kiln_aws_response *res, void *data)
     struct kiln_aws_response r = *res;
     char msg[512];
 
-    snprintf(msg, sizeof(msg), "%s: %s%s (request id %s)", op->desc->action,
-             kiln_strerror(err),
-             err == KILN_EPARSE    ? ": the response is not the document "
-                                     "this operation returns"
-             : err == KILN_ETOOBIG ? ": too many pages"
-                                   : "",
-             res->request_id[0] ? res->request_id : "unknown");
+    if (err == KILN_EPARSE && px.why != NULL)
+      snprintf(msg, sizeof(msg), "%s: %s (request id %s)", op->desc->action,
+               px.why, res->request_id[0] ? res->request_id : "unknown");
+    else
+      snprintf(msg, sizeof(msg), "%s: %s%s (request id %s)", op->desc->action,
+               kiln_strerror(err),
+               err == KILN_EPARSE    ? ": the response is not the document "
+                                       "this operation returns"
+               : err == KILN_ETOOBIG ? ": too many pages"
+                                     : "",
+               res->request_id[0] ? res->request_id : "unknown");
     r.message = msg;
     op->cb(err, &r, op->data);
   } else {
@@ -203,11 +207,12 @@ int kiln__op_start(struct kiln_aws_client *client,
 
 int kiln__op_parse_body(const struct kiln__op_desc *desc, const char *body,
                         size_t len, struct kiln_arena *arena, void *out,
-                        size_t out_size, const char **next_token)
+                        size_t out_size, const char **next_token,
+                        const char **why)
 {
   enum kiln_aws_protocol p = kiln_aws_service_protocol(desc->service);
   struct kiln_aws_response res;
-  struct kiln__px px = {arena, 0};
+  struct kiln__px px = {arena, 0, NULL};
   struct _xmlDoc *doc = NULL;
   struct json_object *json = NULL;
   int err;
@@ -231,6 +236,8 @@ int kiln__op_parse_body(const struct kiln__op_desc *desc, const char *body,
   }
   if (err == 0)
     err = desc->parse(&px, out, &res, next_token);
+  if (why != NULL)
+    *why = err != 0 ? px.why : NULL;
   if (doc != NULL)
     xmlFreeDoc(doc);
   json_object_put(json);

@@ -6,6 +6,7 @@
 #include "kiln/aws_endpoint.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/num.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -157,7 +158,7 @@ static int load_file(struct kiln_aws_config *cfg,
 
   if (path == NULL)
     return 0;
-  kiln_buf_init(&b, KILN_AWS_CONFIG_MAX_FILE_BYTES);
+  kiln_buf_init_secret(&b, KILN_AWS_CONFIG_MAX_FILE_BYTES);
   err = o->read_file(o->read_file_arg, path, &b);
   if (err == KILN_ENOENT) {
     err = 0;
@@ -223,14 +224,11 @@ static int resolve_retry(struct kiln_aws_config *cfg,
                          const struct kiln_aws_config_options *o)
 {
   const char *v = setting(cfg, o, "AWS_MAX_ATTEMPTS", "max_attempts");
-  char *end;
-  long n;
+  int64_t n;
 
   cfg->max_attempts = KILN_AWS_DEFAULT_MAX_ATTEMPTS;
   if (v != NULL) {
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno != 0 || *end != '\0' || end == v || n < 1 || n > 100) {
+    if (kiln_num_parse_i64(v, 1, 100, &n) != 0) {
       set_error(cfg,
                 "max_attempts (AWS_MAX_ATTEMPTS or profile %s) is \"%s\": "
                 "use a whole number from 1 to 100",

@@ -291,7 +291,7 @@ int kiln_aws_ini_parse(struct kiln_aws_ini *ini, enum kiln_aws_ini_kind kind,
     return KILN_ETOOBIG;
   /* The pool never holds more than the text plus a NUL per string and a
    * lower-cased copy of section keys for each sub-property. */
-  kiln_buf_init(&p.pool, 0);
+  kiln_buf_init_secret(&p.pool, 0);
   if ((err = kiln_buf_append(&p.pool, "", 1)) != 0) /* offset 0 is "" */
     goto fail;
 

@@ -229,7 +229,7 @@ static int container_get(struct kiln_aws_credentials_provider *base,
     return KILN_ENOENT;
   if (p->error[0] != '\0')
     return kiln__creds_defer(base->loop, cb, data, KILN_EINVAL, NULL, p->error);
-  kiln_buf_init(&token, CONTAINER_TOKEN_MAX);
+  kiln_buf_init_secret(&token, CONTAINER_TOKEN_MAX);
   if (p->token_file != NULL) {
     err = base->read_file(base->read_file_arg, p->token_file, &token);
     while (err == 0 && token.len > 0 &&

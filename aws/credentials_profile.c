@@ -14,6 +14,7 @@
 #include "credentials_private.h"
 
 #include "kiln/error.h"
+#include "kiln/num.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -201,14 +202,14 @@ static int build(struct builder *b, const char *name, int is_source,
     }
     dur = get(b, name, "duration_seconds");
     if (dur != NULL) {
-      char *end;
-      duration = strtol(dur, &end, 10);
-      if (*end != '\0' || duration < 900 || duration > 43200) {
+      int64_t d;
+      if (kiln_num_parse_i64(dur, 900, 43200, &d) != 0) {
         b->depth--;
         return fail(b, KILN_EINVAL,
                     "profile %s: duration_seconds = %s: use 900 to 43200", name,
                     dur);
       }
+      duration = (long)d;
     }
     err = build_role_source(b, name, &source);
     b->depth--;

@@ -58,8 +58,8 @@ static int wi_get(struct kiln_aws_credentials_provider *base,
     return KILN_ENOENT;
   if (p->error[0] != '\0')
     return kiln__creds_defer(base->loop, cb, data, KILN_EINVAL, NULL, p->error);
-  kiln_buf_init(&token, TOKEN_MAX_BYTES);
-  kiln_buf_init(&params, 2 * TOKEN_MAX_BYTES);
+  kiln_buf_init_secret(&token, TOKEN_MAX_BYTES);
+  kiln_buf_init_secret(&params, 2 * TOKEN_MAX_BYTES);
   err = base->read_file(base->read_file_arg, p->token_file, &token);
   n = token.len;
   while (n > 0 && (token.data[n - 1] == '\n' || token.data[n - 1] == '\r' ||

@@ -661,9 +661,10 @@ int kiln_http_request_start(struct kiln_http_client *c,
   op->cb_data = data;
   op->start_ns = uv_hrtime();
   op->max_header_bytes = c->max_header_bytes;
-  kiln_buf_init(&op->res.body, req->max_body_bytes > 0 ? req->max_body_bytes
-                                                       : c->max_body_bytes);
-  kiln_buf_init(&op->res.headers_, op->max_header_bytes + 1);
+  kiln_buf_init_secret(&op->res.body, req->max_body_bytes > 0
+                                          ? req->max_body_bytes
+                                          : c->max_body_bytes);
+  kiln_buf_init_secret(&op->res.headers_, op->max_header_bytes + 1);
   op->res.error_msg = op->errbuf;
 
   for (i = 0; i < req->header_count; i++)

@@ -93,13 +93,27 @@ int kiln__json_i64(struct kiln__px *px, struct json_object *o, const char *key,
   if (!json_object_is_type(v, json_type_int)) {
     /* Some fields are doubles on the wire (timestamps); take whole ones. */
     if (json_object_is_type(v, json_type_double)) {
-      *out = (int64_t)json_object_get_double(v);
+      double d = json_object_get_double(v);
+      /* Converting a double outside int64's range is undefined. */
+      if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+        kiln__px_bad(px, "%s %g is out of range", key, d);
+        return 0;
+      }
+      *out = (int64_t)d;
       return 1;
     }
     bad(px);
     return 0;
   }
-  *out = json_object_get_int64(v);
+  /* json-c saturates a number beyond int64 to its limits, silently; no
+   * AWS field comes near them. */
+  int64_t n = json_object_get_int64(v);
+  if (n == INT64_MAX || n == INT64_MIN) {
+    kiln__px_bad(px, "%s %s is out of range", key,
+                 json_object_to_json_string(v));
+    return 0;
+  }
+  *out = n;
   return 1;
 }
 

@@ -2,8 +2,8 @@
  * include/kiln/aws_retry.h. */
 #include "kiln/aws_retry.h"
 #include "kiln/error.h"
+#include "kiln/num.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,21 +91,16 @@ void kiln_retry_state_init(struct kiln_retry_state *s)
 static int64_t hint_ms(const struct kiln_retry_outcome *o)
 {
   const char *v = o->amz_retry_after;
-  int64_t scale = 1;
-  char *end;
-  long long n;
+  int64_t scale = 1, n;
 
   if (v == NULL || v[0] == '\0') {
     v = o->retry_after;
     scale = 1000;
   }
-  if (v == NULL || v[0] < '0' || v[0] > '9')
-    return -1; /* also refuses HTTP-dates and negative numbers */
-  errno = 0;
-  n = strtoll(v, &end, 10);
-  if (errno != 0 || *end != '\0' || n > 86400000LL)
+  /* Also refuses HTTP-dates and negative numbers. */
+  if (kiln_num_parse_i64(v, 0, 86400000LL, &n) != 0)
     return -1;
-  return (int64_t)n * scale;
+  return n * scale;
 }
 
 int kiln_retry_decide(const struct kiln_retry_config *cfg,

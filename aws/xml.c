@@ -4,9 +4,12 @@
  */
 #include "aws_client_private.h"
 
+#include "kiln/arena.h"
 #include "kiln/error.h"
+#include "kiln/num.h"
 
-#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdlib.h>
@@ -155,23 +158,24 @@ const char *kiln__xml_str(struct kiln__px *px, struct _xmlNode *n,
   return s;
 }
 
-static int parse_i64(const char *s, int64_t *out)
+void kiln__px_bad(struct kiln__px *px, const char *fmt, ...)
 {
-  char *end;
-  long long v;
+  va_list ap;
+  char msg[256];
 
-  while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
-    s++;
-  if (*s == '\0')
-    return -1;
-  errno = 0;
-  v = strtoll(s, &end, 10);
-  while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')
-    end++;
-  if (errno != 0 || *end != '\0')
-    return -1;
-  *out = v;
-  return 0;
+  if (px->err == 0)
+    px->err = KILN_EPARSE;
+  if (px->why != NULL || px->err != KILN_EPARSE)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  px->why = kiln_arena_strdup(px->arena, msg);
+}
+
+static int is_space(char c)
+{
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r';
 }
 
 int kiln__xml_i64(struct kiln__px *px, struct _xmlNode *n, const char *path,
@@ -188,10 +192,24 @@ int kiln__xml_i64(struct kiln__px *px, struct _xmlNode *n, const char *path,
     px->err = KILN_ENOMEM;
     return 0;
   }
-  ok = parse_i64((const char *)text, out) == 0;
+  {
+    /* XML may wrap the number in white space; nothing else. */
+    const char *s = (const char *)text;
+    size_t len = strlen(s);
+    int64_t v;
+
+    while (len > 0 && is_space(*s))
+      s++, len--;
+    while (len > 0 && is_space(s[len - 1]))
+      len--;
+    ok = kiln_num_parse_i64n(s, len, INT64_MIN, INT64_MAX, &v) == 0;
+    if (ok)
+      *out = v;
+    else
+      kiln__px_bad(px, "%s \"%.40s\" is not a 64-bit integer", path,
+                   (const char *)text);
+  }
   xmlFree(text);
-  if (!ok && px->err == 0)
-    px->err = KILN_EPARSE;
   return ok;
 }
 

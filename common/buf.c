@@ -8,27 +8,56 @@
 #include <stdlib.h>
 #include <string.h>
 
+static kiln__buf_free_hook *free_hook;
+
+void kiln__buf_set_free_hook(kiln__buf_free_hook *hook)
+{
+  free_hook = hook;
+}
+
+/* Gives a block back, wiped first when wipe is set. */
+static void release(char *block, size_t cap, bool wipe)
+{
+  if (block == NULL)
+    return;
+  if (wipe)
+    OPENSSL_cleanse(block, cap);
+  if (free_hook != NULL)
+    free_hook(block, cap);
+  free(block);
+}
+
 void kiln_buf_init(struct kiln_buf *b, size_t max_bytes)
 {
   b->data = NULL;
   b->len = 0;
   b->cap = 0;
   b->max_bytes = max_bytes != 0 ? max_bytes : SIZE_MAX / 2;
+  b->secret = false;
 }
 
-void kiln_buf_cleanup(struct kiln_buf *b)
+void kiln_buf_init_secret(struct kiln_buf *b, size_t max_bytes)
 {
-  free(b->data);
+  kiln_buf_init(b, max_bytes);
+  b->secret = true;
+}
+
+static void cleanup(struct kiln_buf *b, bool wipe)
+{
+  release(b->data, b->cap, wipe);
   b->data = NULL;
   b->len = 0;
   b->cap = 0;
 }
 
+void kiln_buf_cleanup(struct kiln_buf *b)
+{
+  cleanup(b, b->secret);
+}
+
 void kiln_buf_cleanup_secret(struct kiln_buf *b)
 {
-  if (b->data != NULL)
-    OPENSSL_cleanse(b->data, b->cap);
-  kiln_buf_cleanup(b);
+  cleanup(b, true);
 }
 
 static int reserve(struct kiln_buf *b, size_t extra)
@@ -44,9 +73,19 @@ static int reserve(struct kiln_buf *b, size_t extra)
   cap = b->cap != 0 ? b->cap : 256;
   while (cap < need)
     cap *= 2;
-  p = realloc(b->data, cap);
-  if (p == NULL)
-    return KILN_ENOMEM;
+  if (!b->secret) {
+    p = realloc(b->data, cap);
+    if (p == NULL)
+      return KILN_ENOMEM;
+  } else {
+    /* realloc() may move the bytes and free the old block unwiped. */
+    p = malloc(cap);
+    if (p == NULL)
+      return KILN_ENOMEM;
+    if (b->data != NULL)
+      memcpy(p, b->data, b->len + 1);
+    release(b->data, b->cap, true);
+  }
   b->data = p;
   b->cap = cap;
   return 0;
@@ -102,6 +141,8 @@ int kiln_buf_printf(struct kiln_buf *b, const char *fmt, ...)
 
 void kiln_buf_reset(struct kiln_buf *b)
 {
+  if (b->secret && b->data != NULL)
+    OPENSSL_cleanse(b->data, b->len);
   b->len = 0;
   if (b->data != NULL)
     b->data[0] = '\0';

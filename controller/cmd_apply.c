@@ -8,6 +8,7 @@
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/history.h"
+#include "kiln/paths.h"
 #include "kiln/report.h"
 
 #include <getopt.h>
@@ -91,7 +92,8 @@ static void start_pass(struct apply_run *run);
 static void open_history(struct apply_run *run, const char *state_dir)
 {
   char dir[PATH_MAX], err[KILN_HISTORY_ERRMAX];
-  if (state_dir == NULL && kiln_history_default_dir(dir, sizeof(dir)) == 0)
+  if (state_dir == NULL &&
+      kiln_paths_default_dir(KILN_PATHS_STATE, dir, sizeof(dir)) == 0)
     state_dir = dir;
   if (state_dir == NULL)
     snprintf(err, sizeof(err), "no state directory (set --state-dir)");

@@ -4,6 +4,8 @@
 #include "kiln/arena.h"
 #include "kiln/error.h"
 #include "kiln/history.h"
+#include "kiln/history_json.h"
+#include "kiln/paths.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -113,56 +115,34 @@ static void print_text(const struct kiln_history_release *rs, size_t n)
   }
 }
 
-static json_object *str_or_null(const char *s)
-{
-  return s != NULL ? json_object_new_string(s) : NULL;
-}
-
-static json_object *release_json(const struct kiln_history_release *r)
-{
-  json_object *o = json_object_new_object();
-  char buf[32];
-  json_object_object_add(o, "id", json_object_new_int64(r->id));
-  json_object_object_add(o, "app", json_object_new_string(r->app));
-  json_object_object_add(o, "commit", json_object_new_string(r->commit));
-  json_object_object_add(o, "digest", json_object_new_string(r->digest));
-  json_object_object_add(o, "ami", str_or_null(r->ami));
-  json_object_object_add(
-      o, "launch_template_version",
-      r->lt_version > 0 ? json_object_new_int64(r->lt_version) : NULL);
-  json_object_object_add(o, "refresh_id", str_or_null(r->refresh_id));
-  json_object_object_add(o, "started_at",
-                         json_object_new_int64(r->started_at_ms));
-  json_object_object_add(
-      o, "started",
-      json_object_new_string(utc(r->started_at_ms, buf, sizeof(buf))));
-  json_object_object_add(
-      o, "ended_at",
-      r->ended_at_ms > 0 ? json_object_new_int64(r->ended_at_ms) : NULL);
-  json_object_object_add(
-      o, "duration_ms",
-      r->ended_at_ms > 0
-          ? json_object_new_int64(r->ended_at_ms - r->started_at_ms)
-          : NULL);
-  json_object_object_add(
-      o, "outcome",
-      json_object_new_string(kiln_history_outcome_name(r->outcome)));
-  json_object_object_add(o, "reason", str_or_null(r->reason));
-  return o;
-}
-
-static void print_json(const char *state_dir,
-                       const struct kiln_history_release *rs, size_t n)
+/* {"state_dir": DIR, "releases": [...]}, each release in the form the
+ * daemon's /api/v1/history serves too. */
+static int print_json(const char *state_dir,
+                      const struct kiln_history_release *rs, size_t n)
 {
   json_object *root = json_object_new_object();
-  json_object *arr = json_object_new_array();
-  json_object_object_add(root, "state_dir", json_object_new_string(state_dir));
-  for (size_t i = 0; i < n; i++)
-    json_object_array_add(arr, release_json(&rs[i]));
-  json_object_object_add(root, "releases", arr);
-  puts(json_object_to_json_string_ext(
-      root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object *dir = json_object_new_string(state_dir);
+  json_object *arr = kiln_history_releases_json(rs, n);
+  const char *text = NULL;
+
+  /* json_object_object_add() takes a value only when it succeeds. */
+  if (root != NULL && dir != NULL && arr != NULL &&
+      json_object_object_add(root, "state_dir", dir) == 0) {
+    dir = NULL;
+    if (json_object_object_add(root, "releases", arr) == 0) {
+      arr = NULL;
+      text = json_object_to_json_string_ext(
+          root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    }
+  }
+  if (text != NULL)
+    puts(text);
+  else
+    fprintf(stderr, "kiln history: out of memory\n");
+  json_object_put(dir);
+  json_object_put(arr);
   json_object_put(root);
+  return text != NULL ? 0 : KILN_ENOMEM;
 }
 
 int kiln_cmd_history(int argc, char **argv)
@@ -215,10 +195,14 @@ int kiln_cmd_history(int argc, char **argv)
     return kiln_cli_usage_error("history", "unexpected argument '%s'",
                                 argv[optind]);
   if (state_dir == NULL) {
-    e = kiln_history_default_dir(dir, sizeof(dir));
+    e = kiln_paths_default_dir(KILN_PATHS_STATE, dir, sizeof(dir));
     if (e != 0) {
-      fprintf(stderr, "kiln history: no state directory: set --state-dir, "
-                      "$KILN_STATE_DIR, $XDG_STATE_HOME or $HOME\n");
+      fprintf(stderr,
+              "kiln history: no state directory: %s; give "
+              "--state-dir\n",
+              e == KILN_ETOOBIG ? "the default path is too long"
+                                : "none of $KILN_STATE_DIR, $XDG_STATE_HOME "
+                                  "(absolute) or $HOME (absolute) is set");
       return KILN_EXIT_FAILED;
     }
     state_dir = dir;
@@ -229,9 +213,9 @@ int kiln_cmd_history(int argc, char **argv)
   snprintf(path, sizeof(path), "%s/history.db", state_dir);
   if (stat(path, &st) != 0 && errno == ENOENT) {
     if (format == KILN_FORMAT_JSON)
-      print_json(state_dir, NULL, 0);
-    else
-      printf("No releases recorded yet (no %s).\n", path);
+      return print_json(state_dir, NULL, 0) == 0 ? KILN_EXIT_OK
+                                                 : KILN_EXIT_FAILED;
+    printf("No releases recorded yet (no %s).\n", path);
     return KILN_EXIT_OK;
   }
 
@@ -246,13 +230,15 @@ int kiln_cmd_history(int argc, char **argv)
     fprintf(stderr, "kiln history: %s\n", kiln_history_errmsg(h));
     goto done;
   }
-  if (format == KILN_FORMAT_JSON)
-    print_json(state_dir, rs, n);
-  else if (n == 0)
+  if (format == KILN_FORMAT_JSON) {
+    if (print_json(state_dir, rs, n) != 0)
+      goto done;
+  } else if (n == 0) {
     printf("No releases recorded%s%s in %s.\n", app != NULL ? " for " : "",
            app != NULL ? app : "", path);
-  else
+  } else {
     print_text(rs, n);
+  }
   rc = KILN_EXIT_OK;
 
 done:

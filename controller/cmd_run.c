@@ -3,7 +3,7 @@
 #include "cli.h"
 #include "daemon.h"
 
-#include "kiln/history.h"
+#include "kiln/paths.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -110,7 +110,7 @@ int kiln_cmd_run(int argc, char **argv)
   if (o.src == NULL)
     return kiln_cli_usage_error("run", "--repo SRC is required");
   if (o.state_dir == NULL) {
-    if (kiln_history_default_dir(state, sizeof(state)) != 0)
+    if (kiln_paths_default_dir(KILN_PATHS_STATE, state, sizeof(state)) != 0)
       return kiln_cli_usage_error("run", "no state directory: set --state-dir "
                                          "or KILN_STATE_DIR");
     o.state_dir = state;

@@ -1,6 +1,7 @@
 #include "kiln/git_source.h"
 #include "kiln/error.h"
 #include "kiln/hash.h"
+#include "kiln/paths.h"
 
 #include <errno.h>
 #include <git2.h>
@@ -124,16 +125,11 @@ void kiln_git_source_close(struct kiln_git_source *s)
   memset(s, 0, sizeof(*s));
 }
 
+/* A mirror has to live somewhere even without a home directory, so the
+ * cache, unlike the state directory, falls back to /tmp. */
 void kiln_git_source_default_cache(char *out, size_t size)
 {
-  const char *v;
-  if ((v = getenv("KILN_CACHE_DIR")) != NULL && v[0] != '\0')
-    snprintf(out, size, "%s", v);
-  else if ((v = getenv("XDG_CACHE_HOME")) != NULL && v[0] == '/')
-    snprintf(out, size, "%s/kiln", v);
-  else if ((v = getenv("HOME")) != NULL && v[0] == '/')
-    snprintf(out, size, "%s/.cache/kiln", v);
-  else
+  if (kiln_paths_default_dir(KILN_PATHS_CACHE, out, size) != 0)
     snprintf(out, size, "/tmp/kiln-cache-%u", (unsigned)getuid());
 }
 

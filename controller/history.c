@@ -57,13 +57,18 @@ static const char *const migrations[KILN_HISTORY_SCHEMA_VERSION] = {
     "  cause TEXT NOT NULL CHECK (cause IN"
     "    ('commit', 'out-of-band', 'cleared')));"
     "CREATE INDEX drift_by_field ON drift (app, field, id);",
+    /* Times always were unix milliseconds; the columns say so now, as the
+     * record and its JSON do. RENAME COLUMN rewrites the CHECK too. */
+    "ALTER TABLE releases RENAME COLUMN started_at TO started_at_ms;"
+    "ALTER TABLE releases RENAME COLUMN ended_at TO ended_at_ms;"
+    "ALTER TABLE drift RENAME COLUMN observed_at TO observed_at_ms;",
 };
 
 #define RELEASE_COLS                                                           \
   "id, app, \"commit\", digest, ami, launch_template_version, refresh_id, "    \
-  "started_at, ended_at, outcome, reason"
+  "started_at_ms, ended_at_ms, outcome, reason"
 #define DRIFT_COLS                                                             \
-  "id, app, \"commit\", observed_at, field, desired, actual, cause"
+  "id, app, \"commit\", observed_at_ms, field, desired, actual, cause"
 
 enum stmt_id {
   S_IN_PROGRESS,
@@ -89,16 +94,16 @@ static const char *const sql[S__COUNT] = {
     [S_IN_PROGRESS] = "SELECT id, \"commit\", digest FROM releases"
                       " WHERE app = ?1 AND outcome = 'in-progress'",
     [S_SUPERSEDE] = "UPDATE releases SET outcome = 'superseded',"
-                    " ended_at = ?2, reason = ?3"
+                    " ended_at_ms = ?2, reason = ?3"
                     " WHERE id = ?1 AND outcome = 'in-progress'",
     [S_INSERT_RELEASE] = "INSERT INTO releases (app, \"commit\", digest,"
-                         " started_at) VALUES (?1, ?2, ?3, ?4)",
+                         " started_at_ms) VALUES (?1, ?2, ?3, ?4)",
     [S_UPDATE_RELEASE] =
         "UPDATE releases SET ami = coalesce(?2, ami),"
         " launch_template_version = coalesce(?3, launch_template_version),"
         " refresh_id = coalesce(?4, refresh_id) WHERE id = ?1",
     [S_END_RELEASE] = "UPDATE releases SET outcome = ?2, reason = ?3,"
-                      " ended_at = ?4"
+                      " ended_at_ms = ?4"
                       " WHERE id = ?1 AND outcome = 'in-progress'",
     [S_RELEASES] = "SELECT " RELEASE_COLS " FROM releases"
                    " ORDER BY id DESC LIMIT ?1",
@@ -114,7 +119,7 @@ static const char *const sql[S__COUNT] = {
     [S_DRIFT_LAST] = "SELECT field, desired, actual, cause FROM drift"
                      " WHERE id IN (SELECT max(id) FROM drift WHERE app = ?1"
                      " GROUP BY field)",
-    [S_DRIFT_INSERT] = "INSERT INTO drift (app, \"commit\", observed_at,"
+    [S_DRIFT_INSERT] = "INSERT INTO drift (app, \"commit\", observed_at_ms,"
                        " field, desired, actual, cause)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_DRIFT] = "SELECT " DRIFT_COLS " FROM drift ORDER BY id DESC LIMIT ?1",
@@ -292,23 +297,8 @@ static int tx_end(struct kiln_history *h, int err)
   return err;
 }
 
-/* ---- paths ----------------------------------------------------------------
+/* ---- state directory ------------------------------------------------------
  */
-
-int kiln_history_default_dir(char *buf, size_t size)
-{
-  const char *v;
-  int n;
-  if ((v = getenv("KILN_STATE_DIR")) != NULL && *v != '\0')
-    n = snprintf(buf, size, "%s", v);
-  else if ((v = getenv("XDG_STATE_HOME")) != NULL && *v != '\0')
-    n = snprintf(buf, size, "%s/kiln", v);
-  else if ((v = getenv("HOME")) != NULL && *v != '\0')
-    n = snprintf(buf, size, "%s/.local/state/kiln", v);
-  else
-    return KILN_ENOENT;
-  return n < 0 || (size_t)n >= size ? KILN_ETOOBIG : 0;
-}
 
 /* mkdir -p, making what is missing with mode 0700. */
 static int make_dirs(struct kiln_history *h, const char *dir)

@@ -176,7 +176,7 @@ static int responder_new(struct conn *c, size_t head_len,
   r = calloc(1, sizeof(*r));
   if (r == NULL)
     return -500;
-  kiln_buf_init(&r->body, s->limits.max_body_bytes);
+  kiln_buf_init_secret(&r->body, s->limits.max_body_bytes);
   r->head = malloc(head_len + 1);
   r->headers = calloc(s->limits.max_headers, sizeof(*r->headers));
   if (r->head == NULL || r->headers == NULL) {
@@ -836,7 +836,7 @@ static void on_connection(uv_stream_t *listener, int status)
    * noticed by the scanner before in fills up. */
   max_in = s->limits.max_request_line_bytes + s->limits.max_header_bytes + 4 +
            READ_CHUNK_BYTES;
-  kiln_buf_init(&c->in, max_in);
+  kiln_buf_init_secret(&c->in, max_in);
   kiln_buf_init(&c->out, 0);
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);

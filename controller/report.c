@@ -10,6 +10,19 @@ static json_object *str_or_null(const char *s)
   return s != NULL ? json_object_new_string(s) : NULL;
 }
 
+/* A drift value: a tag map is a JSON object (its keys and values may hold
+ * "," and "="), anything else a string. */
+static json_object *drift_value(const struct kiln_drift *d, const char *text)
+{
+  json_object *o = NULL;
+  if (kiln_plan_drift_is_tags(d))
+    o = json_tokener_parse(text);
+  if (o != NULL && json_object_is_type(o, json_type_object))
+    return o;
+  json_object_put(o);
+  return json_object_new_string(text);
+}
+
 static json_object *action_json(const struct kiln_plan *p)
 {
   const struct kiln_action *a = &p->action;
@@ -29,6 +42,8 @@ static json_object *action_json(const struct kiln_plan *p)
                            json_object_new_boolean(a->set_capacity));
     json_object_object_add(o, "set_launch_template_version",
                            json_object_new_boolean(a->set_lt_version));
+    json_object_object_add(o, "set_subnets",
+                           json_object_new_boolean(a->set_subnets));
   }
   if (a->refresh_id != NULL)
     json_object_object_add(o, "refresh_id",
@@ -57,9 +72,9 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p)
     json_object_object_add(d, "field",
                            json_object_new_string(p->drift[i].field));
     json_object_object_add(d, "desired",
-                           json_object_new_string(p->drift[i].desired));
+                           drift_value(&p->drift[i], p->drift[i].desired));
     json_object_object_add(d, "actual",
-                           json_object_new_string(p->drift[i].actual));
+                           drift_value(&p->drift[i], p->drift[i].actual));
     json_object_object_add(
         d, "cause",
         json_object_new_string(kiln_plan_cause_name(p->drift[i].cause)));

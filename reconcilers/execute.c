@@ -431,7 +431,7 @@ static int to_aws_data(struct exec *e, const struct kiln_lt_data *d,
   else
     out->iam_instance_profile_name = d->instance_profile;
   out->http_tokens = d->http_tokens;
-  out->http_endpoint = "enabled";
+  out->http_endpoint = d->http_endpoint;
   out->http_put_response_hop_limit =
       (struct kiln_aws_opt_int){d->http_hop_limit != 0, d->http_hop_limit};
   out->block_devices =
@@ -643,25 +643,26 @@ static void on_group_tagged(int err, const struct kiln_aws_response *res,
   finish(e, err, res, e->done_message);
 }
 
-/* The group remembers the commit Kiln last applied to it (kiln:commit):
- * the baseline that tells git's changes from changes made by hand; and the
- * launch template version Kiln last sent it to (kiln:version): a group
- * whose tag is not the template's default may have a refresh under way
- * that no instance shows yet, so observe looks. A cancel records only the
- * version: the release it stopped was not this commit's. */
-static void tag_group(struct exec *e, const char *done, bool with_commit)
+/* Writes the group's bookkeeping tags, with, when with_commit, git's tags
+ * (the plan's group_tags), once Kiln's own tags that git removed are
+ * deleted. */
+static void write_group_tags(struct exec *e, bool with_commit)
 {
-  struct kiln_asg_tag *t = kiln_arena_alloc(e->a, 2 * sizeof(*t));
+  const struct kiln_tags *set = &e->plan->group_tags.set;
+  struct kiln_asg_tag *t = kiln_arena_alloc(e->a, (set->n + 2) * sizeof(*t));
   size_t n = 0;
   if (t == NULL)
     return finish(e, KILN_ENOMEM, NULL, NULL);
-  if (with_commit)
+  if (with_commit) {
     t[n++] = (struct kiln_asg_tag){"kiln:commit", e->commit, 0};
+    /* As the group was created with them: instances carry git's tags. */
+    for (size_t i = 0; i < set->n; i++)
+      t[n++] = (struct kiln_asg_tag){set->items[i].key, set->items[i].value, 1};
+  }
   if (e->plan->action.lt_version > 0)
     t[n++] = (struct kiln_asg_tag){"kiln:version", version_str(e), 0};
   if (n == 0)
-    return finish(e, 0, NULL, done);
-  e->done_message = done;
+    return finish(e, 0, NULL, e->done_message);
   START(e, kiln_asg_create_or_update_tags(
                e->client,
                &(struct kiln_asg_create_or_update_tags_request){
@@ -669,6 +670,37 @@ static void tag_group(struct exec *e, const char *done, bool with_commit)
                    .tags = t,
                    .tag_count = n},
                on_group_tagged, e));
+}
+
+static void on_group_tags_deleted(int err, const struct kiln_aws_response *res,
+                                  void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  write_group_tags(e, true);
+}
+
+/* The group remembers the commit Kiln last applied to it (kiln:commit):
+ * the baseline that tells git's changes from changes made by hand, and the
+ * commit whose tags it carries (they are written with it, so a tag git
+ * removes can be told to be Kiln's); and the launch template version Kiln
+ * last sent it to (kiln:version): a group whose tag is not the template's
+ * default may have a refresh under way that no instance shows yet, so
+ * observe looks. A cancel records only the version: the release it stopped
+ * was not this commit's. */
+static void tag_group(struct exec *e, const char *done, bool with_commit)
+{
+  const struct kiln_strs *remove = &e->plan->group_tags.remove;
+  e->done_message = done;
+  if (!with_commit || remove->n == 0)
+    return write_group_tags(e, with_commit);
+  START(e, kiln_asg_delete_tags(e->client,
+                                &(struct kiln_asg_delete_tags_request){
+                                    .group_name = e->spec->autoscaling.name,
+                                    .keys = remove->items,
+                                    .key_count = remove->n},
+                                on_group_tags_deleted, e));
 }
 
 static void on_group_done(int err, const struct kiln_aws_response *res,
@@ -684,9 +716,12 @@ static void on_group_done(int err, const struct kiln_aws_response *res,
                               e->spec->autoscaling.name,
                               (long long)a->lt_version)
           : kiln_arena_printf(
-                e->a, "updated group %s (%s%s%s)", e->spec->autoscaling.name,
-                a->set_capacity ? "capacity" : "",
-                a->set_capacity && a->set_lt_version ? ", " : "",
+                e->a, "updated group %s (%s%s%s%s%s)",
+                e->spec->autoscaling.name, a->set_capacity ? "capacity" : "",
+                a->set_capacity && (a->set_subnets || a->set_lt_version) ? ", "
+                                                                         : "",
+                a->set_subnets ? "subnets" : "",
+                a->set_subnets && a->set_lt_version ? ", " : "",
                 a->set_lt_version ? "launch template version" : "");
   if (err != 0 || a->type == KILN_ACTION_ASG_CREATE)
     return finish(e, err, res, what);
@@ -745,6 +780,8 @@ static void asg_update(struct exec *e)
     req.desired_capacity =
         (struct kiln_aws_opt_int){g->has_desired, g->desired};
   }
+  if (a->set_subnets)
+    req.vpc_zone_identifier = joined_subnets(e);
   if (a->set_lt_version)
     req.launch_template = (struct kiln_asg_launch_template){
         .id = e->obs->lt_id, .version = version_str(e)};
@@ -854,6 +891,12 @@ int kiln_execute_start(struct kiln_aws_client *client,
                                 (long long)plan->action.lt_version,
                                 spec->autoscaling.name),
               false);
+    break;
+  case KILN_ACTION_GROUP_TAGS:
+    tag_group(e,
+              kiln_arena_printf(e->a, "set the tags of group %s from git",
+                                spec->autoscaling.name),
+              true);
     break;
   default:
     return KILN_EINVAL;

@@ -1,6 +1,6 @@
 /* Launch template data: what the spec asks for, and how it differs from what
- * a version holds. Lists AWS treats as sets (security groups, tags, block
- * devices by device name) compare order-free. */
+ * a version holds. Lists AWS treats as sets (security groups, block devices
+ * by device name) compare order-free; tags compare as maps (tag_map.c). */
 #include "kiln/arena.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
@@ -81,6 +81,8 @@ int kiln_plan_lt_data(const struct kiln_app_spec *spec, const char *image_id,
   out->security_groups = lt->security_groups;
   out->instance_profile = lt->instance_profile;
   out->http_tokens = lt->http_tokens;
+  /* Kiln always sends it; the spec has no setting for it. */
+  out->http_endpoint = "enabled";
   out->http_hop_limit = lt->http_hop_limit;
   if (lt->n_block_devices > 0) {
     out->bdevs =
@@ -116,8 +118,7 @@ static const char *show(const char *s)
   return s != NULL ? s : "(none)";
 }
 
-/* Sorted, comma-joined rendering of a string set. */
-static const char *render_set(struct kiln_arena *a, const struct kiln_strs *s)
+const char *kiln_plan_set_text(struct kiln_arena *a, const struct kiln_strs *s)
 {
   struct kiln_buf b;
   const char **items;
@@ -133,29 +134,6 @@ static const char *render_set(struct kiln_arena *a, const struct kiln_strs *s)
   kiln_buf_init(&b, 0);
   for (size_t i = 0; i < s->n; i++)
     kiln_buf_printf(&b, "%s%s", i > 0 ? "," : "", items[i]);
-  out = kiln_arena_strdup(a, b.data != NULL ? b.data : "");
-  kiln_buf_cleanup(&b);
-  free(items);
-  return out;
-}
-
-static const char *render_tags(struct kiln_arena *a, const struct kiln_tags *t)
-{
-  struct kiln_buf b;
-  struct kiln_tag *items;
-  const char *out;
-
-  if (t->n == 0)
-    return "(none)";
-  items = malloc(t->n * sizeof(*items));
-  if (items == NULL)
-    return NULL;
-  memcpy(items, t->items, t->n * sizeof(*items));
-  qsort(items, t->n, sizeof(*items), cmp_tag);
-  kiln_buf_init(&b, 0);
-  for (size_t i = 0; i < t->n; i++)
-    kiln_buf_printf(&b, "%s%s=%s", i > 0 ? "," : "", items[i].key,
-                    items[i].value);
   out = kiln_arena_strdup(a, b.data != NULL ? b.data : "");
   kiln_buf_cleanup(&b);
   free(items);
@@ -252,8 +230,8 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *want,
     add(&d, "launchTemplate.userData",
         render_user_data(arena, want->user_data_b64),
         render_user_data(arena, have->user_data_b64));
-  x = render_set(arena, &want->security_groups);
-  y = render_set(arena, &have->security_groups);
+  x = kiln_plan_set_text(arena, &want->security_groups);
+  y = kiln_plan_set_text(arena, &have->security_groups);
   if (x == NULL || y == NULL || strcmp(x, y) != 0)
     add(&d, "launchTemplate.securityGroups", x, y);
   if (!str_eq(want->instance_profile, have->instance_profile))
@@ -266,13 +244,15 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *want,
   if (!str_eq(want->http_tokens, have->http_tokens))
     add(&d, "launchTemplate.metadata.httpTokens", show(want->http_tokens),
         show(have->http_tokens));
+  if (!str_eq(want->http_endpoint, have->http_endpoint))
+    add(&d, "launchTemplate.metadata.httpEndpoint", show(want->http_endpoint),
+        show(have->http_endpoint));
   if (want->http_hop_limit != have->http_hop_limit)
     add(&d, "launchTemplate.metadata.hopLimit",
         kiln_arena_printf(arena, "%lld", (long long)want->http_hop_limit),
         kiln_arena_printf(arena, "%lld", (long long)have->http_hop_limit));
-  x = render_tags(arena, &want->instance_tags);
-  y = render_tags(arena, &have->instance_tags);
-  if (x == NULL || y == NULL || strcmp(x, y) != 0)
-    add(&d, "launchTemplate.tags", x, y);
+  if (!kiln_tags_equal(&want->instance_tags, &have->instance_tags))
+    add(&d, "launchTemplate.tags", kiln_tags_json(arena, &want->instance_tags),
+        kiln_tags_json(arena, &have->instance_tags));
   return d.err;
 }

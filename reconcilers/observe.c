@@ -388,6 +388,7 @@ int kiln_observe_lt_data(struct kiln_arena *a,
                               ? d->iam_instance_profile_name
                               : d->iam_instance_profile_arn;
   out->http_tokens = d->http_tokens;
+  out->http_endpoint = d->http_endpoint;
   out->http_hop_limit = d->http_put_response_hop_limit.set
                             ? d->http_put_response_hop_limit.value
                             : 0;
@@ -526,6 +527,30 @@ static bool counts_as_running(const char *state)
           strcmp(state, "Detaching") != 0 && strcmp(state, "Detached") != 0);
 }
 
+/* The subnets of a VPCZoneIdentifier ("subnet-a,subnet-b"). */
+static int split_subnets(struct kiln_arena *arena, const char *zones,
+                         struct kiln_strs *out)
+{
+  size_t cap = 1;
+  char *copy, *save = NULL;
+
+  out->items = NULL;
+  out->n = 0;
+  if (zones == NULL || *zones == '\0')
+    return 0;
+  for (const char *c = zones; *c != '\0'; c++)
+    cap += *c == ',';
+  copy = kiln_arena_strdup(arena, zones);
+  out->items = kiln_arena_alloc(arena, cap * sizeof(char *));
+  if (copy == NULL || out->items == NULL)
+    return KILN_ENOMEM;
+  for (char *t = strtok_r(copy, ",", &save); t != NULL;
+       t = strtok_r(NULL, ",", &save))
+    if (*t != '\0')
+      out->items[out->n++] = t;
+  return 0;
+}
+
 /* Fills the group fields of out from g, counting instances that are not on
  * the template's default version. Returns 0 or KILN_ENOMEM. */
 static int fill_group(struct kiln_arena *arena, const struct kiln_asg_group *g,
@@ -533,7 +558,10 @@ static int fill_group(struct kiln_arena *arena, const struct kiln_asg_group *g,
 {
   const char **versions =
       kiln_arena_alloc(arena, (g->instance_count + 1) * sizeof(char *));
-  if (versions == NULL)
+  struct kiln_tag *tags =
+      kiln_arena_alloc(arena, (g->tag_count + 1) * sizeof(*tags));
+  if (versions == NULL || tags == NULL ||
+      split_subnets(arena, g->vpc_zone_identifier, &out->asg_subnets) != 0)
     return KILN_ENOMEM;
   out->asg_exists = true;
   out->asg_min = g->min_size;
@@ -545,7 +573,9 @@ static int fill_group(struct kiln_arena *arena, const struct kiln_asg_group *g,
   out->asg_instances = 0;
   out->asg_instance_versions = versions;
   out->asg_kiln_version = 0;
+  out->asg_tags = (struct kiln_tags){tags, g->tag_count};
   for (size_t t = 0; t < g->tag_count; t++) {
+    tags[t] = (struct kiln_tag){g->tags[t].key, g->tags[t].value};
     if (strcmp(g->tags[t].key, "kiln:commit") == 0)
       out->asg_commit = g->tags[t].value;
     else if (strcmp(g->tags[t].key, "kiln:version") == 0)
@@ -706,9 +736,9 @@ static void apply_refresh(const struct kiln_asg_instance_refreshes *r,
   latest = &r->refreshes[0];
   a->refresh = refresh_state(latest->status);
   a->refresh_id = latest->id;
-  a->refresh_version = latest->desired_launch_template.version != NULL
-                           ? atoll(latest->desired_launch_template.version)
-                           : 0;
+  /* Checked by the client: a version AWS sends that is not a number fails
+   * DescribeInstanceRefreshes; $Default and $Latest are 0. */
+  a->refresh_version = latest->desired_launch_template.version_number;
   a->refresh_percent =
       latest->percentage_complete.set ? latest->percentage_complete.value : 0;
   a->refresh_reason = latest->rollback_reason != NULL ? latest->rollback_reason

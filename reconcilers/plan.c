@@ -234,6 +234,68 @@ static bool capacity_drift(struct planner *p)
   return any;
 }
 
+/* The group's subnets, compared as a set. */
+static bool subnets_drift(struct planner *p)
+{
+  const struct kiln_strs *want = &p->spec->autoscaling.subnets;
+  const struct kiln_strs *have = &p->obs->asg_subnets;
+  const char *x = kiln_plan_set_text(p->a, want);
+  const char *y = kiln_plan_set_text(p->a, have);
+  enum kiln_drift_cause cause = KILN_CAUSE_COMMIT;
+
+  if (x == NULL || y == NULL) {
+    p->err = KILN_ENOMEM;
+    return false;
+  }
+  if (strcmp(x, y) == 0)
+    return false;
+  if (p->prev != NULL) {
+    const char *was = kiln_plan_set_text(p->a, &p->prev->autoscaling.subnets);
+    cause = was != NULL && strcmp(was, y) == 0 ? KILN_CAUSE_COMMIT
+                                               : KILN_CAUSE_OUT_OF_BAND;
+  }
+  drift(p, "autoscaling.subnets", x, y, cause);
+  return true;
+}
+
+/* The group's tags from git (kiln.yaml's tags), against the commit Kiln
+ * last applied to the group. Fills the plan's group_tags. */
+static void tags_drift(struct planner *p)
+{
+  struct kiln_tag_plan *t = &p->out->group_tags;
+
+  if (kiln_plan_tags(&p->spec->tags, &p->obs->asg_tags,
+                     p->prev != NULL ? &p->prev->tags : NULL, p->a, t) != 0) {
+    p->err = KILN_ENOMEM;
+    return;
+  }
+  if (!t->drift)
+    return;
+  const char *desired = kiln_tags_json(p->a, &t->desired);
+  const char *actual = kiln_tags_json(p->a, &t->actual);
+  if (desired == NULL || actual == NULL) {
+    p->err = KILN_ENOMEM;
+    return;
+  }
+  drift(p, "autoscaling.tags", desired, actual,
+        t->out_of_band ? KILN_CAUSE_OUT_OF_BAND : KILN_CAUSE_COMMIT);
+}
+
+static const char *tags_reason(struct planner *p)
+{
+  const struct kiln_tag_plan *t = &p->out->group_tags;
+  const char *r = kiln_arena_printf(
+      p->a, "set %zu and delete %zu tag%s of group %s from git", t->set.n,
+      t->remove.n, t->set.n + t->remove.n == 1 ? "" : "s",
+      p->spec->autoscaling.name);
+  for (size_t i = 0; r != NULL && i < t->left.n; i++)
+    r = kiln_arena_printf(p->a,
+                          "%s; leave tag %s, removed from git but changed "
+                          "outside Kiln since Kiln set it",
+                          r, t->left.items[i]);
+  return r != NULL ? r : "set the group's tags from git";
+}
+
 static bool group_on_version(const struct kiln_observed_app *o, int64_t version)
 {
   char v[32];
@@ -343,8 +405,9 @@ static enum kiln_drift_cause group_version_cause(const struct planner *p,
 static void stage_group(struct planner *p, int64_t version)
 {
   const struct kiln_observed_app *o = p->obs;
+  const struct kiln_tag_plan *tags = &p->out->group_tags;
   enum kiln_drift_cause version_cause;
-  bool on_version;
+  bool on_version, capacity, subnets;
 
   if (!o->asg_exists) {
     drift(p, "autoscaling", p->spec->autoscaling.name, "(missing)",
@@ -357,10 +420,12 @@ static void stage_group(struct planner *p, int64_t version)
                    p->spec->autoscaling.name, (long long)version)});
     return;
   }
+  tags_drift(p);
   if (version == 0) {
-    /* The launch template is not settled yet: only capacity can be
-     * compared now. */
+    /* The launch template is not settled yet: only the group's own
+     * settings can be compared now. */
     capacity_drift(p);
+    subnets_drift(p);
     return;
   }
   on_version = group_on_version(o, version);
@@ -378,16 +443,23 @@ static void stage_group(struct planner *p, int64_t version)
                             o->asg_instances_stale, o->asg_instances),
           version_cause);
 
-  if (capacity_drift(p)) {
-    /* Capacity first; an empty group can take its version in the same
-     * call, a populated one needs a refresh on a later pass. */
+  capacity = capacity_drift(p);
+  subnets = subnets_drift(p);
+  if (capacity || subnets) {
+    /* Capacity and subnets first, in one call; an empty group can take its
+     * version in the same call, a populated one needs a refresh on a
+     * later pass. */
     bool with_version = !on_version && o->asg_instances == 0;
     act(p, (struct kiln_action){
                .type = KILN_ACTION_ASG_UPDATE,
                .lt_version = version,
-               .set_capacity = true,
+               .set_capacity = capacity,
+               .set_subnets = subnets,
                .set_lt_version = with_version,
-               .reason = kiln_arena_printf(p->a, "set the capacity of group %s",
+               .reason = kiln_arena_printf(p->a, "set the %s%s%s of group %s",
+                                           capacity ? "capacity" : "",
+                                           capacity && subnets ? " and " : "",
+                                           subnets ? "subnets" : "",
                                            p->spec->autoscaling.name)});
     return;
   }
@@ -398,6 +470,13 @@ static void stage_group(struct planner *p, int64_t version)
       (o->refresh == KILN_REFRESH_RUNNING && o->refresh_version != 0 &&
        o->refresh_version != version)) {
     stage_refresh(p, version);
+    return;
+  }
+  /* The tags alone: the steps above write them with kiln:commit. */
+  if (tags->set.n > 0 || tags->remove.n > 0 || tags->left.n > 0) {
+    act(p, (struct kiln_action){.type = KILN_ACTION_GROUP_TAGS,
+                                .lt_version = version,
+                                .reason = tags_reason(p)});
     return;
   }
   /* The group's kiln:version tag makes observe look at its refresh until it
@@ -506,7 +585,8 @@ const char *kiln_plan_action_name(enum kiln_action_type t)
                                       "start-refresh",
                                       "cancel-refresh",
                                       "wait-refresh",
-                                      "tag-group"};
+                                      "tag-group",
+                                      "set-group-tags"};
   return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 

@@ -18,6 +18,10 @@ struct kiln_asg_launch_template {
   const char *id; /* or name */
   const char *name;
   const char *version; /* "3"; Kiln never uses $Default or $Latest */
+  /* In answers: version as a number, checked (a version that is neither a
+   * number nor $Default/$Latest fails the call); 0 when absent, $Default
+   * or $Latest. Requests ignore it. */
+  int64_t version_number;
 };
 
 struct kiln_asg_tag {
@@ -116,6 +120,19 @@ int kiln_asg_create_or_update_tags(
     struct kiln_aws_client *client,
     const struct kiln_asg_create_or_update_tags_request *req,
     kiln_aws_done_cb *cb, void *data);
+
+/* ---- DeleteTags ---- */
+
+struct kiln_asg_delete_tags_request {
+  const char *group_name;
+  const char **keys; /* deleted whatever their values */
+  size_t key_count;  /* at least one */
+};
+
+/* No result: arena and out are not taken. */
+int kiln_asg_delete_tags(struct kiln_aws_client *client,
+                         const struct kiln_asg_delete_tags_request *req,
+                         kiln_aws_done_cb *cb, void *data);
 
 /* ---- instance refresh ---- */
 

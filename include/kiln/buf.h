@@ -6,6 +6,7 @@
 #define KILN_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct kiln_buf {
@@ -13,15 +14,23 @@ struct kiln_buf {
   size_t len;
   size_t cap;
   size_t max_bytes; /* appends beyond this fail with KILN_ETOOBIG */
+  bool secret;      /* every block given up is wiped first */
 };
 
 /* Prepares caller-owned storage; max_bytes 0 means SIZE_MAX / 2. */
 void kiln_buf_init(struct kiln_buf *b, size_t max_bytes);
 
-/* Frees the contents. */
+/* Like kiln_buf_init(), for a buffer that will hold a secret (credentials,
+ * tokens, signed request bodies, files that may hold keys): growth never
+ * uses realloc(), which could leave a copy behind in freed memory, but
+ * allocates a new block, copies, wipes (OPENSSL_cleanse) and frees the old
+ * one; kiln_buf_reset() and kiln_buf_cleanup() wipe too. */
+void kiln_buf_init_secret(struct kiln_buf *b, size_t max_bytes);
+
+/* Frees the contents; wipes them first when the buffer is secret. */
 void kiln_buf_cleanup(struct kiln_buf *b);
 
-/* Like kiln_buf_cleanup(), but wipes the bytes first: for secrets. */
+/* Like kiln_buf_cleanup(), but always wipes the bytes first. */
 void kiln_buf_cleanup_secret(struct kiln_buf *b);
 
 /* Appends len bytes. 0, KILN_ETOOBIG or KILN_ENOMEM; on error b is as
@@ -37,7 +46,14 @@ int kiln_buf_printf(struct kiln_buf *b, const char *fmt, ...)
 int kiln_buf_vprintf(struct kiln_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
-/* Empties the buffer, keeping its memory. */
+/* Empties the buffer, keeping its memory (wiped when secret). */
 void kiln_buf_reset(struct kiln_buf *b);
+
+/* For tests only: called with every block a buffer gives back itself, just
+ * before free(), with its capacity (a plain buffer's growth goes through
+ * realloc(), which the hook does not see). NULL, the default: none. Set it
+ * only while no other thread uses buffers. */
+typedef void kiln__buf_free_hook(const void *block, size_t size_bytes);
+void kiln__buf_set_free_hook(kiln__buf_free_hook *hook);
 
 #endif

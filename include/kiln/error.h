@@ -29,7 +29,8 @@
   XX(EGIT, "git operation failed")                                             \
   XX(ECANCELED, "operation canceled")                                          \
   XX(EAGAIN, "resource temporarily unavailable")                               \
-  XX(EINTERNAL, "internal error")
+  XX(EINTERNAL, "internal error")                                              \
+  XX(ERANGE, "number out of range")
 
 enum kiln_errno {
   KILN_OK = 0,

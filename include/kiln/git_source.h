@@ -24,9 +24,10 @@ struct kiln_git_source {
   bool git_initialized;
 };
 
-/* The directory for mirrors when none is given: $KILN_CACHE_DIR,
- * $XDG_CACHE_HOME/kiln, $HOME/.cache/kiln, or /tmp/kiln-cache-UID. Writes
- * it to out. */
+/* The directory for mirrors when none is given: kiln_paths_default_dir()'s
+ * cache directory ($KILN_CACHE_DIR, $XDG_CACHE_HOME/kiln, $HOME/.cache/kiln),
+ * or /tmp/kiln-cache-UID when none is set or it does not fit in size bytes.
+ * Writes it to out. */
 void kiln_git_source_default_cache(char *out, size_t size);
 
 /* True when src is a URL or scp-like address rather than a local path. */

@@ -32,7 +32,7 @@ struct kiln_pass_app;
 struct kiln_history;
 
 /* The schema version this Kiln writes (PRAGMA user_version). */
-#define KILN_HISTORY_SCHEMA_VERSION 1
+#define KILN_HISTORY_SCHEMA_VERSION 2
 
 /* Room for the message of a failed kiln_history_open(). */
 #define KILN_HISTORY_ERRMAX 512
@@ -44,6 +44,8 @@ enum kiln_history_outcome {
   KILN_HISTORY_SUPERSEDED,
 };
 
+/* A release as stored. Its one JSON form is kiln_history_release_json()
+ * (kiln/history_json.h). */
 struct kiln_history_release {
   int64_t id;
   const char *app;
@@ -87,11 +89,6 @@ struct kiln_history_drift_row {
   const char *actual;
   const char *cause;
 };
-
-/* The default state directory into buf: $KILN_STATE_DIR, else
- * $XDG_STATE_HOME/kiln, else $HOME/.local/state/kiln (empty variables count
- * as unset). Returns 0, KILN_ENOENT (none of them is set) or KILN_ETOOBIG. */
-int kiln_history_default_dir(char *buf, size_t size);
 
 /* Opens (creating when missing) state_dir (mode 0700) and
  * state_dir/history.db, and brings its schema up to

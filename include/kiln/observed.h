@@ -30,8 +30,9 @@ struct kiln_lt_data {
   const char *instance_profile; /* name or ARN; NULL: none */
   struct kiln_lt_bdev *bdevs;
   size_t n_bdevs;
-  const char *http_tokens; /* "required" / "optional"; NULL: AWS default */
-  int64_t http_hop_limit;  /* 0: AWS default */
+  const char *http_tokens;   /* "required" / "optional"; NULL: AWS default */
+  const char *http_endpoint; /* "enabled" / "disabled"; NULL: AWS default */
+  int64_t http_hop_limit;    /* 0: AWS default */
   struct kiln_tags instance_tags;
 };
 
@@ -87,14 +88,16 @@ struct kiln_observed_app {
   int64_t asg_max;
   int64_t asg_desired;
   const char *asg_lt_id;
-  const char *asg_lt_version; /* as the group names it: "5", "$Default"... */
-  size_t asg_instances;       /* in service or pending */
-  size_t asg_instances_stale; /* not on the template's default version */
+  const char *asg_lt_version;   /* as the group names it: "5", "$Default"... */
+  struct kiln_strs asg_subnets; /* its VPCZoneIdentifier, split */
+  struct kiln_tags asg_tags;    /* every tag of the group, kiln:* included */
+  size_t asg_instances;         /* in service or pending */
+  size_t asg_instances_stale;   /* not on the template's default version */
   /* The launch template version of each of those instances (NULL: none). */
   const char **asg_instance_versions;
-  const char *asg_commit;     /* the group's kiln:commit tag, or NULL */
-  int64_t asg_kiln_version;   /* its kiln:version tag: the template version
-                                 Kiln last sent it to; 0: unknown */
+  const char *asg_commit;   /* the group's kiln:commit tag, or NULL */
+  int64_t asg_kiln_version; /* its kiln:version tag: the template version
+                               Kiln last sent it to; 0: unknown */
 
   /* The most recent instance refresh of the group. */
   enum kiln_refresh_state refresh;

@@ -52,6 +52,8 @@ enum kiln_action_type {
   KILN_ACTION_WAIT_REFRESH,   /* follow the refresh (not a mutation) */
   KILN_ACTION_TAG_GROUP,      /* record lt_version as the group's kiln:version
                                  (bookkeeping: the app is in sync) */
+  KILN_ACTION_GROUP_TAGS,     /* set the group's tags from git (the plan's
+                                 group_tags), and kiln:commit */
 };
 
 struct kiln_action {
@@ -62,11 +64,29 @@ struct kiln_action {
   int64_t lt_version;     /* ASG_CREATE, ASG_UPDATE, REFRESH_START */
   bool set_capacity;      /* ASG_UPDATE: min, max (and desired) */
   bool set_lt_version;    /* ASG_UPDATE: the group's launch template version */
+  bool set_subnets;       /* ASG_UPDATE: the group's subnets */
   const char *refresh_id; /* REFRESH_CANCEL, WAIT_REFRESH */
   /* BAKE: the AMI of an earlier bake of the same digest that was deleted
    * outside Kiln; it makes the bake's client token new. */
   const char *rebake_of;
   const char *reason; /* one sentence for people */
+};
+
+/* What to do with the tags Kiln manages on one resource: git's tags, and
+ * those Kiln set from git at the commit it last applied. kiln:* tags are
+ * Kiln's bookkeeping and tags Kiln never set belong to someone else; both
+ * are left out. */
+struct kiln_tag_plan {
+  struct kiln_tags desired; /* git's tags */
+  struct kiln_tags actual;  /* the managed keys as AWS has them */
+  struct kiln_tags set;     /* missing or changed: create or update */
+  struct kiln_strs remove;  /* Kiln's, removed from git, unchanged: delete */
+  /* Kiln's tags removed from git that were changed by hand since: Kiln can
+   * no longer tell they are its own, so they are reported, never deleted.
+   * The next kiln:commit Kiln records forgets them. */
+  struct kiln_strs left;
+  bool drift;       /* desired and actual differ */
+  bool out_of_band; /* some difference is not git's doing */
 };
 
 struct kiln_plan {
@@ -79,6 +99,10 @@ struct kiln_plan {
   struct kiln_action action;
   bool mutates;        /* the action changes AWS */
   const char *message; /* why the status is what it is */
+  /* The group's tags from git: every step that records kiln:commit on the
+   * group writes them with it, so a group's kiln:commit always names the
+   * commit whose tags it carries. */
+  struct kiln_tag_plan group_tags;
 };
 
 /* Plans one app. prev is the same app's spec at the commit Kiln last
@@ -102,6 +126,37 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *a,
                       const struct kiln_lt_data *b, enum kiln_drift_cause cause,
                       struct kiln_arena *arena, struct kiln_drift **drift,
                       size_t *n);
+
+/* Is d's field a tag map ("launchTemplate.tags", "autoscaling.tags")? Its
+ * desired and actual values are then JSON objects (kiln_tags_json). */
+bool kiln_plan_drift_is_tags(const struct kiln_drift *d);
+
+/* A set of AWS ids (no commas) as its sorted, comma-joined members;
+ * "(none)" when empty. NULL on ENOMEM. */
+const char *kiln_plan_set_text(struct kiln_arena *arena,
+                               const struct kiln_strs *s);
+
+/* Tag maps. A map's keys are unique; its order does not matter. */
+
+/* Do a and b hold the same keys with the same values? Values are compared
+ * whole: {A: "1,B=2"} is not {A: "1", B: "2"}. */
+bool kiln_tags_equal(const struct kiln_tags *a, const struct kiln_tags *b);
+
+/* The value of key in t, or NULL. */
+const char *kiln_tags_get(const struct kiln_tags *t, const char *key);
+
+/* t as a JSON object with sorted keys ({"A":"1,B=2"}; "{}" when empty):
+ * unambiguous whatever keys and values hold. NULL on ENOMEM. */
+const char *kiln_tags_json(struct kiln_arena *arena, const struct kiln_tags *t);
+
+/* Plans the tags Kiln manages on a resource. want: git's tags (no kiln:*
+ * keys); have: every tag the resource carries; was: git's tags at the
+ * commit Kiln last applied to it, NULL when unknown (a tag missing from
+ * git is then never Kiln's to delete, and differences are blamed on git).
+ * Returns 0 or KILN_ENOMEM. */
+int kiln_plan_tags(const struct kiln_tags *want, const struct kiln_tags *have,
+                   const struct kiln_tags *was, struct kiln_arena *arena,
+                   struct kiln_tag_plan *out);
 
 const char *kiln_plan_status_name(enum kiln_app_status s);
 const char *kiln_plan_action_name(enum kiln_action_type t);

@@ -175,7 +175,7 @@ static void jlt_data(struct json_object *o,
 static struct kiln_asg_launch_template jasg_lt(struct json_object *o)
 {
   struct kiln_asg_launch_template lt = {jstr(o, "id"), jstr(o, "name"),
-                                        jstr(o, "version")};
+                                        jstr(o, "version"), 0};
   return lt;
 }
 

@@ -7,6 +7,7 @@ import time
 
 from kiln_cli import http, json_log, kiln_bin
 from test_apply import fleet, git  # noqa: F401  (fixture)
+from test_history import RELEASE_KEYS
 
 from awsemu.testing import wait_until
 from gitserver import GitHTTPServer
@@ -193,6 +194,11 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
                     "app=%zz", "app=" + "a" * 200):
             assert http(port, "/api/v1/history?" + bad)[0] == 400, bad
         assert history["releases"] and history["releases"][0]["app"] == "hello"
+        # ONE HISTORY SCHEMA (issue 12, item 10): the API serves a release in
+        # the same form as `kiln history --format json`. Fails until
+        # serve_history uses kiln_history_releases_json().
+        for rel in history["releases"]:
+            assert set(rel) == RELEASE_KEYS, sorted(rel)
         assert http(port, "/api/v1/apps/nope")[0] == 404
         def status():
             return subprocess.run([kiln_bin(), "status", "--server", f"http://127.0.0.1:{port}"],

@@ -7,12 +7,23 @@ recorded is judged against boto3's view of the emulator.
 import json
 import os
 import sqlite3
+import time
 
 import pytest
 
 from kiln_cli import git, run_kiln, seeded_repo
 
 APP = "apps/hello/app.yaml"
+
+# A release's JSON form, the same in `kiln history --format json` and the
+# daemon's /api/v1/history (README.md, "The history record"). Times are
+# unix milliseconds.
+RELEASE_KEYS = {"id", "app", "commit", "digest", "ami", "launch_template_version",
+                "refresh_id", "started_at_ms", "ended_at_ms", "outcome", "reason"}
+
+
+def now_ms():
+    return int(time.time() * 1000)
 
 
 class Fleet:
@@ -47,7 +58,11 @@ class Fleet:
     def history(self, *extra):
         r = self.kiln("history", "--state-dir", self.state, "--format", "json", *extra)
         assert r.returncode == 0, r.stdout + r.stderr
-        return json.loads(r.stdout)["releases"]
+        out = json.loads(r.stdout)
+        assert set(out) == {"state_dir", "releases"}, out
+        for rel in out["releases"]:
+            assert set(rel) == RELEASE_KEYS, sorted(rel)
+        return out["releases"]
 
     def image(self, ami):
         return self.ec2.describe_images(ImageIds=[ami])["Images"][0]
@@ -72,14 +87,16 @@ def check_release(fleet, rel, commit, digest):
     image = fleet.image(rel["ami"])
     tags = {t["Key"]: t["Value"] for t in image["Tags"]}
     assert tags["kiln:digest"] == digest and tags["kiln:commit"] == commit
-    assert rel["ended_at"] >= rel["started_at"] > 0
-    assert rel["duration_ms"] == rel["ended_at"] - rel["started_at"]
+    assert isinstance(rel["id"], int) and rel["id"] > 0
+    assert rel["ended_at_ms"] >= rel["started_at_ms"] > 0
 
 
 def test_apply_records_a_succeeded_release(fleet):
     head = git(fleet.root, "rev-parse", "HEAD")
     digest = fleet.plan_digest()
+    before = now_ms()
     r = fleet.apply()
+    after = now_ms()
     assert r.returncode == 0, r.stdout + r.stderr
     assert "warning" not in r.stderr, r.stderr
     assert not (fleet.state.parent / "not-here").exists()
@@ -89,6 +106,9 @@ def test_apply_records_a_succeeded_release(fleet):
     assert len(releases) == 1, releases
     rel = releases[0]
     check_release(fleet, rel, head, digest)
+    # Milliseconds since the epoch, within the run (seconds would be 1000
+    # times too small).
+    assert before <= rel["started_at_ms"] <= rel["ended_at_ms"] <= after
     v = fleet.default_version()
     assert rel["launch_template_version"] == v["VersionNumber"] == 1
     assert v["LaunchTemplateData"]["ImageId"] == rel["ami"]
@@ -110,7 +130,10 @@ def test_apply_records_a_succeeded_release(fleet):
     # The store is a sound SQLite database with the schema it says.
     db = sqlite3.connect(fleet.state / "history.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    columns = {row[1] for row in db.execute("PRAGMA table_info(releases)")}
+    assert {"started_at_ms", "ended_at_ms"} <= columns
+    assert not {"started_at", "ended_at"} & columns
     db.close()
 
 
@@ -132,7 +155,7 @@ def test_a_version_bump_is_a_second_release(fleet):
     v = fleet.default_version()
     assert releases[0]["launch_template_version"] == v["VersionNumber"] == 2
     assert v["LaunchTemplateData"]["ImageId"] == releases[0]["ami"]
-    assert releases[0]["started_at"] >= releases[1]["ended_at"]
+    assert releases[0]["started_at_ms"] >= releases[1]["ended_at_ms"]
     # The rollout went through an instance refresh, which AWS still knows.
     refreshes = fleet.emu.client("autoscaling").describe_instance_refreshes(
         AutoScalingGroupName="hello")["InstanceRefreshes"]
@@ -159,7 +182,8 @@ def test_a_failed_bake_is_a_failed_release(fleet):
     assert failed["outcome"] == "failed"
     assert "bake of image" in failed["reason"] and "failed" in failed["reason"]
     assert failed["ami"] is None and failed["launch_template_version"] is None
-    assert failed["ended_at"] >= failed["started_at"]
+    assert failed["refresh_id"] is None
+    assert failed["ended_at_ms"] >= failed["started_at_ms"]
     assert releases[1]["outcome"] == "succeeded"
 
     # Not retried, not recorded again.
@@ -175,7 +199,9 @@ def test_a_newer_commit_supersedes_a_release_in_progress(fleet):
     # One pass, no wait: the bake starts and the release is in progress.
     r = fleet.kiln("apply", "--repo", fleet.root, "--state-dir", fleet.state)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert fleet.history()[0]["outcome"] == "in-progress"
+    running = fleet.history()[0]
+    assert running["outcome"] == "in-progress"
+    assert running["ended_at_ms"] is None and running["reason"] is None
     second = fleet.edit('version: "0.2.0"', 'version: "0.3.0"', message="0.3.0")
     assert fleet.apply().returncode == 0
     releases = fleet.history()
@@ -215,3 +241,53 @@ def test_history_without_a_store_and_with_a_bad_one(fleet, tmp_path):
     assert fleet.kiln("history", "--limit", "x").returncode == 64
     r = fleet.kiln("history", "--help")
     assert r.returncode == 0 and "--state-dir" in r.stdout
+
+
+# Schema 1, as Kiln wrote it before the times' columns carried their unit.
+SCHEMA_1 = """
+CREATE TABLE releases (
+  id INTEGER PRIMARY KEY, app TEXT NOT NULL, "commit" TEXT NOT NULL,
+  digest TEXT NOT NULL, ami TEXT, launch_template_version INTEGER,
+  refresh_id TEXT, started_at INTEGER NOT NULL, ended_at INTEGER,
+  outcome TEXT NOT NULL DEFAULT 'in-progress' CHECK (outcome IN
+    ('in-progress', 'succeeded', 'failed', 'superseded')),
+  reason TEXT,
+  CHECK ((outcome = 'in-progress') = (ended_at IS NULL)));
+CREATE INDEX releases_by_app ON releases (app, id);
+CREATE UNIQUE INDEX releases_in_progress ON releases (app)
+  WHERE outcome = 'in-progress';
+CREATE TABLE drift (
+  id INTEGER PRIMARY KEY, app TEXT NOT NULL, "commit" TEXT NOT NULL,
+  observed_at INTEGER NOT NULL, field TEXT NOT NULL, desired TEXT,
+  actual TEXT, cause TEXT NOT NULL CHECK (cause IN
+    ('commit', 'out-of-band', 'cleared')));
+CREATE INDEX drift_by_field ON drift (app, field, id);
+INSERT INTO releases VALUES (1, 'hello', 'c1', 'd1', 'ami-1', 2, 'r-1',
+  1700000000123, 1700000060456, 'failed', 'bake failed');
+PRAGMA application_id = 1263094862;
+PRAGMA user_version = 1;
+"""
+
+
+def test_an_existing_state_dir_is_migrated(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    db = sqlite3.connect(state / "history.db")
+    db.executescript(SCHEMA_1)
+    db.close()
+
+    r = run_kiln("history", "--state-dir", state, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["releases"] == [{
+        "id": 1, "app": "hello", "commit": "c1", "digest": "d1", "ami": "ami-1",
+        "launch_template_version": 2, "refresh_id": "r-1",
+        "started_at_ms": 1700000000123, "ended_at_ms": 1700000060456,
+        "outcome": "failed", "reason": "bake failed"}]
+    db = sqlite3.connect(state / "history.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("SELECT started_at_ms, ended_at_ms FROM releases").fetchall() == [
+        (1700000000123, 1700000060456)]
+    assert db.execute("SELECT count(*) FROM drift WHERE observed_at_ms > 0").fetchone() == (0,)
+    db.close()
+    r = run_kiln("history", "--state-dir", state)
+    assert r.returncode == 0 and "2023-11-14 22:13:20Z" in r.stdout, r.stdout

@@ -16,20 +16,22 @@
 
 #include "http_test_server.h"
 #include "kiln/arena.h"
+#include "kiln/autoscaling.h"
 #include "kiln/aws_client.h"
 #include "kiln/aws_credentials.h"
 #include "kiln/ec2.h"
 #include "kiln/error.h"
 
 enum mode {
-  M_IMAGES,   /* a DescribeImages answer */
-  M_JSON,     /* {} */
-  M_STALL,    /* never answer */
-  M_THROTTLE, /* always RequestLimitExceeded */
-  M_GARBAGE,  /* 200 with a body that is not XML */
-  M_BADPARAM, /* 400 InvalidParameterValue */
-  M_PAGES,    /* DescribeLaunchTemplates in 3 pages */
-  M_ENDLESS   /* DescribeLaunchTemplates with a next token, forever */
+  M_IMAGES,      /* a DescribeImages answer */
+  M_JSON,        /* {} */
+  M_STALL,       /* never answer */
+  M_THROTTLE,    /* always RequestLimitExceeded */
+  M_GARBAGE,     /* 200 with a body that is not XML */
+  M_BADPARAM,    /* 400 InvalidParameterValue */
+  M_PAGES,       /* DescribeLaunchTemplates in 3 pages */
+  M_BAD_VERSION, /* a refresh whose desired version is not a number */
+  M_ENDLESS      /* DescribeLaunchTemplates with a next token, forever */
 };
 
 struct fx {
@@ -86,6 +88,17 @@ static void handler(struct ts_server *s, const struct ts_request *req,
     res->body = "<Response><Errors><Error><Code>InvalidParameterValue</Code>"
                 "<Message>bad &amp; wrong</Message></Error></Errors>"
                 "<RequestID>b-1</RequestID></Response>";
+    break;
+  case M_BAD_VERSION:
+    res->extra_headers = "x-amzn-requestid: v-1\r\n";
+    res->body =
+        "<DescribeInstanceRefreshesResponse><DescribeInstanceRefreshesResult>"
+        "<InstanceRefreshes><member><InstanceRefreshId>r-1</InstanceRefreshId>"
+        "<Status>InProgress</Status><DesiredConfiguration><LaunchTemplate>"
+        "<LaunchTemplateId>lt-1</LaunchTemplateId><Version>12abc</Version>"
+        "</LaunchTemplate></DesiredConfiguration></member></InstanceRefreshes>"
+        "</DescribeInstanceRefreshesResult></"
+        "DescribeInstanceRefreshesResponse>";
     break;
   case M_PAGES:
   case M_ENDLESS:
@@ -476,6 +489,29 @@ static void test_pages_followed_and_capped(void **state)
   kiln_arena_cleanup(&arena);
 }
 
+/* A number AWS sends that is not one fails the call, and the error says
+ * which action, field and value. */
+static void test_garbage_number_names_action_and_field(void **state)
+{
+  struct fx *f = *state;
+  struct kiln_asg_describe_instance_refreshes_request r = {.group_name = "g"};
+  struct kiln_asg_instance_refreshes out;
+  struct kiln_arena arena;
+
+  kiln_arena_init(&arena, 0);
+  f->mode = M_BAD_VERSION;
+  assert_int_equal(kiln_asg_describe_instance_refreshes(f->client, &r, &arena,
+                                                        &out, on_op, f),
+                   0);
+  run_until(f, &f->done, 5000);
+  assert_int_equal(f->err, KILN_EPARSE);
+  assert_string_equal(f->message,
+                      "DescribeInstanceRefreshes: "
+                      "DesiredConfiguration.LaunchTemplate.Version \"12abc\" "
+                      "is not a version number (request id v-1)");
+  kiln_arena_cleanup(&arena);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -494,6 +530,8 @@ int main(void)
       cmocka_unit_test_teardown(test_no_credentials, teardown),
       cmocka_unit_test_setup_teardown(test_pages_followed_and_capped, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(
+          test_garbage_number_names_action_and_field, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

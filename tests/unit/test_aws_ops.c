@@ -234,7 +234,7 @@ static void test_asg_requests(void **state)
   d.name_count = 101;
   RENDER_FAILS(asg_describe_groups, &d);
   c.name = "hello";
-  c.launch_template = (struct kiln_asg_launch_template){"lt-1", NULL, "3"};
+  c.launch_template = (struct kiln_asg_launch_template){"lt-1", NULL, "3", 0};
   c.min_size = 0;
   c.max_size = 3;
   c.vpc_zone_identifier = "subnet-1,subnet-2";
@@ -265,7 +265,7 @@ static void test_asg_requests(void **state)
          "&AutoScalingGroupName=hello&DesiredCapacity=0");
   s.group_name = "hello";
   s.desired_launch_template =
-      (struct kiln_asg_launch_template){"lt-1", NULL, "4"};
+      (struct kiln_asg_launch_template){"lt-1", NULL, "4", 0};
   s.preferences.min_healthy_percentage = (struct kiln_aws_opt_int){1, 90};
   s.preferences.max_healthy_percentage = (struct kiln_aws_opt_int){1, 200};
   s.preferences.instance_warmup_s = (struct kiln_aws_opt_int){1, 300};
@@ -399,6 +399,7 @@ static void test_imagebuilder_requests(void **state)
 
 struct parse_fixture {
   struct kiln_arena arena;
+  const char *why; /* the last parse's reason for KILN_EPARSE */
 };
 
 static int setup(void **state)
@@ -424,8 +425,8 @@ static int parse(void **state, const struct kiln__op_desc *d, const char *body,
 {
   struct parse_fixture *f = *state;
   const char *tok = NULL;
-  int err =
-      kiln__op_parse_body(d, body, strlen(body), &f->arena, out, size, &tok);
+  int err = kiln__op_parse_body(d, body, strlen(body), &f->arena, out, size,
+                                &tok, &f->why);
 
   if (next != NULL)
     *next = tok;
@@ -785,6 +786,74 @@ static void test_parse_groups(void **state)
       KILN_EPARSE);
 }
 
+/* The desired version of a refresh, as AWS may send it: a number, or
+ * $Default/$Latest (0); anything else fails the parse, saying what. */
+static void test_parse_refresh_versions(void **state)
+{
+  static const struct {
+    const char *version;
+    int err;
+    int64_t number;
+  } cases[] = {
+      {"5", 0, 5},
+      {"9223372036854775807", 0, INT64_MAX},
+      {"$Latest", 0, 0},
+      {"$Default", 0, 0},
+      {"12abc", KILN_EPARSE, 0},
+      {"0", KILN_EPARSE, 0},
+      {"-3", KILN_EPARSE, 0},
+      {"+3", KILN_EPARSE, 0},
+      {"0x10", KILN_EPARSE, 0},
+      {"9223372036854775808", KILN_EPARSE, 0},
+      {"99999999999999999999999", KILN_EPARSE, 0},
+      {"", KILN_EPARSE, 0},
+  };
+  struct parse_fixture *f = *state;
+  struct kiln_asg_instance_refreshes o;
+  char body[1024], why[160];
+
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    snprintf(
+        body, sizeof(body),
+        "<DescribeInstanceRefreshesResponse><DescribeInstanceRefreshesResult>"
+        "<InstanceRefreshes><member><InstanceRefreshId>r</InstanceRefreshId>"
+        "<Status>InProgress</Status><DesiredConfiguration><LaunchTemplate>"
+        "<LaunchTemplateId>lt-1</LaunchTemplateId><Version>%s</Version>"
+        "</LaunchTemplate></DesiredConfiguration></member></InstanceRefreshes>"
+        "</DescribeInstanceRefreshesResult>"
+        "</DescribeInstanceRefreshesResponse>",
+        cases[i].version);
+    print_message("Version \"%s\"\n", cases[i].version);
+    assert_int_equal(parse(state, &kiln__asg_describe_instance_refreshes_desc,
+                           body, &o, sizeof(o), NULL),
+                     cases[i].err);
+    if (cases[i].err == 0) {
+      assert_int_equal(o.refreshes[0].desired_launch_template.version_number,
+                       cases[i].number);
+    } else {
+      snprintf(why, sizeof(why),
+               "DesiredConfiguration.LaunchTemplate.Version \"%s\" is not a "
+               "version number",
+               cases[i].version);
+      assert_non_null(f->why);
+      assert_string_equal(f->why, why);
+    }
+  }
+  /* Any other number of the answer, likewise. */
+  assert_int_equal(
+      parse(state, &kiln__asg_describe_instance_refreshes_desc,
+            "<DescribeInstanceRefreshesResponse>"
+            "<DescribeInstanceRefreshesResult><InstanceRefreshes><member>"
+            "<InstanceRefreshId>r</InstanceRefreshId><Status>InProgress"
+            "</Status><PercentageComplete>5O</PercentageComplete></member>"
+            "</InstanceRefreshes></DescribeInstanceRefreshesResult>"
+            "</DescribeInstanceRefreshesResponse>",
+            &o, sizeof(o), NULL),
+      KILN_EPARSE);
+  assert_string_equal(f->why,
+                      "PercentageComplete \"5O\" is not a 64-bit integer");
+}
+
 static void test_parse_refreshes(void **state)
 {
   struct kiln_asg_instance_refreshes o;
@@ -823,6 +892,7 @@ static void test_parse_refreshes(void **state)
   assert_string_equal(o.refreshes[0].status_reason, "health check failed");
   assert_int_equal(o.refreshes[0].percentage_complete.value, 50);
   assert_string_equal(o.refreshes[0].desired_launch_template.version, "5");
+  assert_int_equal(o.refreshes[0].desired_launch_template.version_number, 5);
   assert_int_equal(o.refreshes[0].preferences.min_healthy_percentage.value, 90);
   assert_false(o.refreshes[0].preferences.max_healthy_percentage.set);
   assert_true(o.refreshes[0].preferences.auto_rollback.value);
@@ -990,6 +1060,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_parse_instances, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_groups, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_refreshes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parse_refresh_versions, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_parse_ssm, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_imagebuilder, setup, teardown),
   };

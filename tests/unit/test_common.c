@@ -10,6 +10,7 @@
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/hash.h"
+#include "kiln/num.h"
 
 static void test_errors_are_negative_and_named(void **state)
 {
@@ -63,6 +64,115 @@ static void test_buf_is_bounded(void **state)
   kiln_buf_cleanup_secret(&b);
 }
 
+/* What the free hook saw: every block a buffer gave back, and whether each
+ * was all zero bytes when it did. */
+static struct {
+  size_t blocks;
+  size_t dirty; /* blocks with a byte left that is not zero */
+} freed;
+
+static void inspect_freed(const void *block, size_t size_bytes)
+{
+  const unsigned char *p = block;
+  size_t i = 0;
+  while (i < size_bytes && p[i] == 0)
+    i++;
+  freed.blocks++;
+  freed.dirty += i < size_bytes;
+}
+
+/* A secret that arrives in chunks (as credential responses do) grows the
+ * buffer through several blocks: each one it gives up, at growth and at
+ * cleanup, must be wiped first. */
+static void test_secret_buf_wipes_every_block(void **state)
+{
+  static const char chunk[] = "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG";
+  struct kiln_buf b;
+  size_t n = 0;
+
+  memset(&freed, 0, sizeof(freed));
+  kiln__buf_set_free_hook(inspect_freed);
+  kiln_buf_init_secret(&b, 0);
+  while (b.len < 5000) {
+    assert_int_equal(kiln_buf_append(&b, chunk, sizeof(chunk) - 1), 0);
+    n++;
+  }
+  /* 256 bytes doubling to 8192: five blocks given up on the way. */
+  assert_int_equal(freed.blocks, 5);
+  assert_int_equal(freed.dirty, 0);
+  assert_int_equal(b.len, n * (sizeof(chunk) - 1));
+  assert_memory_equal(b.data + b.len - (sizeof(chunk) - 1), chunk,
+                      sizeof(chunk) - 1);
+
+  size_t held = b.len;
+  kiln_buf_reset(&b);
+  assert_int_equal(b.len, 0);
+  for (size_t i = 0; i < held; i++)
+    assert_int_equal(b.data[i], 0);
+
+  kiln_buf_cleanup(&b);
+  assert_int_equal(freed.blocks, 6);
+  assert_int_equal(freed.dirty, 0);
+  assert_null(b.data);
+
+  /* The hook does see bytes: a plain buffer's contents stay in the block
+   * it frees. */
+  kiln_buf_init(&b, 0);
+  assert_int_equal(kiln_buf_puts(&b, chunk), 0);
+  kiln_buf_cleanup(&b);
+  assert_int_equal(freed.blocks, 7);
+  assert_int_equal(freed.dirty, 1);
+  kiln__buf_set_free_hook(NULL);
+}
+
+static void test_num_parse_i64(void **state)
+{
+  static const struct {
+    const char *text;
+    int64_t min, max;
+    int err;
+    int64_t value;
+  } cases[] = {
+      {"0", 0, 10, 0, 0},
+      {"10", 0, 10, 0, 10},
+      {"007", 0, 10, 0, 7},
+      {"11", 0, 10, KILN_ERANGE, 0},
+      {"-1", -5, 5, 0, -1},
+      {"-6", -5, 5, KILN_ERANGE, 0},
+      {"-1", 0, 10, KILN_EPARSE, 0}, /* no sign where none may be */
+      {"9223372036854775807", INT64_MIN, INT64_MAX, 0, INT64_MAX},
+      {"-9223372036854775808", INT64_MIN, INT64_MAX, 0, INT64_MIN},
+      {"9223372036854775808", INT64_MIN, INT64_MAX, KILN_ERANGE, 0},
+      {"-9223372036854775809", INT64_MIN, INT64_MAX, KILN_ERANGE, 0},
+      {"99999999999999999999999", 0, INT64_MAX, KILN_ERANGE, 0},
+      {"99999999999999999999999x", 0, INT64_MAX, KILN_EPARSE, 0},
+      {"", 0, 10, KILN_EPARSE, 0},
+      {"-", -5, 5, KILN_EPARSE, 0},
+      {"12abc", 0, INT64_MAX, KILN_EPARSE, 0},
+      {" 1", 0, 10, KILN_EPARSE, 0},
+      {"1 ", 0, 10, KILN_EPARSE, 0},
+      {"+1", 0, 10, KILN_EPARSE, 0},
+      {"0x1", 0, 10, KILN_EPARSE, 0},
+      {"1e3", 0, 10000, KILN_EPARSE, 0},
+      {"$Latest", 0, 10, KILN_EPARSE, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int64_t v = 42;
+    print_message("\"%s\"\n", cases[i].text);
+    assert_int_equal(
+        kiln_num_parse_i64(cases[i].text, cases[i].min, cases[i].max, &v),
+        cases[i].err);
+    assert_int_equal(v, cases[i].err == 0 ? cases[i].value : 42);
+  }
+  int64_t v = 0;
+  assert_int_equal(kiln_num_parse_i64(NULL, 0, 10, &v), KILN_EPARSE);
+  /* A span: the port of "host:2222/path". */
+  assert_int_equal(kiln_num_parse_i64n("2222/path", 4, 1, 65535, &v), 0);
+  assert_int_equal(v, 2222);
+  assert_int_equal(kiln_num_parse_i64n("2222/path", 5, 1, 65535, &v),
+                   KILN_EPARSE);
+}
+
 static void test_sha256_hex(void **state)
 {
   char out[65];
@@ -80,6 +190,8 @@ int main(void)
       cmocka_unit_test(test_arena_limit_and_alignment),
       cmocka_unit_test(test_arena_large_allocations),
       cmocka_unit_test(test_buf_is_bounded),
+      cmocka_unit_test(test_secret_buf_wipes_every_block),
+      cmocka_unit_test(test_num_parse_i64),
       cmocka_unit_test(test_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <json-c/json.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "kiln/arena.h"
 #include "kiln/error.h"
 #include "kiln/history.h"
+#include "kiln/history_json.h"
 #include "kiln/pass.h"
 #include "kiln/spec.h"
 
@@ -483,6 +485,134 @@ static void test_newer_schema_is_refused(void **state)
   assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 99);
 }
 
+/* ---- schema migrations ----------------------------------------------------
+ */
+
+/* A history.db as Kiln wrote it at schema 1 (times in columns without
+ * their unit), with a finished release, one in progress and drift. */
+static void write_schema_1(const char *db)
+{
+  raw_exec(db,
+           "CREATE TABLE releases ("
+           "  id INTEGER PRIMARY KEY,"
+           "  app TEXT NOT NULL,"
+           "  \"commit\" TEXT NOT NULL,"
+           "  digest TEXT NOT NULL,"
+           "  ami TEXT,"
+           "  launch_template_version INTEGER,"
+           "  refresh_id TEXT,"
+           "  started_at INTEGER NOT NULL,"
+           "  ended_at INTEGER,"
+           "  outcome TEXT NOT NULL DEFAULT 'in-progress' CHECK (outcome IN"
+           "    ('in-progress', 'succeeded', 'failed', 'superseded')),"
+           "  reason TEXT,"
+           "  CHECK ((outcome = 'in-progress') = (ended_at IS NULL)));"
+           "CREATE INDEX releases_by_app ON releases (app, id);"
+           "CREATE UNIQUE INDEX releases_in_progress ON releases (app)"
+           "  WHERE outcome = 'in-progress';"
+           "CREATE TABLE drift ("
+           "  id INTEGER PRIMARY KEY,"
+           "  app TEXT NOT NULL,"
+           "  \"commit\" TEXT NOT NULL,"
+           "  observed_at INTEGER NOT NULL,"
+           "  field TEXT NOT NULL,"
+           "  desired TEXT,"
+           "  actual TEXT,"
+           "  cause TEXT NOT NULL CHECK (cause IN"
+           "    ('commit', 'out-of-band', 'cleared')));"
+           "CREATE INDEX drift_by_field ON drift (app, field, id);"
+           "INSERT INTO releases VALUES (1, 'hello', 'c1', 'd1', 'ami-1', 2,"
+           "  'r-1', 1700000000123, 1700000060456, 'succeeded', NULL);"
+           "INSERT INTO releases (id, app, \"commit\", digest, started_at)"
+           "  VALUES (2, 'hello', 'c2', 'd2', 1700000100789);"
+           "INSERT INTO drift VALUES (1, 'hello', 'c1', 1700000070001,"
+           "  'asg.max', '3', '9', 'out-of-band');"
+           "PRAGMA application_id = 1263094862;" /* "KILN" */
+           "PRAGMA user_version = 1;");
+}
+
+static void test_schema_1_is_migrated_and_keeps_its_rows(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_release *rs;
+  struct kiln_history_drift_row *rows;
+  char err[KILN_HISTORY_ERRMAX];
+  int64_t id;
+  size_t n;
+
+  close_and_remove_db(f);
+  write_schema_1(f->db);
+  assert_int_equal(kiln_history_open(f->state, &f->h, err, sizeof(err)), 0);
+  assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+  assert_int_equal(raw_int(f->db, "PRAGMA application_id"), 0x4b494c4e);
+  /* The columns carry their unit; none is left under the old name. */
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM pragma_table_info"
+                                  "('releases') WHERE name IN"
+                                  " ('started_at_ms', 'ended_at_ms')"),
+                   2);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM pragma_table_info"
+                                  "('drift') WHERE name = 'observed_at_ms'"),
+                   1);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE"
+                                  " sql LIKE '%started_at %' OR sql LIKE"
+                                  " '%ended_at %' OR sql LIKE '%observed_at %'"
+                                  " OR sql LIKE '%ended_at IS%'"),
+                   0);
+
+  /* Every value is as it was, to the millisecond. */
+  assert_int_equal(kiln_history_releases(f->h, NULL, 0, &f->arena, &rs, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(rs[0].id, 2);
+  assert_string_equal(rs[0].commit, "c2");
+  assert_int_equal(rs[0].started_at_ms, 1700000100789LL);
+  assert_int_equal(rs[0].ended_at_ms, 0);
+  assert_int_equal(rs[0].outcome, KILN_HISTORY_IN_PROGRESS);
+  assert_int_equal(rs[1].id, 1);
+  assert_string_equal(rs[1].ami, "ami-1");
+  assert_int_equal(rs[1].lt_version, 2);
+  assert_string_equal(rs[1].refresh_id, "r-1");
+  assert_int_equal(rs[1].started_at_ms, 1700000000123LL);
+  assert_int_equal(rs[1].ended_at_ms, 1700000060456LL);
+  assert_int_equal(rs[1].outcome, KILN_HISTORY_SUCCEEDED);
+  assert_int_equal(kiln_history_drift_list(f->h, NULL, 0, &f->arena, &rows, &n),
+                   0);
+  assert_int_equal(n, 1);
+  assert_int_equal(rows[0].observed_at_ms, 1700000070001LL);
+  assert_string_equal(rows[0].cause, "out-of-band");
+
+  /* The constraints came along: the release in progress is the one a
+   * newer commit supersedes, and it ends with a time. */
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c3", "d3", T0, &id), 0);
+  assert_int_equal(id, 3);
+  assert_int_equal(kiln_history_releases(f->h, NULL, 0, &f->arena, &rs, &n), 0);
+  assert_int_equal(rs[1].outcome, KILN_HISTORY_SUPERSEDED);
+  assert_int_equal(rs[1].ended_at_ms, T0);
+  {
+    sqlite3 *c;
+    assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+    /* An ended release without an end time breaks the CHECK, and a second
+     * release in progress the unique index. */
+    assert_int_equal(
+        sqlite3_exec(c, "UPDATE releases SET outcome = 'failed' WHERE id = 3",
+                     NULL, NULL, NULL),
+        SQLITE_CONSTRAINT);
+    assert_int_equal(
+        sqlite3_exec(c,
+                     "INSERT INTO releases (app, \"commit\", digest,"
+                     " started_at_ms) VALUES ('hello', 'c4', 'd4', 1)",
+                     NULL, NULL, NULL),
+        SQLITE_CONSTRAINT);
+    sqlite3_close(c);
+  }
+
+  /* Opening again migrates nothing more. */
+  kiln_history_close(f->h);
+  assert_int_equal(kiln_history_open(f->state, &f->h, err, sizeof(err)), 0);
+  assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM releases"), 3);
+}
+
 static void test_state_dir_that_is_a_file(void **state)
 {
   struct fixture *f = *state;
@@ -493,27 +623,6 @@ static void test_state_dir_that_is_a_file(void **state)
   assert_true(kiln_history_open(path, &h, err, sizeof(err)) < 0);
   assert_null(h);
   assert_non_null(strstr(err, path));
-}
-
-static void test_default_dir(void **state)
-{
-  char buf[256];
-  (void)state;
-  setenv("KILN_STATE_DIR", "/srv/kiln", 1);
-  setenv("XDG_STATE_HOME", "/x/state", 1);
-  setenv("HOME", "/home/u", 1);
-  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
-  assert_string_equal(buf, "/srv/kiln");
-  setenv("KILN_STATE_DIR", "", 1);
-  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
-  assert_string_equal(buf, "/x/state/kiln");
-  unsetenv("XDG_STATE_HOME");
-  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), 0);
-  assert_string_equal(buf, "/home/u/.local/state/kiln");
-  assert_int_equal(kiln_history_default_dir(buf, 8), KILN_ETOOBIG);
-  unsetenv("HOME");
-  unsetenv("KILN_STATE_DIR");
-  assert_int_equal(kiln_history_default_dir(buf, sizeof(buf)), KILN_ENOENT);
 }
 
 /* ---- crash safety ---------------------------------------------------------
@@ -770,6 +879,189 @@ static void test_record_pass_skips_report_only_apps(void **state)
                    KILN_ENOENT);
 }
 
+/* ---- JSON -----------------------------------------------------------------
+ */
+
+/* The documented keys of a release (README.md), in the encoder's order. */
+static const char *const release_keys[] = {
+    "id",         "app",           "commit",
+    "digest",     "ami",           "launch_template_version",
+    "refresh_id", "started_at_ms", "ended_at_ms",
+    "outcome",    "reason"};
+#define N_RELEASE_KEYS (sizeof(release_keys) / sizeof(release_keys[0]))
+
+static void assert_release_keys(json_object *o)
+{
+  struct json_object_iterator it = json_object_iter_begin(o);
+  struct json_object_iterator end = json_object_iter_end(o);
+  size_t i = 0;
+
+  assert_true(json_object_is_type(o, json_type_object));
+  for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it), i++) {
+    assert_true(i < N_RELEASE_KEYS);
+    assert_string_equal(json_object_iter_peek_name(&it), release_keys[i]);
+  }
+  assert_int_equal(i, N_RELEASE_KEYS);
+}
+
+static int64_t json_int(json_object *o, const char *key)
+{
+  json_object *v = NULL;
+  assert_true(json_object_object_get_ex(o, key, &v));
+  assert_true(json_object_is_type(v, json_type_int));
+  return json_object_get_int64(v);
+}
+
+static const char *json_str(json_object *o, const char *key)
+{
+  json_object *v = NULL;
+  assert_true(json_object_object_get_ex(o, key, &v));
+  assert_true(json_object_is_type(v, json_type_string));
+  return json_object_get_string(v);
+}
+
+static void assert_json_null(json_object *o, const char *key)
+{
+  json_object *v = o; /* anything but NULL */
+  assert_true(json_object_object_get_ex(o, key, &v));
+  assert_null(v);
+}
+
+static void test_release_json_has_every_field(void **state)
+{
+  const struct kiln_history_release r = {
+      .id = 42,
+      .app = "hello",
+      .commit = "0123456789abcdef0123456789abcdef01234567",
+      .digest = "d1",
+      .ami = "ami-0123456789abcdef0",
+      .lt_version = 7,
+      .refresh_id = "r-1",
+      .started_at_ms = T0 + 123,
+      .ended_at_ms = T0 + 60456,
+      .outcome = KILN_HISTORY_FAILED,
+      .reason = "bake of image \"x\" failed",
+  };
+  json_object *o = kiln_history_release_json(&r);
+  (void)state;
+
+  assert_non_null(o);
+  assert_release_keys(o);
+  assert_int_equal(json_int(o, "id"), 42);
+  assert_string_equal(json_str(o, "app"), "hello");
+  assert_string_equal(json_str(o, "commit"), r.commit);
+  assert_string_equal(json_str(o, "digest"), "d1");
+  assert_string_equal(json_str(o, "ami"), "ami-0123456789abcdef0");
+  assert_int_equal(json_int(o, "launch_template_version"), 7);
+  assert_string_equal(json_str(o, "refresh_id"), "r-1");
+  /* Milliseconds as stored, not seconds and not rounded. */
+  assert_int_equal(json_int(o, "started_at_ms"), 1700000000123LL);
+  assert_int_equal(json_int(o, "ended_at_ms"), 1700000060456LL);
+  assert_string_equal(json_str(o, "outcome"), "failed");
+  assert_string_equal(json_str(o, "reason"), "bake of image \"x\" failed");
+  assert_string_equal(
+      json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                            JSON_C_TO_STRING_NOSLASHESCAPE),
+      "{\"id\":42,\"app\":\"hello\",\"commit\":"
+      "\"0123456789abcdef0123456789abcdef01234567\",\"digest\":\"d1\","
+      "\"ami\":\"ami-0123456789abcdef0\",\"launch_template_version\":7,"
+      "\"refresh_id\":\"r-1\",\"started_at_ms\":1700000000123,"
+      "\"ended_at_ms\":1700000060456,\"outcome\":\"failed\","
+      "\"reason\":\"bake of image \\\"x\\\" failed\"}");
+  json_object_put(o);
+}
+
+/* What is not known yet is null, never 0 or "", and the key is there. */
+static void test_release_json_unknowns_are_null(void **state)
+{
+  const struct kiln_history_release r = {
+      .id = 1,
+      .app = "hello",
+      .commit = "c1",
+      .digest = "d1",
+      .started_at_ms = T0,
+      .outcome = KILN_HISTORY_IN_PROGRESS,
+  };
+  json_object *o = kiln_history_release_json(&r);
+  (void)state;
+
+  assert_non_null(o);
+  assert_release_keys(o);
+  assert_json_null(o, "ami");
+  assert_json_null(o, "launch_template_version");
+  assert_json_null(o, "refresh_id");
+  assert_json_null(o, "ended_at_ms");
+  assert_json_null(o, "reason");
+  assert_int_equal(json_int(o, "started_at_ms"), T0);
+  assert_string_equal(json_str(o, "outcome"), "in-progress");
+  json_object_put(o);
+}
+
+/* Releases as the store gives them back, through the encoder: the order,
+ * every outcome's name and the times to the millisecond. */
+static void test_releases_json_from_the_store(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_release *rs;
+  int64_t a, b, c;
+  size_t n;
+  json_object *arr, *o;
+  (void)state;
+
+  arr = kiln_history_releases_json(NULL, 0);
+  assert_non_null(arr);
+  assert_true(json_object_is_type(arr, json_type_array));
+  assert_int_equal(json_object_array_length(arr), 0);
+  json_object_put(arr);
+
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c1", "d1", T0 + 1, &a), 0);
+  assert_int_equal(
+      kiln_history_release_update(f->h, a,
+                                  &(struct kiln_history_release_update){
+                                      .ami = "ami-1", .lt_version = 1}),
+      0);
+  assert_int_equal(kiln_history_release_end(f->h, a, KILN_HISTORY_SUCCEEDED,
+                                            NULL, T0 + 1999),
+                   0);
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c2", "d2", T0 + 2001, &b), 0);
+  /* c3 supersedes c2, whose reason names it. */
+  assert_int_equal(
+      kiln_history_release_start(f->h, "hello", "c3", "d3", T0 + 3003, &c), 0);
+  assert_int_equal(kiln_history_releases(f->h, NULL, 0, &f->arena, &rs, &n), 0);
+  assert_int_equal(n, 3);
+
+  arr = kiln_history_releases_json(rs, n);
+  assert_non_null(arr);
+  assert_int_equal(json_object_array_length(arr), 3);
+  for (size_t i = 0; i < 3; i++)
+    assert_release_keys(json_object_array_get_idx(arr, i));
+
+  o = json_object_array_get_idx(arr, 0);
+  assert_int_equal(json_int(o, "id"), c);
+  assert_string_equal(json_str(o, "outcome"), "in-progress");
+  assert_int_equal(json_int(o, "started_at_ms"), T0 + 3003);
+  assert_json_null(o, "ended_at_ms");
+
+  o = json_object_array_get_idx(arr, 1);
+  assert_int_equal(json_int(o, "id"), b);
+  assert_string_equal(json_str(o, "outcome"), "superseded");
+  assert_int_equal(json_int(o, "ended_at_ms"), T0 + 3003);
+  assert_non_null(strstr(json_str(o, "reason"), "c3"));
+
+  o = json_object_array_get_idx(arr, 2);
+  assert_int_equal(json_int(o, "id"), a);
+  assert_string_equal(json_str(o, "outcome"), "succeeded");
+  assert_string_equal(json_str(o, "ami"), "ami-1");
+  assert_int_equal(json_int(o, "launch_template_version"), 1);
+  assert_json_null(o, "refresh_id");
+  assert_int_equal(json_int(o, "started_at_ms"), T0 + 1);
+  assert_int_equal(json_int(o, "ended_at_ms"), T0 + 1999);
+  assert_json_null(o, "reason");
+  json_object_put(arr);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -792,9 +1084,10 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(
+          test_schema_1_is_migrated_and_keeps_its_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_state_dir_that_is_a_file, setup,
                                       teardown),
-      cmocka_unit_test(test_default_dir),
       cmocka_unit_test_setup_teardown(test_completed_release_survives_sigkill,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_pass_follows_a_release, setup,
@@ -805,6 +1098,10 @@ int main(void)
           test_a_follow_on_step_is_recorded_with_its_lead, setup, teardown),
       cmocka_unit_test_setup_teardown(test_record_pass_skips_report_only_apps,
                                       setup, teardown),
+      cmocka_unit_test(test_release_json_has_every_field),
+      cmocka_unit_test(test_release_json_unknowns_are_null),
+      cmocka_unit_test_setup_teardown(test_releases_json_from_the_store, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

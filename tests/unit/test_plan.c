@@ -40,6 +40,13 @@ static char desired_digest[65]; /* of the converged observation */
 #define OLD_AMI "ami-0bbbbbbbbbbbbbbbb"
 #define COMMIT  "1111111111111111111111111111111111111111"
 
+static struct kiln_tag default_tags[] = {{"Owner", "platform"}};
+/* What Kiln leaves on a group: git's tags and its bookkeeping. */
+static struct kiln_tag group_tags[] = {{"Owner", "platform"},
+                                       {"kiln:app", "hello"},
+                                       {"kiln:commit", COMMIT},
+                                       {"kiln:version", "4"}};
+
 static int setup(void **state)
 {
   struct mem_file files[] = {{"apps/hello/app.yaml", app_yaml, 0}};
@@ -52,6 +59,7 @@ static int setup(void **state)
   kiln_diags_cleanup(&d);
   spec = repo->apps[0];
   assert_true(spec.valid);
+  spec.tags = (struct kiln_tags){default_tags, 1}; /* as from kiln.yaml */
 
   kiln_arena_init(&arena, 0);
   memset(&converged, 0, sizeof(converged));
@@ -70,6 +78,8 @@ static int setup(void **state)
   converged.asg_desired = 2;
   converged.asg_lt_id = converged.lt_id;
   converged.asg_lt_version = "4";
+  converged.asg_subnets = spec.autoscaling.subnets;
+  converged.asg_tags = (struct kiln_tags){group_tags, 4};
   converged.asg_instances = 2;
   converged.asg_commit = COMMIT;
   converged.refresh = KILN_REFRESH_SUCCEEDED;
@@ -293,7 +303,8 @@ static void sg_order_differs(struct kiln_app_spec *s,
    * same tags in another order are no drift. */
   static const char *want[] = {"sg-0123456789abcdef0", "sg-0fedcba987654321f"};
   static const char *have[] = {"sg-0fedcba987654321f", "sg-0123456789abcdef0"};
-  static struct kiln_tag tags[] = {{"kiln:app", "hello"}, {"A", "1"}};
+  static struct kiln_tag tags[] = {
+      {"kiln:app", "hello"}, {"A", "1"}, {"Owner", "platform"}};
   s->launch_template.security_groups.items = want;
   s->launch_template.security_groups.n = 2;
   o->lt_default.security_groups.items = have;
@@ -301,7 +312,99 @@ static void sg_order_differs(struct kiln_app_spec *s,
   s->launch_template.tags.items = &tags[1];
   s->launch_template.tags.n = 1;
   o->lt_default.instance_tags.items = tags;
-  o->lt_default.instance_tags.n = 2;
+  o->lt_default.instance_tags.n = 3;
+}
+
+/* Tag maps compare as maps: a value holding "," and "=" is not two tags. */
+static struct kiln_tag one_tag[] = {{"A", "1,B=2"}};
+static struct kiln_tag two_tags[] = {{"A", "1"}, {"B", "2"}};
+static struct kiln_tag lt_one[] = {
+    {"A", "1,B=2"}, {"Owner", "platform"}, {"kiln:app", "hello"}};
+static struct kiln_tag lt_two[] = {
+    {"A", "1"}, {"B", "2"}, {"Owner", "platform"}, {"kiln:app", "hello"}};
+static void lt_tags_one_vs_two(struct kiln_app_spec *s,
+                               struct kiln_observed_app *o,
+                               const struct kiln_app_spec **prev)
+{
+  s->launch_template.tags = (struct kiln_tags){one_tag, 1};
+  o->lt_default.instance_tags = (struct kiln_tags){lt_two, 4};
+  o->lt_default_commit = NULL; /* a version made by hand */
+}
+static void lt_tags_two_vs_one(struct kiln_app_spec *s,
+                               struct kiln_observed_app *o,
+                               const struct kiln_app_spec **prev)
+{
+  s->launch_template.tags = (struct kiln_tags){two_tags, 2};
+  o->lt_default.instance_tags = (struct kiln_tags){lt_one, 3};
+  o->lt_default_commit = NULL;
+}
+static struct kiln_tag g_one[] = {
+    {"A", "1,B=2"}, {"kiln:commit", COMMIT}, {"kiln:version", "4"}};
+static struct kiln_tag g_two[] = {
+    {"A", "1"}, {"B", "2"}, {"kiln:commit", COMMIT}, {"kiln:version", "4"}};
+static void group_tags_one_vs_two(struct kiln_app_spec *s,
+                                  struct kiln_observed_app *o,
+                                  const struct kiln_app_spec **prev)
+{
+  s->tags = (struct kiln_tags){one_tag, 1};
+  /* kiln.yaml's tags reach instances too: the template is in sync. */
+  kiln_plan_lt_data(s, AMI, &arena, &o->lt_default);
+  o->asg_tags = (struct kiln_tags){g_two, 4};
+  *prev = s;
+}
+static void group_tags_two_vs_one(struct kiln_app_spec *s,
+                                  struct kiln_observed_app *o,
+                                  const struct kiln_app_spec **prev)
+{
+  s->tags = (struct kiln_tags){two_tags, 2};
+  kiln_plan_lt_data(s, AMI, &arena, &o->lt_default);
+  o->asg_tags = (struct kiln_tags){g_one, 3};
+  *prev = s;
+}
+static struct kiln_tag g_hand[] = {{"Owner", "someone"}, {"kiln:app", "hello"}};
+static void group_tag_changed_by_hand(struct kiln_app_spec *s,
+                                      struct kiln_observed_app *o,
+                                      const struct kiln_app_spec **prev)
+{
+  o->asg_tags = (struct kiln_tags){g_hand, 2};
+  *prev = s;
+}
+static struct kiln_tag old_owner[] = {{"Owner", "someone"}};
+static void group_tag_changed_in_git(struct kiln_app_spec *s,
+                                     struct kiln_observed_app *o,
+                                     const struct kiln_app_spec **prev)
+{
+  older = *s;
+  older.tags = (struct kiln_tags){old_owner, 1};
+  o->asg_tags = (struct kiln_tags){g_hand, 2};
+  *prev = &older;
+}
+static struct kiln_tag g_foreign[] = {{"Owner", "platform"},
+                                      {"Team", "x,y=z"},
+                                      {"kiln:commit", "other"},
+                                      {"kiln:app", "renamed"}};
+static void group_foreign_and_kiln_tags(struct kiln_app_spec *s,
+                                        struct kiln_observed_app *o,
+                                        const struct kiln_app_spec **prev)
+{
+  /* Tags Kiln never set, and its own bookkeeping, are no drift. */
+  o->asg_tags = (struct kiln_tags){g_foreign, 4};
+  *prev = s;
+}
+static const char *one_subnet[] = {"subnet-0fedcba987654321f"};
+static void subnets_changed_by_hand(struct kiln_app_spec *s,
+                                    struct kiln_observed_app *o,
+                                    const struct kiln_app_spec **prev)
+{
+  o->asg_subnets = (struct kiln_strs){one_subnet, 1};
+  *prev = s;
+}
+static void imds_endpoint_disabled_by_hand(struct kiln_app_spec *s,
+                                           struct kiln_observed_app *o,
+                                           const struct kiln_app_spec **prev)
+{
+  o->lt_default.http_endpoint = "disabled";
+  o->lt_default_commit = NULL;
 }
 
 static const struct plan_case cases[] = {
@@ -372,6 +475,31 @@ static const struct plan_case cases[] = {
      "image.digest", KILN_CAUSE_COMMIT, false},
     {"security groups as a set", sg_order_differs, KILN_ACTION_NONE,
      KILN_STATUS_IN_SYNC, NULL, 0, false},
+    {"instance tags {A: \"1,B=2\"} vs {A: 1, B: 2}", lt_tags_one_vs_two,
+     KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_DRIFTED, "launchTemplate.tags",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"instance tags {A: 1, B: 2} vs {A: \"1,B=2\"}", lt_tags_two_vs_one,
+     KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_DRIFTED, "launchTemplate.tags",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"group tags {A: \"1,B=2\"} vs {A: 1, B: 2}", group_tags_one_vs_two,
+     KILN_ACTION_GROUP_TAGS, KILN_STATUS_DRIFTED, "autoscaling.tags",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"group tags {A: 1, B: 2} vs {A: \"1,B=2\"}", group_tags_two_vs_one,
+     KILN_ACTION_GROUP_TAGS, KILN_STATUS_DRIFTED, "autoscaling.tags",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"group tag changed by hand", group_tag_changed_by_hand,
+     KILN_ACTION_GROUP_TAGS, KILN_STATUS_DRIFTED, "autoscaling.tags",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"group tag changed in git", group_tag_changed_in_git,
+     KILN_ACTION_GROUP_TAGS, KILN_STATUS_PENDING, "autoscaling.tags",
+     KILN_CAUSE_COMMIT, true},
+    {"foreign and kiln:* group tags", group_foreign_and_kiln_tags,
+     KILN_ACTION_NONE, KILN_STATUS_IN_SYNC, NULL, 0, false},
+    {"subnets changed by hand", subnets_changed_by_hand, KILN_ACTION_ASG_UPDATE,
+     KILN_STATUS_DRIFTED, "autoscaling.subnets", KILN_CAUSE_OUT_OF_BAND, true},
+    {"IMDS endpoint disabled by hand", imds_endpoint_disabled_by_hand,
+     KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_DRIFTED,
+     "launchTemplate.metadata.httpEndpoint", KILN_CAUSE_OUT_OF_BAND, true},
 };
 
 static void test_plan_table(void **state)
@@ -432,9 +560,11 @@ static void test_lt_data_tags_and_imds(void **state)
   struct kiln_lt_data d;
   assert_int_equal(kiln_plan_lt_data(&spec, AMI, &arena, &d), 0);
   assert_string_equal(d.http_tokens, "required");
-  assert_int_equal(d.instance_tags.n, 1);
-  assert_string_equal(d.instance_tags.items[0].key, "kiln:app");
-  assert_string_equal(d.instance_tags.items[0].value, "hello");
+  assert_int_equal(d.instance_tags.n, 2);
+  assert_string_equal(d.instance_tags.items[0].key, "Owner"); /* kiln.yaml */
+  assert_string_equal(d.instance_tags.items[1].key, "kiln:app");
+  assert_string_equal(d.instance_tags.items[1].value, "hello");
+  assert_string_equal(d.http_endpoint, "enabled");
   assert_string_equal(d.bdevs[0].type, "gp3");
   assert_true(d.bdevs[0].encrypted);
 }
@@ -583,6 +713,187 @@ static void test_a_refresh_to_another_version_is_cancelled_early(void **state)
   }
 }
 
+/* kiln_plan_tags, case by case: what is set, deleted, left, and why. */
+struct tags_case {
+  const char *name;
+  struct kiln_tag want[3], have[5], was[3];
+  bool was_known;
+  const char *set, *remove, *left; /* keys, comma-joined; "" none */
+  bool drift, out_of_band;
+};
+
+static const struct tags_case tags_cases[] = {
+    {"same",
+     {{"A", "1"}},
+     {{"A", "1"}, {"kiln:app", "x"}},
+     {{"A", "1"}},
+     true,
+     "",
+     "",
+     "",
+     false,
+     false},
+    {"value with , and =",
+     {{"A", "1,B=2"}},
+     {{"A", "1"}, {"B", "2"}},
+     {{"A", "1,B=2"}},
+     true,
+     "A",
+     "",
+     "",
+     true,
+     true},
+    {"two values as one",
+     {{"A", "1"}, {"B", "2"}},
+     {{"A", "1,B=2"}},
+     {{"A", "1"}, {"B", "2"}},
+     true,
+     "A,B",
+     "",
+     "",
+     true,
+     true},
+    {"new in git",
+     {{"A", "1"}, {"N", "new"}},
+     {{"A", "1"}},
+     {{"A", "1"}},
+     true,
+     "N",
+     "",
+     "",
+     true,
+     false},
+    {"deleted by hand",
+     {{"A", "1"}},
+     {{"kiln:app", "x"}},
+     {{"A", "1"}},
+     true,
+     "A",
+     "",
+     "",
+     true,
+     true},
+    {"removed from git, still Kiln's",
+     {{"A", "1"}},
+     {{"A", "1"}, {"R", "r"}},
+     {{"A", "1"}, {"R", "r"}},
+     true,
+     "",
+     "R",
+     "",
+     true,
+     false},
+    {"removed from git, changed by hand",
+     {{"A", "1"}},
+     {{"A", "1"}, {"R", "hand"}},
+     {{"A", "1"}, {"R", "r"}},
+     true,
+     "",
+     "",
+     "R",
+     true,
+     true},
+    {"removed from git and gone",
+     {{"A", "1"}},
+     {{"A", "1"}},
+     {{"A", "1"}, {"R", "r"}},
+     true,
+     "",
+     "",
+     "",
+     false,
+     false},
+    {"not Kiln's",
+     {{"A", "1"}},
+     {{"A", "1"}, {"T", "t"}},
+     {{"A", "1"}},
+     true,
+     "",
+     "",
+     "",
+     false,
+     false},
+    {"last commit unknown",
+     {{"A", "1"}},
+     {{"A", "2"}, {"R", "r"}},
+     {{0}},
+     false,
+     "A",
+     "",
+     "",
+     true,
+     false},
+    {"kiln:* is bookkeeping",
+     {{"A", "1"}},
+     {{"A", "1"}, {"kiln:commit", "c"}, {"kiln:version", "9"}},
+     {{"A", "1"}, {"kiln:app", "old"}},
+     true,
+     "",
+     "",
+     "",
+     false,
+     false},
+};
+
+static size_t count_tags(const struct kiln_tag *t, size_t max)
+{
+  size_t n = 0;
+  while (n < max && t[n].key != NULL)
+    n++;
+  return n;
+}
+
+static const char *joined(const char *const *keys, const struct kiln_tag *tags,
+                          size_t n)
+{
+  static char out[128];
+  out[0] = '\0';
+  for (size_t i = 0; i < n; i++)
+    snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
+             i > 0 ? "," : "", keys != NULL ? keys[i] : tags[i].key);
+  return out;
+}
+
+static void test_tag_plans(void **state)
+{
+  for (size_t i = 0; i < sizeof(tags_cases) / sizeof(tags_cases[0]); i++) {
+    const struct tags_case *c = &tags_cases[i];
+    struct kiln_tags want = {(struct kiln_tag *)c->want,
+                             count_tags(c->want, 3)};
+    struct kiln_tags have = {(struct kiln_tag *)c->have,
+                             count_tags(c->have, 5)};
+    struct kiln_tags was = {(struct kiln_tag *)c->was, count_tags(c->was, 3)};
+    struct kiln_tag_plan t;
+
+    assert_int_equal(
+        kiln_plan_tags(&want, &have, c->was_known ? &was : NULL, &arena, &t),
+        0);
+    fprintf(stderr, "case '%s'\n", c->name);
+    assert_string_equal(joined(NULL, t.set.items, t.set.n), c->set);
+    assert_string_equal(joined(t.remove.items, NULL, t.remove.n), c->remove);
+    assert_string_equal(joined(t.left.items, NULL, t.left.n), c->left);
+    assert_int_equal(t.drift, c->drift);
+    assert_int_equal(t.out_of_band, c->out_of_band);
+    assert_int_equal(t.drift, !kiln_tags_equal(&t.desired, &t.actual));
+  }
+}
+
+static void test_tag_maps_render_unambiguously(void **state)
+{
+  struct kiln_tags one = {one_tag, 1}, two = {two_tags, 2};
+  struct kiln_tag odd[] = {{"q\"k", "a\\b\n"}};
+  struct kiln_tags o = {odd, 1}, none = {NULL, 0};
+  assert_false(kiln_tags_equal(&one, &two));
+  assert_false(kiln_tags_equal(&two, &one));
+  assert_true(kiln_tags_equal(&two, &two));
+  assert_string_equal(kiln_tags_json(&arena, &one), "{\"A\":\"1,B=2\"}");
+  assert_string_equal(kiln_tags_json(&arena, &two),
+                      "{\"A\":\"1\",\"B\":\"2\"}");
+  assert_string_equal(kiln_tags_json(&arena, &o),
+                      "{\"q\\\"k\":\"a\\\\b\\u000a\"}");
+  assert_string_equal(kiln_tags_json(&arena, &none), "{}");
+}
+
 static void test_stale_instances(void **state)
 {
   struct kiln_observed_app o = converged;
@@ -609,6 +920,8 @@ int main(void)
       cmocka_unit_test(test_follow_on_of_a_revert),
       cmocka_unit_test(test_a_refresh_to_another_version_is_cancelled_early),
       cmocka_unit_test(test_stale_instances),
+      cmocka_unit_test(test_tag_plans),
+      cmocka_unit_test(test_tag_maps_render_unambiguously),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,8 +11,18 @@
 #include "kiln/report.h"
 
 static struct kiln_drift drift[] = {
-    {"autoscaling.max", "3", "9", KILN_CAUSE_OUT_OF_BAND},
-    {"image.digest", "abcdef012345", "(no AMI)", KILN_CAUSE_COMMIT},
+    {.field = "autoscaling.max",
+     .desired = "3",
+     .actual = "9",
+     .cause = KILN_CAUSE_OUT_OF_BAND},
+    {.field = "image.digest",
+     .desired = "abcdef012345",
+     .actual = "(no AMI)",
+     .cause = KILN_CAUSE_COMMIT},
+    {.field = "autoscaling.tags",
+     .desired = "{\"A\":\"1,B=2\"}",
+     .actual = "{\"A\":\"1\",\"B\":\"2\"}",
+     .cause = KILN_CAUSE_OUT_OF_BAND},
 };
 
 static void make(struct kiln_plan plans[2])
@@ -23,7 +33,7 @@ static void make(struct kiln_plan plans[2])
   strcpy(plans[0].digest, "abcdef0123456789");
   plans[0].bake_needed = true;
   plans[0].drift = drift;
-  plans[0].n_drift = 2;
+  plans[0].n_drift = 3;
   plans[0].action.type = KILN_ACTION_BAKE;
   plans[0].action.digest = plans[0].digest;
   plans[0].action.reason = "bake image abcdef012345";
@@ -48,9 +58,19 @@ static void test_json_shape(void **state)
   json_object_object_get_ex(app, "status", &v);
   assert_string_equal(json_object_get_string(v), "drifted");
   json_object_object_get_ex(app, "drift", &d);
-  assert_int_equal(json_object_array_length(d), 2);
+  assert_int_equal(json_object_array_length(d), 3);
   json_object_object_get_ex(json_object_array_get_idx(d, 0), "cause", &v);
   assert_string_equal(json_object_get_string(v), "out-of-band");
+  json_object_object_get_ex(json_object_array_get_idx(d, 0), "desired", &v);
+  assert_true(json_object_is_type(v, json_type_string));
+  /* A tag map is an object: its values may hold "," and "=". */
+  json_object_object_get_ex(json_object_array_get_idx(d, 2), "desired", &v);
+  assert_true(json_object_is_type(v, json_type_object));
+  assert_int_equal(json_object_object_length(v), 1);
+  json_object_object_get_ex(v, "A", &v);
+  assert_string_equal(json_object_get_string(v), "1,B=2");
+  json_object_object_get_ex(json_object_array_get_idx(d, 2), "actual", &v);
+  assert_int_equal(json_object_object_length(v), 2);
   json_object_object_get_ex(app, "actions", &a);
   json_object_object_get_ex(json_object_array_get_idx(a, 0), "type", &v);
   assert_string_equal(json_object_get_string(v), "bake");
@@ -73,6 +93,9 @@ static void test_text_table(void **state)
       strstr(out.data, "hello  drifted      bake image abcdef012345"));
   assert_non_null(strstr(out.data, "autoscaling.max"));
   assert_non_null(strstr(out.data, "9 -> 3  [out-of-band]"));
+  /* Quoted, so the maps cannot be mistaken for each other. */
+  assert_non_null(strstr(out.data, "{\"A\":\"1\",\"B\":\"2\"} -> "
+                                   "{\"A\":\"1,B=2\"}  [out-of-band]"));
   assert_non_null(strstr(out.data, "2 apps: 1 drifted 1 error"));
   assert_non_null(strstr(out.data, "1 to bake, 0 already baked"));
   kiln_buf_cleanup(&out);
