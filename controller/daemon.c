@@ -214,10 +214,11 @@ static void history_written(int err, const char *why, void *data)
 /* Hands the pass to the history writer, which frees it once written. */
 static void record(struct kiln__daemon *d, struct pass_run *run)
 {
-  if (d->history == NULL ||
+  uv_timeval64_t now;
+  if (d->history == NULL || uv_gettimeofday(&now) != 0 ||
       kiln_history_writer_submit(
           &d->writer, run->result.commit, run->result.apps, run->result.n,
-          (int64_t)time(NULL) * 1000, history_written, run) != 0)
+          now.tv_sec * 1000 + now.tv_usec / 1000, history_written, run) != 0)
     pass_run_free(run);
 }
 

@@ -6,6 +6,7 @@
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/history.h"
+#include "kiln/history_json.h"
 #include "kiln/http_server.h"
 #include "kiln/report.h"
 #include "kiln/webhook.h"
@@ -91,31 +92,13 @@ static void serve_history(struct kiln__daemon *d, const char *query,
     kiln_arena_cleanup(&a);
     return;
   }
-  out = json_object_new_object();
-  list = json_object_new_array();
-  for (size_t i = 0; i < n; i++) {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "app", json_object_new_string(rel[i].app));
-    json_object_object_add(o, "commit", json_object_new_string(rel[i].commit));
-    json_object_object_add(o, "digest", json_object_new_string(rel[i].digest));
-    json_object_object_add(
-        o, "ami",
-        rel[i].ami != NULL ? json_object_new_string(rel[i].ami) : NULL);
-    json_object_object_add(o, "launch_template_version",
-                           json_object_new_int64(rel[i].lt_version));
-    json_object_object_add(o, "refresh_id",
-                           rel[i].refresh_id != NULL
-                               ? json_object_new_string(rel[i].refresh_id)
-                               : NULL);
-    json_object_object_add(o, "started_at_ms",
-                           json_object_new_int64(rel[i].started_at_ms));
-    json_object_object_add(o, "ended_at_ms",
-                           json_object_new_int64(rel[i].ended_at_ms));
-    json_object_object_add(
-        o, "outcome",
-        json_object_new_string(kiln_history_outcome_name(rel[i].outcome)));
-    json_object_array_add(list, o);
+  list = kiln_history_releases_json(rel, n);
+  if (list == NULL) {
+    kiln_http_server_respond_error(res, 500, "out of memory");
+    kiln_arena_cleanup(&a);
+    return;
   }
+  out = json_object_new_object();
   json_object_object_add(out, "releases", list);
   kiln_http_server_respond_json(res, 200, out);
   json_object_put(out);
