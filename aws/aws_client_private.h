@@ -161,7 +161,18 @@ struct kiln__op_body {
   struct kiln__query query;   /* query protocols */
   struct json_object *json;   /* JSON protocols (body object) */
   struct kiln_buf rest_query; /* REST-JSON GET query string */
+  /* A client token still to derive (kiln__op_token()): its member name and
+   * the caller's key; NULL: none. */
+  const char *token_member;
+  const char *token_key;
 };
+
+/* A request's idempotency token, named member on the wire: token sent as
+ * is, or, when derive is set, the token made at start from token as a key
+ * and everything else the request carries (see kiln_aws_client.h). Call it
+ * where the member belongs in the body; a derived token goes last. */
+void kiln__op_token(struct kiln__op_body *b, const char *member,
+                    const char *token, int derive);
 
 void kiln__op_body_init(struct kiln__op_body *b);
 void kiln__op_body_cleanup(struct kiln__op_body *b);

@@ -5,6 +5,7 @@
 #include "aws_client_private.h"
 
 #include "kiln/error.h"
+#include "kiln/hash.h"
 #include "kiln/sigv4.h"
 
 #include <json-c/json.h>
@@ -37,6 +38,58 @@ void kiln__op_body_cleanup(struct kiln__op_body *b)
   kiln_buf_cleanup(&b->rest_query);
   json_object_put(b->json);
   b->json = NULL;
+}
+
+void kiln__op_token(struct kiln__op_body *b, const char *member,
+                    const char *token, int derive)
+{
+  if (token == NULL)
+    return;
+  if (derive) {
+    b->token_member = member;
+    b->token_key = token;
+  } else if (b->json != NULL) {
+    int err = b->query.err;
+    kiln__json_add_str(&err, b->json, member, token);
+    b->query.err = err;
+  } else {
+    kiln__query_str(&b->query, token, "%s", member);
+  }
+}
+
+static int render(const struct kiln__op_desc *d, struct kiln__op_body *b,
+                  const char *token, struct kiln_buf *out);
+
+/* AWS answers a client token reused with a different request with
+ * IdempotentParameterMismatch, so a token must be a function of the whole
+ * request: "k" + 35 hex digits of sha256(action, key, the request as it
+ * goes on the wire without its token). The same request from any process
+ * gets the same token (a retry, a crash, another pass: AWS returns what the
+ * first made); any difference (another app's name, other tags) gets
+ * another. */
+static int derive_token(const struct kiln__op_desc *d, struct kiln__op_body *b)
+{
+  struct kiln_buf wire;
+  char sha[65], token[37];
+  int err;
+
+  if (b->token_key == NULL || b->query.err != 0)
+    return b->query.err;
+  kiln_buf_init(&wire, 4u * 1024u * 1024u);
+  err = kiln_buf_printf(&wire, "%s\n%s\n", d->action, b->token_key);
+  if (err == 0)
+    err = render(d, b, NULL, &wire);
+  if (err == 0 && b->rest_query.len > 0)
+    err = kiln_buf_printf(&wire, "\n?%s", b->rest_query.data);
+  if (err == 0)
+    err = kiln_sha256_hex(wire.data, wire.len, sha);
+  kiln_buf_cleanup(&wire);
+  if (err != 0)
+    return b->query.err = err;
+  snprintf(token, sizeof(token), "k%.35s", sha);
+  b->token_key = NULL;
+  kiln__op_token(b, b->token_member, token, 0);
+  return b->query.err;
 }
 
 /* The body of one page: the base request plus the token (if any). */
@@ -80,7 +133,10 @@ static int render(const struct kiln__op_desc *d, struct kiln__op_body *b,
 int kiln__op_render(const struct kiln__op_desc *desc,
                     struct kiln__op_body *body, struct kiln_buf *out)
 {
-  int err = render(desc, body, NULL, out);
+  int err = derive_token(desc, body);
+
+  if (err == 0)
+    err = render(desc, body, NULL, out);
 
   if (err == 0 && body->rest_query.len > 0)
     err = kiln_buf_printf(out, "\n?%s", body->rest_query.data);
@@ -180,7 +236,7 @@ int kiln__op_start(struct kiln_aws_client *client,
     kiln__op_body_cleanup(body);
     return KILN_EINVAL;
   }
-  if (body->query.err != 0) {
+  if (derive_token(desc, body) != 0) {
     err = body->query.err;
     kiln__op_body_cleanup(body);
     return err;

@@ -6,6 +6,7 @@
 #include "kiln/aws_endpoint.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/file.h"
 #include "kiln/num.h"
 
 #include <errno.h>
@@ -34,38 +35,8 @@ const char *kiln_aws_config_real_getenv(void *arg, const char *name)
 int kiln_aws_config_real_read_file(void *arg, const char *path,
                                    struct kiln_buf *out)
 {
-  struct stat st;
-  char chunk[4096];
-  ssize_t n;
-  int fd, err = 0;
-
-  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR)
-      return KILN_ENOENT;
-    return errno == EACCES ? KILN_EPERM : KILN_EIO;
-  }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    err = KILN_EIO;
-    goto done;
-  }
-  for (;;) {
-    n = read(fd, chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      err = KILN_EIO;
-      break;
-    }
-    if (n == 0)
-      break;
-    if ((err = kiln_buf_append(out, chunk, (size_t)n)) != 0)
-      break;
-  }
-done:
-  OPENSSL_cleanse(chunk, sizeof(chunk));
-  close(fd);
-  return err;
+  (void)arg;
+  return kiln_file_read(path, out, NULL);
 }
 
 static void set_error(struct kiln_aws_config *cfg, const char *fmt, ...)
@@ -162,6 +133,11 @@ static int load_file(struct kiln_aws_config *cfg,
   err = o->read_file(o->read_file_arg, path, &b);
   if (err == KILN_ENOENT) {
     err = 0;
+    goto done;
+  }
+  if (err == KILN_ETOOBIG) {
+    set_error(cfg, "%s: larger than %u bytes, the limit for a shared AWS file",
+              path, (unsigned)KILN_AWS_CONFIG_MAX_FILE_BYTES);
     goto done;
   }
   if (err != 0) {

@@ -66,9 +66,15 @@ static int wi_get(struct kiln_aws_credentials_provider *base,
                    token.data[n - 1] == ' '))
     token.data[--n] = '\0';
   if (err != 0 || n == 0) {
-    snprintf(msg, sizeof(msg),
-             "web-identity %s: cannot read the token file %s: %s", p->role_arn,
-             p->token_file, err != 0 ? kiln_strerror(err) : "it is empty");
+    if (err == KILN_ETOOBIG)
+      snprintf(msg, sizeof(msg),
+               "web-identity %s: the token file %s is larger than %u bytes",
+               p->role_arn, p->token_file, (unsigned)TOKEN_MAX_BYTES);
+    else
+      snprintf(msg, sizeof(msg),
+               "web-identity %s: cannot read the token file %s: %s",
+               p->role_arn, p->token_file,
+               err != 0 ? kiln_strerror(err) : "it is empty");
     err = kiln__creds_defer(base->loop, cb, data, KILN_ECREDENTIALS, NULL, msg);
     goto done;
   }

@@ -432,7 +432,7 @@ int kiln__ec2_create_launch_template_body(
   init(b, "CreateLaunchTemplate");
   if (r->name == NULL)
     b->query.err = KILN_EINVAL;
-  kiln__query_str(&b->query, r->client_token, "ClientToken");
+  kiln__op_token(b, "ClientToken", r->client_token, r->derive_token);
   kiln__query_str(&b->query, r->name, "LaunchTemplateName");
   kiln__query_str(&b->query, r->version_description, "VersionDescription");
   lt_data(&b->query, &r->data);
@@ -484,7 +484,7 @@ int kiln__ec2_create_launch_template_version_body(
   init(b, "CreateLaunchTemplateVersion");
   if ((r->launch_template_id == NULL) == (r->launch_template_name == NULL))
     b->query.err = KILN_EINVAL;
-  kiln__query_str(&b->query, r->client_token, "ClientToken");
+  kiln__op_token(b, "ClientToken", r->client_token, r->derive_token);
   kiln__query_str(&b->query, r->launch_template_id, "LaunchTemplateId");
   kiln__query_str(&b->query, r->launch_template_name, "LaunchTemplateName");
   kiln__query_str(&b->query, r->source_version, "SourceVersion");

@@ -185,8 +185,9 @@ int kiln__ib_create_component_body(
                      r->platform != NULL ? r->platform : "Linux");
   kiln__json_add_str(&err, b->json, "data", r->data);
   add_tags(&err, b->json, "tags", r->tags, r->tag_count);
-  kiln__json_add_str(&err, b->json, "clientToken", r->client_token);
-  return b->query.err = err;
+  b->query.err = err;
+  kiln__op_token(b, "clientToken", r->client_token, r->derive_token);
+  return b->query.err;
 }
 
 const struct kiln__op_desc kiln__ib_create_component_desc = {
@@ -357,8 +358,9 @@ int kiln__ib_create_image_recipe_body(
     kiln__json_add(&err, b->json, "blockDeviceMappings", a);
   }
   add_tags(&err, b->json, "tags", r->tags, r->tag_count);
-  kiln__json_add_str(&err, b->json, "clientToken", r->client_token);
-  return b->query.err = err;
+  b->query.err = err;
+  kiln__op_token(b, "clientToken", r->client_token, r->derive_token);
+  return b->query.err;
 }
 
 const struct kiln__op_desc kiln__ib_create_image_recipe_desc = {
@@ -416,8 +418,9 @@ infra_body(const struct kiln_ib_infrastructure_configuration_request *r,
                         r->terminate_instance_on_failure.value);
   if (!update)
     add_tags(&err, b->json, "tags", r->tags, r->tag_count);
-  kiln__json_add_str(&err, b->json, "clientToken", r->client_token);
-  return b->query.err = err;
+  b->query.err = err;
+  kiln__op_token(b, "clientToken", r->client_token, r->derive_token);
+  return b->query.err;
 }
 
 int kiln__ib_create_infrastructure_configuration_body(
@@ -498,8 +501,9 @@ int kiln__ib_create_image_body(const struct kiln_ib_create_image_request *r,
   kiln__json_add_str(&err, b->json, "infrastructureConfigurationArn",
                      r->infrastructure_configuration_arn);
   add_tags(&err, b->json, "tags", r->tags, r->tag_count);
-  kiln__json_add_str(&err, b->json, "clientToken", r->client_token);
-  return b->query.err = err;
+  b->query.err = err;
+  kiln__op_token(b, "clientToken", r->client_token, r->derive_token);
+  return b->query.err;
 }
 
 const struct kiln__op_desc kiln__ib_create_image_desc = {

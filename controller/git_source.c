@@ -1,6 +1,9 @@
 #include "kiln/git_source.h"
+#include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/file.h"
 #include "kiln/hash.h"
+#include "kiln/num.h"
 #include "kiln/paths.h"
 
 #include <errno.h>
@@ -162,12 +165,18 @@ static int read_token(char *out, size_t size)
 
   out[0] = '\0';
   if (path != NULL && path[0] != '\0') {
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
+    /* A token longer than out is refused, not cut short. */
+    struct kiln_buf b;
+    kiln_buf_init_secret(&b, size - 1);
+    if (kiln_file_read(path, &b, NULL) != 0) {
+      kiln_buf_cleanup(&b);
       return -1;
-    n = fread(out, 1, size - 1, f);
-    fclose(f);
+    }
+    n = b.len;
+    if (n > 0)
+      memcpy(out, b.data, n);
     out[n] = '\0';
+    kiln_buf_cleanup(&b);
   } else if (env != NULL) {
     snprintf(out, size, "%s", env);
     n = strlen(out);
@@ -339,10 +348,13 @@ static int on_ssh_or_token(git_credential **out, const char *url,
   return on_credentials(out, url, username_from_url, allowed_types, &r->auth);
 }
 
-/* The port of an ssh:// URL; 22 for scp-like addresses and the default. */
+/* The port of an ssh:// URL; 22 for scp-like addresses and the default.
+ * A port that is not one (libgit2 refuses the URL itself) is also 22 here,
+ * never atoi()'s guess. */
 static int ssh_port_of(const char *src)
 {
   const char *host, *colon, *slash;
+  int64_t port;
   if (strncmp(src, "ssh://", 6) != 0)
     return 22;
   host = strchr(src + 6, '@');
@@ -351,7 +363,12 @@ static int ssh_port_of(const char *src)
   colon = strchr(host, ':');
   if (colon == NULL || (slash != NULL && colon > slash))
     return 22;
-  return atoi(colon + 1) > 0 ? atoi(colon + 1) : 22;
+  if (kiln_num_parse_i64n(colon + 1,
+                          slash != NULL ? (size_t)(slash - colon - 1)
+                                        : strlen(colon + 1),
+                          1, 65535, &port) != 0)
+    return 22;
+  return (int)port;
 }
 
 int kiln_git_source_fetch(struct kiln_git_source *s, char *err, size_t err_size)

@@ -1,7 +1,9 @@
 /* Webhook verification: HMAC-SHA256 signatures and GitLab tokens, compared
  * in constant time, and the secret file loader. */
 #include "kiln/webhook.h"
+#include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/file.h"
 #include "kiln/hash.h"
 
 #include <errno.h>
@@ -70,89 +72,68 @@ static void say(char *err, size_t size, const char *fmt, ...)
 int kiln_webhook_secret_load(struct kiln_webhook_secret *s, const char *path,
                              char *err, size_t err_size)
 {
-  /* One byte more than the limit, so that an oversized file is noticed. */
-  unsigned char buf[KILN_WEBHOOK_MAX_SECRET_BYTES + 3];
-  size_t len = 0;
+  /* Room for the limit and a line end, so that an oversized file is
+   * noticed. */
+  struct kiln_buf buf;
   struct stat st;
-  int fd, rc;
+  size_t len;
+  int rc;
 
-  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
-    int e = errno;
-    say(err, err_size, "cannot open webhook secret file %s: %s", path,
-        strerror(e));
-    return e == ENOENT                 ? KILN_ENOENT
-           : e == EACCES || e == EPERM ? KILN_EPERM
-                                       : KILN_EIO;
-  }
-  /* fstat the open file, not the path, so the checks and the read concern
-   * the same file. */
-  if (fstat(fd, &st) != 0) {
-    say(err, err_size, "cannot stat webhook secret file %s", path);
-    rc = KILN_EIO;
-    goto fail;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    say(err, err_size, "webhook secret file %s is not a regular file", path);
-    rc = KILN_EINVAL;
-    goto fail;
-  }
-  if ((st.st_mode & 077) != 0) {
-    say(err, err_size,
-        "webhook secret file %s is accessible by group or others (mode %04o); "
-        "it must be readable by its owner only: chmod 600 %s",
-        path, (unsigned)(st.st_mode & 07777), path);
-    rc = KILN_EPERM;
-    goto fail;
-  }
-  if (st.st_uid != geteuid() && st.st_uid != 0) {
-    say(err, err_size,
-        "webhook secret file %s is owned by another user (uid %u); it must "
-        "belong to the user running kiln or to root: chown it, or copy it "
-        "(%s)",
-        path, (unsigned)st.st_uid, path);
-    rc = KILN_EPERM;
-    goto fail;
-  }
-  for (;;) {
-    ssize_t n = read(fd, buf + len, sizeof(buf) - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      say(err, err_size, "cannot read webhook secret file %s", path);
-      rc = KILN_EIO;
-      goto fail;
+  kiln_buf_init_secret(&buf, KILN_WEBHOOK_MAX_SECRET_BYTES + 2);
+  rc = kiln_file_read(path, &buf, &st);
+  /* The checks concern the very file that was read (its fstat). */
+  if (rc == 0 || rc == KILN_ETOOBIG) {
+    if ((st.st_mode & 077) != 0) {
+      say(err, err_size,
+          "webhook secret file %s is accessible by group or others (mode "
+          "%04o); it must be readable by its owner only: chmod 600 %s",
+          path, (unsigned)(st.st_mode & 07777), path);
+      rc = KILN_EPERM;
+      goto done;
     }
-    if (n == 0)
-      break;
-    len += (size_t)n;
-    if (len == sizeof(buf))
-      break;
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+      say(err, err_size,
+          "webhook secret file %s is owned by another user (uid %u); it must "
+          "belong to the user running kiln or to root: chown it, or copy it "
+          "(%s)",
+          path, (unsigned)st.st_uid, path);
+      rc = KILN_EPERM;
+      goto done;
+    }
   }
-  if (len > 0 && buf[len - 1] == '\n') {
+  if (rc == KILN_EINVAL) {
+    say(err, err_size, "webhook secret file %s is a directory", path);
+    goto done;
+  }
+  if (rc != 0 && rc != KILN_ETOOBIG) {
+    say(err, err_size, "cannot read webhook secret file %s: %s", path,
+        kiln_strerror(rc));
+    goto done;
+  }
+  len = buf.len;
+  if (rc == 0 && len > 0 && buf.data[len - 1] == '\n') {
     len--;
-    if (len > 0 && buf[len - 1] == '\r')
+    if (len > 0 && buf.data[len - 1] == '\r')
       len--;
   }
-  if (len > KILN_WEBHOOK_MAX_SECRET_BYTES) {
+  if (rc == KILN_ETOOBIG || len > KILN_WEBHOOK_MAX_SECRET_BYTES) {
     say(err, err_size, "webhook secret file %s is larger than %u bytes", path,
         KILN_WEBHOOK_MAX_SECRET_BYTES);
     rc = KILN_ETOOBIG;
-    goto fail;
+    goto done;
   }
   if (len == 0) {
     say(err, err_size,
         "webhook secret file %s is empty; put a random secret in it", path);
     rc = KILN_EINVAL;
-    goto fail;
+    goto done;
   }
-  rc = kiln_webhook_secret_set(s, buf, len);
+  rc = kiln_webhook_secret_set(s, (const unsigned char *)buf.data, len);
   if (rc != 0)
     say(err, err_size, "cannot load webhook secret file %s: %s", path,
         kiln_strerror(rc));
-fail:
-  OPENSSL_cleanse(buf, sizeof(buf));
-  close(fd);
+done:
+  kiln_buf_cleanup(&buf);
   return rc;
 }
 

@@ -150,7 +150,7 @@ static void on_components_listed(int err, const struct kiln_aws_response *res,
   struct exec *e = data;
   const struct kiln_component_spec *c =
       &e->spec->image.components[e->component];
-  char name[128], sha[65], version[32], token[37];
+  char name[128], sha[65], version[32];
   const char *arn;
 
   if (err != 0)
@@ -162,7 +162,6 @@ static void on_components_listed(int err, const struct kiln_aws_response *res,
     return bake_next(e);
   }
   kiln_naming_component(e->spec, e->component, name, sizeof(name));
-  kiln_naming_token("component", sha, token);
   size_t n_tags;
   struct kiln_aws_tag *tags = kiln_tags(e, false, &n_tags);
   START(e, kiln_ib_create_component(e->client,
@@ -173,7 +172,8 @@ static void on_components_listed(int err, const struct kiln_aws_response *res,
                                         .description = c->file,
                                         .tags = tags,
                                         .tag_count = tags != NULL ? n_tags : 0,
-                                        .client_token = token},
+                                        .client_token = "component",
+                                        .derive_token = 1},
                                     e->a, &e->made, on_component_made, e));
 }
 
@@ -192,26 +192,33 @@ static void on_image_made(int err, const struct kiln_aws_response *res,
 
 static void create_image(struct exec *e)
 {
-  char token[37];
-  size_t n_tags;
+  size_t n_tags, k = 0;
   struct kiln_aws_tag *tags = kiln_tags(e, true, &n_tags);
+  /* The token is derived from the request (the app's recipe and
+   * infrastructure, the tags), so the request carries no commit: a later
+   * commit with the same image inputs, in any process, gets the bake
+   * already under way instead of a second one. The AMI gets kiln:commit
+   * when it is tagged. */
+  for (size_t i = 0; tags != NULL && i < n_tags; i++)
+    if (strcmp(tags[i].key, "kiln:commit") != 0)
+      tags[k++] = tags[i];
   /* A re-bake after the AMI was deleted needs a token of its own, or
    * Image Builder would hand back the earlier, now useless, build. */
-  /* The recipe is the app's, so the token is too: two apps with the same
-   * image inputs must not collide on one token with different recipes. */
-  kiln_naming_token(kiln_arena_printf(e->a, "image:%s:%s", e->spec->name,
-                                      e->plan->action.rebake_of != NULL
-                                          ? e->plan->action.rebake_of
-                                          : ""),
-                    e->plan->digest, token);
+  const char *key = e->plan->action.rebake_of != NULL
+                        ? kiln_arena_printf(e->a, "image rebake of %s",
+                                            e->plan->action.rebake_of)
+                        : "image";
+  if (key == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
   START(e, kiln_ib_create_image(
                e->client,
                &(struct kiln_ib_create_image_request){
                    .image_recipe_arn = e->recipe_arn,
                    .infrastructure_configuration_arn = e->infra_arn,
                    .tags = tags,
-                   .tag_count = tags != NULL ? n_tags : 0,
-                   .client_token = token},
+                   .tag_count = k,
+                   .client_token = key,
+                   .derive_token = 1},
                e->a, &e->made, on_image_made, e));
 }
 
@@ -230,7 +237,7 @@ static void on_infra_listed(int err, const struct kiln_aws_response *res,
 {
   struct exec *e = data;
   const struct kiln_build_spec *b = &e->spec->image.build;
-  char name[128], token[37];
+  char name[128];
   struct kiln_ib_infrastructure_configuration_request req = {
       .instance_types = b->instance_types.items,
       .instance_type_count = b->instance_types.n,
@@ -239,14 +246,13 @@ static void on_infra_listed(int err, const struct kiln_aws_response *res,
       .security_group_ids = b->security_groups.items,
       .security_group_id_count = b->security_groups.n,
       .terminate_instance_on_failure = {1, 1},
-      .client_token = token,
+      .client_token = "infrastructure",
+      .derive_token = 1,
   };
 
   if (err != 0)
     return finish(e, err, res, NULL);
   kiln_naming_recipe(e->spec, name, sizeof(name));
-  /* The token covers the settings: the same settings are one change. */
-  kiln_naming_token("infrastructure", e->plan->digest, token);
   for (size_t i = 0; i < e->list.count; i++)
     if (e->list.items[i].name != NULL &&
         strcmp(e->list.items[i].name, name) == 0) {
@@ -310,7 +316,7 @@ static void on_recipes_listed(int err, const struct kiln_aws_response *res,
                               void *data)
 {
   struct exec *e = data;
-  char name[128], version[32], token[37];
+  char name[128], version[32];
   const char *arn;
 
   if (err != 0)
@@ -321,7 +327,6 @@ static void on_recipes_listed(int err, const struct kiln_aws_response *res,
     return ensure_infrastructure(e);
   }
   kiln_naming_recipe(e->spec, name, sizeof(name));
-  kiln_naming_token("recipe", e->plan->digest, token);
   size_t n_tags;
   struct kiln_aws_tag *tags = kiln_tags(e, true, &n_tags);
   struct kiln_ib_recipe_component *rc = recipe_components(e);
@@ -340,7 +345,8 @@ static void on_recipes_listed(int err, const struct kiln_aws_response *res,
                    .component_count = e->spec->image.n_components,
                    .tags = tags,
                    .tag_count = tags != NULL ? n_tags : 0,
-                   .client_token = token},
+                   .client_token = "recipe",
+                   .derive_token = 1},
                e->a, &e->made, on_recipe_made, e));
 }
 
@@ -468,26 +474,6 @@ static int to_aws_data(struct exec *e, const struct kiln_lt_data *d,
   return 0;
 }
 
-/* The client token of a version: a hash of everything it holds, so a retry
- * returns the version the first attempt made. */
-static void lt_token(struct exec *e, const struct kiln_lt_data *d, char out[37])
-{
-  struct kiln_lt_data empty = {0};
-  struct kiln_drift *all = NULL;
-  size_t n = 0;
-  struct kiln_buf b;
-  char sha[65];
-
-  kiln_buf_init(&b, 0);
-  kiln_buf_puts(&b, e->spec->launch_template.name);
-  if (kiln_plan_lt_diff(d, &empty, KILN_CAUSE_COMMIT, e->a, &all, &n) == 0)
-    for (size_t i = 0; i < n; i++)
-      kiln_buf_printf(&b, "|%s=%s", all[i].field, all[i].desired);
-  kiln_sha256_hex(b.data != NULL ? b.data : "", b.len, sha);
-  kiln_buf_cleanup(&b);
-  kiln_naming_token("launch-template", sha, out);
-}
-
 static const char *lt_description(struct exec *e)
 {
   char d[160];
@@ -510,12 +496,11 @@ static void lt_create(struct exec *e)
       .name = e->spec->launch_template.name,
       .version_description = lt_description(e),
   };
-  char token[37];
   size_t n_tags;
   if (to_aws_data(e, e->plan->action.lt_data, &req.data) != 0)
     return finish(e, KILN_ENOMEM, NULL, NULL);
-  lt_token(e, e->plan->action.lt_data, token);
-  req.client_token = token;
+  req.client_token = "launch-template";
+  req.derive_token = 1;
   req.tags = kiln_tags(e, false, &n_tags);
   if (req.tags == NULL)
     return finish(e, KILN_ENOMEM, NULL, NULL);
@@ -592,7 +577,6 @@ static void on_versions_listed(int err, const struct kiln_aws_response *res,
       .launch_template_id = e->obs->lt_id,
       .version_description = lt_description(e),
   };
-  char token[37];
 
   if (err != 0)
     return finish(e, err, res, NULL);
@@ -614,8 +598,8 @@ static void on_versions_listed(int err, const struct kiln_aws_response *res,
     return set_default(e);
   if (to_aws_data(e, want, &req.data) != 0)
     return finish(e, KILN_ENOMEM, NULL, NULL);
-  lt_token(e, want, token);
-  req.client_token = token;
+  req.client_token = "launch-template-version";
+  req.derive_token = 1;
   START(e, kiln_ec2_create_launch_template_version(
                e->client, &req, e->a, &e->version, on_version_created, e));
 }

@@ -66,24 +66,6 @@ void kiln_naming_recipe(const struct kiln_app_spec *app, char *out, size_t size)
   snprintf(out, size, "kiln-%s", app->name);
 }
 
-void kiln_naming_token(const char *what, const char *digest_hex, char out[37])
-{
-  char sha[65];
-  size_t n = strlen(what) + 1 + strlen(digest_hex);
-  char *keyed = malloc(n + 1);
-
-  if (keyed != NULL) {
-    snprintf(keyed, n + 1, "%s:%s", what, digest_hex);
-    if (kiln_sha256_hex(keyed, n, sha) == 0) {
-      snprintf(out, 37, "k%.35s", sha);
-      free(keyed);
-      return;
-    }
-    free(keyed);
-  }
-  snprintf(out, 37, "k%.35s", digest_hex);
-}
-
 void kiln_naming_lt_description(const char *commit, const char *digest_hex,
                                 char *out, size_t size)
 {

@@ -50,8 +50,9 @@ typedef int kiln_aws_read_file_fn(void *arg, const char *path,
 /* The process environment (getenv(3)); arg is ignored. */
 const char *kiln_aws_config_real_getenv(void *arg, const char *name);
 
-/* Reads a real file, refusing anything that is not a regular file; arg is
- * ignored. */
+/* Reads a real file with kiln_file_read(): like the AWS SDKs, any readable
+ * file that is not a directory (/dev/null reads as empty; a FIFO or a
+ * /proc/self/fd/N is read up to the limit); arg is ignored. */
 int kiln_aws_config_real_read_file(void *arg, const char *path,
                                    struct kiln_buf *out);
 

@@ -190,6 +190,10 @@ struct kiln_ec2_create_launch_template_request {
    * launch-template). */
   struct kiln_aws_tag *tags;
   size_t tag_count;
+  /* 1: client_token is a key, and the token sent is derived from it and
+   * from everything else the request carries (AWS refuses a token reused
+   * with a different request). 0: client_token is sent as is. */
+  int derive_token;
 };
 
 int kiln_ec2_create_launch_template(
@@ -207,6 +211,10 @@ struct kiln_ec2_create_launch_template_version_request {
   const char *version_description;
   const char *source_version; /* NULL: the data is complete */
   struct kiln_ec2_launch_template_data data;
+  /* 1: client_token is a key, and the token sent is derived from it and
+   * from everything else the request carries (AWS refuses a token reused
+   * with a different request). 0: client_token is sent as is. */
+  int derive_token;
 };
 
 int kiln_ec2_create_launch_template_version(

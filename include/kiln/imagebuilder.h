@@ -81,6 +81,10 @@ struct kiln_ib_create_component_request {
   struct kiln_aws_tag *tags;
   size_t tag_count;
   const char *client_token; /* required */
+  /* 1: client_token is a key, and the token sent is derived from it and
+   * from everything else the request carries (AWS refuses a token reused
+   * with a different request). 0: client_token is sent as is. */
+  int derive_token;
 };
 
 /* out->arn is the componentBuildVersionArn. */
@@ -150,6 +154,10 @@ struct kiln_ib_create_image_recipe_request {
   struct kiln_aws_tag *tags;
   size_t tag_count;
   const char *client_token; /* required */
+  /* 1: client_token is a key, and the token sent is derived from it and
+   * from everything else the request carries (AWS refuses a token reused
+   * with a different request). 0: client_token is sent as is. */
+  int derive_token;
 };
 
 /* out->arn is the imageRecipeArn. */
@@ -175,6 +183,10 @@ struct kiln_ib_infrastructure_configuration_request {
   struct kiln_aws_tag *tags; /* Create only (Update cannot change tags) */
   size_t tag_count;
   const char *client_token; /* required */
+  /* 1: client_token is a key, and the token sent is derived from it and
+   * from everything else the request carries (AWS refuses a token reused
+   * with a different request). 0: client_token is sent as is. */
+  int derive_token;
 };
 
 /* out->arn is the infrastructureConfigurationArn. */
@@ -196,7 +208,11 @@ struct kiln_ib_create_image_request {
   const char *infrastructure_configuration_arn;
   struct kiln_aws_tag *tags;
   size_t tag_count;
-  const char *client_token; /* required: derived from the image digest */
+  const char *client_token; /* required */
+  /* 1: client_token is a key, and the token sent is derived from it and
+   * from everything else the request carries (AWS refuses a token reused
+   * with a different request). 0: client_token is sent as is. */
+  int derive_token;
 };
 
 /* out->arn is the imageBuildVersionArn. */

@@ -1,7 +1,9 @@
-/* Names, versions and tokens Kiln derives for what it creates in AWS. All
- * pure and deterministic: the same desired state always maps to the same
- * names and idempotency tokens, so a crash or a retry between two calls
- * finds what the first attempt made instead of making it twice.
+/* Names and versions Kiln derives for what it creates in AWS. All pure and
+ * deterministic: the same desired state always maps to the same names, so
+ * a crash or a retry between two calls finds what the first attempt made
+ * instead of making it twice. (Idempotency tokens are derived by the AWS
+ * client from the whole request: see derive_token in kiln/imagebuilder.h
+ * and kiln/ec2.h.)
  */
 #ifndef KILN_NAMING_H
 #define KILN_NAMING_H
@@ -25,11 +27,6 @@ void kiln_naming_component(const struct kiln_app_spec *app, size_t index,
 /* "kiln-APP": the image recipe and infrastructure configuration name. */
 void kiln_naming_recipe(const struct kiln_app_spec *app, char *out,
                         size_t size);
-
-/* Client token (Image Builder allows 1-36 characters) for a call keyed by
- * what and a digest: "k" + the first 35 hex characters of sha256(what ":"
- * digest). */
-void kiln_naming_token(const char *what, const char *digest_hex, char out[37]);
 
 /* Launch template version description: "kiln commit=SHA digest=HEX". */
 void kiln_naming_lt_description(const char *commit, const char *digest_hex,

@@ -71,3 +71,30 @@ def test_whoami_usage(awsemu):
     assert p.returncode == 0 and p.stdout.startswith("Usage: kiln whoami")
     assert whoami(awsemu, "--format", "yaml").returncode == 64
     assert whoami(awsemu, "extra").returncode == 64
+
+
+def test_whoami_with_shared_files_switched_off_by_dev_null(awsemu, tmp_path):
+    """AWS_CONFIG_FILE=/dev/null and AWS_SHARED_CREDENTIALS_FILE=/dev/null, as
+    botocore and the AWS CLI read them: empty files; credentials and region
+    come from the environment."""
+    env = {"HOME": str(tmp_path), "AWS_CONFIG_FILE": os.devnull,
+           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    p = whoami(awsemu, env=env, unset=("AWS_PROFILE",))
+    assert p.returncode == 0, p.stderr
+    assert "/dev/null" not in p.stderr
+    ident = awsemu.client("sts").get_caller_identity()
+    assert f"account:      {ident['Account']}" in p.stdout
+    assert "credentials:  env" in p.stdout
+    # A FIFO (a secret handed over by a secrets manager) is read too.
+    fifo = tmp_path / "config"
+    os.mkfifo(fifo)
+    full = {**os.environ, **awsemu.env, "AWS_SECRET_ACCESS_KEY": SECRET, **env,
+            "AWS_CONFIG_FILE": str(fifo)}
+    full.pop("AWS_REGION", None)
+    full.pop("AWS_DEFAULT_REGION", None)
+    proc = subprocess.Popen([KILN, "whoami"], env=full, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    with open(fifo, "w") as f:
+        f.write("[default]\nregion = eu-west-3\n")
+    out, err = proc.communicate(timeout=60)
+    assert "region:       eu-west-3" in out, err

@@ -109,6 +109,29 @@ def test_client_token_makes_create_image_idempotent(awsemu):
     assert error_code(e) == "IdempotentParameterMismatchException"
 
 
+def test_client_token_makes_create_component_idempotent(awsemu):
+    """AWS's semantics for every Create call with a clientToken: the same token
+    with the same request answers the first result and makes nothing; with
+    a different request (another app's component from the same document)
+    it is IdempotentParameterMismatchException."""
+    ib = awsemu.client("imagebuilder")
+    token, name = unique("tok"), unique("comp")
+    first = ib.create_component(name=name, semanticVersion="1.0.0", platform="Linux",
+                                data=COMPONENT_DOC, tags={"kiln:app": "a"}, clientToken=token)
+    again = ib.create_component(name=name, semanticVersion="1.0.0", platform="Linux",
+                                data=COMPONENT_DOC, tags={"kiln:app": "a"}, clientToken=token)
+    assert again["componentBuildVersionArn"] == first["componentBuildVersionArn"]
+    assert again["clientToken"] == token
+    listed = ib.list_components(owner="Self", filters=[{"name": "name", "values": [name]}])
+    assert len(listed["componentVersionList"]) == 1
+    for other in ({"name": unique("comp"), "tags": {"kiln:app": "a"}},
+                  {"name": name, "tags": {"kiln:app": "b"}}):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            ib.create_component(semanticVersion="1.0.0", platform="Linux", data=COMPONENT_DOC,
+                                clientToken=token, **other)
+        assert error_code(e) == "IdempotentParameterMismatchException"
+
+
 def test_component_versions_and_duplicates(awsemu):
     ib = awsemu.client("imagebuilder")
     name = unique("comp")

@@ -444,6 +444,29 @@ static void test_resolve_reader_errors_propagate(void **state)
   kiln_aws_config_cleanup(&cfg);
 }
 
+/* AWS_CONFIG_FILE=/dev/null and AWS_SHARED_CREDENTIALS_FILE=/dev/null
+ * switch the shared files off, as with botocore and the AWS CLI: they read
+ * as empty, and what the environment says still counts. */
+static void test_resolve_dev_null_files_are_empty(void **state)
+{
+  static const char *const env[] = {"AWS_CONFIG_FILE",
+                                    "/dev/null",
+                                    "AWS_SHARED_CREDENTIALS_FILE",
+                                    "/dev/null",
+                                    "AWS_REGION",
+                                    "eu-west-3",
+                                    NULL};
+  struct kiln_aws_config cfg;
+  struct kiln_aws_config_options o = {fake_getenv, NULL,
+                                      kiln_aws_config_real_read_file, NULL};
+  struct fake f = {env, NULL, 0};
+
+  o.getenv_arg = &f;
+  assert_int_equal(kiln_aws_config_resolve(&cfg, &o), 0);
+  assert_string_equal(cfg.region, "eu-west-3");
+  kiln_aws_config_cleanup(&cfg);
+}
+
 static void test_set_region_later(void **state)
 {
   struct fake f = {NULL, NULL, 0};
@@ -468,6 +491,7 @@ int main(void)
       cmocka_unit_test(test_ini_nested_and_continuation),
       cmocka_unit_test(test_ini_profile_default_precedence_and_merge),
       cmocka_unit_test(test_ini_errors),
+      cmocka_unit_test(test_resolve_dev_null_files_are_empty),
       cmocka_unit_test(test_ini_size_limit),
       cmocka_unit_test(test_resolve_defaults_without_files),
       cmocka_unit_test(test_resolve_region_order),

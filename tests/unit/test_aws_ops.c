@@ -323,10 +323,10 @@ static void test_imagebuilder_requests(void **state)
   const char *values[] = {"hello"};
   struct kiln_ib_filter filters[] = {{"name", values, 1}};
   struct kiln_ib_create_component_request c = {
-      "hello", "1.0.0", NULL, "name: x\nphases: []\n", "d", tags, 1, "tok"};
+      "hello", "1.0.0", NULL, "name: x\nphases: []\n", "d", tags, 1, "tok", 0};
   struct kiln_ib_create_image_recipe_request r = {0};
   struct kiln_ib_infrastructure_configuration_request i = {0};
-  struct kiln_ib_create_image_request img = {"arn:r", "arn:i", NULL, 0, "t"};
+  struct kiln_ib_create_image_request img = {"arn:r", "arn:i", NULL, 0, "t", 0};
   struct kiln_ib_get_image_request gi = {
       "arn:aws:imagebuilder:us-east-1:123:image/hello/1.0.0/1"};
   struct kiln_ib_get_component_request gc = {""};
@@ -393,6 +393,90 @@ static void test_imagebuilder_requests(void **state)
   assert_string_equal(kiln__ib_create_image_desc.path, "/CreateImage");
   assert_string_equal(kiln__ib_list_components_desc.method, "POST");
   assert_string_equal(kiln__ib_list_components_desc.token_member, "nextToken");
+}
+
+/* The token a derived request goes out with ("" when none). */
+static void derived_token(const struct kiln__op_desc *d,
+                          struct kiln__op_body *b, int body_err, char out[64])
+{
+  struct kiln_buf wire;
+  const char *t;
+
+  assert_int_equal(body_err, 0);
+  kiln_buf_init(&wire, 0);
+  assert_int_equal(kiln__op_render(d, b, &wire), 0);
+  out[0] = '\0';
+  if ((t = strstr(wire.data, "\"clientToken\":\"")) != NULL)
+    sscanf(t + 15, "%63[^\"]", out);
+  else if ((t = strstr(wire.data, "ClientToken=")) != NULL)
+    sscanf(t + 12, "%63[^&]", out);
+  kiln_buf_cleanup(&wire);
+}
+
+#define TOKEN(name, req, out)                                                  \
+  do {                                                                         \
+    struct kiln__op_body b_;                                                   \
+    int e_ = kiln__##name##_body(req, &b_);                                    \
+    derived_token(&kiln__##name##_desc, &b_, e_, out);                         \
+  } while (0)
+
+/* A derived client token is a function of the whole request: two apps'
+ * components made from one document (same key, same data, other names or
+ * tags) get different tokens, which AWS requires; the same request gets
+ * the same token, which makes a retry idempotent. */
+static void test_derived_client_tokens(void **state)
+{
+  struct kiln_aws_tag tags_a[] = {{"kiln:app", "a"}};
+  struct kiln_aws_tag tags_b[] = {{"kiln:app", "b"}};
+  struct kiln_ib_create_component_request c = {.name = "kiln-a-app",
+                                               .semantic_version = "1.2.3",
+                                               .data = "name: x\nphases: []\n",
+                                               .tags = tags_a,
+                                               .tag_count = 1,
+                                               .client_token = "component",
+                                               .derive_token = 1};
+  struct kiln_ec2_create_launch_template_version_request v = {
+      .launch_template_id = "lt-1",
+      .version_description = "kiln commit=1",
+      .data = {.image_id = "ami-1"},
+      .client_token = "launch-template-version",
+      .derive_token = 1};
+  char first[64], again[64], other[64];
+
+  (void)state;
+  TOKEN(ib_create_component, &c, first);
+  TOKEN(ib_create_component, &c, again);
+  assert_int_equal(strlen(first), 36); /* Image Builder allows 1 to 36 */
+  assert_int_equal(first[0], 'k');
+  assert_string_equal(first, again);
+  c.name = "kiln-b-app";
+  TOKEN(ib_create_component, &c, other);
+  assert_string_not_equal(first, other);
+  c.name = "kiln-a-app";
+  c.tags = tags_b;
+  TOKEN(ib_create_component, &c, other);
+  assert_string_not_equal(first, other);
+  c.tags = tags_a;
+  c.client_token = "another key";
+  TOKEN(ib_create_component, &c, other);
+  assert_string_not_equal(first, other);
+
+  TOKEN(ec2_create_launch_template_version, &v, first);
+  assert_int_equal(strlen(first), 36);
+  TOKEN(ec2_create_launch_template_version, &v, again);
+  assert_string_equal(first, again);
+  v.data.image_id = "ami-2";
+  TOKEN(ec2_create_launch_template_version, &v, other);
+  assert_string_not_equal(first, other);
+  v.data.image_id = "ami-1";
+  v.version_description = "kiln commit=2";
+  TOKEN(ec2_create_launch_template_version, &v, other);
+  assert_string_not_equal(first, other);
+  /* Not derived: sent as is. */
+  v.derive_token = 0;
+  v.client_token = "as-is";
+  TOKEN(ec2_create_launch_template_version, &v, other);
+  assert_string_equal(other, "as-is");
 }
 
 /* ---- parsing ---- */
@@ -1049,6 +1133,7 @@ int main(void)
       cmocka_unit_test(test_asg_requests),
       cmocka_unit_test(test_ssm_requests),
       cmocka_unit_test(test_imagebuilder_requests),
+      cmocka_unit_test(test_derived_client_tokens),
       cmocka_unit_test_setup_teardown(test_parse_images, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_bad_documents, setup,
                                       teardown),

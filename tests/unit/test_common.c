@@ -2,13 +2,19 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "kiln/arena.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/file.h"
 #include "kiln/hash.h"
 #include "kiln/num.h"
 
@@ -173,6 +179,76 @@ static void test_num_parse_i64(void **state)
                    KILN_EPARSE);
 }
 
+static void write_file(const char *path, const char *data, size_t len)
+{
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* Whatever kind of file it is pointed at, the reader reads it to its end
+ * or to the limit, like the AWS SDKs: /dev/null is empty, a FIFO and an
+ * endless device are read, not refused; only the limit is an error. */
+static void test_file_read_any_kind_bounded(void **state)
+{
+  char dir[] = "/tmp/kiln-file-XXXXXX", path[512];
+  struct kiln_buf b;
+  struct stat st;
+
+  assert_non_null(mkdtemp(dir));
+
+  kiln_buf_init(&b, 16);
+  assert_int_equal(kiln_file_read("/dev/null", &b, &st), 0);
+  assert_int_equal(b.len, 0);
+  assert_true(S_ISCHR(st.st_mode));
+  /* An endless device stops at the limit instead of hanging. */
+  assert_int_equal(kiln_file_read("/dev/zero", &b, NULL), KILN_ETOOBIG);
+  kiln_buf_cleanup(&b);
+
+  /* Exactly the limit is fine; one byte more is not. */
+  snprintf(path, sizeof(path), "%s/sixteen", dir);
+  write_file(path, "0123456789abcdef", 16);
+  kiln_buf_init(&b, 16);
+  assert_int_equal(kiln_file_read(path, &b, &st), 0);
+  assert_int_equal(b.len, 16);
+  assert_true(S_ISREG(st.st_mode));
+  kiln_buf_cleanup(&b);
+  kiln_buf_init(&b, 15);
+  assert_int_equal(kiln_file_read(path, &b, NULL), KILN_ETOOBIG);
+  kiln_buf_cleanup(&b);
+  unlink(path);
+
+  /* A FIFO, as a secrets manager hands a secret over. */
+  snprintf(path, sizeof(path), "%s/fifo", dir);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    FILE *f = fopen(path, "w");
+    _exit(f != NULL && fputs("[default]\nregion = eu-west-1\n", f) >= 0 &&
+                  fclose(f) == 0
+              ? 0
+              : 1);
+  }
+  kiln_buf_init_secret(&b, 1024);
+  assert_int_equal(kiln_file_read(path, &b, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
+  assert_string_equal(b.data, "[default]\nregion = eu-west-1\n");
+  kiln_buf_cleanup(&b);
+  int status = -1;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  unlink(path);
+
+  kiln_buf_init(&b, 16);
+  assert_int_equal(kiln_file_read(dir, &b, NULL), KILN_EINVAL);
+  snprintf(path, sizeof(path), "%s/missing", dir);
+  assert_int_equal(kiln_file_read(path, &b, NULL), KILN_ENOENT);
+  kiln_buf_cleanup(&b);
+  assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_sha256_hex(void **state)
 {
   char out[65];
@@ -192,6 +268,7 @@ int main(void)
       cmocka_unit_test(test_buf_is_bounded),
       cmocka_unit_test(test_secret_buf_wipes_every_block),
       cmocka_unit_test(test_num_parse_i64),
+      cmocka_unit_test(test_file_read_any_kind_bounded),
       cmocka_unit_test(test_sha256_hex),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
