@@ -785,7 +785,7 @@ static void on_refresh(int err, const struct kiln_aws_response *res, void *data)
   tag_group(e, what, start);
 }
 
-static void refresh_start(struct exec *e)
+static void refresh_start_now(struct exec *e)
 {
   const struct kiln_rollout_spec *r = &e->spec->rollout;
   START(e,
@@ -804,6 +804,40 @@ static void refresh_start(struct exec *e)
                         .auto_rollback = {1, r->auto_rollback},
                     }},
             e->a, &e->refresh, on_refresh, e));
+}
+
+static void on_intent_tagged(int err, const struct kiln_aws_response *res,
+                             void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res,
+                  kiln_arena_printf(e->a,
+                                    "could not mark group %s with the version "
+                                    "it is sent to; no refresh started",
+                                    e->spec->autoscaling.name));
+  refresh_start_now(e);
+}
+
+/* The group is marked with the version it is sent to (kiln:version)
+ * before the refresh starts, not after: killed between the two calls,
+ * Kiln would otherwise leave a refresh that no mark and no instance shows,
+ * and a later pass planning a revert would not know to look for it. A
+ * mark whose refresh never started costs a look per pass until the
+ * bookkeeping step sets it right. */
+static void refresh_start(struct exec *e)
+{
+  struct kiln_asg_tag *t = kiln_arena_alloc(e->a, sizeof(*t));
+  if (t == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  *t = (struct kiln_asg_tag){"kiln:version", version_str(e), 0};
+  START(e, kiln_asg_create_or_update_tags(
+               e->client,
+               &(struct kiln_asg_create_or_update_tags_request){
+                   .group_name = e->spec->autoscaling.name,
+                   .tags = t,
+                   .tag_count = 1},
+               on_intent_tagged, e));
 }
 
 static void refresh_cancel(struct exec *e)
