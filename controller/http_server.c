@@ -92,16 +92,20 @@ struct conn {
   enum conn_state state;
   int open_handles;
   bool reading;
-  bool refused;       /* over max_connections: a 503 and close */
-  bool served;        /* at least one request answered */
-  bool keep;          /* serve another request after this write */
-  bool request_begun; /* some byte of the current request has arrived */
-  struct kiln_buf in; /* received, not yet consumed */
-  size_t scanned;     /* head scanner's progress in in */
-  size_t lingered;    /* bytes discarded while lingering */
+  bool refused;              /* over max_connections: a 503 and close */
+  bool served;               /* at least one request answered */
+  bool keep;                 /* serve another request after this write */
+  bool request_begun;        /* some byte of the current request has arrived */
+  bool counted;              /* in the server's conn_count or refused_count */
+  uint64_t head_since_ms;    /* when it began waiting for a request head */
+  uint64_t head_deadline_ms; /* when that wait times out */
+  struct kiln_buf in;        /* received, not yet consumed */
+  size_t scanned;            /* head scanner's progress in in */
+  size_t lingered;           /* bytes discarded while lingering */
   struct kiln_http_responder *pending; /* request being read or handled */
   struct kiln_buf out;                 /* the response being written */
   char peer[64];
+  char addr[INET6_ADDRSTRLEN]; /* the client's address, without port */
 };
 
 struct kiln_http_server {
@@ -113,6 +117,7 @@ struct kiln_http_server {
   struct conn *conns;
   size_t conn_count;
   size_t refused_count;
+  bool under_pressure; /* conn_count over 3/4 of max_connections */
   int port;
   bool closing;
   bool listener_closed;
@@ -128,6 +133,7 @@ static void conn_process(struct conn *c);
 static void conn_set_state(struct conn *c, enum conn_state state);
 static void on_timer(uv_timer_t *t);
 static void maybe_finish(struct kiln_http_server *s);
+static void head_timer_start(struct conn *c, long timeout_ms);
 
 static void logf_(struct kiln_http_server *s,
                   enum kiln_http_server_log_level level, const char *fmt, ...)
@@ -574,8 +580,7 @@ static void conn_process(struct conn *c)
     if (!c->request_begun) {
       /* The header timeout runs from a request's first byte. */
       c->request_begun = true;
-      uv_timer_start(&c->timer, on_timer,
-                     (uint64_t)c->server->opts.header_timeout_ms, 0);
+      head_timer_start(c, c->server->opts.header_timeout_ms);
     }
     rc = kiln__http_head_scan(c->in.data, c->in.len, &c->scanned,
                               &c->server->limits, &head_len, &why);
@@ -657,6 +662,40 @@ static int conn_read_start(struct conn *c)
 
 /* ---- connection lifecycle ------------------------------------------- */
 
+/* Arms the timer of a connection waiting for a request head. Under
+ * pressure the wait is cut to pressure_header_timeout_ms: connections that
+ * have not sent a complete head are what an attacker holds open, and what
+ * a legitimate client loses least by (it reconnects). */
+static void head_timer_start(struct conn *c, long timeout_ms)
+{
+  struct kiln_http_server *s = c->server;
+
+  if (s->under_pressure && timeout_ms > s->opts.pressure_header_timeout_ms)
+    timeout_ms = s->opts.pressure_header_timeout_ms;
+  c->head_deadline_ms = uv_now(s->loop) + (uint64_t)timeout_ms;
+  uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
+}
+
+/* Re-evaluates the pressure after conn_count changed. Entering it cuts
+ * the waits of the connections already waiting for a head. */
+static void update_pressure(struct kiln_http_server *s)
+{
+  bool was = s->under_pressure;
+  uint64_t now, cut;
+
+  s->under_pressure = s->conn_count * 4 > s->opts.max_connections * 3;
+  if (was || !s->under_pressure)
+    return;
+  now = uv_now(s->loop);
+  cut = now + (uint64_t)s->opts.pressure_header_timeout_ms;
+  for (struct conn *c = s->conns; c != NULL; c = c->next)
+    if (c->state == CONN_HEAD && c->head_deadline_ms > cut) {
+      c->head_deadline_ms = cut;
+      uv_timer_start(&c->timer, on_timer,
+                     (uint64_t)s->opts.pressure_header_timeout_ms, 0);
+    }
+}
+
 static void on_timer(uv_timer_t *t)
 {
   struct conn *c = container_of(t, struct conn, timer);
@@ -720,7 +759,11 @@ static void conn_set_state(struct conn *c, enum conn_state state)
       conn_close(c);
       return;
     }
-    break;
+    c->head_since_ms = uv_now(c->server->loop);
+    head_timer_start(c, timeout_ms);
+    if (c->in.len > 0)
+      conn_process(c); /* bytes that arrived with the previous request */
+    return;
   case CONN_BODY:
     timeout_ms = o->body_timeout_ms;
     break;
@@ -748,8 +791,6 @@ static void conn_set_state(struct conn *c, enum conn_state state)
     return;
   }
   uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
-  if (state == CONN_HEAD && c->in.len > 0)
-    conn_process(c); /* bytes that arrived with the previous request */
 }
 
 static void on_conn_closed(uv_handle_t *h)
@@ -765,10 +806,6 @@ static void on_conn_closed(uv_handle_t *h)
     s->conns = c->next;
   if (c->next != NULL)
     c->next->prev = c->prev;
-  if (c->refused)
-    s->refused_count--;
-  else
-    s->conn_count--;
   kiln_buf_cleanup_secret(&c->in);
   kiln_buf_cleanup(&c->out);
   free(c);
@@ -777,9 +814,19 @@ static void on_conn_closed(uv_handle_t *h)
 
 static void conn_close(struct conn *c)
 {
+  struct kiln_http_server *s = c->server;
+
   if (c->state == CONN_CLOSING)
     return;
   c->state = CONN_CLOSING;
+  /* Counted out now, not when its handles are closed: a slot freed by
+   * closing an idle connection is at once free for the one that needs it. */
+  if (c->counted && c->refused)
+    s->refused_count--;
+  else if (c->counted)
+    s->conn_count--;
+  c->counted = false;
+  update_pressure(s);
   if (c->pending != NULL) {
     /* A request in the handler keeps its memory: the handler still holds
      * it and its answer goes nowhere. One still being read is dropped. */
@@ -793,24 +840,62 @@ static void conn_close(struct conn *c)
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
-static void peer_name(uv_tcp_t *tcp, char *out, size_t size)
+/* The client's address and port ("1.2.3.4:5", "[::1]:5") into c->peer,
+ * its address alone into c->addr. */
+static void peer_name(struct conn *c)
 {
   struct sockaddr_storage ss;
   int len = sizeof(ss);
-  char ip[INET6_ADDRSTRLEN] = "?";
+  char *ip = c->addr;
 
-  snprintf(out, size, "?");
-  if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
+  snprintf(c->peer, sizeof(c->peer), "?");
+  snprintf(ip, sizeof(c->addr), "?");
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
     return;
   if (ss.ss_family == AF_INET) {
     const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-    uv_ip4_name(a, ip, sizeof(ip));
-    snprintf(out, size, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+    uv_ip4_name(a, ip, sizeof(c->addr));
+    snprintf(c->peer, sizeof(c->peer), "%s:%u", ip,
+             (unsigned)ntohs(a->sin_port));
   } else if (ss.ss_family == AF_INET6) {
     const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-    uv_ip6_name(a, ip, sizeof(ip));
-    snprintf(out, size, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+    uv_ip6_name(a, ip, sizeof(c->addr));
+    snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip,
+             (unsigned)ntohs(a->sin6_port));
   }
+}
+
+/* How many other connections (refused ones aside) the address of c
+ * holds. A walk over at most max_connections entries per accept. */
+static size_t client_connections(const struct conn *c)
+{
+  size_t n = 0;
+
+  for (const struct conn *o = c->server->conns; o != NULL; o = o->next)
+    if (o->counted && !o->refused && strcmp(o->addr, c->addr) == 0)
+      n++;
+  return n;
+}
+
+/* At max_connections, closes the connection that has waited longest for a
+ * request head (idle keep-alive, silent or slowly sending its head), so
+ * that a new client is served rather than refused. Returns whether one
+ * was closed. Requests being read, handled or answered are never cut. */
+static bool evict_idle(struct kiln_http_server *s)
+{
+  struct conn *oldest = NULL;
+
+  for (struct conn *c = s->conns; c != NULL; c = c->next)
+    if (c->counted && !c->refused && c->state == CONN_HEAD &&
+        (oldest == NULL || c->head_since_ms <= oldest->head_since_ms))
+      oldest = c;
+  if (oldest == NULL)
+    return false;
+  logf_(s, KILN_HTTP_SERVER_LOG_INFO,
+        "%s: closing a connection waiting for a request head to make room",
+        oldest->peer);
+  conn_close(oldest);
+  return true;
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -818,6 +903,7 @@ static void on_connection(uv_stream_t *listener, int status)
   struct kiln_http_server *s =
       container_of(listener, struct kiln_http_server, listener);
   struct conn *c;
+  const char *why = NULL;
   size_t max_in;
 
   if (status < 0) {
@@ -847,24 +933,30 @@ static void on_connection(uv_stream_t *listener, int status)
   if (s->conns != NULL)
     s->conns->prev = c;
   s->conns = c;
-  c->refused = s->conn_count >= s->opts.max_connections;
-  if (c->refused)
-    s->refused_count++;
-  else
-    s->conn_count++;
   if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
     conn_close(c);
     return;
   }
-  peer_name(&c->tcp, c->peer, sizeof(c->peer));
+  peer_name(c);
   uv_tcp_nodelay(&c->tcp, 1);
+  /* The per-client limit first, so that one address flooding cannot make
+   * room for itself by evicting other clients' idle connections. */
+  if (client_connections(c) >= s->opts.max_connections_per_client)
+    why = "too many connections from this address";
+  else if (s->conn_count >= s->opts.max_connections && !evict_idle(s))
+    why = "too many connections";
+  c->counted = true;
+  c->refused = why != NULL;
   if (c->refused) {
+    s->refused_count++;
     if (s->refused_count > MAX_REFUSED_CONNECTIONS)
       conn_close(c);
     else
-      conn_fail(c, 503, "too many connections");
+      conn_fail(c, 503, why);
     return;
   }
+  s->conn_count++;
+  update_pressure(s);
   conn_set_state(c, CONN_HEAD);
 }
 
@@ -986,6 +1078,12 @@ int kiln_http_server_start(uv_loop_t *loop,
   DEFAULT(idle_timeout_ms, KILN_HTTP_SERVER_DEFAULT_IDLE_TIMEOUT_MS);
   DEFAULT(write_timeout_ms, KILN_HTTP_SERVER_DEFAULT_WRITE_TIMEOUT_MS);
   DEFAULT(close_timeout_ms, KILN_HTTP_SERVER_DEFAULT_CLOSE_TIMEOUT_MS);
+  DEFAULT(pressure_header_timeout_ms,
+          KILN_HTTP_SERVER_DEFAULT_PRESSURE_HEADER_TIMEOUT_MS);
+  DEFAULT(max_connections_per_client,
+          s->opts.max_connections /
+              KILN_HTTP_SERVER_DEFAULT_PER_CLIENT_DIVISOR);
+  DEFAULT(max_connections_per_client, 1);
 #undef DEFAULT
   s->limits.max_request_line_bytes = s->opts.max_request_line_bytes;
   s->limits.max_header_bytes = s->opts.max_header_bytes;

@@ -6,8 +6,13 @@
  * with 411, malformed requests get 400 and the connection is closed. One
  * request per connection is answered at a time (keep-alive, no
  * pipelining: bytes that arrive early wait their turn). Slow clients are
- * cut off by the header, body, idle and write timeouts; connections beyond
- * max_connections get a 503 and are closed.
+ * cut off by the header, body, idle and write timeouts. One client address
+ * holds at most max_connections_per_client connections; beyond that, and
+ * beyond max_connections, a connection gets a 503 and is closed. Under
+ * pressure (over 3/4 of max_connections) a connection waiting for a request
+ * head gets only pressure_header_timeout_ms, and at max_connections the
+ * connection idle the longest is closed to make room for a new client, so
+ * that nobody can lock everyone else out by holding connections open.
  *
  * Threading: every function must be called on the loop's thread.
  *
@@ -31,16 +36,20 @@ struct kiln_http_server;
 struct kiln_http_responder;
 
 /* Defaults used when an option is left 0. */
-#define KILN_HTTP_SERVER_DEFAULT_MAX_REQUEST_LINE_BYTES (8u * 1024)
-#define KILN_HTTP_SERVER_DEFAULT_MAX_HEADER_BYTES       (16u * 1024)
-#define KILN_HTTP_SERVER_DEFAULT_MAX_HEADERS            100u
-#define KILN_HTTP_SERVER_DEFAULT_MAX_BODY_BYTES         (1024u * 1024)
-#define KILN_HTTP_SERVER_DEFAULT_MAX_CONNECTIONS        256u
-#define KILN_HTTP_SERVER_DEFAULT_HEADER_TIMEOUT_MS      10000L
-#define KILN_HTTP_SERVER_DEFAULT_BODY_TIMEOUT_MS        30000L
-#define KILN_HTTP_SERVER_DEFAULT_IDLE_TIMEOUT_MS        30000L
-#define KILN_HTTP_SERVER_DEFAULT_WRITE_TIMEOUT_MS       10000L
-#define KILN_HTTP_SERVER_DEFAULT_CLOSE_TIMEOUT_MS       5000L
+#define KILN_HTTP_SERVER_DEFAULT_MAX_REQUEST_LINE_BYTES     (8u * 1024)
+#define KILN_HTTP_SERVER_DEFAULT_MAX_HEADER_BYTES           (16u * 1024)
+#define KILN_HTTP_SERVER_DEFAULT_MAX_HEADERS                100u
+#define KILN_HTTP_SERVER_DEFAULT_MAX_BODY_BYTES             (1024u * 1024)
+#define KILN_HTTP_SERVER_DEFAULT_MAX_CONNECTIONS            256u
+#define KILN_HTTP_SERVER_DEFAULT_HEADER_TIMEOUT_MS          10000L
+#define KILN_HTTP_SERVER_DEFAULT_BODY_TIMEOUT_MS            30000L
+#define KILN_HTTP_SERVER_DEFAULT_IDLE_TIMEOUT_MS            30000L
+#define KILN_HTTP_SERVER_DEFAULT_WRITE_TIMEOUT_MS           10000L
+#define KILN_HTTP_SERVER_DEFAULT_CLOSE_TIMEOUT_MS           5000L
+#define KILN_HTTP_SERVER_DEFAULT_PRESSURE_HEADER_TIMEOUT_MS 1000L
+/* max_connections_per_client, when left 0: this share of max_connections
+ * (at least 1). */
+#define KILN_HTTP_SERVER_DEFAULT_PER_CLIENT_DIVISOR 8u
 
 enum kiln_http_server_log_level {
   KILN_HTTP_SERVER_LOG_DEBUG,
@@ -95,6 +104,8 @@ struct kiln_http_server_options {
   size_t max_headers;            /* header lines; over: 431 */
   size_t max_body_bytes;         /* over: 413 */
   size_t max_connections;        /* open at once; over: 503 and close */
+  /* Open at once from one client address; over: 503 and close. */
+  size_t max_connections_per_client;
   /* From a connection's first byte of a request (or its accept) until the
    * end of the request head; over: 408 and close. */
   long header_timeout_ms;
@@ -103,6 +114,9 @@ struct kiln_http_server_options {
   long write_timeout_ms; /* sending one response; over: close */
   /* How long kiln_http_server_close() lets requests in flight finish. */
   long close_timeout_ms;
+  /* Over 3/4 of max_connections: the longest a connection may wait for a
+   * request head, idle or not (also shortens those already waiting). */
+  long pressure_header_timeout_ms;
 };
 
 /* Binds opts->listen and starts accepting on loop. *out is the server

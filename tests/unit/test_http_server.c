@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -437,24 +438,34 @@ struct client {
   size_t arg_len;   /* 0: strlen(arg) */
 };
 
-static int cl_connect(struct client *cl)
+/* Connects to the server from source address src (all of 127/8 is
+ * loopback on Linux: another address is another client). */
+static int cl_connect_from(struct client *cl, const char *src)
 {
-  struct sockaddr_in a = {0};
+  struct sockaddr_in a = {0}, from = {0};
   struct timeval tv = {.tv_sec = 5};
   int fd = socket(AF_INET, SOCK_STREAM, 0);
 
   a.sin_family = AF_INET;
   a.sin_port = htons((uint16_t)cl->port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, src, &from.sin_addr);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   cl->rlen = 0;
   cl->rbuf[0] = '\0';
-  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+  if (bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0 ||
+      connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
     cl->error = errno;
     close(fd);
     return -1;
   }
   return fd;
+}
+
+static int cl_connect(struct client *cl)
+{
+  return cl_connect_from(cl, "127.0.0.1");
 }
 
 static void cl_send(struct client *cl, int fd, const void *data, size_t len)
@@ -901,20 +912,43 @@ static void test_truncated_then_closed(void **state)
   finish(f);
 }
 
-/* Three connections with a cap of two: the third gets 503 and is closed,
- * the first two still work. */
+/* Reads the 100 Continue a request with Expect: 100-continue gets once
+ * its head is parsed: the request is then reading its body. */
+static int cl_read_continue(struct client *cl, int fd)
+{
+  char *end;
+
+  while ((end = strstr(cl->rbuf, "\r\n\r\n")) == NULL)
+    if (!cl_fill(cl, fd))
+      return -1;
+  if (strncmp(cl->rbuf, "HTTP/1.1 100 ", 13) != 0)
+    return -1;
+  cl_consume(cl, (size_t)(end + 4 - cl->rbuf));
+  return 0;
+}
+
+/* Three connections with a cap of two, both held inside a request body
+ * (nothing idle to make room with): the third gets 503 and is closed, the
+ * first two still work. */
 static void script_cap(struct client *cl)
 {
+  static const char head[] =
+      "POST /echo HTTP/1.1\r\nHost: t\r\n"
+      "Expect: 100-continue\r\nContent-Length: 4\r\n\r\n";
   static const char req[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
-  int a = cl_connect(cl), b = cl_connect(cl), c;
+  int a = cl_connect(cl), b, c;
 
-  if (a < 0 || b < 0)
+  if (a < 0)
     return;
-  /* Make sure both are accepted before the third arrives. */
-  cl_send(cl, a, req, sizeof(req) - 1);
-  cl_read_response(cl, a);
-  cl_send(cl, b, req, sizeof(req) - 1);
-  cl_read_response(cl, b);
+  cl_send(cl, a, head, sizeof(head) - 1);
+  if (cl_read_continue(cl, a) != 0)
+    return;
+  b = cl_connect(cl);
+  if (b < 0)
+    return;
+  cl_send(cl, b, head, sizeof(head) - 1);
+  if (cl_read_continue(cl, b) != 0)
+    return;
   c = cl_connect(cl);
   if (c < 0)
     return;
@@ -922,28 +956,158 @@ static void script_cap(struct client *cl)
   cl_read_response(cl, c);
   cl->eof = cl_wait_close(c);
   close(c);
-  /* The refused connection took no slot: the first one still works. */
-  close(b);
-  cl_send(cl, a, req, sizeof(req) - 1);
+  /* The refused connection took no slot: both still work. */
+  cl_send(cl, a, "ping", 4);
   cl_read_response(cl, a);
+  cl_send(cl, b, "pong", 4);
+  cl_read_response(cl, b);
   close(a);
+  close(b);
 }
 
 static void test_connection_cap(void **state)
 {
-  struct kiln_http_server_options o = {.max_connections = 2};
+  struct kiln_http_server_options o = {.max_connections = 2,
+                                       .max_connections_per_client = 2};
   struct fixture *f = start(&o);
   struct client cl = {0};
 
   run_client(f, &cl, script_cap);
-  assert_int_equal(cl.n, 4);
-  assert_int_equal(cl.status[0], 200);
-  assert_int_equal(cl.status[1], 200);
-  assert_int_equal(cl.status[2], 503);
-  assert_non_null(strstr(cl.head[2], "Connection: close"));
+  assert_int_equal(cl.n, 3);
+  assert_int_equal(cl.status[0], 503);
+  assert_non_null(strstr(cl.head[0], "Connection: close"));
   assert_true(cl.eof);
+  assert_int_equal(cl.status[1], 200);
+  assert_string_equal(cl.body[1], "ping");
+  assert_int_equal(cl.status[2], 200);
+  assert_string_equal(cl.body[2], "pong");
+  assert_int_equal(f->handled, 2);
+  finish(f);
+}
+
+/* One address holds at most max_connections_per_client connections (by
+ * default an eighth of max_connections): its next one gets 503, while
+ * another address is served. */
+static void script_per_client(struct client *cl)
+{
+  static const char req[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  int fds[3], c, other;
+
+  for (int i = 0; i < 3; i++) {
+    fds[i] = cl_connect(cl);
+    if (fds[i] < 0)
+      return;
+    /* Answered: accepted before the next one arrives, then idle. */
+    cl_send(cl, fds[i], req, sizeof(req) - 1);
+    cl_read_response(cl, fds[i]);
+  }
+  c = cl_connect(cl);
+  other = cl_connect_from(cl, "127.0.0.2");
+  if (c < 0 || other < 0)
+    return;
+  cl_send(cl, c, req, sizeof(req) - 1);
+  cl_read_response(cl, c);
+  cl->eof = cl_wait_close(c);
+  cl_send(cl, other, req, sizeof(req) - 1);
+  cl_read_response(cl, other);
+  for (int i = 0; i < 3; i++)
+    close(fds[i]);
+  close(c);
+  close(other);
+}
+
+static void test_per_client_limit(void **state)
+{
+  struct kiln_http_server_options o = {.max_connections = 24};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_per_client);
+  assert_int_equal(cl.error, 0);
+  assert_int_equal(cl.n, 5);
+  assert_int_equal(cl.status[2], 200);
+  assert_int_equal(cl.status[3], 503);
+  assert_non_null(strstr(cl.body[3], "from this address"));
+  assert_true(cl.eof);
+  assert_int_equal(cl.status[4], 200);
+  finish(f);
+}
+
+/* A full server closes the connection idle the longest to serve a new
+ * client rather than refusing it. */
+static void script_evict(struct client *cl)
+{
+  static const char req[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+  int fds[4], other;
+
+  for (int i = 0; i < 4; i++) {
+    fds[i] = cl_connect(cl);
+    if (fds[i] < 0)
+      return;
+    cl_send(cl, fds[i], req, sizeof(req) - 1);
+    cl_read_response(cl, fds[i]);
+  }
+  other = cl_connect_from(cl, "127.0.0.2");
+  if (other < 0)
+    return;
+  cl_send(cl, other, req, sizeof(req) - 1);
+  cl_read_response(cl, other);
+  cl->eof = cl_wait_close(fds[0]);
+  for (int i = 0; i < 4; i++)
+    close(fds[i]);
+  close(other);
+}
+
+static void test_full_server_evicts_idle(void **state)
+{
+  struct kiln_http_server_options o = {.max_connections = 4,
+                                       .max_connections_per_client = 4,
+                                       .pressure_header_timeout_ms = 10000};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_evict);
+  assert_int_equal(cl.n, 5);
   assert_int_equal(cl.status[3], 200);
-  assert_int_equal(f->handled, 3);
+  assert_int_equal(cl.status[4], 200);
+  assert_true(cl.eof); /* the oldest idle one made room */
+  finish(f);
+}
+
+/* Over 3/4 of the cap, connections that have not sent a request head get
+ * pressure_header_timeout_ms, including those that were already waiting
+ * with the longer header timeout. */
+static void script_pressure(struct client *cl)
+{
+  int fds[7];
+  struct timespec t0, t1;
+
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 7; i++)
+    if ((fds[i] = cl_connect(cl)) < 0)
+      return;
+  for (int i = 0; i < 7; i++)
+    cl->eof += cl_wait_close(fds[i]);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  cl->status[0] = (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+                        (t1.tv_nsec - t0.tv_nsec) / 1000000);
+  for (int i = 0; i < 7; i++)
+    close(fds[i]);
+}
+
+static void test_pressure_cuts_head_timeout(void **state)
+{
+  struct kiln_http_server_options o = {.max_connections = 8,
+                                       .max_connections_per_client = 8,
+                                       .header_timeout_ms = 10000,
+                                       .pressure_header_timeout_ms = 100};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+
+  run_client(f, &cl, script_pressure);
+  assert_int_equal(cl.eof, 7);
+  if (cl.status[0] > 3000)
+    fail_msg("idle connections closed after %d ms", cl.status[0]);
   finish(f);
 }
 
@@ -1175,6 +1339,9 @@ int main(void)
       cmocka_unit_test(test_idle_timeout),
       cmocka_unit_test(test_truncated_then_closed),
       cmocka_unit_test(test_connection_cap),
+      cmocka_unit_test(test_per_client_limit),
+      cmocka_unit_test(test_full_server_evicts_idle),
+      cmocka_unit_test(test_pressure_cuts_head_timeout),
       cmocka_unit_test(test_expect_continue),
       cmocka_unit_test(test_close_answers_in_flight),
       cmocka_unit_test(test_close_times_out),

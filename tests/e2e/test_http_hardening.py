@@ -1,0 +1,82 @@
+"""kiln run's HTTP server under hostile clients (issue 13): one client
+address holding connections, floods of refused and unsigned requests, and
+stalled hook bodies. Every client is on loopback; another client address is
+another source address in 127/8."""
+import socket
+import time
+
+from test_apply import fleet  # noqa: F401  (fixture)
+from test_daemon import Daemon, listening
+
+
+def connect(port, src="127.0.0.1", timeout=10):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def read_response(s, head_only=False):
+    """One response from s: (status, headers dict with lowercase names,
+    body bytes). head_only: the answer to a HEAD request (no body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before a full head: {data!r}")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = 0 if head_only else int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def request(port, method, path, src="127.0.0.1", timeout=10, body=b"", headers=()):
+    with connect(port, src, timeout) as s:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        if body:
+            extra += f"Content-Length: {len(body)}\r\n"
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{extra}\r\n"
+                  .encode() + body)
+        return read_response(s, head_only=method == "HEAD")
+
+
+def test_one_address_holding_connections_locks_nobody_out(fleet, tmp_path):
+    # 300 idle connections from 127.0.0.1 are more than the server's cap of
+    # 256; a health check from 127.0.0.2 must still be answered, at once and
+    # every time, for several seconds.
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0")
+    idle = []
+    try:
+        port = listening(d)
+        for _ in range(300):
+            try:
+                idle.append(connect(port))
+            except OSError:
+                pass  # refused ones may be reset: the attacker's loss
+        checks = []
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            started = time.monotonic()
+            status, _, body = request(port, "GET", "/healthz", src="127.0.0.2", timeout=1)
+            checks.append((status, time.monotonic() - started))
+            assert status == 200, (status, body)
+            time.sleep(0.1)  # a health checker's pace, not a wait for anything
+        assert len(checks) >= 20
+        assert max(t for _, t in checks) < 1, checks
+        assert d.proc.poll() is None
+    finally:
+        for s in idle:
+            s.close()
+        assert d.stop() == 0
