@@ -4,7 +4,8 @@ Usage: python3 bench/report.py RESULTS.jsonl SIGV4.txt > bench/RESULTS.md
 
 RESULTS.jsonl holds one JSON object per line, each with a "bench" key:
 steady (steady_state.py), resync (resync.py), latency (latency.py),
-throttle (throttle.py), idle (idle_daemon.py), loop_lag (loop_lag.py). Sections whose benchmark did
+throttle (throttle.py), idle (idle_daemon.py), loop_lag (loop_lag.py),
+fetch_rss (fetch_rss.py). Sections whose benchmark did
 not run say so.
 """
 import datetime
@@ -251,6 +252,22 @@ def lag_section(rows):
     return out
 
 
+def fetch_rss_section(rows):
+    out = ["## Memory over 1000 fetches\n"]
+    if not rows:
+        return out + ["Not run.\n"]
+    out.append("| apps | fetches | VmRSS every 100 fetches (MiB) | growth after warm-up |")
+    out.append("| --- | --- | --- | --- |")
+    for r in rows:
+        rss = " ".join(f"{kib / 1024:.1f}" for _, kib in r["rss_kib_by_fetches"])
+        out.append(f"| {r['apps']} | {r['fetches']} | {rss} | "
+                   f"{r['growth_bytes_per_fetch_after_warmup']} bytes a fetch |")
+    out.append("\n`kiln run --interval 10ms` against a file:// remote with no new commit "
+               "(bench/fetch_rss.py); at the default interval of 1 minute a daemon "
+               "fetches 1440 times a day.\n")
+    return out
+
+
 def main(results_path, sigv4_path):
     rows = [json.loads(line) for line in open(results_path) if line.startswith("{")]
     pick = lambda kind: [r for r in rows if r.get("bench") == kind]  # noqa: E731
@@ -265,6 +282,7 @@ def main(results_path, sigv4_path):
     out += throttle_section(throttle)
     out += sigv4_section(sigv4)
     out += lag_section(pick("loop_lag"))
+    out += fetch_rss_section(pick("fetch_rss"))
     out += missed(steady, resync, throttle)
     print("\n".join(out))
 

@@ -136,16 +136,44 @@ void kiln_git_source_default_cache(char *out, size_t size)
     snprintf(out, size, "/tmp/kiln-cache-%u", (unsigned)getuid());
 }
 
+#define MIRROR_FETCHSPEC "+refs/heads/*:refs/heads/*"
+
+/* The mirror, and an in-memory remote for one fetch. libgit2 1.5 (with
+ * PCRE2) leaks a PCRE2 match block (about 20 KiB) for every config entry a
+ * config regex does not match, and both git_remote_lookup() and
+ * git_remote_create*() run two such regexes (url.*.insteadOf and
+ * url.*.pushInsteadOf) over the whole config: about 320 KiB a fetch under
+ * the sanitizers, 125 KiB in the release build, for as long as the daemon
+ * runs. An anonymous remote made with GIT_REMOTE_CREATE_SKIP_INSTEADOF
+ * reads no config at all. Kiln fetches the URL it was given, so insteadOf
+ * rewrites in a user's gitconfig do not apply. The mirror's config still
+ * names its origin (written directly, which runs no regex), for people who
+ * look at it with git. */
 static int open_or_init_mirror(const struct kiln_git_source *s,
                                git_repository **repo, git_remote **remote)
 {
-  if (git_repository_open_bare(repo, s->repo_path) == 0)
-    return git_remote_lookup(remote, *repo, "origin");
-  if (git_repository_init(repo, s->repo_path, 1) != 0)
-    return -1;
-  /* Mirror every branch and tag under their own names. */
-  return git_remote_create_with_fetchspec(remote, *repo, "origin", s->src,
-                                          "+refs/heads/*:refs/heads/*");
+  git_remote_create_options o;
+
+  if (git_repository_open_bare(repo, s->repo_path) != 0) {
+    git_config *cfg = NULL;
+    int rc;
+    if (git_repository_init(repo, s->repo_path, 1) != 0)
+      return -1;
+    rc = git_repository_config(&cfg, *repo);
+    if (rc == 0)
+      rc = git_config_set_string(cfg, "remote.origin.url", s->src);
+    if (rc == 0)
+      rc = git_config_set_string(cfg, "remote.origin.fetch", MIRROR_FETCHSPEC);
+    git_config_free(cfg);
+    if (rc != 0)
+      return -1;
+  }
+  git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  o.repository = *repo;
+  o.fetchspec = MIRROR_FETCHSPEC; /* every branch under its own name */
+  o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+            GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  return git_remote_create_with_opts(remote, s->src, &o);
 }
 
 /* HTTPS credentials: a token from $KILN_GIT_TOKEN_FILE (preferred: it can
