@@ -132,56 +132,162 @@ static void serve_hook(struct kiln__daemon *d, enum kiln_webhook_scheme scheme,
   json_object_put(ack);
 }
 
+static void serve_healthz(struct kiln__daemon *d,
+                          struct kiln_http_server_request *req,
+                          struct kiln_http_responder *res)
+{
+  (void)d;
+  (void)req;
+  kiln_http_server_respond(res,
+                           &(struct kiln_http_server_response){
+                               .status = 200, .body = "ok\n", .body_len = 3});
+}
+
+static void serve_readyz(struct kiln__daemon *d,
+                         struct kiln_http_server_request *req,
+                         struct kiln_http_responder *res)
+{
+  (void)req;
+  if (d->ready && d->source.failures == 0)
+    kiln_http_server_respond(
+        res, &(struct kiln_http_server_response){
+                 .status = 200, .body = "ready\n", .body_len = 6});
+  else
+    kiln_http_server_respond_error(
+        res, 503,
+        !d->ready ? "not ready: no fetch and observation yet"
+        : d->source.last_error[0] != '\0' ? d->source.last_error
+                                          : "fetch failing");
+}
+
+static void serve_metrics(struct kiln__daemon *d,
+                          struct kiln_http_server_request *req,
+                          struct kiln_http_responder *res)
+{
+  struct kiln_buf b;
+
+  (void)req;
+  kiln_buf_init(&b, 0);
+  kiln__metrics_render(d, &b);
+  kiln_http_server_respond(
+      res, &(struct kiln_http_server_response){
+               .status = 200,
+               .content_type = "text/plain; version=0.0.4; charset=utf-8",
+               .body = b.data,
+               .body_len = b.len});
+  kiln_buf_cleanup(&b);
+}
+
+static void serve_apps_all(struct kiln__daemon *d,
+                           struct kiln_http_server_request *req,
+                           struct kiln_http_responder *res)
+{
+  (void)req;
+  serve_apps(d, false, res);
+}
+
+static void serve_drift(struct kiln__daemon *d,
+                        struct kiln_http_server_request *req,
+                        struct kiln_http_responder *res)
+{
+  (void)req;
+  serve_apps(d, true, res);
+}
+
+static void serve_app_named(struct kiln__daemon *d,
+                            struct kiln_http_server_request *req,
+                            struct kiln_http_responder *res)
+{
+  serve_app(d, req->path + strlen("/api/v1/apps/"), res);
+}
+
+static void serve_history_route(struct kiln__daemon *d,
+                                struct kiln_http_server_request *req,
+                                struct kiln_http_responder *res)
+{
+  serve_history(d, req->query, res);
+}
+
+static void serve_github(struct kiln__daemon *d,
+                         struct kiln_http_server_request *req,
+                         struct kiln_http_responder *res)
+{
+  serve_hook(d, KILN_WEBHOOK_GITHUB, req, res);
+}
+
+static void serve_gitlab(struct kiln__daemon *d,
+                         struct kiln_http_server_request *req,
+                         struct kiln_http_responder *res)
+{
+  serve_hook(d, KILN_WEBHOOK_GITLAB, req, res);
+}
+
+static void serve_generic(struct kiln__daemon *d,
+                          struct kiln_http_server_request *req,
+                          struct kiln_http_responder *res)
+{
+  serve_hook(d, KILN_WEBHOOK_GENERIC, req, res);
+}
+
+/* Every route: a path (or a path prefix, ending in '/'), the one method it
+ * answers and its handler. GET routes answer HEAD too (the server sends
+ * the head without the body); a known path asked with another method gets
+ * 405 with Allow, an unknown path 404. */
+struct route {
+  const char *path;
+  bool prefix;
+  const char *method;
+  void (*serve)(struct kiln__daemon *d, struct kiln_http_server_request *req,
+                struct kiln_http_responder *res);
+};
+
+static const struct route routes[] = {
+    {"/healthz", false, "GET", serve_healthz},
+    {"/readyz", false, "GET", serve_readyz},
+    {"/metrics", false, "GET", serve_metrics},
+    {"/api/v1/apps", false, "GET", serve_apps_all},
+    {"/api/v1/apps/", true, "GET", serve_app_named},
+    {"/api/v1/drift", false, "GET", serve_drift},
+    {"/api/v1/history", false, "GET", serve_history_route},
+    {"/hooks/github", false, "POST", serve_github},
+    {"/hooks/gitlab", false, "POST", serve_gitlab},
+    {"/hooks/generic", false, "POST", serve_generic},
+};
+
+static const struct route *find_route(const char *path)
+{
+  for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    const struct route *r = &routes[i];
+    if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0
+                  : strcmp(path, r->path) == 0)
+      return r;
+  }
+  return NULL;
+}
+
 static void on_request(struct kiln_http_server_request *req,
                        struct kiln_http_responder *res, void *data)
 {
   struct kiln__daemon *d = data;
-  bool get = strcmp(req->method, "GET") == 0;
-  bool post = strcmp(req->method, "POST") == 0;
-  const char *p = req->path;
+  const struct route *r = find_route(req->path);
+  bool get = strcmp(r != NULL ? r->method : "", "GET") == 0;
 
-  if (get && strcmp(p, "/healthz") == 0) {
-    kiln_http_server_respond(res,
-                             &(struct kiln_http_server_response){
-                                 .status = 200, .body = "ok\n", .body_len = 3});
-  } else if (get && strcmp(p, "/readyz") == 0) {
-    if (d->ready && d->source.failures == 0)
-      kiln_http_server_respond(
-          res, &(struct kiln_http_server_response){
-                   .status = 200, .body = "ready\n", .body_len = 6});
-    else
-      kiln_http_server_respond_error(
-          res, 503,
-          !d->ready ? "not ready: no fetch and observation yet"
-          : d->source.last_error[0] != '\0' ? d->source.last_error
-                                            : "fetch failing");
-  } else if (get && strcmp(p, "/metrics") == 0) {
-    struct kiln_buf b;
-    kiln_buf_init(&b, 0);
-    kiln__metrics_render(d, &b);
-    kiln_http_server_respond(
-        res, &(struct kiln_http_server_response){
-                 .status = 200,
-                 .content_type = "text/plain; version=0.0.4; charset=utf-8",
-                 .body = b.data,
-                 .body_len = b.len});
-    kiln_buf_cleanup(&b);
-  } else if (get && strcmp(p, "/api/v1/apps") == 0) {
-    serve_apps(d, false, res);
-  } else if (get && strncmp(p, "/api/v1/apps/", 13) == 0) {
-    serve_app(d, p + 13, res);
-  } else if (get && strcmp(p, "/api/v1/drift") == 0) {
-    serve_apps(d, true, res);
-  } else if (get && strcmp(p, "/api/v1/history") == 0) {
-    serve_history(d, req->query, res);
-  } else if (post && strcmp(p, "/hooks/github") == 0) {
-    serve_hook(d, KILN_WEBHOOK_GITHUB, req, res);
-  } else if (post && strcmp(p, "/hooks/gitlab") == 0) {
-    serve_hook(d, KILN_WEBHOOK_GITLAB, req, res);
-  } else if (post && strcmp(p, "/hooks/generic") == 0) {
-    serve_hook(d, KILN_WEBHOOK_GENERIC, req, res);
-  } else {
+  if (r == NULL) {
     kiln_http_server_respond_error(res, 404, "not found");
+  } else if (strcmp(req->method, r->method) == 0 ||
+             (get && strcmp(req->method, "HEAD") == 0)) {
+    r->serve(d, req, res);
+  } else {
+    static const char body[] = "{\"error\":\"method not allowed\"}";
+    struct kiln_http_server_header allow = {"Allow",
+                                            get ? "GET, HEAD" : r->method};
+    kiln_http_server_respond(res, &(struct kiln_http_server_response){
+                                      .status = 405,
+                                      .content_type = "application/json",
+                                      .headers = &allow,
+                                      .header_count = 1,
+                                      .body = body,
+                                      .body_len = sizeof(body) - 1});
   }
 }
 

@@ -80,3 +80,31 @@ def test_one_address_holding_connections_locks_nobody_out(fleet, tmp_path):
         for s in idle:
             s.close()
         assert d.stop() == 0
+
+
+def test_head_answers_like_get_and_a_wrong_method_gets_405(fleet, tmp_path):
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0")
+    try:
+        port = listening(d)
+        # HEAD: GET's status and headers, no body (the connection then ends
+        # with nothing more on it).
+        with connect(port) as s:
+            s.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            status, headers, _ = read_response(s, head_only=True)
+            assert status == 200 and headers["content-length"] == "3", headers
+            assert s.recv(100) == b""
+        status, headers, _ = request(port, "HEAD", "/metrics")
+        assert status == 200 and int(headers["content-length"]) > 100
+        # A known path with another method: 405 and what it allows.
+        for method, path, allow in (("POST", "/healthz", "GET, HEAD"),
+                                    ("DELETE", "/api/v1/apps/hello", "GET, HEAD"),
+                                    ("PUT", "/metrics", "GET, HEAD"),
+                                    ("GET", "/hooks/github", "POST"),
+                                    ("HEAD", "/hooks/generic", "POST")):
+            status, headers, _ = request(port, method, path)
+            assert (status, headers.get("allow")) == (405, allow), (method, path, status)
+        # Unknown paths stay 404, whatever the method.
+        for method in ("GET", "HEAD", "POST"):
+            assert request(port, method, "/nope")[0] == 404, method
+    finally:
+        assert d.stop() == 0
