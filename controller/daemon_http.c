@@ -12,6 +12,7 @@
 #include "kiln/webhook.h"
 
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,86 @@ static void serve_history(struct kiln__daemon *d, const char *query,
   kiln_arena_cleanup(&a);
 }
 
+/* ---- refusals: all counted, logged within limits ---- */
+
+/* Per client address and kind, the first few lines of each 10 s window,
+ * and at most 50 lines in all; then one summary per (kind, address). */
+#define LOG_LIMIT_WINDOW_MS 10000
+#define LOG_LIMIT_BURST     5
+#define LOG_LIMIT_MAX_LINES 50
+
+const char *kiln__reject_kind_name(int kind)
+{
+  if (kind == KILN__REJECT_BAD_SIGNATURE)
+    return "bad_signature";
+  return kiln_http_server_reject_name((enum kiln_http_server_reject)kind);
+}
+
+static void on_log_summary(const char *kind, const char *peer,
+                           uint64_t suppressed, uint64_t window_ms, void *data)
+{
+  struct kiln__daemon *d = data;
+  kiln_log("warn", NULL, d->s.commit,
+           "http: ... and %llu more refusals (%s) from %s in the last %llu s",
+           (unsigned long long)suppressed, kind, peer,
+           (unsigned long long)(window_ms / 1000));
+}
+
+/* Counts a refusal of kind from client (an address, no port) and logs
+ * it unless the limit says it has been said enough. */
+static void log_refusal(struct kiln__daemon *d, int kind, const char *level,
+                        const char *client, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void log_refusal(struct kiln__daemon *d, int kind, const char *level,
+                        const char *client, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  d->rejected[kind]++;
+  if (!kiln_log_limit_take(&d->log_limit, kiln__reject_kind_name(kind), client,
+                           uv_now(&d->s.loop), on_log_summary, d)) {
+    d->log_suppressed[kind]++;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  kiln_log(level, NULL, d->s.commit, "%s", msg);
+}
+
+static void on_http_reject(enum kiln_http_server_reject reason, int status,
+                           const char *client, const char *why, void *data)
+{
+  struct kiln__daemon *d = data;
+  bool bad = reason != KILN_HTTP_SERVER_REJECT_EVICTED &&
+             reason != KILN_HTTP_SERVER_REJECT_TIMEOUT;
+
+  log_refusal(d, (int)reason, bad ? "warn" : "info", client,
+              "http: refused %s (%s): %d %s", client,
+              kiln_http_server_reject_name(reason), status, why);
+}
+
+static void on_log_limit_timer(uv_timer_t *t)
+{
+  struct kiln__daemon *d = t->data;
+  kiln_log_limit_flush(&d->log_limit, uv_now(&d->s.loop), false, on_log_summary,
+                       d);
+}
+
+/* "1.2.3.4:5" or "[::1]:5" without the port. */
+static void client_addr(const char *peer, char *out, size_t size)
+{
+  const char *colon = strrchr(peer, ':');
+  size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+
+  if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+    peer++;
+    n -= 2;
+  }
+  snprintf(out, size, "%.*s", (int)n, peer);
+}
+
 /* A hook only ever triggers a fetch: its payload is never trusted. */
 static void serve_hook(struct kiln__daemon *d, enum kiln_webhook_scheme scheme,
                        struct kiln_http_server_request *req,
@@ -114,9 +195,11 @@ static void serve_hook(struct kiln__daemon *d, enum kiln_webhook_scheme scheme,
       kiln_http_server_request_header(req, kiln_webhook_header_name(scheme));
   if (kiln_webhook_verify(scheme, &d->secret, value, req->body,
                           req->body_len) != 0) {
-    kiln_log("warn", NULL, d->s.commit,
-             "rejected a %s hook from %s: bad signature",
-             kiln_webhook_header_name(scheme), req->peer);
+    char client[64];
+    client_addr(req->peer, client, sizeof(client));
+    log_refusal(d, KILN__REJECT_BAD_SIGNATURE, "warn", client,
+                "rejected a %s hook from %s: bad signature",
+                kiln_webhook_header_name(scheme), req->peer);
     kiln_http_server_respond_error(res, 401, "signature missing or invalid");
     return;
   }
@@ -308,7 +391,8 @@ int kiln__daemon_http_start(struct kiln__daemon *d)
                                          .handler = on_request,
                                          .handler_data = d,
                                          .log = on_http_log,
-                                         .log_data = d},
+                                         .log_data = d,
+                                         .reject = on_http_reject},
       &d->http);
   if (err != 0) {
     fprintf(stderr, "kiln run: cannot listen on %s: %s\n", d->opts.listen,
@@ -316,6 +400,12 @@ int kiln__daemon_http_start(struct kiln__daemon *d)
     d->http = NULL;
     return err;
   }
+  kiln_log_limit_init(&d->log_limit, LOG_LIMIT_WINDOW_MS, LOG_LIMIT_BURST,
+                      LOG_LIMIT_MAX_LINES);
+  uv_timer_init(&d->s.loop, &d->log_limit_timer);
+  d->log_limit_timer.data = d;
+  uv_timer_start(&d->log_limit_timer, on_log_limit_timer, LOG_LIMIT_WINDOW_MS,
+                 LOG_LIMIT_WINDOW_MS);
   kiln_log("info", NULL, NULL, "listening on %s (port %d)", d->opts.listen,
            kiln_http_server_port(d->http));
   return 0;
@@ -323,7 +413,11 @@ int kiln__daemon_http_start(struct kiln__daemon *d)
 
 void kiln__daemon_http_stop(struct kiln__daemon *d)
 {
-  if (d->http != NULL)
+  if (d->http != NULL) {
     kiln_http_server_close(d->http, NULL, NULL);
+    kiln_log_limit_flush(&d->log_limit, uv_now(&d->s.loop), true,
+                         on_log_summary, d);
+    uv_close((uv_handle_t *)&d->log_limit_timer, NULL);
+  }
   d->http = NULL;
 }

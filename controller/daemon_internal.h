@@ -7,12 +7,14 @@
 #include "commit_source.h"
 #include "daemon.h"
 #include "history_writer.h"
+#include "log_limit.h"
 #include "loop_lag.h"
 #include "session.h"
 #include "status.h"
 #include "step_retry.h"
 
 #include "kiln/arena.h"
+#include "kiln/http_server.h"
 #include "kiln/webhook.h"
 
 #include <stdbool.h>
@@ -20,7 +22,11 @@
 #include <uv.h>
 
 struct kiln_history;
-struct kiln_http_server;
+
+/* What outsiders get refused for: the HTTP server's reasons, then hooks
+ * with a missing or wrong signature (one kind of log line each). */
+#define KILN__REJECT_BAD_SIGNATURE KILN_HTTP_SERVER_REJECT_COUNT
+#define KILN__REJECT_KINDS         (KILN_HTTP_SERVER_REJECT_COUNT + 1)
 
 /* What passes have cost, for /metrics. */
 struct kiln_pass_stats {
@@ -65,11 +71,19 @@ struct kiln__daemon {
   struct kiln_history_writer writer;
   struct kiln_http_server *http;
   struct kiln_webhook_secret secret;
+
+  /* Refusals, counted all and logged within limits (daemon_http.c). */
+  uint64_t rejected[KILN__REJECT_KINDS];
+  uint64_t log_suppressed[KILN__REJECT_KINDS];
+  struct kiln_log_limit log_limit;
+  uv_timer_t log_limit_timer; /* open while http is */
 };
 
 /* daemon_http.c */
 int kiln__daemon_http_start(struct kiln__daemon *d);
 void kiln__daemon_http_stop(struct kiln__daemon *d);
+/* "overload", ..., "bad_signature": the label of a refusal kind. */
+const char *kiln__reject_kind_name(int kind);
 
 /* daemon.c: a hook or signal asks for a fetch now. */
 void kiln__daemon_fetch_now(struct kiln__daemon *d, const char *why);

@@ -357,8 +357,44 @@ static void conn_write(struct conn *c, bool keep)
   }
 }
 
-/* Answers a request the server refuses itself (parse errors, limits,
- * timeouts, overload) and closes the connection after it. */
+const char *kiln_http_server_reject_name(enum kiln_http_server_reject reason)
+{
+  switch (reason) {
+  case KILN_HTTP_SERVER_REJECT_OVERLOAD:
+    return "overload";
+  case KILN_HTTP_SERVER_REJECT_PER_CLIENT:
+    return "per_client";
+  case KILN_HTTP_SERVER_REJECT_EVICTED:
+    return "evicted";
+  case KILN_HTTP_SERVER_REJECT_MALFORMED:
+    return "malformed";
+  case KILN_HTTP_SERVER_REJECT_TIMEOUT:
+    return "timeout";
+  }
+  return "";
+}
+
+/* Tells the owner about a refusal (status 0: closed without an answer);
+ * without a reject callback it is logged, as anything else. Clients choose
+ * how often this happens, so the owner decides how much of it to log. */
+static void report_reject(struct conn *c, enum kiln_http_server_reject reason,
+                          int status, const char *why)
+{
+  struct kiln_http_server *s = c->server;
+
+  if (s->opts.reject != NULL)
+    s->opts.reject(reason, status, c->addr, why, s->opts.log_data);
+  else if (status == 0)
+    logf_(s, KILN_HTTP_SERVER_LOG_INFO, "%s: closing: %s", c->peer, why);
+  else
+    logf_(s,
+          status >= 500 ? KILN_HTTP_SERVER_LOG_WARN : KILN_HTTP_SERVER_LOG_INFO,
+          "%s: %d %s: %s", c->peer, status, kiln__http_reason(status), why);
+}
+
+/* Answers with status and closes the connection after it: a request the
+ * server refuses itself (parse errors, limits, timeouts, overload: see
+ * conn_refuse()) or cannot serve (500). */
 static void conn_fail(struct conn *c, int status, const char *why)
 {
   struct kiln_http_server_response resp = {0};
@@ -369,9 +405,8 @@ static void conn_fail(struct conn *c, int status, const char *why)
     responder_free(c->pending);
     c->pending = NULL;
   }
-  logf_(c->server,
-        status >= 500 ? KILN_HTTP_SERVER_LOG_WARN : KILN_HTTP_SERVER_LOG_INFO,
-        "%s: %d %s: %s", c->peer, status, kiln__http_reason(status), why);
+  if (status == 500)
+    logf_(c->server, KILN_HTTP_SERVER_LOG_ERROR, "%s: 500: %s", c->peer, why);
   n = snprintf(body, sizeof(body), "%d %s: %s\n", status,
                kiln__http_reason(status), why);
   resp.status = status;
@@ -384,6 +419,13 @@ static void conn_fail(struct conn *c, int status, const char *why)
   uv_read_stop((uv_stream_t *)&c->tcp);
   c->reading = false;
   conn_write(c, false);
+}
+
+static void conn_refuse(struct conn *c, enum kiln_http_server_reject reason,
+                        int status, const char *why)
+{
+  report_reject(c, reason, status, why);
+  conn_fail(c, status, why);
 }
 
 int kiln_http_server_respond(struct kiln_http_responder *res,
@@ -585,14 +627,18 @@ static void conn_process(struct conn *c)
     rc = kiln__http_head_scan(c->in.data, c->in.len, &c->scanned,
                               &c->server->limits, &head_len, &why);
     if (rc < 0) {
-      conn_fail(c, -rc, why);
+      conn_refuse(c, KILN_HTTP_SERVER_REJECT_MALFORMED, -rc, why);
       return;
     }
     if (rc == 0)
       return;
     rc = responder_new(c, head_len, &r, &why);
+    if (rc == -500) {
+      conn_fail(c, 500, why);
+      return;
+    }
     if (rc < 0) {
-      conn_fail(c, -rc, why);
+      conn_refuse(c, KILN_HTTP_SERVER_REJECT_MALFORMED, -rc, why);
       return;
     }
     c->pending = r;
@@ -641,8 +687,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
   if (kiln_buf_append(&c->in, buf->base, (size_t)nread) != 0) {
     /* in is bounded a little above the longest head: only a head that is
      * too long can fill it. */
-    conn_fail(c, memchr(c->in.data, '\n', c->in.len) ? 431 : 414,
-              "request head too long");
+    conn_refuse(c, KILN_HTTP_SERVER_REJECT_MALFORMED,
+                memchr(c->in.data, '\n', c->in.len) ? 431 : 414,
+                "request head too long");
     return;
   }
   conn_process(c);
@@ -707,11 +754,13 @@ static void on_timer(uv_timer_t *t)
             "%s: closing idle connection", c->peer);
       conn_close(c);
     } else {
-      conn_fail(c, 408, "request head not received in time");
+      conn_refuse(c, KILN_HTTP_SERVER_REJECT_TIMEOUT, 408,
+                  "request head not received in time");
     }
     break;
   case CONN_BODY:
-    conn_fail(c, 408, "request body not received in time");
+    conn_refuse(c, KILN_HTTP_SERVER_REJECT_TIMEOUT, 408,
+                "request body not received in time");
     break;
   case CONN_WRITE:
     logf_(c->server, KILN_HTTP_SERVER_LOG_INFO,
@@ -891,9 +940,9 @@ static bool evict_idle(struct kiln_http_server *s)
       oldest = c;
   if (oldest == NULL)
     return false;
-  logf_(s, KILN_HTTP_SERVER_LOG_INFO,
-        "%s: closing a connection waiting for a request head to make room",
-        oldest->peer);
+  report_reject(oldest, KILN_HTTP_SERVER_REJECT_EVICTED, 0,
+                "closing a connection waiting for a request head to make "
+                "room");
   conn_close(oldest);
   return true;
 }
@@ -903,6 +952,7 @@ static void on_connection(uv_stream_t *listener, int status)
   struct kiln_http_server *s =
       container_of(listener, struct kiln_http_server, listener);
   struct conn *c;
+  enum kiln_http_server_reject reason = KILN_HTTP_SERVER_REJECT_OVERLOAD;
   const char *why = NULL;
   size_t max_in;
 
@@ -941,18 +991,23 @@ static void on_connection(uv_stream_t *listener, int status)
   uv_tcp_nodelay(&c->tcp, 1);
   /* The per-client limit first, so that one address flooding cannot make
    * room for itself by evicting other clients' idle connections. */
-  if (client_connections(c) >= s->opts.max_connections_per_client)
+  if (client_connections(c) >= s->opts.max_connections_per_client) {
+    reason = KILN_HTTP_SERVER_REJECT_PER_CLIENT;
     why = "too many connections from this address";
-  else if (s->conn_count >= s->opts.max_connections && !evict_idle(s))
+  } else if (s->conn_count >= s->opts.max_connections && !evict_idle(s)) {
+    reason = KILN_HTTP_SERVER_REJECT_OVERLOAD;
     why = "too many connections";
+  }
   c->counted = true;
   c->refused = why != NULL;
   if (c->refused) {
     s->refused_count++;
-    if (s->refused_count > MAX_REFUSED_CONNECTIONS)
+    if (s->refused_count > MAX_REFUSED_CONNECTIONS) {
+      report_reject(c, reason, 0, why);
       conn_close(c);
-    else
-      conn_fail(c, 503, why);
+    } else {
+      conn_refuse(c, reason, 503, why);
+    }
     return;
   }
   s->conn_count++;

@@ -211,6 +211,24 @@ static void drift_metrics(const struct kiln_status *st, struct kiln_buf *b)
     }
 }
 
+static void http_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
+{
+  metric(b, "kiln_http_rejected_total", "counter",
+         "Connections and requests refused, by reason (bad_signature: hooks "
+         "with a missing or wrong signature).");
+  for (int i = 0; i < KILN__REJECT_KINDS; i++)
+    kiln_buf_printf(b, "kiln_http_rejected_total{reason=\"%s\"} %llu\n",
+                    kiln__reject_kind_name(i),
+                    (unsigned long long)d->rejected[i]);
+  metric(b, "kiln_log_suppressed_total", "counter",
+         "Log lines about refusals left out by the rate limit (each window "
+         "ends with one summary line per client instead).");
+  for (int i = 0; i < KILN__REJECT_KINDS; i++)
+    kiln_buf_printf(b, "kiln_log_suppressed_total{kind=\"%s\"} %llu\n",
+                    kiln__reject_kind_name(i),
+                    (unsigned long long)d->log_suppressed[i]);
+}
+
 void kiln__metrics_render(const struct kiln__daemon *d, struct kiln_buf *b)
 {
   pass_metrics(&d->stats, b);
@@ -218,4 +236,5 @@ void kiln__metrics_render(const struct kiln__daemon *d, struct kiln_buf *b)
   status_metrics(d, b);
   aws_metrics(d, b);
   drift_metrics(&d->status, b);
+  http_metrics(d, b);
 }

@@ -58,6 +58,21 @@ enum kiln_http_server_log_level {
   KILN_HTTP_SERVER_LOG_ERROR
 };
 
+/* Why the server itself refused a connection or a request (see
+ * kiln_http_server_reject_cb). */
+enum kiln_http_server_reject {
+  KILN_HTTP_SERVER_REJECT_OVERLOAD,   /* over max_connections: 503 */
+  KILN_HTTP_SERVER_REJECT_PER_CLIENT, /* over max_connections_per_client */
+  KILN_HTTP_SERVER_REJECT_EVICTED,    /* idle, closed to make room */
+  KILN_HTTP_SERVER_REJECT_MALFORMED,  /* 4xx/5xx from the parser or limits */
+  KILN_HTTP_SERVER_REJECT_TIMEOUT     /* 408: head or body too slow */
+};
+#define KILN_HTTP_SERVER_REJECT_COUNT 5
+
+/* "overload", "per_client", "evicted", "malformed", "timeout" (metric label
+ * values); "" for anything else. */
+const char *kiln_http_server_reject_name(enum kiln_http_server_reject reason);
+
 struct kiln_http_server_header {
   const char *name;
   const char *value;
@@ -89,6 +104,13 @@ typedef void kiln_http_server_log_cb(enum kiln_http_server_log_level level,
                                      const char *msg, void *data);
 typedef void kiln_http_server_close_cb(struct kiln_http_server *server,
                                        void *data);
+/* The server refused a connection or a request itself: reason, the status
+ * sent (0 when the connection was closed without an answer), the client's
+ * address without port ("127.0.0.1", "::1") and a short why. Called from
+ * the loop, once per refusal, instead of logging it. */
+typedef void kiln_http_server_reject_cb(enum kiln_http_server_reject reason,
+                                        int status, const char *client,
+                                        const char *why, void *data);
 
 struct kiln_http_server_options {
   /* "ADDR:PORT" with a numeric IPv4 address or a bracketed IPv6 one:
@@ -99,6 +121,8 @@ struct kiln_http_server_options {
   void *handler_data;
   kiln_http_server_log_cb *log; /* NULL: silent */
   void *log_data;
+  /* NULL: refusals are logged (log_data is passed to both). */
+  kiln_http_server_reject_cb *reject;
   size_t max_request_line_bytes; /* over: 414 */
   size_t max_header_bytes;       /* header section; over: 431 */
   size_t max_headers;            /* header lines; over: 431 */

@@ -2,11 +2,15 @@
 address holding connections, floods of refused and unsigned requests, and
 stalled hook bodies. Every client is on loopback; another client address is
 another source address in 127/8."""
+import re
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from test_apply import fleet  # noqa: F401  (fixture)
 from test_daemon import Daemon, listening
+
+from awsemu.testing import wait_until
 
 
 def connect(port, src="127.0.0.1", timeout=10):
@@ -17,10 +21,11 @@ def connect(port, src="127.0.0.1", timeout=10):
     return s
 
 
-def read_response(s, head_only=False):
+def read_response(s, head_only=False, left=None):
     """One response from s: (status, headers dict with lowercase names,
-    body bytes). head_only: the answer to a HEAD request (no body)."""
-    data = b""
+    body bytes). head_only: the answer to a HEAD request (no body). left, a
+    bytearray, keeps what came after the response (pipelining)."""
+    data = bytes(left) if left is not None else b""
     while b"\r\n\r\n" not in data:
         chunk = s.recv(65536)
         if not chunk:
@@ -39,6 +44,8 @@ def read_response(s, head_only=False):
         if not chunk:
             break
         rest += chunk
+    if left is not None:
+        left[:] = rest[length:]
     return status, headers, rest[:length]
 
 
@@ -108,3 +115,70 @@ def test_head_answers_like_get_and_a_wrong_method_gets_405(fleet, tmp_path):
             assert request(port, method, "/nope")[0] == 404, method
     finally:
         assert d.stop() == 0
+
+
+def metric(text, name, labels):
+    m = re.search(r"^" + re.escape(name + "{" + labels + "}") + r" (\d+)$", text, re.M)
+    assert m, f"{name}{{{labels}}} not in /metrics"
+    return int(m.group(1))
+
+
+def unsigned_hooks(port, count, batch=100):
+    """count unsigned hooks on one keep-alive connection, pipelined in
+    batches; returns how many got 401."""
+    req = (b"POST /hooks/generic HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}")
+    got = 0
+    left = bytearray()
+    with connect(port) as s:
+        while count > 0:
+            n = min(batch, count)
+            s.sendall(req * n)
+            for _ in range(n):
+                got += read_response(s, left=left)[0] == 401
+            count -= n
+    return got
+
+
+def malformed(port, count):
+    got = 0
+    for _ in range(count):
+        with connect(port) as s:
+            s.sendall(b"GARBAGE\r\n\r\n")
+            got += read_response(s)[0] == 400
+    return got
+
+
+def test_a_flood_of_refusals_logs_a_bounded_number_of_lines(fleet, tmp_path):
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0")
+    try:
+        port = listening(d)
+        before = len(d.lines())
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            hooks = [pool.submit(unsigned_hooks, port, 2250) for _ in range(4)]
+            bad = [pool.submit(malformed, port, 500) for _ in range(2)]
+            assert sum(f.result() for f in hooks) == 9000
+            assert sum(f.result() for f in bad) == 1000
+        took = time.monotonic() - started
+        print(f"10000 refusals in {took:.2f}s")
+        assert took < 10
+        metrics = wait_until(lambda: request(port, "GET", "/metrics")[2].decode(),
+                             what="/metrics")
+        assert metric(metrics, "kiln_http_rejected_total", 'reason="bad_signature"') == 9000
+        assert metric(metrics, "kiln_http_rejected_total", 'reason="malformed"') == 1000
+        assert metric(metrics, "kiln_log_suppressed_total", 'kind="bad_signature"') >= 8990
+        assert metric(metrics, "kiln_log_suppressed_total", 'kind="malformed"') >= 990
+        logged = len(d.lines()) - before
+        print(f"log lines for 10000 refusals: {logged}")
+        assert logged < 100, d.lines()[-20:]
+        assert d.proc.poll() is None
+    finally:
+        assert d.stop() == 0
+    # At exit, the window still open is summed up: every refusal is in the
+    # log, as a line or in a summary.
+    lines = d.lines()
+    said = sum(1 for l in lines if "bad signature" in l.get("msg", ""))
+    summed = sum(int(m.group(1)) for l in lines
+                 for m in [re.search(r"\.\.\. and (\d+) more refusals \(bad_signature\)",
+                                     l.get("msg", ""))] if m)
+    assert said + summed == 9000, (said, summed)

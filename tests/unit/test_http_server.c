@@ -280,6 +280,7 @@ struct fixture {
   int respond_rc; /* of the last late answer */
   atomic_int client_done;
   char logs[4096];
+  char rejects[512]; /* "reason status client why" lines */
 };
 
 static void on_log(enum kiln_http_server_log_level level, const char *msg,
@@ -288,6 +289,15 @@ static void on_log(enum kiln_http_server_log_level level, const char *msg,
   struct fixture *f = data;
   size_t n = strlen(f->logs);
   snprintf(f->logs + n, sizeof(f->logs) - n, "%s\n", msg);
+}
+
+static void on_reject(enum kiln_http_server_reject reason, int status,
+                      const char *client, const char *why, void *data)
+{
+  struct fixture *f = data;
+  size_t n = strlen(f->rejects);
+  snprintf(f->rejects + n, sizeof(f->rejects) - n, "%s %d %s %s\n",
+           kiln_http_server_reject_name(reason), status, client, why);
 }
 
 static void on_async_timer(uv_timer_t *t)
@@ -985,6 +995,22 @@ static void test_connection_cap(void **state)
   finish(f);
 }
 
+/* With a reject callback, the server's refusals go there (reason, status,
+ * the client's address without port) instead of the log. */
+static void test_reject_callback(void **state)
+{
+  struct kiln_http_server_options o = {.reject = on_reject};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+
+  cl.arg = "HELLO\r\n\r\n";
+  run_client(f, &cl, one_shot);
+  assert_int_equal(cl.status[0], 400);
+  assert_string_equal(f->rejects, "malformed 400 127.0.0.1 malformed method\n");
+  assert_null(strstr(f->logs, "400"));
+  finish(f);
+}
+
 /* One address holds at most max_connections_per_client connections (by
  * default an eighth of max_connections): its next one gets 503, while
  * another address is served. */
@@ -1339,6 +1365,7 @@ int main(void)
       cmocka_unit_test(test_idle_timeout),
       cmocka_unit_test(test_truncated_then_closed),
       cmocka_unit_test(test_connection_cap),
+      cmocka_unit_test(test_reject_callback),
       cmocka_unit_test(test_per_client_limit),
       cmocka_unit_test(test_full_server_evicts_idle),
       cmocka_unit_test(test_pressure_cuts_head_timeout),
