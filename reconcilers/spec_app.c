@@ -762,6 +762,23 @@ done:
   return c.oom ? KILN_ENOMEM : 0;
 }
 
+struct kiln_app_spec *kiln__spec_add_invalid_app(struct kiln_spec_repo *repo,
+                                                 const char *dir)
+{
+  struct kiln_app_spec *app = new_app(repo);
+  const char *base = strrchr(dir, '/');
+
+  if (app == NULL)
+    return NULL;
+  app->dir = kiln_arena_strdup(&repo->arena, dir);
+  app->file = kiln_arena_printf(&repo->arena, "%s/app.yaml", dir);
+  app->name = kiln_arena_strdup(&repo->arena, base != NULL ? base + 1 : dir);
+  app->valid = false;
+  if (app->dir == NULL || app->file == NULL || app->name == NULL)
+    return NULL;
+  return app;
+}
+
 /* Apps live in a heap array beside the arena so it can grow. */
 static struct kiln_app_spec *new_app(struct kiln_spec_repo *repo)
 {

@@ -1,10 +1,13 @@
 /* Walks a desired-state repository: kiln.yaml, then apps/<dir>/app.yaml. */
+#include "spec_parse.h"
+
 #include "kiln/buf.h"
 #include "kiln/diag.h"
 #include "kiln/error.h"
 #include "kiln/spec.h"
 #include "kiln/tree.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 
 struct app_dirs {
   char **names;
+  enum kiln_tree_entry_kind *kinds;
   size_t n;
   size_t cap;
   int err;
@@ -23,21 +27,29 @@ static int collect_dir(void *arg, const char *name,
                        enum kiln_tree_entry_kind kind)
 {
   struct app_dirs *d = arg;
-  if (kind != KILN_TREE_DIR || name[0] == '.')
+  /* Files beside the apps (a README) are not apps; anything else that is
+   * not a directory (a submodule, a link) is refused by load_entry. */
+  if (kind == KILN_TREE_FILE || name[0] == '.')
     return 0;
   if (d->n == KILN_SPEC_MAX_APPS)
     return KILN_ETOOBIG;
   if (d->n == d->cap) {
     size_t cap = d->cap != 0 ? d->cap * 2 : 16;
     char **p = realloc(d->names, cap * sizeof(*p));
+    enum kiln_tree_entry_kind *k;
     if (p == NULL)
       return KILN_ENOMEM;
     d->names = p;
+    k = realloc(d->kinds, cap * sizeof(*k));
+    if (k == NULL)
+      return KILN_ENOMEM;
+    d->kinds = k;
     d->cap = cap;
   }
   d->names[d->n] = strdup(name);
   if (d->names[d->n] == NULL)
     return KILN_ENOMEM;
+  d->kinds[d->n] = kind;
   d->n++;
   return 0;
 }
@@ -48,6 +60,21 @@ static int read_text(const struct kiln_tree *tree, const char *path,
   /* One byte over the cap lets the parser say "too large" itself. */
   kiln_buf_init(b, KILN_SPEC_MAX_YAML_BYTES + 1);
   return tree->ops->read_file(tree->self, path, b);
+}
+
+/* Why a spec file that exists cannot be read, after the file's name. */
+static const char *unreadable(int err)
+{
+  switch (err) {
+  case KILN_ELINK:
+    return KILN__LINK_REFUSED;
+  case KILN_EINVAL:
+    return "is not a regular file (a directory, git submodule or device)";
+  case KILN_EPERM:
+    return "cannot be read: permission denied";
+  default:
+    return "cannot be read";
+  }
 }
 
 static int load_defaults(const struct kiln_tree *tree,
@@ -66,13 +93,35 @@ static int load_defaults(const struct kiln_tree *tree,
                          KILN_SPEC_MAX_YAML_BYTES);
   } else if (err != 0) {
     repo->defaults_valid = false;
-    err = kiln_diags_add(diags, "kiln.yaml", 0, 0, NULL, "cannot be read: %s",
-                         kiln_strerror(err));
+    err = kiln_diags_add(diags, "kiln.yaml", 0, 0, NULL, "kiln.yaml %s",
+                         unreadable(err));
   } else {
     err = kiln_spec_parse_defaults(repo, b.data != NULL ? b.data : "", b.len,
                                    diags);
   }
   kiln_buf_cleanup(&b);
+  return err;
+}
+
+/* An app directory that yields no spec is still an app: listed as an
+ * error (never applied) beside the valid ones, with its reason. */
+static int refuse_app(struct kiln_spec_repo *repo, const char *dir,
+                      const char *dirname, struct kiln_diags *diags,
+                      const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static int refuse_app(struct kiln_spec_repo *repo, const char *dir,
+                      const char *dirname, struct kiln_diags *diags,
+                      const char *file, const char *fmt, ...)
+{
+  va_list ap;
+  int err;
+
+  va_start(ap, fmt);
+  err = kiln_diags_addv(diags, file, 0, 0, dirname, fmt, ap);
+  va_end(ap);
+  if (err == 0 && kiln__spec_add_invalid_app(repo, dir) == NULL)
+    err = KILN_ENOMEM;
   return err;
 }
 
@@ -90,18 +139,42 @@ static int load_app(const struct kiln_tree *tree, struct kiln_spec_repo *repo,
     err = kiln_spec_parse_app(repo, tree, dir, b.data != NULL ? b.data : "",
                               b.len, diags);
   } else if (err == KILN_ETOOBIG) {
-    err = kiln_diags_add(diags, file, 0, 0, dirname,
-                         "file is larger than %d bytes",
-                         KILN_SPEC_MAX_YAML_BYTES);
+    err = refuse_app(repo, dir, dirname, diags, file,
+                     "file is larger than %d bytes", KILN_SPEC_MAX_YAML_BYTES);
   } else if (err == KILN_ENOENT) {
-    err = kiln_diags_add(diags, file, 0, 0, dirname,
-                         "app directory %s has no app.yaml", dir);
+    err = refuse_app(repo, dir, dirname, diags, file,
+                     "app directory %s has no app.yaml", dir);
+  } else if (err == KILN_ENOMEM) {
+    /* Not the app's fault: the whole load fails. */
   } else {
-    err = kiln_diags_add(diags, file, 0, 0, dirname, "cannot be read: %s",
-                         kiln_strerror(err));
+    err = refuse_app(repo, dir, dirname, diags, file, "app.yaml %s",
+                     unreadable(err));
   }
   kiln_buf_cleanup(&b);
   return err;
+}
+
+/* An entry of apps/ other than a plain file: an app directory, or
+ * something that must not pass for one silently. */
+static int load_entry(const struct kiln_tree *tree, struct kiln_spec_repo *repo,
+                      const char *name, enum kiln_tree_entry_kind kind,
+                      struct kiln_diags *diags)
+{
+  char dir[512];
+
+  if (kind == KILN_TREE_DIR)
+    return load_app(tree, repo, name, diags);
+  snprintf(dir, sizeof(dir), "apps/%s", name);
+  if (kind == KILN_TREE_SUBMODULE)
+    return refuse_app(repo, dir, name, diags, dir,
+                      "%s is a git submodule: Kiln reads only this "
+                      "repository's tree; make the app a directory",
+                      dir);
+  return refuse_app(repo, dir, name, diags, dir,
+                    "%s is not a directory (a symbolic link or special file): "
+                    "each app is a directory apps/<name>/ and links are not "
+                    "followed",
+                    dir);
 }
 
 static int cmp_app(const void *a, const void *b)
@@ -241,7 +314,7 @@ int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
   if (err != 0)
     goto fail;
   for (size_t i = 0; i < dirs.n; i++) {
-    err = load_app(tree, repo, dirs.names[i], diags);
+    err = load_entry(tree, repo, dirs.names[i], dirs.kinds[i], diags);
     if (err != 0)
       goto fail;
   }
@@ -254,12 +327,14 @@ done:
   for (size_t i = 0; i < dirs.n; i++)
     free(dirs.names[i]);
   free(dirs.names);
+  free(dirs.kinds);
   *out = repo;
   return err;
 fail:
   for (size_t i = 0; i < dirs.n; i++)
     free(dirs.names[i]);
   free(dirs.names);
+  free(dirs.kinds);
   kiln_spec_repo_free(repo);
   return err;
 }

@@ -21,6 +21,19 @@ struct pctx {
   bool repo_defaults_valid; /* false: skip checks that rely on kiln.yaml */
 };
 
+/* Why a file behind a symbolic link is refused, for every file the spec
+ * reads (app.yaml, kiln.yaml, userData, component documents). */
+#define KILN__LINK_REFUSED                                                     \
+  "is a symbolic link that leads outside the repository or in a loop: "        \
+  "such links are not followed"
+
+/* Adds an invalid app for the app directory dir ("apps/<name>") whose
+ * app.yaml cannot be read or which is no directory at all, so that it is
+ * listed (as an error) like an app whose app.yaml is invalid. NULL when out
+ * of memory. */
+struct kiln_app_spec *kiln__spec_add_invalid_app(struct kiln_spec_repo *repo,
+                                                 const char *dir);
+
 /* "path: message" at node n (or at the file when n is NULL). */
 void kiln__perr(struct pctx *c, const struct kiln_ynode *n, const char *fmt,
                 ...) __attribute__((format(printf, 3, 4)));

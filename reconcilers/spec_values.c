@@ -418,11 +418,8 @@ const char *kiln__read_ref(struct pctx *c, const struct kiln_ynode *n,
     kiln__perr(c, n, "%s '%.100s' does not exist (looked for %s)", what, ref,
                path);
     break;
-  case KILN_EPERM:
-    kiln__perr(c, n,
-               "%s '%.100s' is a symbolic link that leads outside the "
-               "repository",
-               what, ref);
+  case KILN_ELINK:
+    kiln__perr(c, n, "%s '%.100s' " KILN__LINK_REFUSED, what, ref);
     break;
   case KILN_EINVAL:
     kiln__perr(c, n, "%s '%.100s' is not a regular file", what, ref);

@@ -37,7 +37,7 @@ static int errno_to_kiln(int e)
   case EPERM:
     return KILN_EPERM;
   case ELOOP:
-    return KILN_EPERM;
+    return KILN_ELINK;
   default:
     return KILN_EIO;
   }
@@ -54,7 +54,7 @@ static int resolve_inside(const struct fs_tree *t, const char *path, char *real)
     return errno_to_kiln(errno);
   if (strncmp(real, t->root, t->root_len) != 0 ||
       (real[t->root_len] != '/' && real[t->root_len] != '\0'))
-    return KILN_EPERM;
+    return KILN_ELINK;
   return 0;
 }
 

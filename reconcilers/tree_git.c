@@ -131,7 +131,7 @@ static int git_read_file(void *self, const char *path, struct kiln_buf *out)
                          dir_len > 0 ? "/" : "", target.data) >= sizeof(next) ||
         !normalise(next)) {
       kiln_buf_cleanup(&target);
-      return KILN_EPERM;
+      return KILN_ELINK;
     }
     kiln_buf_cleanup(&target);
     strcpy(cur, next);
@@ -152,6 +152,8 @@ static enum kiln_tree_entry_kind kind_of(const git_tree_entry *e)
   case GIT_FILEMODE_BLOB_EXECUTABLE:
   case GIT_FILEMODE_LINK: /* read_file decides whether it may be followed */
     return KILN_TREE_FILE;
+  case GIT_FILEMODE_COMMIT:
+    return KILN_TREE_SUBMODULE;
   default:
     return KILN_TREE_OTHER;
   }

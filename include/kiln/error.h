@@ -30,7 +30,8 @@
   XX(ECANCELED, "operation canceled")                                          \
   XX(EAGAIN, "resource temporarily unavailable")                               \
   XX(EINTERNAL, "internal error")                                              \
-  XX(ERANGE, "number out of range")
+  XX(ERANGE, "number out of range")                                            \
+  XX(ELINK, "symbolic link not followed")
 
 enum kiln_errno {
   KILN_OK = 0,

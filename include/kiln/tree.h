@@ -15,7 +15,8 @@ struct kiln_buf;
 enum kiln_tree_entry_kind {
   KILN_TREE_FILE,
   KILN_TREE_DIR,
-  KILN_TREE_OTHER, /* symlink to a directory, socket, submodule, ... */
+  KILN_TREE_SUBMODULE, /* a git submodule (a commit of another repository) */
+  KILN_TREE_OTHER,     /* symlink to a directory, socket, FIFO, ... */
 };
 
 typedef int kiln_tree_entry_cb(void *arg, const char *name,
@@ -24,8 +25,10 @@ typedef int kiln_tree_entry_cb(void *arg, const char *name,
 struct kiln_tree_ops {
   /* Reads the regular file at path into out (whose max_bytes bounds it).
    * Symbolic links are followed only while they stay inside the repository.
-   * Returns 0, KILN_ENOENT (missing), KILN_EPERM (a link leads outside the
-   * repository), KILN_EINVAL (not a regular file), KILN_ETOOBIG, KILN_EIO. */
+   * Returns 0, KILN_ENOENT (missing), KILN_ELINK (a link leads outside the
+   * repository, or in a loop), KILN_EPERM (access denied), KILN_EINVAL (not
+   * a regular file: a directory, submodule, device...), KILN_ETOOBIG,
+   * KILN_EIO. */
   int (*read_file)(void *self, const char *path, struct kiln_buf *out);
   /* Calls cb for each entry of the directory at path, in byte order of the
    * names. A non-zero return from cb stops the walk and is returned.
