@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "session.h"
 
+#include "kiln/json_text.h"
 #include "kiln/arena.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
@@ -68,7 +69,7 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
   } else if (run->format == KILN_FORMAT_JSON) {
     json_object *root = kiln_report_plans_json(r->commit, plans, r->n);
     if (r->error != NULL)
-      json_object_object_add(root, "error", json_object_new_string(r->error));
+      json_object_object_add(root, "error", kiln_json_string(r->error));
     puts(json_object_to_json_string_ext(
         root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);

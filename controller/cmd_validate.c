@@ -1,6 +1,7 @@
 /* kiln validate [--format text|json] [DIR] */
 #include "cli.h"
 
+#include "kiln/json_text.h"
 #include "kiln/buf.h"
 #include "kiln/diag.h"
 #include "kiln/error.h"
@@ -70,26 +71,26 @@ static void print_json(const char *dir, const char *commit,
   json_object *errors = json_object_new_array();
 
   json_object_object_add(root, "valid", json_object_new_boolean(diags->n == 0));
-  json_object_object_add(root, "root", json_object_new_string(dir));
-  json_object_object_add(
-      root, "commit", commit != NULL ? json_object_new_string(commit) : NULL);
+  json_object_object_add(root, "root", kiln_json_string(dir));
+  json_object_object_add(root, "commit",
+                         commit != NULL ? kiln_json_string(commit) : NULL);
   for (size_t i = 0; repo != NULL && i < repo->n_apps; i++) {
     const struct kiln_app_spec *a = &repo->apps[i];
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "name", json_object_new_string(a->name));
-    json_object_object_add(o, "file", json_object_new_string(a->file));
+    json_object_object_add(o, "name", kiln_json_string(a->name));
+    json_object_object_add(o, "file", kiln_json_string(a->file));
     json_object_object_add(o, "valid", json_object_new_boolean(a->valid));
     json_object_array_add(apps, o);
   }
   for (size_t i = 0; i < diags->n; i++) {
     const struct kiln_diag *d = &diags->items[i];
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "file", json_object_new_string(d->file));
+    json_object_object_add(o, "file", kiln_json_string(d->file));
     json_object_object_add(o, "line", json_object_new_int(d->line));
     json_object_object_add(o, "column", json_object_new_int(d->col));
-    json_object_object_add(
-        o, "app", d->app != NULL ? json_object_new_string(d->app) : NULL);
-    json_object_object_add(o, "message", json_object_new_string(d->message));
+    json_object_object_add(o, "app",
+                           d->app != NULL ? kiln_json_string(d->app) : NULL);
+    json_object_object_add(o, "message", kiln_json_string(d->message));
     json_object_array_add(errors, o);
   }
   json_object_object_add(root, "apps", apps);

@@ -1,3 +1,4 @@
+#include "kiln/json_text.h"
 #include "kiln/report.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
@@ -7,7 +8,7 @@
 
 static json_object *str_or_null(const char *s)
 {
-  return s != NULL ? json_object_new_string(s) : NULL;
+  return s != NULL ? kiln_json_string(s) : NULL;
 }
 
 /* A drift value: a tag map is a JSON object (its keys and values may hold
@@ -20,7 +21,7 @@ static json_object *drift_value(const struct kiln_drift *d, const char *text)
   if (o != NULL && json_object_is_type(o, json_type_object))
     return o;
   json_object_put(o);
-  return json_object_new_string(text);
+  return kiln_json_string(text);
 }
 
 static json_object *action_json(const struct kiln_plan *p)
@@ -28,12 +29,12 @@ static json_object *action_json(const struct kiln_plan *p)
   const struct kiln_action *a = &p->action;
   json_object *o = json_object_new_object();
 
-  json_object_object_add(
-      o, "type", json_object_new_string(kiln_plan_action_name(a->type)));
+  json_object_object_add(o, "type",
+                         kiln_json_string(kiln_plan_action_name(a->type)));
   if (a->digest != NULL)
-    json_object_object_add(o, "digest", json_object_new_string(a->digest));
+    json_object_object_add(o, "digest", kiln_json_string(a->digest));
   if (a->ami_id != NULL)
-    json_object_object_add(o, "ami", json_object_new_string(a->ami_id));
+    json_object_object_add(o, "ami", kiln_json_string(a->ami_id));
   if (a->lt_version != 0)
     json_object_object_add(o, "launch_template_version",
                            json_object_new_int64(a->lt_version));
@@ -46,8 +47,7 @@ static json_object *action_json(const struct kiln_plan *p)
                            json_object_new_boolean(a->set_subnets));
   }
   if (a->refresh_id != NULL)
-    json_object_object_add(o, "refresh_id",
-                           json_object_new_string(a->refresh_id));
+    json_object_object_add(o, "refresh_id", kiln_json_string(a->refresh_id));
   json_object_object_add(o, "mutates", json_object_new_boolean(p->mutates));
   json_object_object_add(o, "reason", str_or_null(a->reason));
   return o;
@@ -59,25 +59,22 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p)
   json_object *drift = json_object_new_array();
   json_object *actions = json_object_new_array();
 
-  json_object_object_add(o, "name", json_object_new_string(p->app));
+  json_object_object_add(o, "name", kiln_json_string(p->app));
+  json_object_object_add(o, "status",
+                         kiln_json_string(kiln_plan_status_name(p->status)));
   json_object_object_add(
-      o, "status", json_object_new_string(kiln_plan_status_name(p->status)));
-  json_object_object_add(
-      o, "digest",
-      p->digest[0] != '\0' ? json_object_new_string(p->digest) : NULL);
+      o, "digest", p->digest[0] != '\0' ? kiln_json_string(p->digest) : NULL);
   json_object_object_add(o, "bake_needed",
                          json_object_new_boolean(p->bake_needed));
   for (size_t i = 0; i < p->n_drift; i++) {
     json_object *d = json_object_new_object();
-    json_object_object_add(d, "field",
-                           json_object_new_string(p->drift[i].field));
+    json_object_object_add(d, "field", kiln_json_string(p->drift[i].field));
     json_object_object_add(d, "desired",
                            drift_value(&p->drift[i], p->drift[i].desired));
     json_object_object_add(d, "actual",
                            drift_value(&p->drift[i], p->drift[i].actual));
     json_object_object_add(
-        d, "cause",
-        json_object_new_string(kiln_plan_cause_name(p->drift[i].cause)));
+        d, "cause", kiln_json_string(kiln_plan_cause_name(p->drift[i].cause)));
     json_object_array_add(drift, d);
   }
   if (p->action.type != KILN_ACTION_NONE)

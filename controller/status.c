@@ -1,5 +1,6 @@
 #include "status.h"
 
+#include "kiln/json_text.h"
 #include "kiln/error.h"
 #include "kiln/pass.h"
 #include "kiln/report.h"
@@ -123,6 +124,6 @@ json_object *kiln_status_json(const struct kiln_status *st)
 {
   json_object *o = kiln_report_plans_json(st->commit, st->plans, st->n);
   if (o != NULL && st->error != NULL)
-    json_object_object_add(o, "error", json_object_new_string(st->error));
+    json_object_object_add(o, "error", kiln_json_string(st->error));
   return o;
 }

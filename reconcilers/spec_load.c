@@ -6,6 +6,7 @@
 #include "kiln/error.h"
 #include "kiln/spec.h"
 #include "kiln/tree.h"
+#include "kiln/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -132,6 +133,16 @@ static int load_app(const struct kiln_tree *tree, struct kiln_spec_repo *repo,
   struct kiln_buf b;
   int err;
 
+  if (!kiln_utf8_valid(dirname, strlen(dirname))) {
+    /* Names reach JSON, logs and AWS as text: refuse it, and name it with
+     * its bad bytes escaped so that the error itself is text. */
+    char shown[256];
+    kiln_utf8_escape(dirname, shown, sizeof(shown));
+    snprintf(dir, sizeof(dir), "apps/%s", shown);
+    return refuse_app(repo, dir, shown, diags, dir,
+                      "app directory name is not valid UTF-8 (shown with "
+                      "each invalid byte as \\xHH): rename the directory");
+  }
   snprintf(dir, sizeof(dir), "apps/%s", dirname);
   snprintf(file, sizeof(file), "%s/app.yaml", dir);
   err = read_text(tree, file, &b);
@@ -160,10 +171,11 @@ static int load_entry(const struct kiln_tree *tree, struct kiln_spec_repo *repo,
                       const char *name, enum kiln_tree_entry_kind kind,
                       struct kiln_diags *diags)
 {
-  char dir[512];
+  char dir[512], shown[256];
 
   if (kind == KILN_TREE_DIR)
     return load_app(tree, repo, name, diags);
+  name = kiln_utf8_escape(name, shown, sizeof(shown));
   snprintf(dir, sizeof(dir), "apps/%s", name);
   if (kind == KILN_TREE_SUBMODULE)
     return refuse_app(repo, dir, name, diags, dir,

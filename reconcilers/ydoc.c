@@ -2,6 +2,7 @@
 #include "kiln/arena.h"
 #include "kiln/diag.h"
 #include "kiln/error.h"
+#include "kiln/utf8.h"
 
 #include <string.h>
 #include <yaml.h>
@@ -357,41 +358,6 @@ struct kiln_ynode *kiln_ynode_get(const struct kiln_ynode *map, const char *key)
   return NULL;
 }
 
-/* Length of the UTF-8 sequence at s (1-4), or 0 when it is malformed,
- * overlong, a surrogate or beyond U+10FFFF. */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-  unsigned c = s[0];
-  size_t n;
-  unsigned cp;
-
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (avail < n)
-    return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3f);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
-}
-
 bool kiln_ydoc_check_text(const char *file, const char *text, size_t len,
                           bool allow_tabs, struct kiln_diags *diags)
 {
@@ -402,7 +368,7 @@ bool kiln_ydoc_check_text(const char *file, const char *text, size_t len,
 
   while (i < len) {
     const char *problem = NULL;
-    size_t n = utf8_seq_len(s + i, len - i);
+    size_t n = kiln_utf8_seq_len(s + i, len - i);
     if (n == 0)
       problem = "file is not valid UTF-8";
     else if (s[i] == '\0')
