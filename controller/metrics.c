@@ -5,8 +5,10 @@
 #include "kiln/aws_client.h"
 #include "kiln/aws_endpoint.h"
 #include "kiln/buf.h"
+#include "kiln/num.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +63,12 @@ static long long proc_status_bytes(const char *name)
     return -1;
   while (fgets(line, sizeof(line), f) != NULL)
     if (strncmp(line, name, len) == 0 && line[len] == ':') {
-      v = strtoll(line + len + 1, NULL, 10) * 1024;
+      const char *p = line + len + 1;
+      int64_t kib;
+      p += strspn(p, " \t");
+      if (kiln_num_parse_i64n(p, strcspn(p, " \n"), 0, INT64_MAX / 1024,
+                              &kib) == 0)
+        v = kib * 1024;
       break;
     }
   fclose(f);
