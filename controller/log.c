@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "kiln/json_text.h"
+
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,10 +27,11 @@ void kiln_log(const char *level, const char *app, const char *commit,
   json_object_object_add(o, "ts", json_object_new_string(ts));
   json_object_object_add(o, "level", json_object_new_string(level));
   if (app != NULL)
-    json_object_object_add(o, "app", json_object_new_string(app));
+    json_object_object_add(o, "app", kiln_json_string(app));
   if (commit != NULL && commit[0] != '\0')
-    json_object_object_add(o, "commit", json_object_new_string(commit));
-  json_object_object_add(o, "msg", json_object_new_string(msg));
+    json_object_object_add(o, "commit", kiln_json_string(commit));
+  /* A message cut at the buffer may end mid-character: still valid JSON. */
+  json_object_object_add(o, "msg", kiln_json_string(msg));
   fprintf(stderr, "%s\n",
           json_object_to_json_string_ext(
               o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
