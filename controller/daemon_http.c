@@ -193,8 +193,10 @@ static void serve_hook(struct kiln__daemon *d, enum kiln_webhook_scheme scheme,
 {
   const char *value =
       kiln_http_server_request_header(req, kiln_webhook_header_name(scheme));
-  if (kiln_webhook_verify(scheme, &d->secret, value, req->body,
-                          req->body_len) != 0) {
+  int rc = req->sink != NULL ? kiln_webhook_verifier_finish(req->sink)
+                             : kiln_webhook_verify(scheme, &d->secret, value,
+                                                   req->body, req->body_len);
+  if (rc != 0) {
     char client[64];
     client_addr(req->peer, client, sizeof(client));
     log_refusal(d, KILN__REJECT_BAD_SIGNATURE, "warn", client,
@@ -374,6 +376,57 @@ static void on_request(struct kiln_http_server_request *req,
   }
 }
 
+/* Hook bodies are not kept: they stream through the signature check as
+ * they arrive (only the verdict matters; a hook is never trusted as state),
+ * so stalled hooks hold a few hundred bytes each, not their bodies. */
+static bool hook_scheme(const struct kiln_http_server_request *req,
+                        enum kiln_webhook_scheme *scheme)
+{
+  static const struct {
+    const char *path;
+    enum kiln_webhook_scheme scheme;
+  } hooks[] = {{"/hooks/github", KILN_WEBHOOK_GITHUB},
+               {"/hooks/gitlab", KILN_WEBHOOK_GITLAB},
+               {"/hooks/generic", KILN_WEBHOOK_GENERIC}};
+
+  if (strcmp(req->method, "POST") != 0)
+    return false;
+  for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+    if (strcmp(req->path, hooks[i].path) == 0) {
+      *scheme = hooks[i].scheme;
+      return true;
+    }
+  return false;
+}
+
+static int hook_sink_open(const struct kiln_http_server_request *req,
+                          void **sink, void *data)
+{
+  struct kiln__daemon *d = data;
+  enum kiln_webhook_scheme scheme;
+
+  *sink = NULL;
+  if (!hook_scheme(req, &scheme))
+    return 0;
+  return kiln_webhook_verifier_new(
+      scheme, &d->secret,
+      kiln_http_server_request_header(req, kiln_webhook_header_name(scheme)),
+      (struct kiln_webhook_verifier **)sink);
+}
+
+static void hook_sink_write(void *sink, const void *chunk, size_t len)
+{
+  kiln_webhook_verifier_update(sink, chunk, len);
+}
+
+static void hook_sink_free(void *sink)
+{
+  kiln_webhook_verifier_free(sink);
+}
+
+static const struct kiln_http_server_body_sink hook_sink = {
+    .open = hook_sink_open, .write = hook_sink_write, .free = hook_sink_free};
+
 static void on_http_log(enum kiln_http_server_log_level level, const char *msg,
                         void *data)
 {
@@ -392,7 +445,8 @@ int kiln__daemon_http_start(struct kiln__daemon *d)
                                          .handler_data = d,
                                          .log = on_http_log,
                                          .log_data = d,
-                                         .reject = on_http_reject},
+                                         .reject = on_http_reject,
+                                         .body_sink = &hook_sink},
       &d->http);
   if (err != 0) {
     fprintf(stderr, "kiln run: cannot listen on %s: %s\n", d->opts.listen,

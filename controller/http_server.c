@@ -71,6 +71,9 @@ struct kiln_http_responder {
   size_t head_len;
   struct kiln_http_server_header *headers;
   struct kiln_buf body;
+  size_t body_expected; /* Content-Length */
+  size_t body_received; /* kept in body or given to the sink */
+  const struct kiln_http_server_body_sink *sink_ops; /* with req.sink */
   bool keep_alive;
   bool is_head;    /* HEAD request: send no body */
   bool dispatched; /* the handler has it */
@@ -159,6 +162,8 @@ static void responder_free(struct kiln_http_responder *r)
 {
   if (r == NULL)
     return;
+  if (r->req.sink != NULL)
+    r->sink_ops->free(r->req.sink);
   /* Heads carry webhook tokens and signatures. */
   if (r->head != NULL)
     OPENSSL_cleanse(r->head, r->head_len);
@@ -203,7 +208,7 @@ static int responder_new(struct conn *c, size_t head_len,
   r->req.headers = r->headers;
   r->req.header_count = h.header_count;
   r->req.body = "";
-  r->req.body_len = h.content_length; /* the expected length until read */
+  r->body_expected = h.content_length;
   r->keep_alive = h.keep_alive;
   r->is_head = strcmp(h.method, "HEAD") == 0;
   r->minor = h.minor;
@@ -212,6 +217,16 @@ static int responder_new(struct conn *c, size_t head_len,
   r->req.peer = r->peer;
   snprintf(r->log_method, sizeof(r->log_method), "%s", h.method);
   snprintf(r->log_path, sizeof(r->log_path), "%s", h.path);
+  if (s->opts.body_sink != NULL && s->opts.body_sink->open != NULL) {
+    r->sink_ops = s->opts.body_sink;
+    if (r->sink_ops->open(&r->req, &r->req.sink, s->opts.handler_data) != 0) {
+      *why = "cannot take the request body";
+      r->req.sink = NULL;
+      r->conn = NULL;
+      rc = -500;
+      goto fail;
+    }
+  }
   *out = r;
   if (h.expect_continue && h.content_length > 0 &&
       c->in.len - head_len < h.content_length) {
@@ -597,15 +612,36 @@ static void dispatch(struct conn *c)
   struct kiln_http_server *s = c->server;
   struct kiln_http_responder *r = c->pending;
 
-  if (r->body.len == 0 && kiln_buf_append(&r->body, "", 0) != 0) {
+  if (r->req.sink == NULL && r->body.len == 0 &&
+      kiln_buf_append(&r->body, "", 0) != 0) {
     conn_fail(c, 500, "out of memory");
     return;
   }
-  r->req.body = r->body.data;
-  r->req.body_len = r->body.len;
+  r->req.body = r->req.sink == NULL ? r->body.data : "";
+  r->req.body_len = r->req.sink == NULL ? r->body.len : 0;
   r->dispatched = true;
   conn_set_state(c, CONN_HANDLER);
   s->opts.handler(&r->req, r, s->opts.handler_data);
+}
+
+/* Takes up to len bytes of the pending request's body from data: into the
+ * sink, or kept. Returns how many, or -1 after failing the connection. */
+static long body_take(struct conn *c, const char *data, size_t len)
+{
+  struct kiln_http_responder *r = c->pending;
+  size_t want = r->body_expected - r->body_received;
+  size_t take = len < want ? len : want;
+
+  if (take == 0)
+    return 0;
+  if (r->req.sink != NULL) {
+    r->sink_ops->write(r->req.sink, data, take);
+  } else if (kiln_buf_append(&r->body, data, take) != 0) {
+    conn_fail(c, 500, "out of memory");
+    return -1;
+  }
+  r->body_received += take;
+  return (long)take;
 }
 
 /* Moves the connection forward with the bytes in c->in. */
@@ -646,18 +682,17 @@ static void conn_process(struct conn *c)
     conn_set_state(c, CONN_BODY);
   }
   if (c->state == CONN_BODY) {
-    size_t want, take;
+    long take = body_take(c, c->in.data, c->in.len);
+    if (take < 0)
+      return;
+    if (take > 0)
+      consume(c, (size_t)take);
     r = c->pending;
-    want = r->req.body_len - r->body.len;
-    take = c->in.len < want ? c->in.len : want;
-    if (take > 0) {
-      if (kiln_buf_append(&r->body, c->in.data, take) != 0) {
-        conn_fail(c, 500, "out of memory");
-        return;
-      }
-      consume(c, take);
-    }
-    if (r->body.len == r->req.body_len)
+    /* A streamed body needs no buffer between reads: give back what the
+     * read that brought its head made in grow. */
+    if (r->req.sink != NULL && c->in.len == 0)
+      kiln_buf_cleanup_secret(&c->in);
+    if (r->body_received == r->body_expected)
       dispatch(c);
   }
 }
@@ -665,6 +700,7 @@ static void conn_process(struct conn *c)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
   struct conn *c = container_of(stream, struct conn, tcp);
+  const char *base = buf->base;
 
   if (nread == 0 || c->state == CONN_CLOSING)
     return;
@@ -684,7 +720,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
       conn_close(c);
     return;
   }
-  if (kiln_buf_append(&c->in, buf->base, (size_t)nread) != 0) {
+  if (c->state == CONN_BODY && c->in.len == 0) {
+    /* Body bytes go straight from the read buffer to the body or the
+     * sink; only what follows the body is kept in c->in. */
+    long take = body_take(c, buf->base, (size_t)nread);
+    if (take < 0)
+      return;
+    if (take == nread) {
+      conn_process(c);
+      return;
+    }
+    base += take;
+    nread -= take;
+  }
+  if (kiln_buf_append(&c->in, base, (size_t)nread) != 0) {
     /* in is bounded a little above the longest head: only a head that is
      * too long can fill it. */
     conn_refuse(c, KILN_HTTP_SERVER_REJECT_MALFORMED,

@@ -8,10 +8,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,30 +174,6 @@ int kiln_webhook_parse_sha256(const char *header_value,
   return 0;
 }
 
-static int verify_hmac(const struct kiln_webhook_secret *secret,
-                       const char *header_value, const void *body,
-                       size_t body_len)
-{
-  unsigned char want[SHA256_LEN], got[EVP_MAX_MD_SIZE];
-  unsigned int got_len = 0;
-  static const unsigned char empty;
-  int rc;
-
-  rc = kiln_webhook_parse_sha256(header_value, want);
-  if (rc != 0)
-    return rc;
-  if (HMAC(EVP_sha256(), secret->data, (int)secret->len,
-           body != NULL ? body : &empty, body_len, got, &got_len) == NULL ||
-      got_len != SHA256_LEN) {
-    rc = KILN_EINTERNAL;
-    goto done;
-  }
-  rc = CRYPTO_memcmp(want, got, SHA256_LEN) == 0 ? 0 : KILN_EPERM;
-done:
-  OPENSSL_cleanse(got, sizeof(got));
-  return rc;
-}
-
 /* The token and the secret may differ in length; comparing their SHA-256
  * digests keeps the comparison constant-time without leaking the secret's
  * length through an early exit. */
@@ -223,19 +201,112 @@ done:
   return rc;
 }
 
+struct kiln_webhook_verifier {
+  /* The verdict so far: 0 while the body may still prove the hook
+   * authentic, else final (a bad header, an empty secret, a GitLab token
+   * already compared, an OpenSSL failure). */
+  int rc;
+  bool hmac_pending; /* ctx runs; finish() compares it with want */
+  EVP_MAC_CTX *ctx;  /* HMAC-SHA256 keyed with the secret */
+  unsigned char want[SHA256_LEN];
+};
+
+/* Starts HMAC-SHA256 keyed with secret into v->ctx. */
+static int hmac_start(struct kiln_webhook_verifier *v,
+                      const struct kiln_webhook_secret *secret)
+{
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  int rc = KILN_EINTERNAL;
+
+  if (mac == NULL)
+    return KILN_EINTERNAL;
+  v->ctx = EVP_MAC_CTX_new(mac);
+  if (v->ctx != NULL &&
+      EVP_MAC_init(v->ctx, secret->data, secret->len, params) == 1)
+    rc = 0;
+  EVP_MAC_free(mac);
+  return rc;
+}
+
+int kiln_webhook_verifier_new(enum kiln_webhook_scheme scheme,
+                              const struct kiln_webhook_secret *secret,
+                              const char *header_value,
+                              struct kiln_webhook_verifier **out)
+{
+  struct kiln_webhook_verifier *v;
+
+  if (scheme != KILN_WEBHOOK_GITHUB && scheme != KILN_WEBHOOK_GITLAB &&
+      scheme != KILN_WEBHOOK_GENERIC)
+    return KILN_EINVAL;
+  v = calloc(1, sizeof(*v));
+  if (v == NULL)
+    return KILN_ENOMEM;
+  if (secret == NULL || secret->data == NULL || secret->len == 0)
+    v->rc = KILN_EPERM;
+  else if (scheme == KILN_WEBHOOK_GITLAB)
+    v->rc = verify_token(secret, header_value);
+  else if ((v->rc = kiln_webhook_parse_sha256(header_value, v->want)) == 0 &&
+           (v->rc = hmac_start(v, secret)) == 0)
+    v->hmac_pending = true;
+  *out = v;
+  return 0;
+}
+
+void kiln_webhook_verifier_update(struct kiln_webhook_verifier *v,
+                                  const void *data, size_t len)
+{
+  if (v->rc == 0 && v->hmac_pending && len > 0 &&
+      EVP_MAC_update(v->ctx, data, len) != 1)
+    v->rc = KILN_EINTERNAL;
+}
+
+int kiln_webhook_verifier_finish(struct kiln_webhook_verifier *v)
+{
+  unsigned char got[EVP_MAX_MD_SIZE];
+  size_t got_len = 0;
+
+  if (v->rc != 0 || !v->hmac_pending)
+    return v->rc;
+  v->hmac_pending = false;
+  if (EVP_MAC_final(v->ctx, got, &got_len, sizeof(got)) != 1 ||
+      got_len != SHA256_LEN)
+    v->rc = KILN_EINTERNAL;
+  else
+    v->rc = CRYPTO_memcmp(v->want, got, SHA256_LEN) == 0 ? 0 : KILN_EPERM;
+  OPENSSL_cleanse(got, sizeof(got));
+  return v->rc;
+}
+
+void kiln_webhook_verifier_free(struct kiln_webhook_verifier *v)
+{
+  if (v == NULL)
+    return;
+  /* EVP_MAC_CTX_free cleanses the key schedule it holds. */
+  EVP_MAC_CTX_free(v->ctx);
+  OPENSSL_cleanse(v, sizeof(*v));
+  free(v);
+}
+
 int kiln_webhook_verify(enum kiln_webhook_scheme scheme,
                         const struct kiln_webhook_secret *secret,
                         const char *header_value, const void *body,
                         size_t body_len)
 {
-  if (scheme != KILN_WEBHOOK_GITHUB && scheme != KILN_WEBHOOK_GITLAB &&
-      scheme != KILN_WEBHOOK_GENERIC)
-    return KILN_EINVAL;
-  if (secret == NULL || secret->data == NULL || secret->len == 0)
-    return KILN_EPERM;
+  struct kiln_webhook_verifier *v;
+  int rc;
+
   if (body == NULL && body_len != 0)
     return KILN_EINVAL;
-  if (scheme == KILN_WEBHOOK_GITLAB)
-    return verify_token(secret, header_value);
-  return verify_hmac(secret, header_value, body, body_len);
+  rc = kiln_webhook_verifier_new(scheme, secret, header_value, &v);
+  if (rc != 0)
+    return rc;
+  if (body_len > 0)
+    kiln_webhook_verifier_update(v, body, body_len);
+  rc = kiln_webhook_verifier_finish(v);
+  kiln_webhook_verifier_free(v);
+  return rc;
 }

@@ -14,6 +14,10 @@
  * connection idle the longest is closed to make room for a new client, so
  * that nobody can lock everyone else out by holding connections open.
  *
+ * Bodies are kept whole (up to max_body_bytes) unless a body sink takes
+ * them: then they are streamed to the sink in bounded chunks as they
+ * arrive, and the handler gets the sink instead of a body.
+ *
  * Threading: every function must be called on the loop's thread.
  *
  * Callbacks: the handler runs from the loop, never inside
@@ -86,8 +90,12 @@ struct kiln_http_server_request {
   const char *path;   /* "/api/v1/apps/hello": as sent, not %-decoded */
   const char *query;  /* after '?', "" when none; not %-decoded */
   const char *peer;   /* "127.0.0.1:54321" or "[::1]:54321" */
-  const char *body;   /* NUL-terminated; "" when none */
-  size_t body_len;
+  const char *body;   /* NUL-terminated; "" when none or streamed */
+  size_t body_len;    /* 0 when the body went to a sink */
+  /* The body sink's state when the body was streamed to one (see struct
+   * kiln_http_server_body_sink), else NULL. Freed by the server once the
+   * request is answered. */
+  void *sink;
   /* Headers in arrival order; names as sent, values trimmed. Use
    * kiln_http_server_request_header() to look one up. */
   const struct kiln_http_server_header *headers;
@@ -112,6 +120,21 @@ typedef void kiln_http_server_reject_cb(enum kiln_http_server_reject reason,
                                         int status, const char *client,
                                         const char *why, void *data);
 
+/* Streams request bodies instead of keeping them. Every callback runs on
+ * the loop's thread; data is the handler's. */
+struct kiln_http_server_body_sink {
+  /* Once a request's head is parsed, before its body is read (the request
+   * has no body yet). Returns 0 with *sink set to have the body streamed
+   * to write() (NULL: keep the body as usual), or a negative KILN_E code:
+   * the client gets a 500. */
+  int (*open)(const struct kiln_http_server_request *req, void **sink,
+              void *data);
+  /* Each part of the body, in order, len > 0; at most 64 KiB at a time. */
+  void (*write)(void *sink, const void *chunk, size_t len);
+  /* Once, when the request is answered or dropped (client gone, timeout). */
+  void (*free)(void *sink);
+};
+
 struct kiln_http_server_options {
   /* "ADDR:PORT" with a numeric IPv4 address or a bracketed IPv6 one:
    * "127.0.0.1:8080", "0.0.0.0:9000", "[::1]:0", "[::]:8080". Port 0
@@ -123,11 +146,12 @@ struct kiln_http_server_options {
   void *log_data;
   /* NULL: refusals are logged (log_data is passed to both). */
   kiln_http_server_reject_cb *reject;
-  size_t max_request_line_bytes; /* over: 414 */
-  size_t max_header_bytes;       /* header section; over: 431 */
-  size_t max_headers;            /* header lines; over: 431 */
-  size_t max_body_bytes;         /* over: 413 */
-  size_t max_connections;        /* open at once; over: 503 and close */
+  const struct kiln_http_server_body_sink *body_sink; /* NULL: none */
+  size_t max_request_line_bytes;                      /* over: 414 */
+  size_t max_header_bytes; /* header section; over: 431 */
+  size_t max_headers;      /* header lines; over: 431 */
+  size_t max_body_bytes;   /* over: 413 */
+  size_t max_connections;  /* open at once; over: 503 and close */
   /* Open at once from one client address; over: 503 and close. */
   size_t max_connections_per_client;
   /* From a connection's first byte of a request (or its accept) until the

@@ -80,6 +80,32 @@ int kiln_webhook_verify(enum kiln_webhook_scheme scheme,
                         const char *header_value, const void *body,
                         size_t body_len);
 
+/* The same verification, with the body fed as it arrives, so that a hook's
+ * body never has to be held: only the HMAC state is kept (GitLab's token
+ * needs no body at all). */
+struct kiln_webhook_verifier;
+
+/* Starts verifying a hook of scheme signed with header_value (copied;
+ * NULL when the header is missing). secret is read here and not kept.
+ * Returns 0 with *out, KILN_EINVAL (unknown scheme) or KILN_ENOMEM. A
+ * verifier is made even when the header is already wrong: finish() then
+ * says so, whatever the body. */
+int kiln_webhook_verifier_new(enum kiln_webhook_scheme scheme,
+                              const struct kiln_webhook_secret *secret,
+                              const char *header_value,
+                              struct kiln_webhook_verifier **out);
+
+/* Feeds len more bytes of the raw body. */
+void kiln_webhook_verifier_update(struct kiln_webhook_verifier *v,
+                                  const void *data, size_t len);
+
+/* The verdict on the body fed so far, as kiln_webhook_verify() returns it.
+ * Call it once. */
+int kiln_webhook_verifier_finish(struct kiln_webhook_verifier *v);
+
+/* Frees v (NULL is fine); the key material in it is wiped. */
+void kiln_webhook_verifier_free(struct kiln_webhook_verifier *v);
+
 /* Parses "sha256=<64 hex digits>" into digest. Returns 0 or KILN_EPARSE. */
 int kiln_webhook_parse_sha256(const char *header_value,
                               unsigned char digest[32]);

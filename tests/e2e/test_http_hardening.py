@@ -2,6 +2,8 @@
 address holding connections, floods of refused and unsigned requests, and
 stalled hook bodies. Every client is on loopback; another client address is
 another source address in 127/8."""
+import hashlib
+import hmac
 import re
 import socket
 import time
@@ -182,3 +184,75 @@ def test_a_flood_of_refusals_logs_a_bounded_number_of_lines(fleet, tmp_path):
                  for m in [re.search(r"\.\.\. and (\d+) more refusals \(bad_signature\)",
                                      l.get("msg", ""))] if m)
     assert said + summed == 9000, (said, summed)
+
+
+SECRET = b"s3cret-for-hooks"
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def server_recv_queues(port):
+    """Bytes the kernel holds, not yet read, on the server's side of each
+    connection to port."""
+    queues = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+                queues.append(int(fields[4].split(":")[1], 16))
+    return queues
+
+
+def signed_head(body, path="/hooks/generic", header="X-Kiln-Signature-256"):
+    sig = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    return (f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n"
+            f"{header}: {sig}\r\n\r\n").encode()
+
+
+def test_stalled_hook_bodies_are_not_held_in_memory(fleet, tmp_path):
+    secret_file = tmp_path / "hook-secret"
+    secret_file.write_bytes(SECRET)
+    secret_file.chmod(0o600)
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0",
+               "--webhook-secret-file", str(secret_file), "--interval", "1h")
+    stalled = []
+    try:
+        port = listening(d)
+        wait_until(lambda: d.said("ready"), timeout=60, what="readiness")
+        body = bytes(range(256)) * 4096  # 1 MiB
+        head = signed_head(body)
+        before = rss_bytes(d.proc.pid)
+        # 200 hooks, each stalled halfway through its body, from ten client
+        # addresses (one address may hold 32 connections).
+        for i in range(200):
+            s = connect(port, src=f"127.0.0.{10 + i % 10}")
+            s.sendall(head + body[:len(body) // 2])
+            stalled.append(s)
+        wait_until(lambda: len(server_recv_queues(port)) >= 200
+                   and not any(server_recv_queues(port)),
+                   timeout=20, what="the server to read every stalled body")
+        grown = rss_bytes(d.proc.pid) - before
+        print(f"RSS growth with 200 stalled 1 MiB hooks: {grown / 2**20:.1f} MiB")
+        assert grown < 64 * 2**20, grown  # the bodies alone: 100 MiB
+        # Meanwhile a signed hook, body and all, is verified and fetches.
+        with connect(port, src="127.0.0.2") as s:
+            s.sendall(head + body)
+            status, _, answer = read_response(s)
+        assert status == 202, answer
+        wait_until(lambda: d.said("signed hook from 127.0.0.2"), timeout=10,
+                   what="the fetch the hook asked for")
+        # A wrong signature over a streamed body is still refused.
+        with connect(port, src="127.0.0.3") as s:
+            s.sendall(head + body[:-1] + b"x")
+            assert read_response(s)[0] == 401
+        assert d.proc.poll() is None
+    finally:
+        for s in stalled:
+            s.close()
+        assert d.stop() == 0

@@ -281,7 +281,50 @@ struct fixture {
   atomic_int client_done;
   char logs[4096];
   char rejects[512]; /* "reason status client why" lines */
+  /* The body sink: requests to /sink stream into sink_bytes. */
+  size_t sink_bytes;
+  unsigned sink_sum; /* of the bytes, to check order and content */
+  size_t sink_largest_chunk;
+  int sinks_open;
+  int sinks_freed;
+  int two_sinks_freed;
 };
+
+static int sink_open(const struct kiln_http_server_request *req, void **sink,
+                     void *data)
+{
+  struct fixture *f = data;
+
+  *sink = NULL;
+  if (strcmp(req->path, "/sink") != 0)
+    return 0;
+  if (strcmp(req->query, "fail") == 0)
+    return KILN_ENOMEM;
+  f->sinks_open++;
+  *sink = f;
+  return 0;
+}
+
+static void sink_write(void *sink, const void *chunk, size_t len)
+{
+  struct fixture *f = sink;
+  const unsigned char *p = chunk;
+
+  for (size_t i = 0; i < len; i++)
+    f->sink_sum = f->sink_sum * 31 + p[i];
+  f->sink_bytes += len;
+  if (len > f->sink_largest_chunk)
+    f->sink_largest_chunk = len;
+}
+
+static void sink_free(void *sink)
+{
+  struct fixture *f = sink;
+  f->two_sinks_freed = ++f->sinks_freed == 2;
+}
+
+static const struct kiln_http_server_body_sink test_sink = {
+    .open = sink_open, .write = sink_write, .free = sink_free};
 
 static void on_log(enum kiln_http_server_log_level level, const char *msg,
                    void *data)
@@ -335,6 +378,14 @@ static void handler(struct kiln_http_server_request *req,
     resp.content_type = "application/octet-stream";
     resp.body = req->body;
     resp.body_len = req->body_len;
+    kiln_http_server_respond(res, &resp);
+  } else if (strcmp(req->path, "/sink") == 0) {
+    char n[64];
+    snprintf(n, sizeof(n), "%zu %s %d %u", f->sink_bytes,
+             req->sink == f ? "sink" : "no sink", (int)req->body_len,
+             f->sink_sum);
+    resp.body = n;
+    resp.body_len = strlen(n);
     kiln_http_server_respond(res, &resp);
   } else if (strcmp(req->path, "/json") == 0) {
     struct json_object *o = json_object_new_object();
@@ -1169,6 +1220,67 @@ static void test_expect_continue(void **state)
   finish(f);
 }
 
+/* A body sink gets a body in bounded chunks, in order, instead of the
+ * handler; a request dropped midway frees its sink; the other routes keep
+ * their bodies; a sink that cannot open answers 500. */
+static void script_sink(struct client *cl)
+{
+  static char req[512 * 1024 + 256];
+  static const char echo[] =
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+  size_t head_len;
+  unsigned sum = 0;
+  int fd = cl_connect(cl);
+
+  if (fd < 0)
+    return;
+  head_len = (size_t)snprintf(
+      req, sizeof(req),
+      "POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: %u\r\n\r\n",
+      512u * 1024);
+  for (size_t i = 0; i < 512 * 1024; i++) {
+    req[head_len + i] = (char)(i * 7);
+    sum = sum * 31 + (unsigned char)(i * 7);
+  }
+  cl->step = (int)sum; /* for the test to compare */
+  cl_send(cl, fd, req, head_len + 512 * 1024);
+  cl_read_response(cl, fd);
+  cl_send(cl, fd, echo, sizeof(echo) - 1);
+  cl_read_response(cl, fd);
+  close(fd);
+  /* Half a body, then gone. */
+  fd = cl_connect(cl);
+  if (fd < 0)
+    return;
+  cl_send(cl, fd, req, head_len + 1000);
+  close(fd);
+  cl->arg = "POST /sink?fail HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx";
+  one_shot(cl);
+}
+
+static void test_body_sink(void **state)
+{
+  struct kiln_http_server_options o = {.body_sink = &test_sink};
+  struct fixture *f = start(&o);
+  struct client cl = {0};
+  char want[64];
+
+  run_client(f, &cl, script_sink);
+  assert_int_equal(cl.n, 3);
+  assert_int_equal(cl.status[0], 200);
+  snprintf(want, sizeof(want), "524288 sink 0 %u",
+           (unsigned)atomic_load(&cl.step));
+  assert_string_equal(cl.body[0], want);
+  assert_true(f->sink_largest_chunk <= 64 * 1024);
+  assert_int_equal(cl.status[1], 200);
+  assert_string_equal(cl.body[1], "abc");
+  assert_int_equal(cl.status[2], 500);
+  /* The dropped request's sink is freed once its connection is closed. */
+  assert_true(run_until(&f->loop, &f->two_sinks_freed, NULL, 5000));
+  assert_int_equal(f->sinks_open, 2);
+  finish(f);
+}
+
 /* Sends a request the handler holds, and reads whatever comes back. */
 static void script_held(struct client *cl)
 {
@@ -1370,6 +1482,7 @@ int main(void)
       cmocka_unit_test(test_full_server_evicts_idle),
       cmocka_unit_test(test_pressure_cuts_head_timeout),
       cmocka_unit_test(test_expect_continue),
+      cmocka_unit_test(test_body_sink),
       cmocka_unit_test(test_close_answers_in_flight),
       cmocka_unit_test(test_close_times_out),
       cmocka_unit_test(test_listen_addresses),

@@ -172,6 +172,67 @@ static void test_hmac_schemes(void **state)
   kiln_webhook_secret_cleanup(&secret);
 }
 
+/* The streaming verifier gives kiln_webhook_verify()'s verdict on every
+ * case, whatever the chunks the body comes in (one byte, seven, all). */
+static void test_verifier_streams(void **state)
+{
+  static const size_t chunks[] = {1, 7, 4096};
+  struct kiln_webhook_secret secret;
+  char header[160];
+
+  (void)state;
+  kiln_webhook_secret_init(&secret);
+  assert_int_equal(
+      kiln_webhook_secret_set(&secret, secret_text, strlen(secret_text)), 0);
+  for (size_t i = 0; i < sizeof(hmac_cases) / sizeof(hmac_cases[0]); i++) {
+    const struct hmac_case *c = &hmac_cases[i];
+    make_header(header, sizeof(header), c->m);
+    for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+      struct kiln_webhook_verifier *v = NULL;
+      size_t len = strlen(body_text);
+      int rc;
+      assert_int_equal(
+          kiln_webhook_verifier_new(KILN_WEBHOOK_GITHUB, &secret,
+                                    c->m == M_MISSING ? NULL : header, &v),
+          0);
+      for (size_t off = 0; off < len; off += chunks[k])
+        kiln_webhook_verifier_update(
+            v, body_text + off, len - off < chunks[k] ? len - off : chunks[k]);
+      rc = kiln_webhook_verifier_finish(v);
+      kiln_webhook_verifier_free(v);
+      if (rc != c->want)
+        fail_msg("case %zu, chunks of %zu: got %s, want %s", i, chunks[k],
+                 kiln_err_name(rc), kiln_err_name(c->want));
+    }
+  }
+  /* GitLab's token needs no body: any body, the token decides. */
+  {
+    struct kiln_webhook_verifier *v = NULL;
+    assert_int_equal(kiln_webhook_verifier_new(KILN_WEBHOOK_GITLAB, &secret,
+                                               secret_text, &v),
+                     0);
+    kiln_webhook_verifier_update(v, "anything", 8);
+    assert_int_equal(kiln_webhook_verifier_finish(v), 0);
+    kiln_webhook_verifier_free(v);
+    assert_int_equal(
+        kiln_webhook_verifier_new(KILN_WEBHOOK_GITLAB, &secret, "nope", &v), 0);
+    assert_int_equal(kiln_webhook_verifier_finish(v), KILN_EPERM);
+    kiln_webhook_verifier_free(v);
+  }
+  kiln_webhook_secret_cleanup(&secret);
+  /* An empty secret: a verifier that refuses. */
+  {
+    struct kiln_webhook_verifier *v = NULL;
+    assert_int_equal(
+        kiln_webhook_verifier_new(KILN_WEBHOOK_GENERIC, &secret, NULL, &v), 0);
+    assert_int_equal(kiln_webhook_verifier_finish(v), KILN_EPERM);
+    kiln_webhook_verifier_free(v);
+    assert_int_equal(kiln_webhook_verifier_new((enum kiln_webhook_scheme)7,
+                                               &secret, NULL, &v),
+                     KILN_EINVAL);
+  }
+}
+
 static void test_hmac_empty_body_and_binary_secret(void **state)
 {
   static const char bin_secret[] = {'a', '\0', 'b', '\n', '\xff'};
@@ -432,6 +493,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hmac_schemes),
+      cmocka_unit_test(test_verifier_streams),
       cmocka_unit_test(test_hmac_empty_body_and_binary_secret),
       cmocka_unit_test(test_empty_secret_rejects_everything),
       cmocka_unit_test(test_gitlab_token),
