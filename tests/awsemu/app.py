@@ -17,6 +17,7 @@ from .accounting import Accounting
 from .errors import ApiError
 from .faults import Faults, FaultSpecError
 from .idempotency import ClientTokens
+from .lag import Lag, is_read
 from .imagebuilder import ImageBuilder
 from .pagination import Pagination
 from .refresh import InstanceRefreshes
@@ -26,8 +27,13 @@ TICK_S = 0.05
 
 
 class DropConnection(ConnectionResetError):
-    """Raised after the socket was reset: werkzeug treats a ConnectionError
+    """Raised after the socket was reset: the server treats a ConnectionError
     from the application as a dropped client and writes nothing."""
+
+
+class CloseConnection(ConnectionAbortedError):
+    """Raised to close the connection without an answer (a FIN, not a
+    reset: the request was read completely)."""
 
 
 class Emulator:
@@ -42,6 +48,7 @@ class Emulator:
         self.refreshes = InstanceRefreshes(self, refresh_batch_seconds)
         self.pagination = Pagination(self)
         self.client_tokens = ClientTokens()
+        self.lag = Lag()
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="awsemu-ticker",
                                         daemon=True)
@@ -86,19 +93,36 @@ class Emulator:
             # moto answers, uncounted.
             return self.moto_app(environ, start_response)
 
-        decision = self.faults.on_request(req.service, req.action)
+        reused = environ.get("awsemu.request_on_connection", 1) > 1
+        decision = self.faults.on_request(req.service, req.action, reused=reused)
         if decision.latency_s:
             time.sleep(decision.latency_s)  # the injected latency itself
         if decision.terminal == "reset":
             self.accounting.record(req.service, req.action, 0, fault="reset")
             _reset_connection(environ)
             raise DropConnection("awsemu: connection reset by fault")
+        if decision.terminal == "close-idle":
+            # The load balancer closed this pooled connection while it was
+            # idle: the request is read, never handled, never answered, and
+            # the connection ends with a plain FIN.
+            self.accounting.record(req.service, req.action, 0, fault="close-idle")
+            raise CloseConnection("awsemu: idle connection closed by fault")
         if decision.terminal in ("throttle", "error500"):
             status, headers, body = protocol.render_error(
                 req, protocol.fault_error(req, decision.terminal))
+        elif decision.terminal == "gateway":
+            status, headers, body = _gateway_error(decision.rule)
         else:
             status, headers, body = self.handle(req, environ)
-        self.accounting.record(req.service, req.action, status, fault=decision.terminal)
+            if decision.after == "gateway":
+                # Handled, then the load balancer answered in its stead
+                # (a 504 after the service did the work).
+                status, headers, body = _gateway_error(decision.rule)
+        self.accounting.record(req.service, req.action, status, fault=decision.fault)
+        if decision.after == "truncate":
+            return _respond_truncated(environ, start_response, status, headers, body)
+        if decision.after == "slow-body":
+            return _respond_slowly(start_response, status, headers, body, decision.rule)
         return _respond(start_response, status, headers, body)
 
     def handle(self, req, environ):
@@ -107,19 +131,18 @@ class Emulator:
             return protocol.render_error(req, err)
         try:
             with self.lock:
-                if req.service == "imagebuilder":
-                    return self.imagebuilder.handle(req)
-                if req.service == "autoscaling" and req.action in self.refreshes.ACTIONS:
-                    return self.refreshes.handle(req)
-                self.pagination.check(req)
-                if self.pagination.applies(req):
-                    return self.pagination.handle(req, environ)
-                replayed = self.client_tokens.replay(req)
-                if replayed is not None:
-                    return replayed
-                answer = self.call_moto(environ)
-                self.client_tokens.remember(req, answer)
-                return answer
+                lagged = self.lag.before_read(req)
+                if lagged is not None:
+                    raise lagged
+                status, headers, body = self._dispatch(req, environ)
+                if status == 200:
+                    if is_read(req.action):
+                        body = self.lag.filter(req, body)
+                    else:
+                        rule = self.faults.take(req.service, req.action, "lag")
+                        if rule is not None:
+                            self.lag.created(req, rule, body)
+                return status, headers, body
         except ApiError as e:
             return protocol.render_error(req, e)
         except Exception:
@@ -127,6 +150,21 @@ class Emulator:
             # client's error handling is exercised, and leave the traceback.
             traceback.print_exc()
             return protocol.render_error(req, protocol.fault_error(req, "error500"))
+
+    def _dispatch(self, req, environ):
+        if req.service == "imagebuilder":
+            return self.imagebuilder.handle(req)
+        if req.service == "autoscaling" and req.action in self.refreshes.ACTIONS:
+            return self.refreshes.handle(req)
+        self.pagination.check(req)
+        if self.pagination.applies(req):
+            return self.pagination.handle(req, environ)
+        replayed = self.client_tokens.replay(req)
+        if replayed is not None:
+            return replayed
+        answer = self.call_moto(environ)
+        self.client_tokens.remember(req, answer)
+        return answer
 
     def call_moto(self, environ):
         """Runs moto's WSGI app and collects its whole answer."""
@@ -181,7 +219,46 @@ def _json(status, doc):
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-            500: "Internal Server Error", 503: "Service Unavailable"}
+            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+            504: "Gateway Timeout"}
+
+
+def _gateway_error(rule):
+    """A load balancer's own error page, as AWS's front ends send one when
+    the service behind them fails: HTML (or nothing), no AWS error code."""
+    status = rule.status
+    if rule.body == "empty":
+        return status, [("Content-Type", "text/html")], b""
+    title = f"{status} {_REASONS[status]}"
+    body = (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n").encode()
+    return status, [("Content-Type", "text/html")], body
+
+
+def _respond_truncated(environ, start_response, status, headers, body):
+    """Announces the whole body, sends half of it, then closes the
+    connection: the client sees its answer cut short."""
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    environ["awsemu.close_after"] = True
+    start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+    return [body[:len(body) // 2]]
+
+
+def _respond_slowly(start_response, status, headers, body, rule):
+    """Sends the body `chunk_bytes` at a time, `interval_ms` apart."""
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+
+    def trickle():
+        step = rule.chunk_bytes
+        for i in range(0, len(body), step):
+            if i:
+                time.sleep(rule.interval_ms / 1000.0)
+            yield body[i:i + step]
+
+    return trickle()
 
 
 def _respond(start_response, status, headers, body):

@@ -10,10 +10,16 @@ import random
 import threading
 import time
 
-# Kinds decided when a request arrives, before it is handled.
-REQUEST_KINDS = ("throttle", "error500", "latency", "reset", "bucket")
-# Kinds consulted later by the Image Builder and instance-refresh emulation.
-SEMANTIC_KINDS = ("bake-fail", "refresh-fail")
+# Kinds decided when a request arrives. throttle, error500, reset, bucket,
+# close-idle and gateway (unless "handled") answer instead of the service;
+# truncate, slow-body and a "handled" gateway let the service handle the
+# request and then spoil its answer.
+REQUEST_KINDS = ("throttle", "error500", "latency", "reset", "bucket", "gateway",
+                 "close-idle", "truncate", "slow-body")
+AFTER_KINDS = ("truncate", "slow-body")
+# Kinds consulted later by the emulation itself.
+SEMANTIC_KINDS = ("bake-fail", "refresh-fail", "lag", "unhealthy", "bake-cancel")
+GATEWAY_STATUSES = (502, 503, 504)
 KINDS = REQUEST_KINDS + SEMANTIC_KINDS
 
 
@@ -46,7 +52,8 @@ class Rule:
         if not isinstance(spec, dict):
             raise FaultSpecError("each fault must be an object")
         known = {"service", "action", "kind", "rate", "latency_ms", "count",
-                 "burst", "refill_per_s"}
+                 "burst", "refill_per_s", "status", "body", "handled", "chunk_bytes",
+                 "interval_ms", "lag_ms", "image_tags"}
         unknown = set(spec) - known
         if unknown:
             raise FaultSpecError(f"unknown fault fields: {sorted(unknown)}")
@@ -70,6 +77,29 @@ class Rule:
             self.refill_per_s = float(spec["refill_per_s"])
             if self.burst < 1 or self.refill_per_s < 0:
                 raise FaultSpecError("bucket needs burst >= 1 and refill_per_s >= 0")
+        if self.kind == "gateway":
+            self.status = spec.get("status")
+            if self.status not in GATEWAY_STATUSES:
+                raise FaultSpecError(f"a gateway fault needs status in {list(GATEWAY_STATUSES)}")
+            self.body = spec.get("body", "html")
+            if self.body not in ("html", "empty"):
+                raise FaultSpecError('gateway body must be "html" or "empty"')
+            self.handled = spec.get("handled", False)
+            if not isinstance(self.handled, bool):
+                raise FaultSpecError("handled must be true or false")
+        self.chunk_bytes = int(spec.get("chunk_bytes", 64))
+        self.interval_ms = int(spec.get("interval_ms", 20))
+        if self.kind == "slow-body" and (self.chunk_bytes < 1 or self.interval_ms < 1):
+            raise FaultSpecError("slow-body needs chunk_bytes >= 1 and interval_ms >= 1")
+        self.lag_ms = int(spec.get("lag_ms", 0))
+        if self.kind == "lag" and self.lag_ms <= 0:
+            raise FaultSpecError("a lag fault needs lag_ms > 0")
+        self.image_tags = spec.get("image_tags")
+        if self.kind == "unhealthy":
+            if (not isinstance(self.image_tags, dict) or not self.image_tags
+                    or not all(isinstance(k, str) and isinstance(v, str)
+                               for k, v in self.image_tags.items())):
+                raise FaultSpecError('an unhealthy fault needs "image_tags": {"Key": "Value"}')
         # One bucket per action: EC2 meters each API action separately, so a
         # rule for "*" behaves like a bucket per action, not one shared bucket.
         self.buckets = {}
@@ -91,7 +121,17 @@ class Decision:
 
     def __init__(self):
         self.latency_s = 0.0
-        self.terminal = None  # None, "throttle", "error500" or "reset"
+        # None, "throttle", "error500", "reset", "gateway" or "close-idle":
+        # answered instead of the service.
+        self.terminal = None
+        # None, "truncate", "slow-body" or "gateway": the service answers,
+        # then the answer is spoilt.
+        self.after = None
+        self.rule = None  # the rule behind terminal or after
+
+    @property
+    def fault(self):
+        return self.terminal or self.after
 
 
 class Faults:
@@ -122,19 +162,23 @@ class Faults:
     def _fires(self, rule):
         return not rule.exhausted() and self._rng.random() < rule.rate
 
-    def on_request(self, service, action):
-        """Decides latency and at most one terminal fault for a request."""
+    def on_request(self, service, action, reused=False):
+        """Decides latency and at most one fault that answers or spoils a
+        request. `reused`: the request came on a connection that already
+        served one (close-idle applies only to those)."""
         decision = Decision()
         with self._lock:
             for rule in self._rules:
                 if rule.kind in SEMANTIC_KINDS or not rule.matches(service, action):
+                    continue
+                if rule.kind == "close-idle" and not reused:
                     continue
                 if rule.kind == "latency":
                     if self._fires(rule):
                         rule.consume()
                         decision.latency_s += rule.latency_ms / 1000.0
                     continue
-                if decision.terminal is not None:
+                if decision.terminal is not None or decision.after is not None:
                     continue
                 if rule.kind == "bucket":
                     if rule.exhausted():
@@ -147,17 +191,28 @@ class Faults:
                     if not bucket.take(now):
                         rule.consume()
                         decision.terminal = "throttle"
+                        decision.rule = rule
                 elif self._fires(rule):
                     rule.consume()
-                    decision.terminal = rule.kind
+                    decision.rule = rule
+                    if rule.kind in AFTER_KINDS or (rule.kind == "gateway" and rule.handled):
+                        decision.after = rule.kind
+                    else:
+                        decision.terminal = rule.kind
         return decision
 
     def take(self, service, action, kind):
-        """True when a semantic fault (bake-fail, refresh-fail) applies to
-        this call; consumes one use of the rule."""
+        """The rule when a semantic fault (bake-fail, refresh-fail, lag, ...)
+        applies to this call, else None; consumes one use of the rule."""
         with self._lock:
             for rule in self._rules:
                 if rule.kind == kind and rule.matches(service, action) and self._fires(rule):
                     rule.consume()
-                    return True
-        return False
+                    return rule
+        return None
+
+    def active(self, kind):
+        """The rules of a kind that still have uses left (for faults that
+        are properties of the world, such as unhealthy images)."""
+        with self._lock:
+            return [r for r in self._rules if r.kind == kind and not r.exhausted()]

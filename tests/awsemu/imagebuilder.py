@@ -406,7 +406,7 @@ class ImageBuilder:
             "tags": p.get("tags") or {}, "buildType": "USER_INITIATED", "imageSource": "CUSTOM",
             "_semver": recipe["_semver"], "_build": build, "_started": now,
             "_account": ctx.account, "_region": ctx.region,
-            "_fail": self.emulator.faults.take(SERVICE, "CreateImage", "bake-fail"),
+            "_fail": self.emulator.faults.take(SERVICE, "CreateImage", "bake-fail") is not None,
         }
         return {"imageBuildVersionArn": arn}
 

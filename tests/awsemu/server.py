@@ -22,21 +22,6 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def _quiet_handler():
-    from werkzeug.serving import WSGIRequestHandler
-
-    class QuietHandler(WSGIRequestHandler):
-        # Keep-alive, as AWS endpoints do: SDKs and libcurl reuse connections,
-        # and benchmarks should not pay a TCP handshake per request.
-        protocol_version = "HTTP/1.1"
-
-        # Every request would otherwise be logged to stderr.
-        def log_request(self, *args, **kwargs):
-            pass
-
-    return QuietHandler
-
-
 def _warm_up(emulator):
     """Loads moto's backends now, so the first request a test makes is not
     the one that pays for importing EC2's AMI catalogue."""
@@ -59,6 +44,7 @@ def main(argv=None):
 
     from . import motoglue
     from .app import Emulator
+    from .httpserver import KeepAliveHandler
 
     motoglue.install()
     emulator = Emulator(DomainDispatcherApplication(create_backend_app),
@@ -67,7 +53,7 @@ def main(argv=None):
                         seed=args.seed)
     _warm_up(emulator)
     server = make_server("127.0.0.1", args.port, emulator, threaded=True,
-                         request_handler=_quiet_handler())
+                         request_handler=KeepAliveHandler)
     port = server.server_address[1]
     emulator.start()
 
