@@ -82,6 +82,8 @@ def test_one_address_holding_connections_locks_nobody_out(fleet, tmp_path):
             checks.append((status, time.monotonic() - started))
             assert status == 200, (status, body)
             time.sleep(0.1)  # a health checker's pace, not a wait for anything
+        print(f"{len(idle)} connections from 127.0.0.1; /healthz from 127.0.0.2: "
+              f"{len(checks)} checks, slowest {max(t for _, t in checks) * 1000:.1f} ms")
         assert len(checks) >= 20
         assert max(t for _, t in checks) < 1, checks
         assert d.proc.poll() is None
