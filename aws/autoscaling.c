@@ -351,6 +351,14 @@ static void preferences(struct kiln__query *q,
   opt_bool(q, p->skip_matching, "Preferences.SkipMatching");
   opt_bool(q, p->auto_rollback, "Preferences.AutoRollback");
   opt_int(q, p->max_healthy_percentage, "Preferences.MaxHealthyPercentage");
+  for (size_t i = 0; i < p->alarm_count; i++)
+    kiln__query_str(q, p->alarms[i],
+                    "Preferences.AlarmSpecification.Alarms.member.%zu", i + 1);
+  for (size_t i = 0; i < p->checkpoint_count; i++)
+    kiln__query_i64(q, p->checkpoints[i],
+                    "Preferences.CheckpointPercentages.member.%zu", i + 1);
+  opt_int(q, p->checkpoint_delay_s, "Preferences.CheckpointDelay");
+  opt_int(q, p->bake_time_s, "Preferences.BakeTime");
 }
 
 int kiln__asg_start_instance_refresh_body(

@@ -785,25 +785,54 @@ static void on_refresh(int err, const struct kiln_aws_response *res, void *data)
   tag_group(e, what, start);
 }
 
-static void refresh_start_now(struct exec *e)
+/* The refresh's preferences from the spec's rollout. AWS replaces only up
+ * to the last checkpoint, so 100 closes the list when the spec's ends
+ * lower: a release always reaches the whole group. */
+static int refresh_preferences(struct exec *e,
+                               struct kiln_asg_refresh_preferences *p)
 {
   const struct kiln_rollout_spec *r = &e->spec->rollout;
-  START(e,
-        kiln_asg_start_instance_refresh(
-            e->client,
-            &(struct kiln_asg_start_instance_refresh_request){
-                .group_name = e->spec->autoscaling.name,
-                .desired_launch_template = {.id = e->obs->lt_id,
-                                            .version = version_str(e)},
-                .preferences =
-                    {
-                        .min_healthy_percentage = {1, r->min_healthy_percent},
-                        .max_healthy_percentage = {1, r->max_healthy_percent},
-                        .instance_warmup_s = {1, r->warmup_seconds},
-                        .skip_matching = {1, r->skip_matching},
-                        .auto_rollback = {1, r->auto_rollback},
-                    }},
-            e->a, &e->refresh, on_refresh, e));
+  size_t n = r->n_checkpoints;
+  int64_t *cp = NULL;
+
+  if (n > 0) {
+    cp = kiln_arena_alloc(e->a, (n + 1) * sizeof(*cp));
+    if (cp == NULL)
+      return KILN_ENOMEM;
+    memcpy(cp, r->checkpoints, n * sizeof(*cp));
+    if (cp[n - 1] < 100)
+      cp[n++] = 100;
+  }
+  *p = (struct kiln_asg_refresh_preferences){
+      .min_healthy_percentage = {1, r->min_healthy_percent},
+      .max_healthy_percentage = {1, r->max_healthy_percent},
+      .instance_warmup_s = {1, r->warmup_seconds},
+      .skip_matching = {1, r->skip_matching},
+      .auto_rollback = {1, r->auto_rollback},
+      .alarms = r->alarms.items,
+      .alarm_count = r->alarms.n,
+      .checkpoints = cp,
+      .checkpoint_count = n,
+      .checkpoint_delay_s = {r->has_checkpoint_delay,
+                             r->checkpoint_delay_seconds},
+      .bake_time_s = {r->has_bake_time, r->bake_time_seconds},
+  };
+  return 0;
+}
+
+static void refresh_start_now(struct exec *e)
+{
+  struct kiln_asg_refresh_preferences prefs;
+  if (refresh_preferences(e, &prefs) != 0)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  START(e, kiln_asg_start_instance_refresh(
+               e->client,
+               &(struct kiln_asg_start_instance_refresh_request){
+                   .group_name = e->spec->autoscaling.name,
+                   .desired_launch_template = {.id = e->obs->lt_id,
+                                               .version = version_str(e)},
+                   .preferences = prefs},
+               e->a, &e->refresh, on_refresh, e));
 }
 
 static void on_intent_tagged(int err, const struct kiln_aws_response *res,

@@ -32,8 +32,11 @@ static const char *const metadata_keys[] = {"httpTokens", "hopLimit", NULL};
 static const char *const asg_keys[] = {"name", "subnets", "min",
                                        "max",  "desired", NULL};
 static const char *const rollout_keys[] = {
-    "minHealthyPercent", "maxHealthyPercent", "warmupSeconds",
-    "skipMatching",      "autoRollback",      NULL};
+    "minHealthyPercent", "maxHealthyPercent",
+    "warmupSeconds",     "skipMatching",
+    "autoRollback",      "alarms",
+    "checkpoints",       "checkpointDelaySeconds",
+    "bakeTimeSeconds",   NULL};
 static const char *const defaults_keys[] = {"apiVersion", "kind",  "region",
                                             "tags",       "image", NULL};
 static const char *const defaults_image_keys[] = {"build", NULL};
@@ -569,6 +572,84 @@ static void parse_autoscaling(struct pctx *c, const struct kiln_ynode *root,
                (long long)out->desired, (long long)out->max);
 }
 
+/* AWS's limits for StartInstanceRefresh's preferences. */
+#define MAX_ALARMS         10
+#define MAX_CHECKPOINTS    10
+#define MAX_ROLLOUT_WAIT_S 172800
+
+/* A CloudWatch alarm name: 1 to 255 characters, none of them a control
+ * character. */
+static const char *check_alarm_name(const char *s)
+{
+  size_t n = strlen(s);
+  if (n == 0 || n > 255)
+    return "must be 1 to 255 characters";
+  for (; *s != '\0'; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return "must not hold control characters";
+  return NULL;
+}
+
+/* rollout.checkpoints: percentages, ascending and unique, as AWS
+ * requires of CheckpointPercentages. */
+static void parse_checkpoints(struct pctx *c, const struct kiln_ynode *r,
+                              struct kiln_rollout_spec *out)
+{
+  const struct kiln_ynode *n = kiln_ynode_get(r, "checkpoints");
+  char ip[64];
+
+  if (n == NULL)
+    return;
+  if (n->kind != KILN_YNODE_SEQ || n->n == 0 || n->n > MAX_CHECKPOINTS) {
+    kiln__perr(c, n,
+               "rollout.checkpoints: expected a list of 1 to %d percentages",
+               MAX_CHECKPOINTS);
+    return;
+  }
+  for (size_t i = 0; i < n->n; i++) {
+    const struct kiln_ynode *v = n->vals[i];
+    int64_t pct;
+    snprintf(ip, sizeof(ip), "rollout.checkpoints[%zu]", i);
+    if (!kiln__scalar_int(c, v, ip, 1, 100, &pct))
+      return;
+    if (out->n_checkpoints > 0 &&
+        pct <= out->checkpoints[out->n_checkpoints - 1]) {
+      kiln__perr(c, v,
+                 "%s: %lld must be greater than the "
+                 "checkpoint before it (%lld): AWS takes them ascending and "
+                 "unique",
+                 ip, (long long)pct,
+                 (long long)out->checkpoints[out->n_checkpoints - 1]);
+      return;
+    }
+    out->checkpoints[out->n_checkpoints++] = pct;
+  }
+}
+
+static void parse_gates(struct pctx *c, const struct kiln_ynode *r,
+                        struct kiln_rollout_spec *out)
+{
+  const char *p = "rollout";
+  const struct kiln_ynode *alarms = kiln_ynode_get(r, "alarms");
+
+  if (kiln__get_strs(c, r, "alarms", p, check_alarm_name, "alarm name", false,
+                     &out->alarms) &&
+      out->alarms.n > MAX_ALARMS)
+    kiln__perr(c, alarms, "rollout.alarms: %zu alarms; AWS takes at most %d",
+               out->alarms.n, MAX_ALARMS);
+  parse_checkpoints(c, r, out);
+  out->has_checkpoint_delay =
+      kiln__get_int(c, r, "checkpointDelaySeconds", p, 0, MAX_ROLLOUT_WAIT_S,
+                    false, &out->checkpoint_delay_seconds);
+  if (out->has_checkpoint_delay && kiln_ynode_get(r, "checkpoints") == NULL)
+    kiln__perr(c, kiln_ynode_get(r, "checkpointDelaySeconds"),
+               "rollout.checkpointDelaySeconds: only with checkpoints (AWS "
+               "refuses a delay without them)");
+  out->has_bake_time =
+      kiln__get_int(c, r, "bakeTimeSeconds", p, 0, MAX_ROLLOUT_WAIT_S, false,
+                    &out->bake_time_seconds);
+}
+
 static void parse_rollout(struct pctx *c, const struct kiln_ynode *root,
                           struct kiln_app_spec *app)
 {
@@ -593,6 +674,7 @@ static void parse_rollout(struct pctx *c, const struct kiln_ynode *root,
                 &out->warmup_seconds);
   kiln__get_bool(c, r, "skipMatching", p, &out->skip_matching);
   kiln__get_bool(c, r, "autoRollback", p, &out->auto_rollback);
+  parse_gates(c, r, out);
   /* StartInstanceRefresh rejects a spread of more than 100 points. */
   if ((have_min || have_max) &&
       out->max_healthy_percent - out->min_healthy_percent > 100)

@@ -49,6 +49,9 @@ const char *kiln__get_str(struct pctx *c, const struct kiln_ynode *map,
 const char *kiln__scalar_str(struct pctx *c, const struct kiln_ynode *n,
                              const char *path, bool allow_expansion);
 /* Integer in [min, max]; returns false when absent or invalid (*out left). */
+/* The integer scalar n (kp names it in errors) in [min, max]. */
+bool kiln__scalar_int(struct pctx *c, const struct kiln_ynode *n,
+                      const char *kp, int64_t min, int64_t max, int64_t *out);
 bool kiln__get_int(struct pctx *c, const struct kiln_ynode *map,
                    const char *key, const char *path, int64_t min, int64_t max,
                    bool required, int64_t *out);

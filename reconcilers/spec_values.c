@@ -221,20 +221,13 @@ const char *kiln__get_str(struct pctx *c, const struct kiln_ynode *map,
   return n != NULL ? kiln__scalar_str(c, n, kp, false) : NULL;
 }
 
-bool kiln__get_int(struct pctx *c, const struct kiln_ynode *map,
-                   const char *key, const char *path, int64_t min, int64_t max,
-                   bool required, int64_t *out)
+bool kiln__scalar_int(struct pctx *c, const struct kiln_ynode *n,
+                      const char *kp, int64_t min, int64_t max, int64_t *out)
 {
-  char kp[128];
-  const struct kiln_ynode *n;
   const char *s;
   char *end;
   long long v;
 
-  key_path(kp, sizeof(kp), path, key);
-  n = present(c, map, key, kp, required);
-  if (n == NULL)
-    return false;
   if (n->kind != KILN_YNODE_SCALAR || !n->plain) {
     kiln__perr(c, n, "%s: expected an integer, got %s", kp,
                n->kind != KILN_YNODE_SCALAR ? kind_name(n) : "a quoted string");
@@ -263,6 +256,20 @@ bool kiln__get_int(struct pctx *c, const struct kiln_ynode *map,
   }
   *out = v;
   return true;
+}
+
+bool kiln__get_int(struct pctx *c, const struct kiln_ynode *map,
+                   const char *key, const char *path, int64_t min, int64_t max,
+                   bool required, int64_t *out)
+{
+  char kp[128];
+  const struct kiln_ynode *n;
+
+  key_path(kp, sizeof(kp), path, key);
+  n = present(c, map, key, kp, required);
+  if (n == NULL)
+    return false;
+  return kiln__scalar_int(c, n, kp, min, max, out);
 }
 
 bool kiln__get_bool(struct pctx *c, const struct kiln_ynode *map,

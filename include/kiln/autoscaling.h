@@ -142,6 +142,14 @@ struct kiln_asg_refresh_preferences {
   struct kiln_aws_opt_int instance_warmup_s;
   struct kiln_aws_opt_bool skip_matching;
   struct kiln_aws_opt_bool auto_rollback;
+  /* AlarmSpecification.Alarms (alarm_count 0: none). */
+  const char *const *alarms;
+  size_t alarm_count;
+  /* CheckpointPercentages, ascending (checkpoint_count 0: none). */
+  const int64_t *checkpoints;
+  size_t checkpoint_count;
+  struct kiln_aws_opt_int checkpoint_delay_s;
+  struct kiln_aws_opt_int bake_time_s;
 };
 
 struct kiln_asg_start_instance_refresh_request {

@@ -116,6 +116,18 @@ struct kiln_rollout_spec {
   int64_t warmup_seconds;      /* default 300 */
   bool skip_matching;          /* default true */
   bool auto_rollback;          /* default true */
+  /* Safe delivery, passed to StartInstanceRefresh: CloudWatch alarms that
+   * fail (and, with auto_rollback, roll back) the refresh; checkpoints
+   * (ascending percentages; 100 is appended when the last is lower, so the
+   * whole group is always replaced) with the wait at each; the time alarms
+   * are still watched after the last replacement. */
+  struct kiln_strs alarms; /* at most 10 */
+  int64_t checkpoints[10]; /* ascending, unique, 1..100 */
+  size_t n_checkpoints;
+  bool has_checkpoint_delay;
+  int64_t checkpoint_delay_seconds; /* 0..172800; AWS's default 3600 */
+  bool has_bake_time;
+  int64_t bake_time_seconds; /* 0..172800 */
 };
 
 enum kiln_drift_mode {

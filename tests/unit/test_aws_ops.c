@@ -280,6 +280,31 @@ static void test_asg_requests(void **state)
          "&Preferences.InstanceWarmup=300&Preferences.SkipMatching=true"
          "&Preferences.AutoRollback=false"
          "&Preferences.MaxHealthyPercentage=200");
+  {
+    static const char *const alarms[] = {"hello-5xx", "hello-p99"};
+    static const int64_t checkpoints[] = {10, 50, 100};
+    s.preferences.alarms = alarms;
+    s.preferences.alarm_count = 2;
+    s.preferences.checkpoints = checkpoints;
+    s.preferences.checkpoint_count = 3;
+    s.preferences.checkpoint_delay_s = (struct kiln_aws_opt_int){1, 600};
+    s.preferences.bake_time_s = (struct kiln_aws_opt_int){1, 900};
+  }
+  RENDER(asg_start_instance_refresh, &s,
+         "Action=StartInstanceRefresh&Version=2011-01-01"
+         "&AutoScalingGroupName=hello"
+         "&DesiredConfiguration.LaunchTemplate.LaunchTemplateId=lt-1"
+         "&DesiredConfiguration.LaunchTemplate.Version=4"
+         "&Preferences.MinHealthyPercentage=90"
+         "&Preferences.InstanceWarmup=300&Preferences.SkipMatching=true"
+         "&Preferences.AutoRollback=false"
+         "&Preferences.MaxHealthyPercentage=200"
+         "&Preferences.AlarmSpecification.Alarms.member.1=hello-5xx"
+         "&Preferences.AlarmSpecification.Alarms.member.2=hello-p99"
+         "&Preferences.CheckpointPercentages.member.1=10"
+         "&Preferences.CheckpointPercentages.member.2=50"
+         "&Preferences.CheckpointPercentages.member.3=100"
+         "&Preferences.CheckpointDelay=600&Preferences.BakeTime=900");
   RENDER(asg_describe_instance_refreshes, &dr,
          "Action=DescribeInstanceRefreshes&Version=2011-01-01"
          "&AutoScalingGroupName=g&InstanceRefreshIds.member.1=a");

@@ -160,6 +160,33 @@ static void test_broken_variants(void **state)
       {"tags: {App: hello}", "tags: {\"aws:x\": hello}", 15, "AWS reserves"},
       {"tags: {App: hello}", "tags: {App: yes}", 15, "boolean"},
       {"name: hello", "name: Hello_World", 3, "invalid app name"},
+      {"maxHealthyPercent: 200}",
+       "maxHealthyPercent: 200, checkpoints: [50, 10]}", 21,
+       "must be greater than the checkpoint before it"},
+      {"maxHealthyPercent: 200}",
+       "maxHealthyPercent: 200, checkpoints: [10, 10]}", 21,
+       "ascending and unique"},
+      {"maxHealthyPercent: 200}", "maxHealthyPercent: 200, checkpoints: [0]}",
+       21, "out of range (1 to 100)"},
+      {"maxHealthyPercent: 200}",
+       "maxHealthyPercent: 200, checkpoints: [1,2,3,4,5,6,7,8,9,10,11]}", 21,
+       "1 to 10 percentages"},
+      {"maxHealthyPercent: 200}",
+       "maxHealthyPercent: 200, checkpointDelaySeconds: 60}", 21,
+       "only with checkpoints"},
+      {"maxHealthyPercent: 200}",
+       "maxHealthyPercent: 200, checkpoints: [50], checkpointDelaySeconds: "
+       "172801}",
+       21, "out of range"},
+      {"maxHealthyPercent: 200}",
+       "maxHealthyPercent: 200, bakeTimeSeconds: -1}", 21, "out of range"},
+      {"maxHealthyPercent: 200}",
+       "maxHealthyPercent: 200, alarms: [a, b, c, d, e, f, g, h, i, j, k]}", 21,
+       "at most 10"},
+      {"maxHealthyPercent: 200}", "maxHealthyPercent: 200, alarms: [a, a]}", 21,
+       "listed twice"},
+      {"maxHealthyPercent: 200}", "maxHealthyPercent: 200, alarms: [\"\"]}", 21,
+       "1 to 255 characters"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct loaded l;
@@ -179,6 +206,39 @@ static void test_broken_variants(void **state)
     assert_false(l.repo->apps[0].valid);
     unload(&l);
   }
+}
+
+/* The safe-delivery keys of rollout, as the executor passes them on. */
+static void test_rollout_gates_parse(void **state)
+{
+  struct loaded l;
+  const struct kiln_rollout_spec *r;
+  (void)state;
+  load(&l,
+       edit(app_yaml, "maxHealthyPercent: 200}",
+            "maxHealthyPercent: 200, alarms: [hello-5xx, hello-p99], "
+            "checkpoints: [10, 50], checkpointDelaySeconds: 600, "
+            "bakeTimeSeconds: 900}"),
+       comp_yaml);
+  if (l.diags.n > 0)
+    dump(&l.diags);
+  assert_int_equal(l.diags.n, 0);
+  r = &l.repo->apps[0].rollout;
+  assert_int_equal(r->alarms.n, 2);
+  assert_string_equal(r->alarms.items[1], "hello-p99");
+  assert_int_equal(r->n_checkpoints, 2);
+  assert_int_equal(r->checkpoints[0], 10);
+  assert_int_equal(r->checkpoints[1], 50);
+  assert_true(r->has_checkpoint_delay);
+  assert_int_equal(r->checkpoint_delay_seconds, 600);
+  assert_true(r->has_bake_time);
+  assert_int_equal(r->bake_time_seconds, 900);
+  unload(&l);
+  load(&l, app_yaml, comp_yaml);
+  r = &l.repo->apps[0].rollout;
+  assert_int_equal(r->alarms.n + r->n_checkpoints, 0);
+  assert_false(r->has_checkpoint_delay || r->has_bake_time);
+  unload(&l);
 }
 
 static void test_all_errors_of_a_file_reported(void **state)
@@ -429,6 +489,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid_app_parses_with_defaults),
       cmocka_unit_test(test_broken_variants),
+      cmocka_unit_test(test_rollout_gates_parse),
       cmocka_unit_test(test_all_errors_of_a_file_reported),
       cmocka_unit_test(test_component_document_checked),
       cmocka_unit_test(test_invalid_defaults_invalidate_apps),
