@@ -37,8 +37,13 @@ class CloseConnection(ConnectionAbortedError):
 
 
 class Emulator:
-    def __init__(self, moto_app, bake_seconds=5.0, refresh_batch_seconds=2.0, seed=None):
+    def __init__(self, moto_app, bake_seconds=5.0, refresh_batch_seconds=None, seed=None,
+                 time_scale=1.0, check_instance_profiles=False):
         self.moto_app = moto_app
+        # AWS seconds per emulator second: every AWS duration the emulator
+        # waits out (warmup, grace periods, boot) is divided by it.
+        self.time_scale = float(time_scale)
+        self.check_instance_profiles = check_instance_profiles
         # moto's backends are not thread-safe, and the background ticker
         # changes them too: one lock serializes every handler and tick.
         self.lock = threading.RLock()
@@ -50,8 +55,15 @@ class Emulator:
         self.client_tokens = ClientTokens()
         self.lag = Lag()
         self._stop = threading.Event()
+        from . import motoglue
+
+        motoglue.EMULATOR = self
         self._ticker = threading.Thread(target=self._tick_loop, name="awsemu-ticker",
                                         daemon=True)
+
+    def aws_seconds(self, seconds):
+        """Emulator seconds an AWS duration lasts under --time-scale."""
+        return float(seconds) / self.time_scale
 
     # ------------------------------------------------------------ lifecycle
 

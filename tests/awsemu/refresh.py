@@ -265,7 +265,8 @@ class InstanceRefreshes:
                            f"group {p['AutoScalingGroupName']}")
         # Replacements already made stay; the one in flight finishes first.
         r.status = "Cancelling"
-        r.next_at = min(r.next_at, now + self.batch_seconds)
+        if self.batch_seconds is not None:
+            r.next_at = min(r.next_at, now + self.batch_seconds)
         return {"InstanceRefreshId": r.id}
 
     def _RollbackInstanceRefresh(self, req, p, now):
@@ -281,11 +282,24 @@ class InstanceRefreshes:
 
     # ------------------------------------------------------------------ time
 
+    def _wait(self, r):
+        """Emulator seconds between two batches: --refresh-batch-seconds if
+        given, else the instance warmup (InstanceWarmup, or the group's
+        health check grace period when not set), under --time-scale."""
+        if self.batch_seconds is not None:
+            return self.batch_seconds
+        warmup = r.preferences.get("InstanceWarmup")
+        if warmup is None:
+            backend = motoglue.autoscaling(r.account_id, r.region)
+            group = backend.autoscaling_groups.get(r.group_name)
+            warmup = getattr(group, "health_check_grace_period", 0) or 0 if group else 0
+        return self.emulator.aws_seconds(warmup)
+
     def tick(self, now):
         for r in self.refreshes:
             if r.active() and now >= r.next_at:
                 self._step(r, now)
-                r.next_at = now + self.batch_seconds
+                r.next_at = now + self._wait(r)
 
     def _step(self, r, now):
         backend = motoglue.autoscaling(r.account_id, r.region)
@@ -353,7 +367,7 @@ class InstanceRefreshes:
         r.status = "RollbackInProgress"
         r.rollback = {"reason": reason, "start": now, "replaced": 0, "total": None}
         r.rollback["total"] = len(self._outdated(r, group, r.original))
-        r.next_at = now + self.batch_seconds
+        r.next_at = now + self._wait(r)
 
     def _step_rollback(self, r, group, now):
         stale = self._outdated(r, group, r.original)

@@ -8,15 +8,28 @@ import threading
 import time
 
 
+# A bake's length in AWS seconds when --bake-seconds is not given (a real
+# bake takes 20-40 minutes; this keeps a default emulator quick).
+DEFAULT_AWS_BAKE_S = 5.0
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="tests/awsemu/run",
                                 description="AWS emulator for Kiln's tests (moto, extended)")
     p.add_argument("--port", type=int, required=True,
                    help="TCP port on 127.0.0.1; 0 picks a free one (printed when ready)")
-    p.add_argument("--bake-seconds", type=float, default=5.0,
-                   help="how long an Image Builder CreateImage takes (default 5)")
-    p.add_argument("--refresh-batch-seconds", type=float, default=2.0,
-                   help="how long one instance-refresh batch takes (default 2)")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="AWS seconds per emulator second (default 1): 60 runs a 5-minute "
+                        "warmup in 5 s")
+    p.add_argument("--bake-seconds", type=float, default=None,
+                   help="how long an Image Builder CreateImage takes, in emulator seconds "
+                        "(default 5 AWS seconds, scaled)")
+    p.add_argument("--refresh-batch-seconds", type=float, default=None,
+                   help="make every instance-refresh batch take this long (emulator "
+                        "seconds), whatever the warmup (default: AWS's timing, scaled)")
+    p.add_argument("--check-instance-profiles", action="store_true",
+                   help="fail launches whose instance profile does not exist in the "
+                        "emulator's IAM")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the fault-injection random generator")
     return p.parse_args(argv)
@@ -37,6 +50,9 @@ def _warm_up(emulator):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.time_scale <= 0:
+        print("tests/awsemu/run: --time-scale must be > 0", file=sys.stderr)
+        return 2
     started = time.monotonic()
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -48,8 +64,11 @@ def main(argv=None):
 
     motoglue.install()
     emulator = Emulator(DomainDispatcherApplication(create_backend_app),
-                        bake_seconds=args.bake_seconds,
+                        bake_seconds=(args.bake_seconds if args.bake_seconds is not None
+                                      else DEFAULT_AWS_BAKE_S / args.time_scale),
                         refresh_batch_seconds=args.refresh_batch_seconds,
+                        time_scale=args.time_scale,
+                        check_instance_profiles=args.check_instance_profiles,
                         seed=args.seed)
     _warm_up(emulator)
     server = make_server("127.0.0.1", args.port, emulator, threaded=True,

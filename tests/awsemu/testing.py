@@ -36,14 +36,24 @@ class AwsEmu:
     """A running emulator: its endpoint, a client factory, and its admin
     API (faults, request accounting)."""
 
-    def __init__(self, bake_seconds=1.0, refresh_batch_seconds=0.5, extra_args=()):
+    def __init__(self, bake_seconds=1.0, refresh_batch_seconds=0.5, extra_args=(),
+                 time_scale=None):
+        """refresh_batch_seconds=None: refreshes follow AWS's timing (warmup,
+        health), scaled by time_scale (AWS seconds per emulator second)."""
         self.bake_seconds = bake_seconds
         self.refresh_batch_seconds = refresh_batch_seconds
+        self.time_scale = time_scale
         self._stderr = tempfile.TemporaryFile()
         started = time.monotonic()
+        args = ["--port", "0"]
+        if bake_seconds is not None:
+            args += ["--bake-seconds", str(bake_seconds)]
+        if refresh_batch_seconds is not None:
+            args += ["--refresh-batch-seconds", str(refresh_batch_seconds)]
+        if time_scale is not None:
+            args += ["--time-scale", str(time_scale)]
         self.proc = subprocess.Popen(
-            [sys.executable, RUN, "--port", "0", "--bake-seconds", str(bake_seconds),
-             "--refresh-batch-seconds", str(refresh_batch_seconds), *extra_args],
+            [sys.executable, RUN, *args, *extra_args],
             stdout=subprocess.PIPE, stderr=self._stderr, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._lines = queue.Queue()
