@@ -131,7 +131,10 @@ static int insert(struct kiln_prev_specs *ps, const char *commit,
     return KILN_ENOMEM;
   snprintf(e->commit, sizeof(e->commit), "%s", commit);
   e->repo = kiln_spec_repo_ref(repo);
+  /* Only a valid spec can tell causes apart. */
   e->spec = repo != NULL ? kiln_spec_repo_find(repo, app) : NULL;
+  if (e->spec != NULL && !e->spec->valid)
+    e->spec = NULL;
   e->last_used = ++ps->clock;
   e->pass = ps->pass;
   ps->n++;
@@ -140,13 +143,19 @@ static int insert(struct kiln_prev_specs *ps, const char *commit,
 
 /* ---- on the thread pool ---- */
 
+/* Did reading by directory find every app wanted at commit, valid? (An
+ * app whose name is not its directory's shows as an invalid placeholder.) */
 static bool has_all(const struct kiln_spec_repo *r, const struct load *l,
                     const char *commit)
 {
-  for (size_t i = 0; i < l->n; i++)
-    if (strcmp(l->wants[i].commit, commit) == 0 &&
-        kiln_spec_repo_find(r, l->wants[i].app) == NULL)
+  for (size_t i = 0; i < l->n; i++) {
+    const struct kiln_app_spec *a;
+    if (strcmp(l->wants[i].commit, commit) != 0)
+      continue;
+    a = kiln_spec_repo_find(r, l->wants[i].app);
+    if (a == NULL || !a->valid)
       return false;
+  }
   return true;
 }
 

@@ -32,7 +32,9 @@ static void write_app(const char *name, int max)
 {
   sh("mkdir -p %s/apps/%s && printf 'apiVersion: kiln.dev/v1\\nkind: "
      "App\\nname: %s\\nregion: us-east-1\\nversion: \"1\"\\nimage:\\n  parent: "
-     "ami-0123456789abcdef0\\n  build: {instanceProfile: p, instanceTypes: "
+     "ami-0123456789abcdef0\\n  components:\\n    - arn: "
+     "arn:aws:imagebuilder:us-east-1:aws:component/update-linux/x.x.x\\n  "
+     "build: {instanceProfile: p, instanceTypes: "
      "[t3.small]}\\nlaunchTemplate:\\n  instanceType: "
      "t3.micro\\nautoscaling:\\n "
      " subnets: [subnet-0123456789abcdef0]\\n  min: 0\\n  max: %d\\n' > "
