@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 
-from . import protocol
+from . import activities, protocol
 from .accounting import Accounting
 from .errors import ApiError
 from .faults import Faults, FaultSpecError
@@ -168,6 +168,8 @@ class Emulator:
             return self.imagebuilder.handle(req)
         if req.service == "autoscaling" and req.action in self.refreshes.ACTIONS:
             return self.refreshes.handle(req)
+        if req.service == "autoscaling" and req.action == "DescribeScalingActivities":
+            return activities.handle(req)
         self.pagination.check(req)
         if self.pagination.applies(req):
             return self.pagination.handle(req, environ)

@@ -63,6 +63,7 @@ def install():
     _install_user_data_fix()
     _install_template_tags_fix()
     _install_instance_versions()
+    _install_launch_checks()
 
 
 def _install_instance_versions():
@@ -156,3 +157,145 @@ def register_ami(ec2_backend, parent_ami_id, name, description, tags):
     ami = ec2_backend.copy_image(parent_ami_id, ec2_backend.region_name, name, description)
     ec2_backend.create_tags([ami.id], tags)
     return ami
+
+
+# ------------------------------------------------------------ launches
+#
+# moto launches whatever a group asks for: an AMI, security group or subnet
+# that does not exist still gives a "running" instance, and a subnet with no
+# free address crashes (StopIteration, a 500). AWS fails the launch as a
+# scaling activity instead: the call that caused it succeeds, the activity
+# is Failed with a StatusMessage, and no instance appears.
+
+EMULATOR = None          # the Emulator, set when it is made
+ACTIVITIES = {}          # (account, region, group name) -> [activity dict], oldest first
+LAUNCH_CAUSE = {"text": None}  # set by the refresh while it launches
+
+
+def activities_of(account_id, region, name):
+    return ACTIVITIES.setdefault((account_id, region, name), [])
+
+
+def _stamp(now):
+    import datetime
+
+    return datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+
+
+def _record(group, description, cause, status, message=None, now=None):
+    import time
+    import uuid
+
+    now = now or time.time()
+    act = {
+        "ActivityId": str(uuid.uuid4()),
+        "AutoScalingGroupName": group.name,
+        "AutoScalingGroupARN": getattr(group, "arn", None),
+        "Description": description,
+        "Cause": cause,
+        "StartTime": _stamp(now),
+        "EndTime": _stamp(now),
+        "StatusCode": status,
+        "Progress": 100,
+        "Details": '{"Subnet ID":"%s","Availability Zone":"%s"}' % (
+            (getattr(group, "vpc_zone_identifier", "") or "").split(",")[0],
+            (group.availability_zones or [""])[0]),
+    }
+    if message:
+        act["StatusMessage"] = message
+    activities_of(group.account_id, group.region, group.name).append(act)
+    return act
+
+
+def launch_problem(group, count):
+    """AWS's reason a launch of `count` instances for `group` would fail,
+    or None."""
+    ec2_backend = group.autoscaling_backend.ec2_backend
+    template = getattr(group, "ec2_launch_template", None)
+    data = {}
+    if template is not None:
+        try:
+            data = template.get_version(group.launch_template_version).data or {}
+        except Exception:
+            data = {}
+    image_id = group.image_id if (template is not None or group.launch_config) else None
+    if image_id and image_id.startswith("resolve:ssm:"):
+        image_id = None  # resolved by moto's SSM; not checked
+    if image_id and image_id not in ec2_backend.amis:
+        return f"The image id '[{image_id}]' does not exist"
+    groups = list(data.get("SecurityGroupIds") or [])
+    for ni in data.get("NetworkInterfaces") or []:
+        groups += list(ni.get("Groups") or ni.get("SecurityGroupIds") or [])
+    for sg in groups:
+        if ec2_backend.get_security_group_from_id(sg) is None:
+            return f"The security group '{sg}' does not exist"
+    for sg in data.get("SecurityGroups") or []:
+        if ec2_backend.get_security_group_from_name(sg) is None:
+            return f"The security group '{sg}' does not exist in default VPC"
+    profile = data.get("IamInstanceProfile") or {}
+    if profile and EMULATOR is not None and EMULATOR.check_instance_profiles:
+        from moto.iam.models import iam_backends
+
+        iam = iam_backends[group.account_id]["global"]
+        try:
+            if profile.get("Arn"):
+                iam.get_instance_profile_by_arn(profile["Arn"])
+            elif profile.get("Name"):
+                iam.get_instance_profile(profile["Name"])
+        except Exception:
+            if profile.get("Arn"):
+                return (f"Value ({profile['Arn']}) for parameter iamInstanceProfile.arn is "
+                        "invalid. Invalid IAM Instance Profile ARN")
+            return (f"Value ({profile.get('Name')}) for parameter iamInstanceProfile.name "
+                    "is invalid. Invalid IAM Instance Profile name")
+    subnet_id = (getattr(group, "vpc_zone_identifier", "") or "").split(",")[0].strip()
+    if subnet_id:
+        try:
+            subnet = ec2_backend.get_subnet(subnet_id)
+        except Exception:
+            return f"The subnet ID '{subnet_id}' does not exist"
+        if subnet.available_ip_address_count < count:
+            return ("There are not enough free addresses in subnet "
+                    f"'{subnet_id}' to satisfy the requested number of instances.")
+    return None
+
+
+def _install_launch_checks():
+    cls = asg_models.FakeAutoScalingGroup
+    if getattr(cls, "_awsemu_launch_checks", False):
+        return
+    original = cls.replace_autoscaling_group_instances
+
+    def replace(self, count_needed, propagated_tags):
+        import datetime
+
+        if count_needed <= 0:
+            return original(self, count_needed, propagated_tags)
+        before = list(self.instance_states)
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cause = LAUNCH_CAUSE["text"] or (
+            f"At {now} an instance was started in response to a difference between desired "
+            f"and actual capacity, increasing the capacity from {len(before)} to "
+            f"{len(before) + count_needed}.")
+        problem = launch_problem(self, count_needed)
+        if problem is None:
+            try:
+                original(self, count_needed, propagated_tags)
+            except StopIteration:
+                # moto ran out of addresses half-way: undo what it launched.
+                problem = ("There are not enough free addresses in the subnet to satisfy "
+                           "the requested number of instances.")
+                self.instance_states = before
+        if problem is not None:
+            message = problem + ". Launching EC2 instance failed." if not problem.endswith(
+                ".") else problem + " Launching EC2 instance failed."
+            _record(self, "Launching a new EC2 instance.  Status Reason: " + message, cause,
+                    "Failed", message)
+            return
+        for s in self.instance_states:
+            if s not in before:
+                _record(self, f"Launching a new EC2 instance: {s.instance.id}", cause,
+                        "Successful")
+
+    cls.replace_autoscaling_group_instances = replace
+    cls._awsemu_launch_checks = True

@@ -22,6 +22,14 @@ FAULT_REASON = ("Instance refresh failed: replacement instances did not pass the
                 "health checks (refresh-fail fault injected by awsemu).")
 
 
+LAUNCH_REASON = ("Instance refresh failed: new instances could not be launched. "
+                 "For more information, see the scaling activities. ")
+
+
+class LaunchFailed(Exception):
+    """A replacement could not be launched (its scaling activity failed)."""
+
+
 def _utc(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
 
@@ -336,7 +344,18 @@ class InstanceRefreshes:
                                        prefs.get("MaxHealthyPercentage", 100)))
         victims = stale[:n]
         template, version = config
-        motoglue.launch_into_group(group, template, version, n)
+        motoglue.LAUNCH_CAUSE["text"] = (
+            f"At {_utc(time.time()).strftime('%Y-%m-%dT%H:%M:%SZ')} an instance was launched "
+            "in response to an instance refresh.")
+        try:
+            new = motoglue.launch_into_group(group, template, version, n)
+        finally:
+            motoglue.LAUNCH_CAUSE["text"] = None
+        if len(new) < n:
+            # The launch failed as a scaling activity: nothing is replaced.
+            acts = motoglue.activities_of(group.account_id, group.region, group.name)
+            message = acts[-1].get("StatusMessage", "") if acts else ""
+            raise LaunchFailed(message)
         motoglue.terminate_in_group(group, victims)
         return n
 
@@ -346,7 +365,11 @@ class InstanceRefreshes:
             self._fail(r, group, now)
             return
         if stale:
-            r.replaced += self._replace(r, group, stale, r.target)
+            try:
+                r.replaced += self._replace(r, group, stale, r.target)
+            except LaunchFailed as e:
+                self._fail(r, group, now, LAUNCH_REASON + str(e))
+                return
             r.batches += 1
             stale = self._outdated(r, group, r.target)
         if not stale and not r.will_fail:
@@ -356,12 +379,12 @@ class InstanceRefreshes:
                                                                             r.target[1]))
             self._finish(r, now, "Successful", None)
 
-    def _fail(self, r, group, now):
+    def _fail(self, r, group, now, reason=FAULT_REASON):
         if r.preferences.get("AutoRollback") and r.desired:
-            r.status_reason = FAULT_REASON
-            self._start_rollback(r, group, now, FAULT_REASON)
+            r.status_reason = reason
+            self._start_rollback(r, group, now, reason)
         else:
-            self._finish(r, now, "Failed", FAULT_REASON)
+            self._finish(r, now, "Failed", reason)
 
     def _start_rollback(self, r, group, now, reason):
         r.status = "RollbackInProgress"
@@ -372,7 +395,11 @@ class InstanceRefreshes:
     def _step_rollback(self, r, group, now):
         stale = self._outdated(r, group, r.original)
         if stale:
-            r.rollback["replaced"] += self._replace(r, group, stale, r.original)
+            try:
+                r.rollback["replaced"] += self._replace(r, group, stale, r.original)
+            except LaunchFailed as e:
+                self._finish(r, now, "RollbackFailed", LAUNCH_REASON + str(e))
+                return
             stale = self._outdated(r, group, r.original)
         if not stale:
             self._finish(r, now, "RollbackSuccessful", r.status_reason)

@@ -76,3 +76,95 @@ def test_warmup_falls_back_to_the_health_check_grace_period(aws_timed):
     when = {s: t for t, s in seen}
     gap = when[("Successful", ("2", "2"))] - when[("InProgress", ("1", "2"))]
     assert 0.4 <= gap <= 2.0, seen  # 30 AWS s = 0.5 s
+
+
+def activities(emu, name):
+    return emu.client("autoscaling").describe_scaling_activities(
+        AutoScalingGroupName=name)["Activities"]
+
+
+def statuses(seen):
+    out = []
+    for _, (status, _) in seen:
+        if not out or out[-1] != status:
+            out.append(status)
+    return out
+
+
+def is_subsequence(seen, documented):
+    it = iter(documented)
+    return all(s in it for s in seen)
+
+
+def test_a_group_whose_ami_does_not_exist_has_a_failed_activity_and_no_instance(awsemu):
+    ec2, asg = awsemu.client("ec2"), awsemu.client("autoscaling")
+    name = unique("noami")
+    lt = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
+        "ImageId": "ami-0123456789abcdef0", "InstanceType": "t3.micro"})["LaunchTemplate"]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=0, MaxSize=4, DesiredCapacity=2,
+        AvailabilityZones=["us-east-1a"],
+        LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplateId"], "Version": "1"})
+    assert group(awsemu, name)["Instances"] == []
+    acts = activities(awsemu, name)
+    assert [a["StatusCode"] for a in acts] == ["Failed"]
+    assert acts[0]["StatusMessage"] == ("The image id '[ami-0123456789abcdef0]' does not "
+                                        "exist. Launching EC2 instance failed.")
+    assert acts[0]["Description"].startswith("Launching a new EC2 instance.  Status Reason: ")
+    assert "increasing the capacity from 0 to 2" in acts[0]["Cause"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        asg.describe_scaling_activities(AutoScalingGroupName=name, MaxRecords=0)
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_a_subnet_out_of_addresses_fails_the_scale_out_instead_of_a_500(awsemu):
+    ec2, asg = awsemu.client("ec2"), awsemu.client("autoscaling")
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.0.0/28",
+                               AvailabilityZone="us-east-1a")["Subnet"]
+    free = subnet["AvailableIpAddressCount"]  # 16 - 5 reserved
+    name = unique("full")
+    lt = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
+        "ImageId": public_amis(awsemu, 1)[0], "InstanceType": "t3.micro"})["LaunchTemplate"]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=0, MaxSize=free + 5, DesiredCapacity=free,
+        VPCZoneIdentifier=subnet["SubnetId"],
+        LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplateId"], "Version": "1"})
+    assert len(group(awsemu, name)["Instances"]) == free
+    asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=free + 1)
+    assert len(group(awsemu, name)["Instances"]) == free
+    failed = [a for a in activities(awsemu, name) if a["StatusCode"] == "Failed"]
+    assert len(failed) == 1
+    assert failed[0]["StatusMessage"] == (
+        f"There are not enough free addresses in subnet '{subnet['SubnetId']}' to satisfy "
+        "the requested number of instances. Launching EC2 instance failed.")
+    assert len([a for a in activities(awsemu, name) if a["StatusCode"] == "Successful"]) \
+        == free
+
+
+@pytest.mark.parametrize("auto_rollback", [False, True])
+def test_a_refresh_whose_replacements_cannot_launch_fails(awsemu, auto_rollback):
+    ec2 = awsemu.client("ec2")
+    name, lt_id, amis = group_with_template(awsemu, capacity=2, versions=1)
+    ec2.create_launch_template_version(LaunchTemplateId=lt_id, LaunchTemplateData={
+        "ImageId": amis[0], "InstanceType": "t3.micro",
+        "SecurityGroupIds": ["sg-0123456789abcdef0"]})
+    before = {i["InstanceId"] for i in group(awsemu, name)["Instances"]}
+    refresh_id = start(awsemu, name, lt_id, MinHealthyPercentage=50,
+                       AutoRollback=auto_rollback)
+    seen, done = record(awsemu, name, refresh_id)
+    if auto_rollback:
+        documented = ["Pending", "InProgress", "RollbackInProgress", "RollbackSuccessful"]
+        assert done["Status"] == "RollbackSuccessful"
+        assert "could not be launched" in done["RollbackDetails"]["RollbackReason"]
+    else:
+        documented = ["Pending", "InProgress", "Failed"]
+        assert done["Status"] == "Failed"
+    assert is_subsequence(statuses(seen), documented), seen
+    assert "The security group 'sg-0123456789abcdef0' does not exist" in done["StatusReason"]
+    # Nothing was replaced: the old instances serve on.
+    g = group(awsemu, name)
+    assert {i["InstanceId"] for i in g["Instances"]} == before
+    assert g["LaunchTemplate"]["Version"] == "1"
+    failed = [a for a in activities(awsemu, name) if a["StatusCode"] == "Failed"]
+    assert failed and "in response to an instance refresh" in failed[0]["Cause"]
