@@ -151,6 +151,11 @@ static int parse_groups(struct kiln__px *px, void *out,
       kiln__xml_bool(px, t, "PropagateAtLaunch", &tag->propagate_at_launch);
     }
     g->status = kiln__xml_str(px, e, "Status");
+    kiln__xml_strs(px, e, "TargetGroupARNs", &g->target_group_arns,
+                   &g->target_group_count);
+    g->health_check_type = kiln__xml_str(px, e, "HealthCheckType");
+    g->health_check_grace_period_s.set = kiln__xml_i64(
+        px, e, "HealthCheckGracePeriod", &g->health_check_grace_period_s.value);
   }
   *next = kiln__xml_str(px, r, "NextToken");
   return px->err;
@@ -206,6 +211,10 @@ int kiln__asg_create_group_body(const struct kiln_asg_create_group_request *r,
   strs(&b->query, "AvailabilityZones", r->availability_zones,
        r->availability_zone_count);
   kiln__query_str(&b->query, r->vpc_zone_identifier, "VPCZoneIdentifier");
+  strs(&b->query, "TargetGroupARNs", (const char **)r->target_group_arns,
+       r->target_group_count);
+  kiln__query_str(&b->query, r->health_check_type, "HealthCheckType");
+  opt_int(&b->query, r->health_check_grace_period_s, "HealthCheckGracePeriod");
   for (size_t i = 0; i < r->tag_count; i++) {
     kiln__query_str(&b->query, r->tags[i].key, "Tags.member.%zu.Key", i + 1);
     kiln__query_str(&b->query, r->tags[i].value ? r->tags[i].value : "",
@@ -247,6 +256,8 @@ int kiln__asg_update_group_body(const struct kiln_asg_update_group_request *r,
   opt_int(&b->query, r->max_size, "MaxSize");
   opt_int(&b->query, r->desired_capacity, "DesiredCapacity");
   kiln__query_str(&b->query, r->vpc_zone_identifier, "VPCZoneIdentifier");
+  kiln__query_str(&b->query, r->health_check_type, "HealthCheckType");
+  opt_int(&b->query, r->health_check_grace_period_s, "HealthCheckGracePeriod");
   return b->query.err;
 }
 
@@ -339,6 +350,67 @@ int kiln_asg_delete_tags(struct kiln_aws_client *client,
   kiln__asg_delete_tags_body(req, &b);
   return kiln__op_start(client, &kiln__asg_delete_tags_desc, &b, NULL, NULL, 0,
                         cb, data);
+}
+
+/* ---- Attach/DetachLoadBalancerTargetGroups ---- */
+
+static void target_groups_body(const struct kiln_asg_target_groups_request *r,
+                               const char *action, struct kiln__op_body *b)
+{
+  init(b, action);
+  if (r->group_name == NULL || r->count == 0)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->group_name, "AutoScalingGroupName");
+  strs(&b->query, "TargetGroupARNs", (const char **)r->arns, r->count);
+}
+
+int kiln__asg_attach_target_groups_body(
+    const struct kiln_asg_target_groups_request *r, struct kiln__op_body *b)
+{
+  target_groups_body(r, "AttachLoadBalancerTargetGroups", b);
+  return b->query.err;
+}
+
+int kiln__asg_detach_target_groups_body(
+    const struct kiln_asg_target_groups_request *r, struct kiln__op_body *b)
+{
+  target_groups_body(r, "DetachLoadBalancerTargetGroups", b);
+  return b->query.err;
+}
+
+const struct kiln__op_desc kiln__asg_attach_target_groups_desc = {
+    KILN_AWS_AUTOSCALING, "AttachLoadBalancerTargetGroups", NULL, NULL, NULL,
+    parse_empty};
+const struct kiln__op_desc kiln__asg_detach_target_groups_desc = {
+    KILN_AWS_AUTOSCALING, "DetachLoadBalancerTargetGroups", NULL, NULL, NULL,
+    parse_empty};
+
+int kiln_asg_attach_target_groups(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_target_groups_request *req, kiln_aws_done_cb *cb,
+    void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_attach_target_groups_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_attach_target_groups_desc, &b, NULL,
+                        NULL, 0, cb, data);
+}
+
+int kiln_asg_detach_target_groups(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_target_groups_request *req, kiln_aws_done_cb *cb,
+    void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_detach_target_groups_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_detach_target_groups_desc, &b, NULL,
+                        NULL, 0, cb, data);
 }
 
 /* ---- StartInstanceRefresh / CancelInstanceRefresh ---- */

@@ -33,6 +33,8 @@ KILN__OP(asg_create_group, kiln_asg_create_group_request)
 KILN__OP(asg_update_group, kiln_asg_update_group_request)
 KILN__OP(asg_create_or_update_tags, kiln_asg_create_or_update_tags_request)
 KILN__OP(asg_delete_tags, kiln_asg_delete_tags_request)
+KILN__OP(asg_attach_target_groups, kiln_asg_target_groups_request)
+KILN__OP(asg_detach_target_groups, kiln_asg_target_groups_request)
 KILN__OP(asg_start_instance_refresh, kiln_asg_start_instance_refresh_request)
 KILN__OP(asg_describe_instance_refreshes,
          kiln_asg_describe_instance_refreshes_request)

@@ -687,6 +687,28 @@ static void tag_group(struct exec *e, const char *done, bool with_commit)
                                 on_group_tags_deleted, e));
 }
 
+/* "capacity, subnets, launch template version": what an update set. */
+static const char *updated_text(struct exec *e)
+{
+  const struct kiln_action *a = &e->plan->action;
+  const char *parts[5], *out = "";
+  size_t n = 0;
+
+  if (a->set_capacity)
+    parts[n++] = "capacity";
+  if (a->set_subnets)
+    parts[n++] = "subnets";
+  if (a->set_health)
+    parts[n++] = "health checks";
+  if (a->set_target_groups)
+    parts[n++] = "target groups";
+  if (a->set_lt_version)
+    parts[n++] = "launch template version";
+  for (size_t i = 0; i < n && out != NULL; i++)
+    out = kiln_arena_printf(e->a, "%s%s%s", out, i > 0 ? ", " : "", parts[i]);
+  return out != NULL ? out : "?";
+}
+
 static void on_group_done(int err, const struct kiln_aws_response *res,
                           void *data)
 {
@@ -699,14 +721,8 @@ static void on_group_done(int err, const struct kiln_aws_response *res,
                               "version %lld",
                               e->spec->autoscaling.name,
                               (long long)a->lt_version)
-          : kiln_arena_printf(
-                e->a, "updated group %s (%s%s%s%s%s)",
-                e->spec->autoscaling.name, a->set_capacity ? "capacity" : "",
-                a->set_capacity && (a->set_subnets || a->set_lt_version) ? ", "
-                                                                         : "",
-                a->set_subnets ? "subnets" : "",
-                a->set_subnets && a->set_lt_version ? ", " : "",
-                a->set_lt_version ? "launch template version" : "");
+          : kiln_arena_printf(e->a, "updated group %s (%s)",
+                              e->spec->autoscaling.name, updated_text(e));
   if (err != 0 || a->type == KILN_ACTION_ASG_CREATE)
     return finish(e, err, res, what);
   tag_group(e, what, true);
@@ -749,8 +765,93 @@ static void asg_create(struct exec *e)
                    .desired_capacity = {g->has_desired, g->desired},
                    .vpc_zone_identifier = joined_subnets(e),
                    .tags = asg_tags,
-                   .tag_count = n_tags},
+                   .tag_count = n_tags,
+                   .target_group_arns = g->target_groups.items,
+                   .target_group_count = g->target_groups.n,
+                   .health_check_type = g->health_check_type,
+                   .health_check_grace_period_s = {g->has_grace,
+                                                   g->grace_seconds}},
                on_group_done, e));
+}
+
+/* The target groups in want and not in have, into out (arena). */
+static size_t missing_from(struct exec *e, const struct kiln_strs *want,
+                           const struct kiln_strs *have, const char ***out)
+{
+  size_t n = 0;
+  *out = kiln_arena_alloc(e->a, (want->n + 1) * sizeof(char *));
+  for (size_t i = 0; *out != NULL && i < want->n; i++) {
+    bool found = false;
+    for (size_t j = 0; j < have->n && !found; j++)
+      found = strcmp(want->items[i], have->items[j]) == 0;
+    if (!found)
+      (*out)[n++] = want->items[i];
+  }
+  return n;
+}
+
+static void on_target_groups_detached(int err,
+                                      const struct kiln_aws_response *res,
+                                      void *data)
+{
+  on_group_done(err, res, data);
+}
+
+/* Detaches the target groups git no longer lists (after attaching the new
+ * ones, so the group never stands without its load balancer). */
+static void detach_extra(struct exec *e)
+{
+  const char **extra;
+  size_t n = missing_from(e, &e->obs->asg_target_groups,
+                          &e->spec->autoscaling.target_groups, &extra);
+  if (extra == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  if (n == 0)
+    return on_group_done(0, NULL, e);
+  START(e, kiln_asg_detach_target_groups(
+               e->client,
+               &(struct kiln_asg_target_groups_request){
+                   .group_name = e->spec->autoscaling.name,
+                   .arns = extra,
+                   .count = n},
+               on_target_groups_detached, e));
+}
+
+static void on_target_groups_attached(int err,
+                                      const struct kiln_aws_response *res,
+                                      void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res, "could not attach the target groups");
+  detach_extra(e);
+}
+
+static void set_target_groups(struct exec *e)
+{
+  const char **add;
+  size_t n = missing_from(e, &e->spec->autoscaling.target_groups,
+                          &e->obs->asg_target_groups, &add);
+  if (add == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  if (n == 0)
+    return detach_extra(e);
+  START(
+      e,
+      kiln_asg_attach_target_groups(
+          e->client,
+          &(struct kiln_asg_target_groups_request){
+              .group_name = e->spec->autoscaling.name, .arns = add, .count = n},
+          on_target_groups_attached, e));
+}
+
+static void on_group_updated(int err, const struct kiln_aws_response *res,
+                             void *data)
+{
+  struct exec *e = data;
+  if (err != 0 || !e->plan->action.set_target_groups)
+    return on_group_done(err, res, data);
+  set_target_groups(e);
 }
 
 static void asg_update(struct exec *e)
@@ -758,6 +859,14 @@ static void asg_update(struct exec *e)
   const struct kiln_asg_spec *g = &e->spec->autoscaling;
   const struct kiln_action *a = &e->plan->action;
   struct kiln_asg_update_group_request req = {.name = g->name};
+  if (!a->set_capacity && !a->set_subnets && !a->set_lt_version &&
+      !a->set_health)
+    return set_target_groups(e); /* nothing for UpdateAutoScalingGroup */
+  if (a->set_health) {
+    req.health_check_type = g->health_check_type;
+    req.health_check_grace_period_s =
+        (struct kiln_aws_opt_int){g->has_grace, g->grace_seconds};
+  }
   if (a->set_capacity) {
     req.min_size = (struct kiln_aws_opt_int){1, g->min};
     req.max_size = (struct kiln_aws_opt_int){1, g->max};
@@ -769,7 +878,7 @@ static void asg_update(struct exec *e)
   if (a->set_lt_version)
     req.launch_template = (struct kiln_asg_launch_template){
         .id = e->obs->lt_id, .version = version_str(e)};
-  START(e, kiln_asg_update_group(e->client, &req, on_group_done, e));
+  START(e, kiln_asg_update_group(e->client, &req, on_group_updated, e));
 }
 
 static void on_refresh(int err, const struct kiln_aws_response *res, void *data)

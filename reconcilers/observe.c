@@ -574,6 +574,12 @@ static int fill_group(struct kiln_arena *arena, const struct kiln_asg_group *g,
   out->asg_instance_versions = versions;
   out->asg_kiln_version = 0;
   out->asg_tags = (struct kiln_tags){tags, g->tag_count};
+  out->asg_target_groups = (struct kiln_strs){
+      (const char **)g->target_group_arns, g->target_group_count};
+  out->asg_health_check_type = g->health_check_type;
+  out->asg_grace_seconds = g->health_check_grace_period_s.set
+                               ? g->health_check_grace_period_s.value
+                               : 0;
   for (size_t t = 0; t < g->tag_count; t++) {
     tags[t] = (struct kiln_tag){g->tags[t].key, g->tags[t].value};
     if (strcmp(g->tags[t].key, "kiln:commit") == 0)

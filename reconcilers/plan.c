@@ -258,6 +258,66 @@ static bool subnets_drift(struct planner *p)
   return true;
 }
 
+/* The group's health checks: the load balancer target groups it registers
+ * with (a set), its health check type and grace period, each compared only
+ * when the spec names it (omitted: left to whoever set it). */
+static bool health_drift(struct planner *p)
+{
+  const struct kiln_asg_spec *want = &p->spec->autoscaling;
+  const struct kiln_asg_spec *was =
+      p->prev != NULL ? &p->prev->autoscaling : NULL;
+  const struct kiln_observed_app *o = p->obs;
+  const char *have_type =
+      o->asg_health_check_type != NULL ? o->asg_health_check_type : "EC2";
+  bool any = false;
+
+  if (want->health_check_type != NULL &&
+      strcmp(want->health_check_type, have_type) != 0) {
+    /* Git's change when the applied commit left it alone or said this. */
+    bool git = was == NULL || was->health_check_type == NULL ||
+               strcmp(was->health_check_type, have_type) == 0;
+    drift(p, "autoscaling.healthCheckType", want->health_check_type, have_type,
+          git ? KILN_CAUSE_COMMIT : KILN_CAUSE_OUT_OF_BAND);
+    any = true;
+  }
+  if (want->has_grace && want->grace_seconds != o->asg_grace_seconds) {
+    bool git = was == NULL || !was->has_grace ||
+               was->grace_seconds == o->asg_grace_seconds;
+    drift(p, "autoscaling.healthCheckGracePeriodSeconds",
+          fmt_int(p, want->grace_seconds), fmt_int(p, o->asg_grace_seconds),
+          git ? KILN_CAUSE_COMMIT : KILN_CAUSE_OUT_OF_BAND);
+    any = true;
+  }
+  return any;
+}
+
+static bool target_groups_drift(struct planner *p)
+{
+  const struct kiln_asg_spec *want = &p->spec->autoscaling;
+  const char *x, *y;
+  enum kiln_drift_cause cause = KILN_CAUSE_COMMIT;
+
+  if (!want->has_target_groups)
+    return false;
+  x = kiln_plan_set_text(p->a, &want->target_groups);
+  y = kiln_plan_set_text(p->a, &p->obs->asg_target_groups);
+  if (x == NULL || y == NULL) {
+    p->err = KILN_ENOMEM;
+    return false;
+  }
+  if (strcmp(x, y) == 0)
+    return false;
+  /* Git's change when the applied commit left them alone or listed these. */
+  if (p->prev != NULL && p->prev->autoscaling.has_target_groups) {
+    const char *was =
+        kiln_plan_set_text(p->a, &p->prev->autoscaling.target_groups);
+    cause = was != NULL && strcmp(was, y) == 0 ? KILN_CAUSE_COMMIT
+                                               : KILN_CAUSE_OUT_OF_BAND;
+  }
+  drift(p, "autoscaling.targetGroups", x, y, cause);
+  return true;
+}
+
 /* The group's tags from git (kiln.yaml's tags), against the commit Kiln
  * last applied to the group. Fills the plan's group_tags. */
 static void tags_drift(struct planner *p)
@@ -402,12 +462,38 @@ static enum kiln_drift_cause group_version_cause(const struct planner *p,
   return tagged_this_commit ? KILN_CAUSE_OUT_OF_BAND : KILN_CAUSE_COMMIT;
 }
 
+/* "capacity, subnets and health checks": what an update sets. */
+static const char *group_settings_text(struct planner *p, bool capacity,
+                                       bool subnets, bool health,
+                                       bool target_groups)
+{
+  const char *parts[4];
+  size_t n = 0;
+  const char *out = "";
+
+  if (capacity)
+    parts[n++] = "capacity";
+  if (subnets)
+    parts[n++] = "subnets";
+  if (health)
+    parts[n++] = "health checks";
+  if (target_groups)
+    parts[n++] = "target groups";
+  for (size_t i = 0; i < n && out != NULL; i++)
+    out = kiln_arena_printf(p->a, "%s%s%s", out,
+                            i == 0       ? ""
+                            : i + 1 == n ? " and "
+                                         : ", ",
+                            parts[i]);
+  return out != NULL ? out : "settings";
+}
+
 static void stage_group(struct planner *p, int64_t version)
 {
   const struct kiln_observed_app *o = p->obs;
   const struct kiln_tag_plan *tags = &p->out->group_tags;
   enum kiln_drift_cause version_cause;
-  bool on_version, capacity, subnets;
+  bool on_version, capacity, subnets, health, target_groups;
 
   if (!o->asg_exists) {
     drift(p, "autoscaling", p->spec->autoscaling.name, "(missing)",
@@ -426,6 +512,8 @@ static void stage_group(struct planner *p, int64_t version)
      * settings can be compared now. */
     capacity_drift(p);
     subnets_drift(p);
+    health_drift(p);
+    target_groups_drift(p);
     return;
   }
   on_version = group_on_version(o, version);
@@ -445,22 +533,25 @@ static void stage_group(struct planner *p, int64_t version)
 
   capacity = capacity_drift(p);
   subnets = subnets_drift(p);
-  if (capacity || subnets) {
+  health = health_drift(p);
+  target_groups = target_groups_drift(p);
+  if (capacity || subnets || health || target_groups) {
     /* Capacity and subnets first, in one call; an empty group can take its
      * version in the same call, a populated one needs a refresh on a
      * later pass. */
     bool with_version = !on_version && o->asg_instances == 0;
-    act(p, (struct kiln_action){
-               .type = KILN_ACTION_ASG_UPDATE,
-               .lt_version = version,
-               .set_capacity = capacity,
-               .set_subnets = subnets,
-               .set_lt_version = with_version,
-               .reason = kiln_arena_printf(p->a, "set the %s%s%s of group %s",
-                                           capacity ? "capacity" : "",
-                                           capacity && subnets ? " and " : "",
-                                           subnets ? "subnets" : "",
-                                           p->spec->autoscaling.name)});
+    act(p, (struct kiln_action){.type = KILN_ACTION_ASG_UPDATE,
+                                .lt_version = version,
+                                .set_capacity = capacity,
+                                .set_subnets = subnets,
+                                .set_health = health,
+                                .set_target_groups = target_groups,
+                                .set_lt_version = with_version,
+                                .reason = kiln_arena_printf(
+                                    p->a, "set the %s of group %s",
+                                    group_settings_text(p, capacity, subnets,
+                                                        health, target_groups),
+                                    p->spec->autoscaling.name)});
     return;
   }
   /* A refresh Kiln started for another version is stopped even before any

@@ -29,8 +29,15 @@ static const char *const bdev_keys[] = {
     "device", "sizeGiB",    "type", "encrypted", "deleteOnTermination",
     "iops",   "throughput", NULL};
 static const char *const metadata_keys[] = {"httpTokens", "hopLimit", NULL};
-static const char *const asg_keys[] = {"name", "subnets", "min",
-                                       "max",  "desired", NULL};
+static const char *const asg_keys[] = {"name",
+                                       "subnets",
+                                       "min",
+                                       "max",
+                                       "desired",
+                                       "targetGroups",
+                                       "healthCheckType",
+                                       "healthCheckGracePeriodSeconds",
+                                       NULL};
 static const char *const rollout_keys[] = {
     "minHealthyPercent", "maxHealthyPercent",
     "warmupSeconds",     "skipMatching",
@@ -531,6 +538,84 @@ static void parse_launch_template(struct pctx *c, const struct kiln_ynode *root,
 
 /* ---- auto scaling and rollout ------------------------------------- */
 
+/* An ELBv2 target group ARN:
+ * arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID. */
+static const char *check_target_group_arn(const char *s)
+{
+  const char *p = s, *name;
+  size_t n;
+
+  if (strncmp(p, "arn:", 4) != 0)
+    return "expected arn:aws:elasticloadbalancing:REGION:ACCOUNT:"
+           "targetgroup/NAME/ID";
+  p += 4;
+  p += strcspn(p, ":");
+  if (strncmp(p, ":elasticloadbalancing:", 22) != 0)
+    return "not an Elastic Load Balancing ARN";
+  p += 22;
+  n = strcspn(p, ":");
+  if (n == 0 || p[n] != ':')
+    return "no region";
+  p += n + 1;
+  if (strspn(p, "0123456789") != 12 || p[12] != ':')
+    return "the account must be 12 digits";
+  p += 13;
+  if (strncmp(p, "targetgroup/", 12) != 0)
+    return "not a target group (targetgroup/NAME/ID)";
+  name = p + 12;
+  n = strcspn(name, "/");
+  if (n == 0 || n > 32 || name[n] != '/')
+    return "the target group name must be 1 to 32 characters";
+  if (strspn(name + n + 1, "0123456789abcdef") != 16 || name[n + 17] != '\0')
+    return "the target group id must be 16 hexadecimal digits";
+  return NULL;
+}
+
+/* The target group's region must be the app's: a group cannot use a
+ * target group of another region. */
+static void check_target_group_regions(struct pctx *c,
+                                       const struct kiln_ynode *asg,
+                                       const struct kiln_app_spec *app)
+{
+  const struct kiln_strs *tg = &app->autoscaling.target_groups;
+  const struct kiln_ynode *n = kiln_ynode_get(asg, "targetGroups");
+
+  for (size_t i = 0; app->region != NULL && i < tg->n; i++) {
+    const char *r = strstr(tg->items[i], ":elasticloadbalancing:") + 22;
+    size_t len = strcspn(r, ":");
+    if (strlen(app->region) != len || strncmp(r, app->region, len) != 0)
+      kiln__perr(c, n != NULL && i < n->n ? n->vals[i] : asg,
+                 "autoscaling.targetGroups[%zu]: target group is in region "
+                 "%.*s, the app in %s",
+                 i, (int)len, r, app->region);
+  }
+}
+
+static void parse_health(struct pctx *c, const struct kiln_ynode *asg,
+                         struct kiln_app_spec *app)
+{
+  struct kiln_asg_spec *out = &app->autoscaling;
+  const char *p = "autoscaling";
+  const char *type = kiln__get_str(c, asg, "healthCheckType", p, false);
+
+  out->has_target_groups =
+      kiln__get_strs(c, asg, "targetGroups", p, check_target_group_arn,
+                     "target group ARN", false, &out->target_groups);
+  if (out->has_target_groups)
+    check_target_group_regions(c, asg, app);
+  if (type != NULL) {
+    if (strcmp(type, "EC2") == 0 || strcmp(type, "ELB") == 0)
+      out->health_check_type = type;
+    else
+      kiln__perr(c, kiln_ynode_get(asg, "healthCheckType"),
+                 "autoscaling.healthCheckType: must be EC2 or ELB, not "
+                 "'%.40s'",
+                 type);
+  }
+  out->has_grace = kiln__get_int(c, asg, "healthCheckGracePeriodSeconds", p, 0,
+                                 INT32_LIMIT, false, &out->grace_seconds);
+}
+
 static void parse_autoscaling(struct pctx *c, const struct kiln_ynode *root,
                               struct kiln_app_spec *app)
 {
@@ -558,6 +643,7 @@ static void parse_autoscaling(struct pctx *c, const struct kiln_ynode *root,
   have_max = kiln__get_int(c, asg, "max", p, 0, INT32_LIMIT, true, &out->max);
   out->has_desired =
       kiln__get_int(c, asg, "desired", p, 0, INT32_LIMIT, false, &out->desired);
+  parse_health(c, asg, app);
   if (have_min && have_max && out->min > out->max)
     kiln__perr(c, kiln_ynode_get(asg, "min"),
                "autoscaling.min: %lld is greater than max %lld",

@@ -61,6 +61,10 @@ struct kiln_asg_group {
   struct kiln_asg_tag *tags;
   size_t tag_count;
   const char *status; /* "Delete in progress", or NULL */
+  const char **target_group_arns;
+  size_t target_group_count;
+  const char *health_check_type; /* "EC2" or "ELB" */
+  struct kiln_aws_opt_int health_check_grace_period_s;
 };
 
 struct kiln_asg_groups {
@@ -87,6 +91,10 @@ struct kiln_asg_create_group_request {
   size_t availability_zone_count;
   struct kiln_asg_tag *tags;
   size_t tag_count;
+  const char *const *target_group_arns;
+  size_t target_group_count;
+  const char *health_check_type; /* NULL: AWS's default (EC2) */
+  struct kiln_aws_opt_int health_check_grace_period_s;
 };
 
 /* No result: arena and out are not taken. */
@@ -101,7 +109,27 @@ struct kiln_asg_update_group_request {
   struct kiln_aws_opt_int max_size;
   struct kiln_aws_opt_int desired_capacity;
   const char *vpc_zone_identifier; /* NULL: unchanged */
+  const char *health_check_type;   /* NULL: unchanged */
+  struct kiln_aws_opt_int health_check_grace_period_s;
 };
+
+/* ---- Attach/DetachLoadBalancerTargetGroups ---- */
+
+struct kiln_asg_target_groups_request {
+  const char *group_name;
+  const char *const *arns;
+  size_t count; /* at least one */
+};
+
+/* No result. */
+int kiln_asg_attach_target_groups(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_target_groups_request *req, kiln_aws_done_cb *cb,
+    void *data);
+int kiln_asg_detach_target_groups(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_target_groups_request *req, kiln_aws_done_cb *cb,
+    void *data);
 
 int kiln_asg_update_group(struct kiln_aws_client *client,
                           const struct kiln_asg_update_group_request *req,

@@ -91,8 +91,11 @@ struct kiln_observed_app {
   const char *asg_lt_version;   /* as the group names it: "5", "$Default"... */
   struct kiln_strs asg_subnets; /* its VPCZoneIdentifier, split */
   struct kiln_tags asg_tags;    /* every tag of the group, kiln:* included */
-  size_t asg_instances;         /* in service or pending */
-  size_t asg_instances_stale;   /* not on the template's default version */
+  struct kiln_strs asg_target_groups; /* TargetGroupARNs */
+  const char *asg_health_check_type;  /* "EC2", "ELB"; NULL: not said */
+  int64_t asg_grace_seconds;          /* HealthCheckGracePeriod */
+  size_t asg_instances;               /* in service or pending */
+  size_t asg_instances_stale; /* not on the template's default version */
   /* The launch template version of each of those instances (NULL: none). */
   const char **asg_instance_versions;
   const char *asg_commit;   /* the group's kiln:commit tag, or NULL */

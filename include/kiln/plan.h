@@ -65,6 +65,8 @@ struct kiln_action {
   bool set_capacity;      /* ASG_UPDATE: min, max (and desired) */
   bool set_lt_version;    /* ASG_UPDATE: the group's launch template version */
   bool set_subnets;       /* ASG_UPDATE: the group's subnets */
+  bool set_health;        /* ASG_UPDATE: health check type and grace */
+  bool set_target_groups; /* ASG_UPDATE: attach and detach to match */
   const char *refresh_id; /* REFRESH_CANCEL, WAIT_REFRESH */
   /* BAKE: the AMI of an earlier bake of the same digest that was deleted
    * outside Kiln; it makes the bake's client token new. */

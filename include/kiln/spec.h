@@ -108,6 +108,13 @@ struct kiln_asg_spec {
   int64_t max;
   int64_t desired;
   bool has_desired; /* false: capacity left to scaling policies */
+  /* Omitted (has_* false): left as they are in AWS. Listed: managed,
+   * attached and detached to match. */
+  bool has_target_groups;
+  struct kiln_strs target_groups; /* ELBv2 target group ARNs */
+  const char *health_check_type;  /* "EC2" or "ELB"; NULL: left alone */
+  bool has_grace;
+  int64_t grace_seconds; /* healthCheckGracePeriodSeconds */
 };
 
 struct kiln_rollout_spec {

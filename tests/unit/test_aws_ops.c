@@ -256,6 +256,36 @@ static void test_asg_requests(void **state)
          "Action=CreateAutoScalingGroup&Version=2011-01-01"
          "&AutoScalingGroupName=hello&LaunchTemplate.LaunchTemplateId=lt-1"
          "&LaunchTemplate.Version=3&MinSize=0&MaxSize=3&DesiredCapacity=1");
+  {
+    static const char *const tgs[] = {"arn:tg/a", "arn:tg/b"};
+    struct kiln_asg_target_groups_request tr = {"hello", tgs, 2};
+    c.target_group_arns = tgs;
+    c.target_group_count = 2;
+    c.health_check_type = "ELB";
+    c.health_check_grace_period_s = (struct kiln_aws_opt_int){1, 120};
+    RENDER(asg_create_group, &c,
+           "Action=CreateAutoScalingGroup&Version=2011-01-01"
+           "&AutoScalingGroupName=hello&LaunchTemplate.LaunchTemplateId=lt-1"
+           "&LaunchTemplate.Version=3&MinSize=0&MaxSize=3&DesiredCapacity=1"
+           "&TargetGroupARNs.member.1=arn%3Atg%2Fa"
+           "&TargetGroupARNs.member.2=arn%3Atg%2Fb"
+           "&HealthCheckType=ELB&HealthCheckGracePeriod=120");
+    RENDER(asg_attach_target_groups, &tr,
+           "Action=AttachLoadBalancerTargetGroups&Version=2011-01-01"
+           "&AutoScalingGroupName=hello"
+           "&TargetGroupARNs.member.1=arn%3Atg%2Fa"
+           "&TargetGroupARNs.member.2=arn%3Atg%2Fb");
+    RENDER(asg_detach_target_groups, &tr,
+           "Action=DetachLoadBalancerTargetGroups&Version=2011-01-01"
+           "&AutoScalingGroupName=hello"
+           "&TargetGroupARNs.member.1=arn%3Atg%2Fa"
+           "&TargetGroupARNs.member.2=arn%3Atg%2Fb");
+    tr.count = 0;
+    RENDER_FAILS(asg_detach_target_groups, &tr);
+    c.target_group_count = 0;
+    c.health_check_type = NULL;
+    c.health_check_grace_period_s = (struct kiln_aws_opt_int){0, 0};
+  }
   c.launch_template.version = NULL;
   RENDER_FAILS(asg_create_group, &c);
   u.name = "hello";

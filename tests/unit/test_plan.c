@@ -399,6 +399,75 @@ static void subnets_changed_by_hand(struct kiln_app_spec *s,
   o->asg_subnets = (struct kiln_strs){one_subnet, 1};
   *prev = s;
 }
+static const char *tg_a[] = {
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/a/"
+    "0123456789abcdef"};
+static const char *tg_b[] = {
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/b/"
+    "0123456789abcdef"};
+static struct kiln_app_spec with_health; /* the spec naming them */
+static void health_spec(struct kiln_app_spec *s)
+{
+  s->autoscaling.has_target_groups = true;
+  s->autoscaling.target_groups = (struct kiln_strs){tg_a, 1};
+  s->autoscaling.health_check_type = "ELB";
+  s->autoscaling.has_grace = true;
+  s->autoscaling.grace_seconds = 120;
+}
+static void health_converged(struct kiln_observed_app *o)
+{
+  o->asg_target_groups = (struct kiln_strs){tg_a, 1};
+  o->asg_health_check_type = "ELB";
+  o->asg_grace_seconds = 120;
+}
+static void health_in_sync(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                           const struct kiln_app_spec **prev)
+{
+  health_spec(s);
+  health_converged(o);
+  with_health = *s;
+  *prev = &with_health;
+}
+static void target_group_swapped_by_hand(struct kiln_app_spec *s,
+                                         struct kiln_observed_app *o,
+                                         const struct kiln_app_spec **prev)
+{
+  health_in_sync(s, o, prev);
+  o->asg_target_groups = (struct kiln_strs){tg_b, 1};
+}
+static void target_groups_added_in_git(struct kiln_app_spec *s,
+                                       struct kiln_observed_app *o,
+                                       const struct kiln_app_spec **prev)
+{
+  /* The applied commit left target groups alone: git's change. */
+  *prev = &spec;
+  health_spec(s);
+  health_converged(o);
+  o->asg_target_groups = (struct kiln_strs){NULL, 0};
+}
+static void health_type_changed_by_hand(struct kiln_app_spec *s,
+                                        struct kiln_observed_app *o,
+                                        const struct kiln_app_spec **prev)
+{
+  health_in_sync(s, o, prev);
+  o->asg_health_check_type = "EC2";
+}
+static void grace_changed_by_hand(struct kiln_app_spec *s,
+                                  struct kiln_observed_app *o,
+                                  const struct kiln_app_spec **prev)
+{
+  health_in_sync(s, o, prev);
+  o->asg_grace_seconds = 0;
+}
+static void health_left_alone(struct kiln_app_spec *s,
+                              struct kiln_observed_app *o,
+                              const struct kiln_app_spec **prev)
+{
+  /* Omitted from the spec: whatever AWS has is no drift. */
+  health_converged(o);
+  o->asg_target_groups = (struct kiln_strs){tg_b, 1};
+  *prev = s;
+}
 static void imds_endpoint_disabled_by_hand(struct kiln_app_spec *s,
                                            struct kiln_observed_app *o,
                                            const struct kiln_app_spec **prev)
@@ -497,6 +566,22 @@ static const struct plan_case cases[] = {
      KILN_ACTION_NONE, KILN_STATUS_IN_SYNC, NULL, 0, false},
     {"subnets changed by hand", subnets_changed_by_hand, KILN_ACTION_ASG_UPDATE,
      KILN_STATUS_DRIFTED, "autoscaling.subnets", KILN_CAUSE_OUT_OF_BAND, true},
+    {"health checks in sync", health_in_sync, KILN_ACTION_NONE,
+     KILN_STATUS_IN_SYNC, NULL, 0, false},
+    {"target group swapped by hand", target_group_swapped_by_hand,
+     KILN_ACTION_ASG_UPDATE, KILN_STATUS_DRIFTED, "autoscaling.targetGroups",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"target groups added in git", target_groups_added_in_git,
+     KILN_ACTION_ASG_UPDATE, KILN_STATUS_PENDING, "autoscaling.targetGroups",
+     KILN_CAUSE_COMMIT, true},
+    {"health check type changed by hand", health_type_changed_by_hand,
+     KILN_ACTION_ASG_UPDATE, KILN_STATUS_DRIFTED, "autoscaling.healthCheckType",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"grace period changed by hand", grace_changed_by_hand,
+     KILN_ACTION_ASG_UPDATE, KILN_STATUS_DRIFTED,
+     "autoscaling.healthCheckGracePeriodSeconds", KILN_CAUSE_OUT_OF_BAND, true},
+    {"health checks left alone when omitted", health_left_alone,
+     KILN_ACTION_NONE, KILN_STATUS_IN_SYNC, NULL, 0, false},
     {"IMDS endpoint disabled by hand", imds_endpoint_disabled_by_hand,
      KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_DRIFTED,
      "launchTemplate.metadata.httpEndpoint", KILN_CAUSE_OUT_OF_BAND, true},
