@@ -53,6 +53,29 @@ static json_object *action_json(const struct kiln_plan *p)
   return o;
 }
 
+/* {"state", "launch_template_version", "refresh_id", "percent",
+ *  "checkpoint", "bake_remaining_s", "cause"}, or null before the version
+ * git wants is known. */
+static json_object *release_json(const struct kiln_release *r)
+{
+  json_object *o;
+  if (r->version == 0)
+    return NULL;
+  o = json_object_new_object();
+  json_object_object_add(
+      o, "state", json_object_new_string(kiln_release_state_name(r->state)));
+  json_object_object_add(o, "launch_template_version",
+                         json_object_new_int64(r->version));
+  json_object_object_add(o, "refresh_id", kiln_json_string(r->refresh_id));
+  json_object_object_add(o, "percent", json_object_new_int64(r->percent));
+  /* Not derived yet: AWS's DescribeInstanceRefreshes does not say which
+   * checkpoint a refresh waits at, nor when its bake began. */
+  json_object_object_add(o, "checkpoint", NULL);
+  json_object_object_add(o, "bake_remaining_s", NULL);
+  json_object_object_add(o, "cause", kiln_json_string(r->cause));
+  return o;
+}
+
 json_object *kiln_report_plan_json(const struct kiln_plan *p)
 {
   json_object *o = json_object_new_object();
@@ -79,6 +102,7 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p)
   }
   if (p->action.type != KILN_ACTION_NONE)
     json_object_array_add(actions, action_json(p));
+  json_object_object_add(o, "release", release_json(&p->release));
   json_object_object_add(o, "drift", drift);
   json_object_object_add(o, "actions", actions);
   json_object_object_add(o, "message", str_or_null(p->message));
@@ -128,6 +152,14 @@ int kiln_report_plans_text(const char *commit, const struct kiln_plan *plans,
     err |= kiln_buf_printf(
         out, "%-*s  %-11s  %s\n", w, p->app, kiln_plan_status_name(p->status),
         p->message != NULL && p->message[0] != '\0' ? p->message : "-");
+    if (p->release.state != KILN_RELEASE_NONE &&
+        p->release.state != KILN_RELEASE_HEALTHY)
+      err |= kiln_buf_printf(
+          out, "%-*s    release of version %lld: %s, %lld%% replaced%s%s\n", w,
+          "", (long long)p->release.version,
+          kiln_release_state_name(p->release.state),
+          (long long)p->release.percent, p->release.cause != NULL ? "; " : "",
+          p->release.cause != NULL ? p->release.cause : "");
     for (size_t j = 0; j < p->n_drift && err == 0; j++)
       err |= kiln_buf_printf(out, "%-*s    %-36s %s -> %s  [%s]\n", w, "",
                              p->drift[j].field, p->drift[j].actual,

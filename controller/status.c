@@ -44,9 +44,13 @@ static bool copy_plan(struct kiln_arena *a, struct kiln_plan *to,
   to->action.digest = dup(a, from->action.digest, &ok);
   to->action.ami_id = dup(a, from->action.ami_id, &ok);
   to->action.lt_data = NULL;
+  /* The executor's tag plan, like the template data, is not reported. */
+  memset(&to->group_tags, 0, sizeof(to->group_tags));
   to->action.refresh_id = dup(a, from->action.refresh_id, &ok);
   to->action.rebake_of = dup(a, from->action.rebake_of, &ok);
   to->action.reason = dup(a, from->action.reason, &ok);
+  to->release.refresh_id = dup(a, from->release.refresh_id, &ok);
+  to->release.cause = dup(a, from->release.cause, &ok);
   to->drift = NULL;
   if (from->n_drift > 0) {
     to->drift = kiln_arena_alloc(a, from->n_drift * sizeof(*to->drift));

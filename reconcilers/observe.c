@@ -741,6 +741,7 @@ static void apply_refresh(const struct kiln_asg_instance_refreshes *r,
     return;
   latest = &r->refreshes[0];
   a->refresh = refresh_state(latest->status);
+  a->refresh_status = latest->status;
   a->refresh_id = latest->id;
   /* Checked by the client: a version AWS sends that is not a number fails
    * DescribeInstanceRefreshes; $Default and $Latest are 0. */

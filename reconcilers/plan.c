@@ -647,6 +647,7 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
   ami = stage_image(&p);
   version = ami != NULL ? stage_launch_template(&p, ami) : 0;
   stage_group(&p, version);
+  kiln_release_derive(obs, version, &out->release);
 
   out->status = status_of(&p);
   if (out->message == NULL)

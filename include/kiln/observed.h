@@ -108,6 +108,7 @@ struct kiln_observed_app {
   int64_t refresh_version; /* launch template version it rolls out; 0: ? */
   int64_t refresh_percent;
   const char *refresh_reason;
+  const char *refresh_status; /* as AWS says it: "Baking", "RollbackFailed" */
 };
 
 /* Pure functions of the model. */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kiln/observed.h"
+#include "kiln/release.h"
 #include "kiln/spec.h"
 
 struct kiln_arena;
@@ -105,6 +106,9 @@ struct kiln_plan {
    * group writes them with it, so a group's kiln:commit always names the
    * commit whose tags it carries. */
   struct kiln_tag_plan group_tags;
+  /* The release of the version git wants, as AWS shows it
+   * (kiln/release.h). */
+  struct kiln_release release;
 };
 
 /* Plans one app. prev is the same app's spec at the commit Kiln last

@@ -86,7 +86,14 @@ def test_5xx_and_dropped_connections_are_retried(awsemu):
               {"name": "/aws/service/ami-amazon-linux-latest/"
                        "al2023-ami-kernel-default-x86_64"},
               env={**FAST, "AWS_MAX_ATTEMPTS": "4"})
-    assert out["attempts"] == 3 and out["result"]["value"].startswith("ami-")
+    assert out["result"]["value"].startswith("ami-")
+    # Three requests reached AWS: the 500, the one whose connection was
+    # reset, and the answer. The emulator keeps connections alive as AWS
+    # does, and a request whose reused connection dies before any byte of
+    # an answer is sent again on a fresh one by libcurl itself, so Kiln may
+    # count the reset as part of its retry or not.
+    assert awsemu.counts().get("ssm:GetParameter") == 3
+    assert out["attempts"] in (2, 3)
 
 
 def test_a_throttled_page_in_the_middle_is_retried(awsemu):

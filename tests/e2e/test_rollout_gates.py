@@ -49,6 +49,15 @@ def test_release_asks_aws_for_alarms_checkpoints_and_bake_time(fleet):
     assert prefs["CheckpointDelay"] == 1
     assert prefs["BakeTime"] == 2
     assert prefs["AutoRollback"] is True
+    # The release, as kiln plan derives it from the group's refresh.
+    rc, doc = fleet.plan()
+    release = doc["apps"][0]["release"]
+    assert rc == 0, doc
+    assert release["state"] == "healthy", release
+    assert release["launch_template_version"] == int(fleet.group()["LaunchTemplate"]["Version"])
+    # A group in sync costs no refresh lookup, so no refresh is named.
+    assert release["refresh_id"] is None
+    assert release["percent"] == 100 and release["cause"] is None
 
 
 def test_rollout_gates_are_validated_with_file_and_line(fleet):

@@ -65,7 +65,7 @@ def copy_app(name):
 
 # (id, mutation, file, line, message fragment)
 VARIANTS = [
-    ("unknown-top-key", replace(APP, "drift: correct", "drfit: correct"), APP, 45, "did you mean 'drift'"),
+    ("unknown-top-key", replace(APP, "drift: correct", "drfit: correct"), APP, 59, "did you mean 'drift'"),
     ("unknown-lt-key", replace(APP, "  instanceType: t3.micro", "  instancetype: t3.micro"), APP, 21, "did you mean 'instanceType'"),
     ("unknown-nested-key", replace(APP, "type: gp3,", "kind: gp3,"), APP, 26, "unknown key 'kind'"),
     ("wrong-api-version", replace(APP, "apiVersion: kiln.dev/v1", "apiVersion: kiln.dev/v2"), APP, 5, "not supported"),
@@ -82,12 +82,12 @@ VARIANTS = [
     ("int32-overflow", replace(APP, "  max: 3", "  max: 4294967296"), APP, 33, "out of range"),
     ("quoted-integer", replace(APP, "  max: 3", '  max: "3"'), APP, 33, "expected an integer"),
     ("octal-looking", replace(APP, "  max: 3", "  max: 010"), APP, 33, "leading zero"),
-    ("min-healthy-range", replace(APP, "minHealthyPercent: 100", "minHealthyPercent: 101"), APP, 39, "out of range"),
-    ("max-healthy-range", replace(APP, "maxHealthyPercent: 200", "maxHealthyPercent: 99"), APP, 40, "out of range"),
-    ("healthy-spread", replace(APP, "minHealthyPercent: 100", "minHealthyPercent: 90"), APP, 40, "must not exceed 100"),
-    ("negative-warmup", replace(APP, "warmupSeconds: 120", "warmupSeconds: -5"), APP, 41, "out of range"),
-    ("bool-yes", replace(APP, "skipMatching: true", "skipMatching: yes"), APP, 42, "write true or false"),
-    ("bad-drift", replace(APP, "drift: correct", "drift: fix"), APP, 45, "'correct' or 'report'"),
+    ("min-healthy-range", replace(APP, "minHealthyPercent: 100", "minHealthyPercent: 101"), APP, 45, "out of range"),
+    ("max-healthy-range", replace(APP, "maxHealthyPercent: 200", "maxHealthyPercent: 99"), APP, 46, "out of range"),
+    ("healthy-spread", replace(APP, "minHealthyPercent: 100", "minHealthyPercent: 90"), APP, 46, "must not exceed 100"),
+    ("negative-warmup", replace(APP, "warmupSeconds: 120", "warmupSeconds: -5"), APP, 47, "out of range"),
+    ("bool-yes", replace(APP, "skipMatching: true", "skipMatching: yes"), APP, 48, "write true or false"),
+    ("bad-drift", replace(APP, "drift: correct", "drift: fix"), APP, 59, "'correct' or 'report'"),
     ("bad-region", replace(APP, "name: hello", "name: hello\nregion: mars-1"), APP, 8, "invalid region"),
     ("bad-ami", replace(APP, "parent: ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64", "parent: ami-12345"), APP, 12, "invalid AMI id"),
     ("bad-ssm", replace(APP, "ssm:/aws/service/", "ssm:/aws//service/"), APP, 12, "invalid SSM parameter"),

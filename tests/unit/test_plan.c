@@ -628,6 +628,53 @@ static void test_plan_table(void **state)
   }
 }
 
+/* The release state, from the group's latest refresh, as a table. */
+static void test_release_states(void **state)
+{
+  static const struct {
+    const char *status;
+    int64_t refresh_version;
+    size_t stale;
+    enum kiln_release_state want;
+    bool cause;
+  } rows[] = {
+      {"Pending", 4, 2, KILN_RELEASE_ROLLING_OUT, false},
+      {"InProgress", 4, 1, KILN_RELEASE_ROLLING_OUT, false},
+      {"Baking", 4, 0, KILN_RELEASE_BAKING, false},
+      {"Successful", 4, 0, KILN_RELEASE_HEALTHY, false},
+      {"RollbackInProgress", 4, 1, KILN_RELEASE_ROLLING_BACK, true},
+      {"RollbackSuccessful", 4, 2, KILN_RELEASE_FAILED, true},
+      {"Failed", 4, 2, KILN_RELEASE_FAILED, true},
+      {"Cancelled", 4, 2, KILN_RELEASE_FAILED, true},
+      {"RollbackFailed", 4, 1, KILN_RELEASE_DEGRADED, true},
+      /* A refresh of another version says nothing of this one. */
+      {"Failed", 3, 2, KILN_RELEASE_NONE, false},
+      {"Successful", 3, 0, KILN_RELEASE_HEALTHY, false},
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    struct kiln_observed_app o = converged;
+    struct kiln_release r;
+    o.refresh_status = rows[i].status;
+    o.refresh_version = rows[i].refresh_version;
+    o.refresh_percent = 40;
+    o.refresh_reason = "alarm hello-5xx is in ALARM";
+    o.asg_instances_stale = rows[i].stale;
+    kiln_release_derive(&o, 4, &r);
+    if (r.state != rows[i].want)
+      fprintf(stderr, "row %zu (%s): %s\n", i, rows[i].status,
+              kiln_release_state_name(r.state));
+    assert_int_equal(r.state, rows[i].want);
+    assert_int_equal(r.cause != NULL, rows[i].cause);
+    assert_int_equal(r.version, 4);
+  }
+  {
+    struct kiln_release r;
+    kiln_release_derive(&converged, 0, &r);
+    assert_int_equal(r.state, KILN_RELEASE_NONE);
+  }
+}
+
 static void test_plan_is_deterministic_and_digest_follows_parent(void **state)
 {
   struct kiln_plan a, b;
@@ -997,6 +1044,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plan_table),
+      cmocka_unit_test(test_release_states),
       cmocka_unit_test(test_plan_is_deterministic_and_digest_follows_parent),
       cmocka_unit_test(test_lt_data_tags_and_imds),
       cmocka_unit_test(test_follow_on_refreshes_a_populated_group),
