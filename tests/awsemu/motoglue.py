@@ -18,6 +18,10 @@ def autoscaling(account_id, region):
     return get_backend("autoscaling")[account_id][region]
 
 
+def cloudwatch(account_id, region):
+    return get_backend("cloudwatch")[account_id][region]
+
+
 def ssm(account_id, region):
     return get_backend("ssm")[account_id][region]
 

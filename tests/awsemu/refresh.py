@@ -22,8 +22,32 @@ FAULT_REASON = ("Instance refresh failed: replacement instances did not pass the
                 "health checks (refresh-fail fault injected by awsemu).")
 
 
+CHECKPOINT_DELAY_DEFAULT = 3600   # AWS seconds, when CheckpointPercentages has no delay
+PROTECTED_WAIT_S = 3600           # AWS waits one hour for protection or standby to end
+MAX_ALARMS = 10
+
+
 LAUNCH_REASON = ("Instance refresh failed: new instances could not be launched. "
                  "For more information, see the scaling activities. ")
+
+
+HELD_WAIT = {
+    "protected": ("Waiting for instances with scale-in protection to be unprotected or "
+                  "removed from the group. For example: %s is protected from scale in."),
+    "standby": ("Waiting for instances in Standby to return to service or be removed "
+                "from the group. For example: %s is in Standby."),
+}
+HELD_FAILED = {
+    "protected": ("Instance refresh failed: instances with scale-in protection were not "
+                  "unprotected within one hour. For example: %s is protected from scale in."),
+    "standby": ("Instance refresh failed: instances in Standby did not return to service "
+                "within one hour. For example: %s is in Standby."),
+}
+
+
+def alarm_reason(names):
+    return ("Instance refresh failed because the following CloudWatch alarms went into "
+            "ALARM state: " + ", ".join(names) + ".")
 
 
 class LaunchFailed(Exception):
@@ -69,6 +93,12 @@ class Refresh:
         self.batches = 0
         self.next_at = now
         self.rollback = None  # dict once a rollback started
+        self.checkpoints = list(preferences.get("CheckpointPercentages") or [])
+        self.checkpoint_delay = preferences.get("CheckpointDelay", CHECKPOINT_DELAY_DEFAULT)
+        self.checkpoints_reached = 0   # how many checkpoints were passed
+        self.waiting = None            # "checkpoint", "protected", or None
+        self.wait_started = None
+        self.alarms = list((preferences.get("AlarmSpecification") or {}).get("Alarms") or [])
 
     def active(self):
         return self.status in ACTIVE
@@ -80,8 +110,14 @@ class Refresh:
             pct = 0
         else:
             pct = 100 if not done else min(100, int(self.replaced * 100 / done))
-        if self.status == "Successful":
+        if self.status in ("Successful", "Baking"):
             pct, remaining = 100, 0
+        if self.rollback is not None and done:
+            # AWS: PercentageComplete goes back down to zero during a rollback.
+            undone = self.rollback["replaced"]
+            pct = max(0, min(100, int(max(0, self.replaced - undone) * 100 / done)))
+            if self.status == "RollbackSuccessful":
+                pct = 0
         out = {
             "InstanceRefreshId": self.id,
             "AutoScalingGroupName": self.group_name,
@@ -194,10 +230,27 @@ class InstanceRefreshes:
             if min_h == 100 and prefs["MaxHealthyPercentage"] == 100:
                 raise ApiError("ValidationError",
                                "MinHealthyPercentage and MaxHealthyPercentage cannot both be 100.")
+        checkpoints = prefs.get("CheckpointPercentages")
+        if "CheckpointDelay" in prefs and not checkpoints:
+            raise ApiError("ValidationError",
+                           "CheckpointDelay can only be specified together with "
+                           "CheckpointPercentages.")
+        if checkpoints:
+            if any(b <= a for a, b in zip(checkpoints, checkpoints[1:])):
+                raise ApiError("ValidationError",
+                               "CheckpointPercentages must be unique and in ascending order.")
+            out.setdefault("CheckpointDelay", CHECKPOINT_DELAY_DEFAULT)
+        alarms = (prefs.get("AlarmSpecification") or {}).get("Alarms")
+        if alarms is not None and len(alarms) > MAX_ALARMS:
+            raise ApiError("ValidationError",
+                           f"AlarmSpecification can contain at most {MAX_ALARMS} alarms.")
+        if alarms is not None and len(set(alarms)) != len(alarms):
+            raise ApiError("ValidationError", "AlarmSpecification contains duplicate alarms.")
         out.setdefault("SkipMatching", False)
         out.setdefault("AutoRollback", False)
-        out.setdefault("ScaleInProtectedInstances", "Ignore")
-        out.setdefault("StandbyInstances", "Ignore")
+        # AWS's defaults for both are Wait (RefreshPreferences).
+        out.setdefault("ScaleInProtectedInstances", "Wait")
+        out.setdefault("StandbyInstances", "Wait")
         return out
 
     def _group_config(self, group):
@@ -238,6 +291,16 @@ class InstanceRefreshes:
                            else "IrreversibleInstanceRefresh",
                            f"{what} is not supported when the Auto Scaling group uses the "
                            "launch template's $Latest or $Default version.")
+        try:
+            data = group.ec2_launch_template.get_version(version).data or {}
+        except Exception:
+            data = {}
+        if str(data.get("ImageId", "")).startswith("resolve:ssm:"):
+            raise ApiError("ValidationError" if what == "AutoRollback"
+                           else "IrreversibleInstanceRefresh",
+                           f"{what} is not supported when the Auto Scaling group's launch "
+                           "template uses a Systems Manager parameter instead of an AMI ID "
+                           "for the ImageId property.")
 
     def _DescribeInstanceRefreshes(self, req, p, now):
         name = p["AutoScalingGroupName"]
@@ -267,14 +330,17 @@ class InstanceRefreshes:
     def _CancelInstanceRefresh(self, req, p, now):
         self._group(req, p["AutoScalingGroupName"])
         r = self._active_for(req, p["AutoScalingGroupName"])
-        if r is None or r.status not in ("Pending", "InProgress", "Baking"):
+        if r is None or r.status not in ("Pending", "InProgress", "Baking",
+                                         "RollbackInProgress"):
             raise ApiError("ActiveInstanceRefreshNotFound",
                            "No in progress or pending Instance Refresh found for Auto Scaling "
                            f"group {p['AutoScalingGroupName']}")
-        # Replacements already made stay; the one in flight finishes first.
+        # Replacements already made stay (forward or back); the one in
+        # flight finishes first. A rollback can be cancelled too.
         r.status = "Cancelling"
-        if self.batch_seconds is not None:
-            r.next_at = min(r.next_at, now + self.batch_seconds)
+        r.status_reason = None
+        r.waiting = None
+        r.next_at = min(r.next_at, now + self._wait(r))
         return {"InstanceRefreshId": r.id}
 
     def _RollbackInstanceRefresh(self, req, p, now):
@@ -305,9 +371,28 @@ class InstanceRefreshes:
 
     def tick(self, now):
         for r in self.refreshes:
-            if r.active() and now >= r.next_at:
+            if not r.active():
+                continue
+            # Alarms are watched continuously while the refresh replaces
+            # instances, waits at a checkpoint or bakes, not only between
+            # batches.
+            if r.alarms and r.status in ("InProgress", "Baking"):
+                firing = self._alarms_in_alarm(r)
+                if firing:
+                    group = motoglue.autoscaling(r.account_id, r.region) \
+                        .autoscaling_groups.get(r.group_name)
+                    if group is not None:
+                        self._fail(r, group, now, alarm_reason(firing))
+                        continue
+            if now >= r.next_at:
                 self._step(r, now)
-                r.next_at = now + self._wait(r)
+                if r.active() and r.next_at <= now:
+                    r.next_at = now + self._wait(r)
+
+    def _alarms_in_alarm(self, r):
+        cloudwatch = motoglue.cloudwatch(r.account_id, r.region)
+        return [name for name in r.alarms
+                if getattr(cloudwatch.alarms.get(name), "state_value", None) == "ALARM"]
 
     def _step(self, r, now):
         backend = motoglue.autoscaling(r.account_id, r.region)
@@ -321,11 +406,13 @@ class InstanceRefreshes:
         if r.status == "Pending":
             # The first batch completes one batch period after this.
             r.status = "InProgress"
-            r.total = len(self._outdated(r, group, r.target))
+            r.total = len(self._eligible(r, self._outdated(r, group, r.target)))
             if r.total == 0 and not r.will_fail:
                 self._step_forward(r, group, now)
             return
-        if r.status == "InProgress":
+        if r.status == "Baking":
+            self._succeed(r, group, now)
+        elif r.status == "InProgress":
             self._step_forward(r, group, now)
         elif r.status == "RollbackInProgress":
             self._step_rollback(r, group, now)
@@ -337,11 +424,13 @@ class InstanceRefreshes:
         return [s for s in group.instance_states
                 if motoglue.instance_template(s) != (template.id, version)]
 
-    def _replace(self, r, group, stale, config):
+    def _replace(self, r, group, stale, config, limit=None):
         capacity = group.desired_capacity or len(group.instance_states)
         prefs = r.preferences
         n = min(len(stale), batch_size(capacity, prefs["MinHealthyPercentage"],
                                        prefs.get("MaxHealthyPercentage", 100)))
+        if limit is not None:
+            n = max(1, min(n, limit))
         victims = stale[:n]
         template, version = config
         motoglue.LAUNCH_CAUSE["text"] = (
@@ -359,25 +448,116 @@ class InstanceRefreshes:
         motoglue.terminate_in_group(group, victims)
         return n
 
+    def _held(self, r, state):
+        """Why an outdated instance cannot be replaced now ("protected",
+        "standby"), or None. Refresh/Terminate replace it; Ignore leaves it
+        out altogether (see _eligible)."""
+        if (getattr(state, "protected_from_scale_in", False)
+                and r.preferences["ScaleInProtectedInstances"] == "Wait"):
+            return "protected"
+        if (str(getattr(state, "lifecycle_state", "")).startswith("Standby")
+                and r.preferences["StandbyInstances"] == "Wait"):
+            return "standby"
+        return None
+
+    def _eligible(self, r, stale):
+        out = []
+        for s in stale:
+            if (getattr(s, "protected_from_scale_in", False)
+                    and r.preferences["ScaleInProtectedInstances"] == "Ignore"):
+                continue
+            if (str(getattr(s, "lifecycle_state", "")).startswith("Standby")
+                    and r.preferences["StandbyInstances"] == "Ignore"):
+                continue
+            out.append(s)
+        return out
+
+    def _checkpoint_due(self, r):
+        """The next checkpoint percentage not yet reached, or None."""
+        if r.checkpoints_reached < len(r.checkpoints):
+            return r.checkpoints[r.checkpoints_reached]
+        return None
+
+    def _percent(self, r):
+        return 100 if not r.total else r.replaced * 100 / r.total
+
     def _step_forward(self, r, group, now):
-        stale = self._outdated(r, group, r.target)
+        if r.waiting == "checkpoint":
+            # The checkpoint delay is over.
+            r.waiting = None
+            r.status_reason = None
+        stale = self._eligible(r, self._outdated(r, group, r.target))
         if r.will_fail and (r.batches >= 1 or not stale):
             self._fail(r, group, now)
             return
-        if stale:
+        # A checkpoint is reached once the replacements of the batch that
+        # crossed it have warmed up, i.e. at this step.
+        cp = self._checkpoint_due(r)
+        if cp is not None and r.batches and self._percent(r) >= cp and cp < 100:
+            while (self._checkpoint_due(r) is not None
+                   and self._percent(r) >= self._checkpoint_due(r)):
+                r.checkpoints_reached += 1
+            if stale:
+                r.waiting = "checkpoint"
+                r.status_reason = (
+                    f"Waiting for checkpoint delay to expire. Checkpoint "
+                    f"{r.checkpoints_reached} of {len(r.checkpoints)} "
+                    f"({r.checkpoints[r.checkpoints_reached - 1]}%) reached at "
+                    f"{_utc(now).strftime('%Y-%m-%dT%H:%M:%SZ')}; the refresh continues "
+                    f"after {r.checkpoint_delay} seconds.")
+                r.next_at = now + self.emulator.aws_seconds(r.checkpoint_delay)
+                return
+        if r.checkpoints and self._checkpoint_due(r) is None and r.checkpoints[-1] < 100:
+            # AWS replaces only up to the last checkpoint.
+            stale = []
+        ready = [s for s in stale if self._held(r, s) is None]
+        if stale and not ready:
+            held = stale[0]
+            why = self._held(r, held)
+            if r.waiting != why:
+                r.waiting, r.wait_started = why, now
+            if now - r.wait_started >= self.emulator.aws_seconds(PROTECTED_WAIT_S):
+                self._fail(r, group, now, HELD_FAILED[why] % held.instance.id)
+                return
+            r.status_reason = HELD_WAIT[why] % held.instance.id
+            r.next_at = now + min(1.0, self._wait(r) or 1.0)
+            return
+        if r.waiting in ("protected", "standby"):
+            r.waiting = None
+            r.status_reason = None
+        if ready:
+            limit = None
+            cp = self._checkpoint_due(r)
+            if cp is not None and r.total:
+                limit = math.ceil(r.total * cp / 100) - r.replaced
             try:
-                r.replaced += self._replace(r, group, stale, r.target)
+                r.replaced += self._replace(r, group, ready, r.target, limit)
             except LaunchFailed as e:
                 self._fail(r, group, now, LAUNCH_REASON + str(e))
                 return
             r.batches += 1
-            stale = self._outdated(r, group, r.target)
+            stale = self._eligible(r, self._outdated(r, group, r.target))
+            if r.checkpoints and r.checkpoints[-1] < 100:
+                last = r.checkpoints[-1]
+                if self._percent(r) >= last:
+                    stale = []
+                    r.checkpoints_reached = len(r.checkpoints)
         if not stale and not r.will_fail:
-            if r.desired:
-                motoglue.set_group_template(group, r.target[0],
-                                            r.desired["LaunchTemplate"].get("Version",
-                                                                            r.target[1]))
-            self._finish(r, now, "Successful", None)
+            bake = r.preferences.get("BakeTime") or 0
+            if bake > 0:
+                r.status = "Baking"
+                r.status_reason = (f"Waiting for the bake time of {bake} seconds to pass "
+                                   "before the instance refresh is complete.")
+                r.next_at = now + self.emulator.aws_seconds(bake)
+            else:
+                self._succeed(r, group, now)
+
+    def _succeed(self, r, group, now):
+        if r.desired:
+            motoglue.set_group_template(group, r.target[0],
+                                        r.desired["LaunchTemplate"].get("Version",
+                                                                        r.target[1]))
+        self._finish(r, now, "Successful", None)
 
     def _fail(self, r, group, now, reason=FAULT_REASON):
         if r.preferences.get("AutoRollback") and r.desired:
@@ -388,6 +568,8 @@ class InstanceRefreshes:
 
     def _start_rollback(self, r, group, now, reason):
         r.status = "RollbackInProgress"
+        r.status_reason = reason
+        r.waiting = None
         r.rollback = {"reason": reason, "start": now, "replaced": 0, "total": None}
         r.rollback["total"] = len(self._outdated(r, group, r.original))
         r.next_at = now + self._wait(r)
