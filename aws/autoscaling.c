@@ -385,18 +385,26 @@ const struct kiln__op_desc kiln__asg_detach_target_groups_desc = {
     KILN_AWS_AUTOSCALING, "DetachLoadBalancerTargetGroups", NULL, NULL, NULL,
     parse_empty};
 
-int kiln_asg_attach_target_groups(
-    struct kiln_aws_client *client,
-    const struct kiln_asg_target_groups_request *req, kiln_aws_done_cb *cb,
-    void *data)
+static int target_groups_op(struct kiln_aws_client *client,
+                            const struct kiln_asg_target_groups_request *req,
+                            const struct kiln__op_desc *desc,
+                            kiln_aws_done_cb *cb, void *data)
 {
   struct kiln__op_body b;
 
   if (req == NULL)
     return KILN_EINVAL;
-  kiln__asg_attach_target_groups_body(req, &b);
-  return kiln__op_start(client, &kiln__asg_attach_target_groups_desc, &b, NULL,
-                        NULL, 0, cb, data);
+  target_groups_body(req, desc->action, &b);
+  return kiln__op_start(client, desc, &b, NULL, NULL, 0, cb, data);
+}
+
+int kiln_asg_attach_target_groups(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_target_groups_request *req, kiln_aws_done_cb *cb,
+    void *data)
+{
+  return target_groups_op(client, req, &kiln__asg_attach_target_groups_desc, cb,
+                          data);
 }
 
 int kiln_asg_detach_target_groups(
@@ -404,13 +412,8 @@ int kiln_asg_detach_target_groups(
     const struct kiln_asg_target_groups_request *req, kiln_aws_done_cb *cb,
     void *data)
 {
-  struct kiln__op_body b;
-
-  if (req == NULL)
-    return KILN_EINVAL;
-  kiln__asg_detach_target_groups_body(req, &b);
-  return kiln__op_start(client, &kiln__asg_detach_target_groups_desc, &b, NULL,
-                        NULL, 0, cb, data);
+  return target_groups_op(client, req, &kiln__asg_detach_target_groups_desc, cb,
+                          data);
 }
 
 /* ---- StartInstanceRefresh / CancelInstanceRefresh ---- */
