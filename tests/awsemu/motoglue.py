@@ -64,6 +64,7 @@ def _install_template_tags_fix():
 
 
 def install():
+    _install_target_health()
     _install_user_data_fix()
     _install_template_tags_fix()
     _install_instance_versions()
@@ -129,13 +130,53 @@ def launch_into_group(group, template, version, count):
 
 
 def terminate_in_group(group, states):
-    """Terminates instances of `group` and removes them from it."""
+    """Terminates instances of `group` and removes them from it (and from
+    its target groups, as AWS deregisters them before terminating)."""
     if not states:
         return
     ids = [s.instance.id for s in states]
     doomed = set(id(s) for s in states)
     group.instance_states = [s for s in group.instance_states if id(s) not in doomed]
+    for tg in _target_groups(group):
+        tg.deregister_terminated_instances(ids)
     group.autoscaling_backend.ec2_backend.terminate_instances(ids)
+
+
+def _target_groups(group):
+    arns = list(getattr(group, "target_group_arns", None) or [])
+    if not arns:
+        return []
+    elbv2 = group.autoscaling_backend.elbv2_backend
+    return [elbv2.target_groups[a] for a in arns if a in elbv2.target_groups]
+
+
+def _after_launch(group, states):
+    """What AWS does for every instance a group launches and moto does not:
+    the aws:ec2launchtemplate:version tag names the version the instance
+    was really launched from (moto tags the template's default version),
+    and the instance is registered in the group's target groups (moto does
+    it only on capacity changes, not for refresh replacements)."""
+    if not states:
+        return
+    ec2_backend = group.autoscaling_backend.ec2_backend
+    template = getattr(group, "ec2_launch_template", None)
+    if template is not None:
+        try:
+            number = str(template.get_version(group.launch_template_version).number)
+        except Exception:
+            number = None
+        if number is not None:
+            ec2_backend.create_tags([s.instance.id for s in states],
+                                    {"aws:ec2launchtemplate:version": number})
+    import time
+
+    for s in states:
+        LAUNCHED[s.instance.id] = time.time()
+    for tg in _target_groups(group):
+        tg.register([{"Id": s.instance.id, "Port": tg.port} for s in states])
+
+
+LAUNCHED = {}  # instance id -> time its group launched it
 
 
 def set_group_template(group, template, version):
@@ -296,10 +337,75 @@ def _install_launch_checks():
             _record(self, "Launching a new EC2 instance.  Status Reason: " + message, cause,
                     "Failed", message)
             return
-        for s in self.instance_states:
-            if s not in before:
-                _record(self, f"Launching a new EC2 instance: {s.instance.id}", cause,
-                        "Successful")
+        fresh = [s for s in self.instance_states if s not in before]
+        for s in fresh:
+            _record(self, f"Launching a new EC2 instance: {s.instance.id}", cause,
+                    "Successful")
+        _after_launch(self, fresh)
 
     cls.replace_autoscaling_group_instances = replace
     cls._awsemu_launch_checks = True
+
+
+# ------------------------------------------------------------ health
+
+def unhealthy_rule(instance):
+    """The active `unhealthy` fault whose image_tags the instance's AMI
+    carries (all of them), or None."""
+    if EMULATOR is None:
+        return None
+    rules = EMULATOR.faults.active("unhealthy")
+    if not rules:
+        return None
+    ec2_backend = instance.ec2_backend
+    ami = ec2_backend.amis.get(instance.image_id)
+    tags = {t["key"]: t["value"] for t in ami.get_tags()} if ami is not None else {}
+    for rule in rules:
+        if all(tags.get(k) == v for k, v in rule.image_tags.items()):
+            return rule
+    return None
+
+
+def grace_over(instance, now):
+    """Whether the group's health check grace period (scaled) has passed
+    since the group launched the instance."""
+    launched = LAUNCHED.get(instance.id)
+    if launched is None:
+        return True
+    group = getattr(instance, "autoscaling_group", None)
+    grace = getattr(group, "health_check_grace_period", 0) or 0
+    return now - launched >= EMULATOR.aws_seconds(grace)
+
+
+def _install_target_health():
+    """DescribeTargetHealth for instances a group launched: `initial` during
+    the group's health check grace period, then `healthy`, or `unhealthy`
+    when an `unhealthy` fault names tags of the instance's AMI."""
+    from moto.elbv2 import models as elb_models
+
+    cls = elb_models.FakeTargetGroup
+    if getattr(cls, "_awsemu_health", False):
+        return
+    original = cls.health_for
+
+    def health_for(self, target, ec2_backend):
+        import time
+
+        status = original(self, target, ec2_backend)
+        if getattr(status, "status", None) != "healthy" or EMULATOR is None:
+            return status
+        instance = ec2_backend.get_instance_by_id(target["Id"])
+        if instance is None or instance.id not in LAUNCHED:
+            return status
+        if not grace_over(instance, time.time()):
+            return elb_models.FakeHealthStatus(
+                instance.id, status.port, self.health_check_port, "initial",
+                "Elb.RegistrationInProgress", "Target registration is in progress")
+        if unhealthy_rule(instance) is not None:
+            return elb_models.FakeHealthStatus(
+                instance.id, status.port, self.health_check_port, "unhealthy",
+                "Target.FailedHealthChecks", "Health checks failed")
+        return status
+
+    cls.health_for = health_for
+    cls._awsemu_health = True

@@ -45,6 +45,15 @@ HELD_FAILED = {
 }
 
 
+HEALTH_REASON = ("Instance refresh failed: replacement instances did not pass their "
+                 "ELB health checks. For example: %s is unhealthy.")
+
+
+def _elb_health(group):
+    return (getattr(group, "health_check_type", "EC2") == "ELB"
+            and bool(getattr(group, "target_group_arns", None)))
+
+
 def alarm_reason(names):
     return ("Instance refresh failed because the following CloudWatch alarms went into "
             "ALARM state: " + ", ".join(names) + ".")
@@ -98,6 +107,7 @@ class Refresh:
         self.checkpoints_reached = 0   # how many checkpoints were passed
         self.waiting = None            # "checkpoint", "protected", or None
         self.wait_started = None
+        self.last_new = []             # instances the last batch launched
         self.alarms = list((preferences.get("AlarmSpecification") or {}).get("Alarms") or [])
 
     def active(self):
@@ -446,6 +456,7 @@ class InstanceRefreshes:
             message = acts[-1].get("StatusMessage", "") if acts else ""
             raise LaunchFailed(message)
         motoglue.terminate_in_group(group, victims)
+        r.last_new = [x.instance.id for x in new]
         return n
 
     def _held(self, r, state):
@@ -486,6 +497,15 @@ class InstanceRefreshes:
             # The checkpoint delay is over.
             r.waiting = None
             r.status_reason = None
+        if r.last_new and _elb_health(group):
+            # The last batch's replacements have warmed up: with ELB health
+            # checks, one that failed them fails the refresh.
+            bad = [x.instance.id for x in group.instance_states
+                   if x.instance.id in r.last_new and motoglue.unhealthy_rule(x.instance)]
+            r.last_new = []
+            if bad:
+                self._fail(r, group, now, HEALTH_REASON % bad[0])
+                return
         stale = self._eligible(r, self._outdated(r, group, r.target))
         if r.will_fail and (r.batches >= 1 or not stale):
             self._fail(r, group, now)
@@ -542,6 +562,8 @@ class InstanceRefreshes:
                 if self._percent(r) >= last:
                     stale = []
                     r.checkpoints_reached = len(r.checkpoints)
+        if not stale and r.last_new and _elb_health(group):
+            return  # the last batch's health is judged after its warmup
         if not stale and not r.will_fail:
             bake = r.preferences.get("BakeTime") or 0
             if bake > 0:
