@@ -253,7 +253,7 @@ int kiln__ec2_create_tags_body(const struct kiln_ec2_create_tags_request *r,
   return b->query.err;
 }
 
-/* CreateTags answers <CreateTagsResponse> with <return>true</return>
+/* CreateTags and DeleteTags answer <...Response> with <return>true</return>
  * (botocore models no output, and some emulators leave it out). */
 static int parse_return(struct kiln__px *px, void *out,
                         const struct kiln_aws_response *res, const char **next)
@@ -262,7 +262,10 @@ static int parse_return(struct kiln__px *px, void *out,
 
   (void)out;
   (void)next;
-  if (!expect_root(res, "CreateTagsResponse"))
+  char root[64];
+
+  snprintf(root, sizeof(root), "%sResponse", res->action);
+  if (!expect_root(res, root))
     return KILN_EPARSE;
   kiln__xml_bool(px, res->xml, "return", &ok);
   return px->err != 0 ? px->err : ok ? 0 : KILN_EPARSE;
@@ -281,6 +284,36 @@ int kiln_ec2_create_tags(struct kiln_aws_client *client,
     return KILN_EINVAL;
   kiln__ec2_create_tags_body(req, &b);
   return kiln__op_start(client, &kiln__ec2_create_tags_desc, &b, NULL, NULL, 0,
+                        cb, data);
+}
+
+/* ---- DeleteTags ---- */
+
+int kiln__ec2_delete_tags_body(const struct kiln_ec2_delete_tags_request *r,
+                               struct kiln__op_body *b)
+{
+  init(b, "DeleteTags");
+  if (r->resource_id_count == 0 || r->key_count == 0)
+    b->query.err = KILN_EINVAL;
+  strs(&b->query, "ResourceId", r->resource_ids, r->resource_id_count);
+  for (size_t i = 0; i < r->key_count; i++)
+    kiln__query_str(&b->query, r->keys[i], "Tag.%zu.Key", i + 1);
+  return b->query.err;
+}
+
+const struct kiln__op_desc kiln__ec2_delete_tags_desc = {
+    KILN_AWS_EC2, "DeleteTags", NULL, NULL, NULL, parse_return};
+
+int kiln_ec2_delete_tags(struct kiln_aws_client *client,
+                         const struct kiln_ec2_delete_tags_request *req,
+                         kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__ec2_delete_tags_body(req, &b);
+  return kiln__op_start(client, &kiln__ec2_delete_tags_desc, &b, NULL, NULL, 0,
                         cb, data);
 }
 

@@ -46,6 +46,7 @@ static bool copy_plan(struct kiln_arena *a, struct kiln_plan *to,
   to->action.lt_data = NULL;
   /* The executor's tag plan, like the template data, is not reported. */
   memset(&to->group_tags, 0, sizeof(to->group_tags));
+  memset(&to->lt_tags, 0, sizeof(to->lt_tags));
   to->action.refresh_id = dup(a, from->action.refresh_id, &ok);
   to->action.rebake_of = dup(a, from->action.rebake_of, &ok);
   to->action.reason = dup(a, from->action.reason, &ok);

@@ -987,6 +987,68 @@ static void refresh_cancel(struct exec *e)
                e->a, &e->refresh, on_refresh, e));
 }
 
+/* ---- the launch template resource's own tags ---- */
+
+static const char *lt_tags_message(struct exec *e)
+{
+  return kiln_arena_printf(e->a, "set the tags of launch template %s from git",
+                           e->spec->launch_template.name);
+}
+
+static void on_lt_tags_deleted(int err, const struct kiln_aws_response *res,
+                               void *data)
+{
+  struct exec *e = data;
+  finish(e, err, res, lt_tags_message(e));
+}
+
+static void lt_tags_delete(struct exec *e)
+{
+  const struct kiln_strs *remove = &e->plan->lt_tags.remove;
+  if (remove->n == 0)
+    return finish(e, 0, NULL, lt_tags_message(e));
+  START(e,
+        kiln_ec2_delete_tags(e->client,
+                             &(struct kiln_ec2_delete_tags_request){
+                                 .resource_ids = (const char **)&e->obs->lt_id,
+                                 .resource_id_count = 1,
+                                 .keys = remove->items,
+                                 .key_count = remove->n},
+                             on_lt_tags_deleted, e));
+}
+
+static void on_lt_tags_set(int err, const struct kiln_aws_response *res,
+                           void *data)
+{
+  struct exec *e = data;
+  if (err != 0)
+    return finish(e, err, res, NULL);
+  lt_tags_delete(e);
+}
+
+/* Git's tags first, then the ones git removed that are still Kiln's. */
+static void lt_tags_set(struct exec *e)
+{
+  const struct kiln_tags *set = &e->plan->lt_tags.set;
+  struct kiln_aws_tag *t;
+
+  if (set->n == 0)
+    return lt_tags_delete(e);
+  t = kiln_arena_alloc(e->a, set->n * sizeof(*t));
+  if (t == NULL)
+    return finish(e, KILN_ENOMEM, NULL, NULL);
+  for (size_t i = 0; i < set->n; i++)
+    t[i] = (struct kiln_aws_tag){set->items[i].key, set->items[i].value};
+  START(e,
+        kiln_ec2_create_tags(e->client,
+                             &(struct kiln_ec2_create_tags_request){
+                                 .resource_ids = (const char **)&e->obs->lt_id,
+                                 .resource_id_count = 1,
+                                 .tags = t,
+                                 .tag_count = set->n},
+                             on_lt_tags_set, e));
+}
+
 /* ---- entry ---- */
 
 int kiln_execute_start(struct kiln_aws_client *client,
@@ -1047,6 +1109,9 @@ int kiln_execute_start(struct kiln_aws_client *client,
                                 (long long)plan->action.lt_version,
                                 spec->autoscaling.name),
               false);
+    break;
+  case KILN_ACTION_LT_TAGS:
+    lt_tags_set(e);
     break;
   case KILN_ACTION_GROUP_TAGS:
     tag_group(e,

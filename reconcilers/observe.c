@@ -511,6 +511,13 @@ static int find_launch_template(struct observe *o,
                  cmp_lt_id);
     if (lt != NULL && v->launch_template_id != NULL) {
       const char *kv = tag_value((*lt)->tags, (*lt)->tag_count, "kiln:version");
+      struct kiln_tag *tags =
+          kiln_arena_alloc(o->a, ((*lt)->tag_count + 1) * sizeof(*tags));
+      if (tags == NULL)
+        return KILN_ENOMEM;
+      for (size_t t = 0; t < (*lt)->tag_count; t++)
+        tags[t] = (struct kiln_tag){(*lt)->tags[t].key, (*lt)->tags[t].value};
+      out->lt_tags = (struct kiln_tags){tags, (*lt)->tag_count};
       out->lt_latest_version = (*lt)->latest_version;
       out->lt_kiln_version = version_tag(kv);
     }

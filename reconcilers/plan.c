@@ -320,6 +320,32 @@ static bool target_groups_drift(struct planner *p)
 
 /* The group's tags from git (kiln.yaml's tags), against the commit Kiln
  * last applied to the group. Fills the plan's group_tags. */
+/* kiln.yaml's tags on the launch template resource itself (set when Kiln
+ * creates it), against the commit Kiln last applied to the group. */
+static void lt_tags_drift(struct planner *p)
+{
+  struct kiln_tag_plan *t = &p->out->lt_tags;
+  const char *desired, *actual;
+
+  if (!p->obs->lt_exists)
+    return;
+  if (kiln_plan_tags(&p->spec->tags, &p->obs->lt_tags,
+                     p->prev != NULL ? &p->prev->tags : NULL, p->a, t) != 0) {
+    p->err = KILN_ENOMEM;
+    return;
+  }
+  if (!t->drift)
+    return;
+  desired = kiln_tags_json(p->a, &t->desired);
+  actual = kiln_tags_json(p->a, &t->actual);
+  if (desired == NULL || actual == NULL) {
+    p->err = KILN_ENOMEM;
+    return;
+  }
+  drift(p, "launchTemplate.templateTags", desired, actual,
+        t->out_of_band ? KILN_CAUSE_OUT_OF_BAND : KILN_CAUSE_COMMIT);
+}
+
 static void tags_drift(struct planner *p)
 {
   struct kiln_tag_plan *t = &p->out->group_tags;
@@ -570,6 +596,17 @@ static void stage_group(struct planner *p, int64_t version)
                                 .reason = tags_reason(p)});
     return;
   }
+  /* The template's own tags, last: nothing else waits on them. Tags
+   * changed by hand since git removed them are only reported. */
+  if (p->out->lt_tags.set.n > 0 || p->out->lt_tags.remove.n > 0) {
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_LT_TAGS,
+               .lt_version = version,
+               .reason = kiln_arena_printf(
+                   p->a, "set the tags of launch template %s from git",
+                   p->spec->launch_template.name)});
+    return;
+  }
   /* The group's kiln:version tag makes observe look at its refresh until it
    * names the version the group is on; once nothing is under way, say so
    * (a release that failed and was reverted leaves it behind). */
@@ -646,6 +683,7 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
   /* Every stage reports its drift; the first that needs a step acts. */
   ami = stage_image(&p);
   version = ami != NULL ? stage_launch_template(&p, ami) : 0;
+  lt_tags_drift(&p);
   stage_group(&p, version);
   kiln_release_derive(obs, version, &out->release);
 
@@ -678,7 +716,8 @@ const char *kiln_plan_action_name(enum kiln_action_type t)
                                       "cancel-refresh",
                                       "wait-refresh",
                                       "tag-group",
-                                      "set-group-tags"};
+                                      "set-group-tags",
+                                      "set-template-tags"};
   return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 

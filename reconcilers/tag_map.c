@@ -92,8 +92,10 @@ const char *kiln_tags_json(struct kiln_arena *a, const struct kiln_tags *t)
 
 bool kiln_plan_drift_is_tags(const struct kiln_drift *d)
 {
+  /* "autoscaling.tags", "launchTemplate.tags", "...templateTags" */
   size_t n = strlen(d->field);
-  return n >= 5 && strcmp(d->field + n - 5, ".tags") == 0;
+  return n >= 5 && (strcmp(d->field + n - 5, ".tags") == 0 ||
+                    strcmp(d->field + n - 4, "Tags") == 0);
 }
 
 static bool kilns_own(const char *key)

@@ -79,6 +79,19 @@ int kiln_ec2_create_tags(struct kiln_aws_client *client,
                          const struct kiln_ec2_create_tags_request *req,
                          kiln_aws_done_cb *cb, void *data);
 
+/* ---- DeleteTags ---- */
+
+struct kiln_ec2_delete_tags_request {
+  const char **resource_ids;
+  size_t resource_id_count;
+  const char *const *keys; /* every value of these keys goes */
+  size_t key_count;
+};
+
+int kiln_ec2_delete_tags(struct kiln_aws_client *client,
+                         const struct kiln_ec2_delete_tags_request *req,
+                         kiln_aws_done_cb *cb, void *data);
+
 /* ---- launch template data (the fields Kiln manages) ---- */
 
 struct kiln_ec2_block_device {

@@ -55,6 +55,8 @@ enum kiln_action_type {
                                  (bookkeeping: the app is in sync) */
   KILN_ACTION_GROUP_TAGS,     /* set the group's tags from git (the plan's
                                  group_tags), and kiln:commit */
+  KILN_ACTION_LT_TAGS,        /* set the launch template resource's tags
+                                 from git (the plan's lt_tags) */
 };
 
 struct kiln_action {
@@ -106,6 +108,8 @@ struct kiln_plan {
    * group writes them with it, so a group's kiln:commit always names the
    * commit whose tags it carries. */
   struct kiln_tag_plan group_tags;
+  /* The launch template resource's tags from git (kiln.yaml's tags). */
+  struct kiln_tag_plan lt_tags;
   /* The release of the version git wants, as AWS shows it
    * (kiln/release.h). */
   struct kiln_release release;
@@ -133,7 +137,8 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *a,
                       struct kiln_arena *arena, struct kiln_drift **drift,
                       size_t *n);
 
-/* Is d's field a tag map ("launchTemplate.tags", "autoscaling.tags")? Its
+/* Is d's field a tag map ("launchTemplate.tags", "autoscaling.tags",
+ * "launchTemplate.templateTags")? Its
  * desired and actual values are then JSON objects (kiln_tags_json). */
 bool kiln_plan_drift_is_tags(const struct kiln_drift *d);
 

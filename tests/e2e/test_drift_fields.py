@@ -283,3 +283,31 @@ def test_a_tag_removed_from_git_is_deleted_only_while_it_is_kilns(fleet):
     fleet.apply()
     assert fleet.group_tags()["Owner"] == "ops"
     assert_back_in_sync(fleet)
+
+
+def template_tags(fleet):
+    lt = fleet.ec2.describe_launch_templates(LaunchTemplateNames=["hello"])["LaunchTemplates"][0]
+    return lt["LaunchTemplateId"], {t["Key"]: t["Value"] for t in lt.get("Tags", [])}
+
+
+def test_launch_template_resource_tags(fleet):
+    """kiln.yaml's tags on the launch template resource itself: a value
+    changed by hand is out-of-band drift and put back; a tag Kiln never set
+    is left alone."""
+    if "Owner: platform" not in (fleet.root / "kiln.yaml").read_text():
+        fleet.edit("region: us-east-1\n", "region: us-east-1\ntags:\n  Owner: platform\n",
+                   path="kiln.yaml")
+        fleet.apply()
+    lt, before = template_tags(fleet)
+    assert before["Owner"] == "platform"
+    fleet.ec2.create_tags(Resources=[lt], Tags=[{"Key": "Owner", "Value": "someone"},
+                                                {"Key": "Team", "Value": "theirs"}])
+    rc, app = fleet.plan()
+    assert rc == 2
+    assert_only_out_of_band(app, "launchTemplate.templateTags")
+    assert app["drift"][0]["actual"]["Owner"] == "someone"
+    fleet.apply()
+    _, after = template_tags(fleet)
+    assert after["Owner"] == "platform" and after["Team"] == "theirs"
+    assert_back_in_sync(fleet)
+    fleet.ec2.delete_tags(Resources=[lt], Tags=[{"Key": "Team"}])

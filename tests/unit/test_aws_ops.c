@@ -95,6 +95,15 @@ static void test_ec2_create_tags(void **state)
          "&Tag.1.Key=kiln%3Acommit&Tag.1.Value=h%C3%A9llo%20%E2%9C%93"
          "&Tag.2.Key=empty&Tag.2.Value=&Tag.3.Key=nullv&Tag.3.Value=");
   RENDER_FAILS(ec2_create_tags, &none);
+  {
+    const char *const keys[] = {"Owner", "kiln:x"};
+    struct kiln_ec2_delete_tags_request d = {ids, 1, keys, 2};
+    RENDER(ec2_delete_tags, &d,
+           "Action=DeleteTags&Version=2016-11-15&ResourceId.1=ami-1"
+           "&Tag.1.Key=Owner&Tag.2.Key=kiln%3Ax");
+    d.key_count = 0;
+    RENDER_FAILS(ec2_delete_tags, &d);
+  }
 }
 
 static void test_ec2_launch_templates(void **state)

@@ -80,6 +80,7 @@ static int setup(void **state)
   converged.asg_lt_version = "4";
   converged.asg_subnets = spec.autoscaling.subnets;
   converged.asg_tags = (struct kiln_tags){group_tags, 4};
+  converged.lt_tags = (struct kiln_tags){default_tags, 1};
   converged.asg_instances = 2;
   converged.asg_commit = COMMIT;
   converged.refresh = KILN_REFRESH_SUCCEEDED;
@@ -468,6 +469,24 @@ static void health_left_alone(struct kiln_app_spec *s,
   o->asg_target_groups = (struct kiln_strs){tg_b, 1};
   *prev = s;
 }
+static struct kiln_tag lt_owner_changed[] = {{"Owner", "someone"},
+                                             {"kiln:version", "4"}};
+static void template_tag_changed_by_hand(struct kiln_app_spec *s,
+                                         struct kiln_observed_app *o,
+                                         const struct kiln_app_spec **prev)
+{
+  o->lt_tags = (struct kiln_tags){lt_owner_changed, 2};
+  *prev = s;
+}
+static struct kiln_tag lt_foreign[] = {
+    {"Owner", "platform"}, {"Team", "theirs"}, {"kiln:commit", COMMIT}};
+static void template_tag_not_kilns(struct kiln_app_spec *s,
+                                   struct kiln_observed_app *o,
+                                   const struct kiln_app_spec **prev)
+{
+  o->lt_tags = (struct kiln_tags){lt_foreign, 3};
+  *prev = s;
+}
 static void imds_endpoint_disabled_by_hand(struct kiln_app_spec *s,
                                            struct kiln_observed_app *o,
                                            const struct kiln_app_spec **prev)
@@ -566,6 +585,11 @@ static const struct plan_case cases[] = {
      KILN_ACTION_NONE, KILN_STATUS_IN_SYNC, NULL, 0, false},
     {"subnets changed by hand", subnets_changed_by_hand, KILN_ACTION_ASG_UPDATE,
      KILN_STATUS_DRIFTED, "autoscaling.subnets", KILN_CAUSE_OUT_OF_BAND, true},
+    {"template tag changed by hand", template_tag_changed_by_hand,
+     KILN_ACTION_LT_TAGS, KILN_STATUS_DRIFTED, "launchTemplate.templateTags",
+     KILN_CAUSE_OUT_OF_BAND, true},
+    {"template tag Kiln never set", template_tag_not_kilns, KILN_ACTION_NONE,
+     KILN_STATUS_IN_SYNC, NULL, 0, false},
     {"health checks in sync", health_in_sync, KILN_ACTION_NONE,
      KILN_STATUS_IN_SYNC, NULL, 0, false},
     {"target group swapped by hand", target_group_swapped_by_hand,
