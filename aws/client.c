@@ -54,6 +54,7 @@ struct kiln_aws_call {
   int sent; /* attempts sent */
   struct kiln_http_op *op;
   size_t stats_index;
+  int lost;         /* a once-only call whose answer was lost: not sent again */
   char detail[512]; /* why credentials or the endpoint failed */
   kiln_aws_call_cb *cb;
   void *data;
@@ -301,6 +302,54 @@ double kiln_aws_client_pace(const struct kiln_aws_client *client,
                                client->region, action);
 }
 
+/* Mutations that carry no client token and are not idempotent: sent again
+ * after AWS did them, they make a second refresh, or fail with an error
+ * that blames the first (InstanceRefreshInProgress, AlreadyExists). */
+static int once_only(const char *action)
+{
+  static const char *const actions[] = {
+      "StartInstanceRefresh",
+      "CancelInstanceRefresh",
+      "RollbackInstanceRefresh",
+      "CreateAutoScalingGroup",
+  };
+
+  for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+    if (strcmp(action, actions[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* An answer that does not say whether the service did the request: the
+ * connection failed or timed out once the request may have been sent, or a
+ * 5xx came from a load balancer or proxy (no AWS error in it), which also
+ * answers 502/504 after the service did the work. A throttle or an AWS
+ * error code is the service's own refusal. */
+static int answer_lost(const struct kiln_http_response *hres,
+                       const struct kiln_aws_error *aerr)
+{
+  if (hres->err == KILN_ECONN || hres->err == KILN_ETIMEDOUT)
+    return 1;
+  return hres->err == 0 && hres->status >= 500 &&
+         (aerr == NULL || aerr->code[0] == '\0');
+}
+
+/* "HTTP 502 from a load balancer or proxy, not from AWS" for a 5xx with no
+ * AWS error in it; NULL otherwise. */
+static const char *gateway_text(const struct kiln_http_response *hres,
+                                const struct kiln_aws_error *aerr, char *buf,
+                                size_t cap)
+{
+  if (hres == NULL || hres->err != 0 || hres->status < 500 ||
+      (aerr != NULL && aerr->code[0] != '\0'))
+    return NULL;
+  snprintf(buf, cap,
+           "HTTP %ld from a load balancer or proxy in front of AWS, with "
+           "no AWS error in it (%s)",
+           hres->status, hres->body.len > 0 ? "an HTML page or text" : "empty");
+  return buf;
+}
+
 /* Ends the call: parses a successful body, reports, and closes the timer. */
 static void finish(struct kiln_aws_call *call, int err,
                    const struct kiln_http_response *hres,
@@ -311,7 +360,7 @@ static void finish(struct kiln_aws_call *call, int err,
   struct _xmlDoc *doc = NULL;
   struct json_object *json = NULL;
   const char *rid = NULL;
-  char message[1536];
+  char message[1536], gw[160];
   int perr;
 
   memset(&res, 0, sizeof(res));
@@ -352,6 +401,22 @@ static void finish(struct kiln_aws_call *call, int err,
                    : "JSON",
                res.request_id[0] ? res.request_id : "unknown");
     }
+  } else if (err != 0 && call->lost) {
+    res.error = aerr;
+    snprintf(
+        message, sizeof(message),
+        "%s %s: the answer was lost (%s%s%s); AWS may have done it, so "
+        "it is not sent again: the next pass looks at what AWS has",
+        service_name(call->service), call->action,
+        gateway_text(hres, aerr, gw, sizeof(gw)) != NULL ? gw
+                                                         : kiln_strerror(err),
+        hres && hres->err && hres->error_msg && hres->error_msg[0] ? ": " : "",
+        hres && hres->err && hres->error_msg ? hres->error_msg : "");
+  } else if ((err == KILN_EAWS || err == KILN_ETHROTTLED) &&
+             gateway_text(hres, aerr, gw, sizeof(gw)) != NULL) {
+    res.error = aerr;
+    snprintf(message, sizeof(message), "%s %s: %s, after %d attempts",
+             service_name(call->service), call->action, gw, call->sent);
   } else if (err == KILN_EAWS || err == KILN_ETHROTTLED) {
     res.error = aerr;
     snprintf(message, sizeof(message),
@@ -420,6 +485,12 @@ static void on_http(struct kiln_http_response *hres, void *data)
     o.code = aerr.code[0] != '\0' ? aerr.code : NULL;
     o.retry_after = kiln_http_response_header(hres, "retry-after");
     o.amz_retry_after = kiln_http_response_header(hres, "x-amz-retry-after");
+  }
+  if (once_only(call->action) && answer_lost(hres, have_aerr ? &aerr : NULL)) {
+    call->lost = 1;
+    finish(call, hres->err != 0 ? hres->err : KILN_EAWS, hres,
+           have_aerr ? &aerr : NULL);
+    return;
   }
   err = kiln_retry_decide(&c->retry_config, &c->quota, &call->retry, &o,
                           c->random01(c->random_data), &d);
