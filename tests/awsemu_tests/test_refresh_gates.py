@@ -105,7 +105,7 @@ def test_checkpoints_pause_for_the_delay_then_the_refresh_bakes(emu):
     # 4 instances, MinHealthyPercentage 0 would replace all at once; the
     # checkpoint at 25 % limits the first batch to one instance.
     name, lt_id, _ = group_with_template(emu, capacity=4)
-    rid = start(emu, name, lt_id, MinHealthyPercentage=0, InstanceWarmup=50,
+    rid = start(emu, name, lt_id, MinHealthyPercentage=0, InstanceWarmup=100,
                 CheckpointPercentages=[25, 100], CheckpointDelay=200, BakeTime=100)
     seen = record(emu, name, rid)
     assert states(seen) == [
@@ -117,13 +117,13 @@ def test_checkpoints_pause_for_the_delay_then_the_refresh_bakes(emu):
     ]
     times = {k: t for k, t, _ in seen}
     # The delay (200 AWS s) separates the checkpoint from the next batch,
-    # the bake (100 AWS s) the last batch from the end, the warmup (50 AWS s)
+    # the bake (100 AWS s) the last batch from the end, the warmup (100 AWS s)
     # the first batch from the checkpoint, each scaled.
     assert times[("Baking", "bake", 100)] - times[("InProgress", "checkpoint", 25)] \
         >= 0.9 * 200 / SCALE
     assert times[("Successful", "", 100)] - times[("Baking", "bake", 100)] >= 0.9 * 100 / SCALE
     assert times[("InProgress", "checkpoint", 25)] - times[("InProgress", "", 25)] \
-        >= 0.9 * 50 / SCALE
+        >= 0.9 * 100 / SCALE
     waiting = [r for k, _, r in seen if k[1] == "checkpoint"][0]
     assert "Checkpoint 1 of 2 (25%)" in waiting["StatusReason"]
     assert group(emu, name)["LaunchTemplate"]["Version"] == "2"
@@ -200,7 +200,7 @@ def test_a_protected_instance_is_waited_for(emu):
     protected = sorted(i["InstanceId"] for i in group(emu, name)["Instances"])[0]
     asg.set_instance_protection(AutoScalingGroupName=name, InstanceIds=[protected],
                                 ProtectedFromScaleIn=True)
-    rid = start(emu, name, lt_id, MinHealthyPercentage=0, InstanceWarmup=10)
+    rid = start(emu, name, lt_id, MinHealthyPercentage=0, InstanceWarmup=100)
     waits = []
 
     def on(r):
