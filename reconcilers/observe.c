@@ -808,8 +808,8 @@ static void apply_bake(struct observe *o, const struct kiln_ib_image *im,
   if (st == NULL)
     return;
   a->bake_arn = im->arn;
-  if (strcmp(st, "AVAILABLE") == 0) {
-    a->bake = KILN_BAKE_DONE;
+  a->bake = kiln_observed_bake_state(st);
+  if (a->bake == KILN_BAKE_DONE) {
     for (size_t i = 0; i < im->ami_count; i++)
       if (im->amis[i].region == NULL ||
           strcmp(im->amis[i].region, o->region) == 0)
@@ -818,12 +818,12 @@ static void apply_bake(struct observe *o, const struct kiln_ib_image *im,
       a->bake = KILN_BAKE_FAILED;
       a->bake_reason = "the bake ended without an AMI in this region";
     }
-  } else if (strcmp(st, "FAILED") == 0 || strcmp(st, "CANCELLED") == 0 ||
-             strcmp(st, "DELETED") == 0 || strcmp(st, "DEPRECATED") == 0) {
-    a->bake = KILN_BAKE_FAILED;
-    a->bake_reason = im->state_reason != NULL ? im->state_reason : st;
-  } else {
-    a->bake = KILN_BAKE_RUNNING;
+  } else if (a->bake == KILN_BAKE_FAILED) {
+    a->bake_reason =
+        im->state_reason != NULL
+            ? im->state_reason
+            : kiln_arena_printf(o->a, "Image Builder says the image is %s",
+                                st);
   }
 }
 

@@ -47,3 +47,18 @@ void kiln_observed_lt_made_default(struct kiln_observed_app *a,
   a->lt_kiln_version = version;
   a->asg_instances_stale = kiln_observed_stale_instances(a);
 }
+
+enum kiln_bake_state kiln_observed_bake_state(const char *image_status)
+{
+  static const char *const running[] = {"PENDING",  "CREATING",
+                                        "BUILDING", "TESTING",
+                                        "DISTRIBUTING", "INTEGRATING"};
+  if (image_status == NULL)
+    return KILN_BAKE_NONE;
+  if (strcmp(image_status, "AVAILABLE") == 0)
+    return KILN_BAKE_DONE;
+  for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+    if (strcmp(image_status, running[i]) == 0)
+      return KILN_BAKE_RUNNING;
+  return KILN_BAKE_FAILED;
+}

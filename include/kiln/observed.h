@@ -125,6 +125,13 @@ size_t kiln_observed_stale_instances(const struct kiln_observed_app *a);
  * the middle of a release. */
 bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a);
 
+/* The bake state of an Image Builder image state ("BUILDING",
+ * "AVAILABLE"...). Only the states AWS documents as on the way to an image
+ * are running; every other one (FAILED, CANCELLED, DISABLED, DELETED,
+ * DEPRECATED, and any state AWS adds later) ends the bake, so no state
+ * can leave a release waiting forever. */
+enum kiln_bake_state kiln_observed_bake_state(const char *image_status);
+
 /* a, once AWS answered that a step made version of launch template lt_id,
  * holding data, its default for commit and image digest: what the next
  * pass would observe, told by AWS's own answer instead of a new look. */

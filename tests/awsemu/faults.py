@@ -18,7 +18,8 @@ REQUEST_KINDS = ("throttle", "error500", "latency", "reset", "bucket", "gateway"
                  "close-idle", "truncate", "slow-body")
 AFTER_KINDS = ("truncate", "slow-body")
 # Kinds consulted later by the emulation itself.
-SEMANTIC_KINDS = ("bake-fail", "refresh-fail", "lag", "unhealthy", "bake-cancel")
+SEMANTIC_KINDS = ("bake-fail", "refresh-fail", "lag", "unhealthy", "bake-cancel",
+                  "bake-disable")
 GATEWAY_STATUSES = (502, 503, 504)
 KINDS = REQUEST_KINDS + SEMANTIC_KINDS
 

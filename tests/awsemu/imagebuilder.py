@@ -23,6 +23,9 @@ MAX_NODE = 2**30 - 1
 PHASES = (("PENDING", 0.0), ("BUILDING", 0.2), ("TESTING", 0.7))
 BAKE_FAIL_REASON = ("Image build failed: step 'build' of a component exited with a "
                     "non-zero status (bake-fail fault injected by awsemu).")
+CANCEL_REASON = "The image build was cancelled."
+# States a build never leaves.
+TERMINAL = ("AVAILABLE", "FAILED", "CANCELLED", "DISABLED", "DELETED", "DEPRECATED")
 
 # AWS-managed components a recipe may name (owner "aws").
 MANAGED_COMPONENTS = {
@@ -407,6 +410,8 @@ class ImageBuilder:
             "_semver": recipe["_semver"], "_build": build, "_started": now,
             "_account": ctx.account, "_region": ctx.region,
             "_fail": self.emulator.faults.take(SERVICE, "CreateImage", "bake-fail") is not None,
+            "_cancel": self.emulator.faults.take(SERVICE, "CreateImage", "bake-cancel") is not None,
+            "_disable": self.emulator.faults.take(SERVICE, "CreateImage", "bake-disable") is not None,
         }
         return {"imageBuildVersionArn": arn}
 
@@ -415,6 +420,18 @@ class ImageBuilder:
         if image is None:
             raise _err("ResourceNotFoundException", f"The image {arn} was not found.")
         return image
+
+    def _CancelImageCreation(self, ctx, p):
+        """AWS cancels a build that has not ended; one that has is in use
+        by nobody and cannot be cancelled (ResourceInUseException)."""
+        arn = p["imageBuildVersionArn"]
+        image = self._find_image(ctx, arn)
+        if image["state"]["status"] in TERMINAL:
+            raise _err("ResourceInUseException",
+                       f"The image {arn} cannot be cancelled: its state is "
+                       f"{image['state']['status']}.")
+        image["state"] = {"status": "CANCELLED", "reason": CANCEL_REASON}
+        return {"clientToken": p.get("clientToken"), "imageBuildVersionArn": arn}
 
     def _GetImage(self, ctx, p):
         arn = p["imageBuildVersionArn"]
@@ -479,7 +496,7 @@ class ImageBuilder:
     def tick(self, now):
         for state in self.regions.values():
             for image in state.images.values():
-                if image["state"]["status"] in ("AVAILABLE", "FAILED"):
+                if image["state"]["status"] in TERMINAL:
                     continue
                 self._advance(image, now)
 
@@ -493,6 +510,12 @@ class ImageBuilder:
         if image["_fail"] and status == "TESTING":
             # The build phase is where a broken component shows up.
             image["state"] = {"status": "FAILED", "reason": BAKE_FAIL_REASON}
+            return
+        if image.get("_cancel") and status == "BUILDING":
+            image["state"] = {"status": "CANCELLED", "reason": CANCEL_REASON}
+            return
+        if image.get("_disable") and status == "TESTING":
+            image["state"] = {"status": "DISABLED"}
             return
         if elapsed < total:
             image["state"] = {"status": status}

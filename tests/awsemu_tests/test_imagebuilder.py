@@ -23,7 +23,7 @@ def follow_bake(emu, arn, timeout=20):
         status = image["state"]["status"]
         if not seen or seen[-1] != status:
             seen.append(status)
-        return image if status in ("AVAILABLE", "FAILED") else None
+        return image if status in ("AVAILABLE", "FAILED", "CANCELLED", "DISABLED") else None
 
     image = wait_until(done, timeout=timeout, interval=0.02, what=f"bake {arn}")
     return seen, image
@@ -87,6 +87,35 @@ def test_bake_fail_fault_ends_failed_with_reason_and_no_ami(awsemu):
     assert image2["state"]["status"] == "AVAILABLE"
     after = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
     assert after - before == {image2["outputResources"]["amis"][0]["image"]}
+
+
+@pytest.mark.parametrize("kind,status", [("bake-cancel", "CANCELLED"),
+                                         ("bake-disable", "DISABLED")])
+def test_bake_cancel_and_disable_faults_end_the_bake_without_an_ami(awsemu, kind, status):
+    ib = awsemu.client("imagebuilder")
+    recipe, infra, _ = bake_inputs(awsemu)
+    awsemu.faults({"service": "imagebuilder", "action": "CreateImage", "kind": kind,
+                   "count": 1})
+    arn = ib.create_image(imageRecipeArn=recipe, infrastructureConfigurationArn=infra,
+                          clientToken=unique("bake"))["imageBuildVersionArn"]
+    _, image = follow_bake(awsemu, arn)
+    assert image["state"]["status"] == status
+    assert image.get("outputResources", {}).get("amis", []) == []
+
+
+def test_cancel_image_creation_cancels_a_running_build_only(awsemu):
+    ib = awsemu.client("imagebuilder")
+    recipe, infra, _ = bake_inputs(awsemu)
+    arn = ib.create_image(imageRecipeArn=recipe, infrastructureConfigurationArn=infra,
+                          clientToken=unique("bake"))["imageBuildVersionArn"]
+    out = ib.cancel_image_creation(imageBuildVersionArn=arn, clientToken=unique("cancel"))
+    assert out["imageBuildVersionArn"] == arn
+    state = ib.get_image(imageBuildVersionArn=arn)["image"]["state"]
+    assert state["status"] == "CANCELLED"
+    assert "cancelled" in state["reason"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ib.cancel_image_creation(imageBuildVersionArn=arn, clientToken=unique("cancel"))
+    assert error_code(e) == "ResourceInUseException"
 
 
 def test_client_token_makes_create_image_idempotent(awsemu):

@@ -346,11 +346,17 @@ def test_report_mode_never_changes_aws(fleet):
     assert fleet.kiln_images() == []
 
 
-def test_failed_bake_is_reported_and_not_retried(fleet):
-    fleet.emu.faults({"service": "imagebuilder", "action": "CreateImage", "kind": "bake-fail"})
+@pytest.mark.parametrize("kind,words", [("bake-fail", "fault"),
+                                        ("bake-cancel", "cancelled"),
+                                        ("bake-disable", "DISABLED")])
+def test_failed_bake_is_reported_and_not_retried(fleet, kind, words):
+    # Every way Image Builder ends a build without an AMI (a DISABLED image
+    # once looked like a bake that never ends) fails the release.
+    fleet.emu.faults({"service": "imagebuilder", "action": "CreateImage", "kind": kind})
     r = fleet.apply()
-    assert r.returncode == 1
+    assert r.returncode == 1, r.stdout
     assert "bake of image" in r.stdout and "failed" in r.stdout
+    assert words in r.stdout, r.stdout
     assert fleet.kiln_images() == []
     assert fleet.group() is None
 

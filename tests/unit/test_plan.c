@@ -1064,6 +1064,28 @@ static void test_stale_instances(void **state)
   assert_int_equal(kiln_observed_stale_instances(&o), 3);
 }
 
+/* Only the states on the way to an image are a bake in flight: DISABLED,
+ * CANCELLED or a state AWS adds later end it, never wait forever. */
+static void test_bake_states(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *status;
+    enum kiln_bake_state want;
+  } rows[] = {
+      {NULL, KILN_BAKE_NONE},          {"PENDING", KILN_BAKE_RUNNING},
+      {"CREATING", KILN_BAKE_RUNNING}, {"BUILDING", KILN_BAKE_RUNNING},
+      {"TESTING", KILN_BAKE_RUNNING},  {"DISTRIBUTING", KILN_BAKE_RUNNING},
+      {"INTEGRATING", KILN_BAKE_RUNNING}, {"AVAILABLE", KILN_BAKE_DONE},
+      {"FAILED", KILN_BAKE_FAILED},    {"CANCELLED", KILN_BAKE_FAILED},
+      {"DISABLED", KILN_BAKE_FAILED},  {"DELETED", KILN_BAKE_FAILED},
+      {"DEPRECATED", KILN_BAKE_FAILED}, {"SOMETHING_NEW", KILN_BAKE_FAILED},
+      {"building", KILN_BAKE_FAILED},
+  };
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+    assert_int_equal(kiln_observed_bake_state(rows[i].status), rows[i].want);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1079,6 +1101,7 @@ int main(void)
       cmocka_unit_test(test_stale_instances),
       cmocka_unit_test(test_tag_plans),
       cmocka_unit_test(test_tag_maps_render_unambiguously),
+      cmocka_unit_test(test_bake_states),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
