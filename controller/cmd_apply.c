@@ -188,7 +188,8 @@ static void judge(struct kiln_session *s, struct kiln_session_result *r,
     say(run, app->spec->name,
         kiln_arena_printf(&run->arena, "%s: %s", kiln_plan_status_name(st),
                           app->plan.message));
-    if (st == KILN_STATUS_ERROR)
+    if (st == KILN_STATUS_ERROR || st == KILN_STATUS_FAILED ||
+        st == KILN_STATUS_DEGRADED)
       any_failed = true;
     else if (st != KILN_STATUS_IN_SYNC && st != KILN_STATUS_SUSPENDED &&
              !(st == KILN_STATUS_DRIFTED &&

@@ -49,6 +49,8 @@ static int exit_code(const struct kiln_session_result *r)
     return KILN_EXIT_FAILED;
   for (size_t i = 0; i < r->n; i++) {
     enum kiln_app_status st = r->apps[i].plan.status;
+    /* A failed or degraded release is a fact about AWS, like drift: the
+     * plan itself worked. */
     if (st == KILN_STATUS_ERROR)
       return KILN_EXIT_FAILED;
     if (st != KILN_STATUS_IN_SYNC)

@@ -237,7 +237,11 @@ static void log_outcomes(struct kiln__daemon *d, struct kiln_session_result *r)
       kiln_step_retry_record(&d->retry, a->spec->name, a->exec_err != 0, now,
                              kiln_step_retry_jitter());
     } else if (a->plan.status != KILN_STATUS_IN_SYNC) {
-      kiln_log(a->plan.status == KILN_STATUS_ERROR ? "error" : "info",
+      kiln_log(a->plan.status == KILN_STATUS_ERROR ||
+                       a->plan.status == KILN_STATUS_FAILED ||
+                       a->plan.status == KILN_STATUS_DEGRADED
+                   ? "error"
+                   : "info",
                a->spec->name, r->commit, "%s: %s",
                kiln_plan_status_name(a->plan.status), a->plan.message);
     }

@@ -994,6 +994,8 @@ static int record_release(struct kiln_history *h, const char *commit,
   switch (p->status) {
   case KILN_STATUS_PENDING:
   case KILN_STATUS_PROGRESSING:
+  case KILN_STATUS_ROLLING_OUT:
+  case KILN_STATUS_BAKING:
     /* Report-only apps are never changed, so nothing is released. A
      * release of this commit that has ended stays ended: what follows is a
      * correction of AWS, not a release. */
@@ -1015,6 +1017,8 @@ static int record_release(struct kiln_history *h, const char *commit,
                                  commit),
         now_ms);
   case KILN_STATUS_ERROR:
+  case KILN_STATUS_FAILED:
+  case KILN_STATUS_DEGRADED:
     if (!running || !same)
       return 0;
     return kiln_history_release_end(h, latest.id, KILN_HISTORY_FAILED,

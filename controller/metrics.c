@@ -218,6 +218,25 @@ static void drift_metrics(const struct kiln_status *st, struct kiln_buf *b)
     }
 }
 
+/* 1 per app whose release of the version git wants is known, by state
+ * (kiln/release.h): rolling-out, baking, healthy, rolling-back, failed,
+ * degraded. */
+static void release_metrics(const struct kiln_status *st, struct kiln_buf *b)
+{
+  metric(b, "kiln_release_state", "gauge",
+         "1 per app, in the state of its release of the version git wants.");
+  for (size_t i = 0; i < st->n; i++) {
+    const struct kiln_release *r = &st->plans[i].release;
+    if (r->state == KILN_RELEASE_NONE)
+      continue;
+    kiln_buf_puts(b, "kiln_release_state{app=\"");
+    label_value(b, st->plans[i].app);
+    kiln_buf_puts(b, "\",state=\"");
+    label_value(b, kiln_release_state_name(r->state));
+    kiln_buf_puts(b, "\"} 1\n");
+  }
+}
+
 static void http_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
 {
   metric(b, "kiln_http_rejected_total", "counter",
@@ -243,5 +262,6 @@ void kiln__metrics_render(const struct kiln__daemon *d, struct kiln_buf *b)
   status_metrics(d, b);
   aws_metrics(d, b);
   drift_metrics(&d->status, b);
+  release_metrics(&d->status, b);
   http_metrics(d, b);
 }

@@ -68,11 +68,15 @@ static json_object *release_json(const struct kiln_release *r)
                          json_object_new_int64(r->version));
   json_object_object_add(o, "refresh_id", kiln_json_string(r->refresh_id));
   json_object_object_add(o, "percent", json_object_new_int64(r->percent));
-  /* Not derived yet: AWS's DescribeInstanceRefreshes does not say which
-   * checkpoint a refresh waits at, nor when its bake began. */
-  json_object_object_add(o, "checkpoint", NULL);
+  json_object_object_add(o, "checkpoint",
+                         r->checkpoint > 0
+                             ? json_object_new_int64(r->checkpoint)
+                             : NULL);
+  /* Not derived yet: DescribeInstanceRefreshes does not say when a bake
+   * began; the refresh's status_reason says what AWS waits for. */
   json_object_object_add(o, "bake_remaining_s", NULL);
   json_object_object_add(o, "cause", kiln_json_string(r->cause));
+  json_object_object_add(o, "status_reason", kiln_json_string(r->status_reason));
   return o;
 }
 
@@ -108,7 +112,10 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p)
   json_object_object_add(o, "message", str_or_null(p->message));
   json_object_object_add(
       o, "error",
-      p->status == KILN_STATUS_ERROR ? str_or_null(p->message) : NULL);
+      p->status == KILN_STATUS_ERROR || p->status == KILN_STATUS_FAILED ||
+              p->status == KILN_STATUS_DEGRADED
+          ? str_or_null(p->message)
+          : NULL);
   return o;
 }
 
@@ -136,7 +143,7 @@ static size_t width_of(const struct kiln_plan *plans, size_t n)
 int kiln_report_plans_text(const char *commit, const struct kiln_plan *plans,
                            size_t n, struct kiln_buf *out)
 {
-  size_t counts[KILN_STATUS_SUSPENDED + 1] = {0};
+  size_t counts[KILN_STATUS_COUNT] = {0};
   size_t bakes = 0, hits = 0;
   int w = (int)width_of(plans, n);
   int err = 0;
@@ -152,7 +159,7 @@ int kiln_report_plans_text(const char *commit, const struct kiln_plan *plans,
     err |= kiln_buf_printf(
         out, "%-*s  %-11s  %s\n", w, p->app, kiln_plan_status_name(p->status),
         p->message != NULL && p->message[0] != '\0' ? p->message : "-");
-    if (p->release.state != KILN_RELEASE_NONE &&
+    if (p->release.version != 0 && p->release.state != KILN_RELEASE_NONE &&
         p->release.state != KILN_RELEASE_HEALTHY)
       err |= kiln_buf_printf(
           out, "%-*s    release of version %lld: %s, %lld%% replaced%s%s\n", w,
@@ -169,7 +176,7 @@ int kiln_report_plans_text(const char *commit, const struct kiln_plan *plans,
   if (err != 0)
     return KILN_ENOMEM;
   err = kiln_buf_printf(out, "\n%zu app%s:", n, n == 1 ? "" : "s");
-  for (int s = 0; s <= KILN_STATUS_SUSPENDED && err == 0; s++)
+  for (int s = 0; s < KILN_STATUS_COUNT && err == 0; s++)
     if (counts[s] > 0)
       err = kiln_buf_printf(out, " %zu %s", counts[s],
                             kiln_plan_status_name((enum kiln_app_status)s));

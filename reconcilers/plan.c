@@ -19,6 +19,7 @@ struct planner {
   bool acted;
   bool waiting;
   bool failed;
+  bool release_failed; /* failed is this commit's release failing */
   int err;
 };
 
@@ -78,6 +79,17 @@ static void fail(struct planner *p, const char *message)
   p->out->message = message != NULL ? message : "error";
 }
 
+/* The release of this commit failed (its bake or its refresh): AWS keeps
+ * the previous release serving, and Kiln does not try again until git
+ * changes the app. */
+static void fail_release(struct planner *p, const char *message)
+{
+  if (p->acted || p->failed)
+    return;
+  fail(p, message);
+  p->release_failed = true;
+}
+
 /* ---- image --------------------------------------------------------- */
 
 /* Returns the AMI to launch, or NULL when this pass stops at the image. */
@@ -124,7 +136,7 @@ static const char *stage_image(struct planner *p)
                                            o->bake_ami, short_digest)});
     break;
   case KILN_BAKE_FAILED:
-    fail(p, kiln_arena_printf(
+    fail_release(p, kiln_arena_printf(
                 p->a,
                 "bake of image %s failed: %s; not retried until the app's "
                 "image inputs change in git",
@@ -391,6 +403,38 @@ static bool group_on_version(const struct kiln_observed_app *o, int64_t version)
          strcmp(o->asg_lt_id, o->lt_id) == 0;
 }
 
+/* "rolling out version 4: 40% replaced, checkpoint 50% (instance refresh
+ * R; AWS: ...)", "baking version 4: every instance replaced, alarms watched
+ * for 900s after the last one (...)": where a release under way is, in
+ * AWS's words where it has some. */
+static const char *refresh_progress(struct planner *p, int64_t version)
+{
+  const struct kiln_observed_app *o = p->obs;
+  const struct kiln_rollout_spec *r = &p->spec->rollout;
+  const char *aws = o->refresh_reason != NULL
+                        ? kiln_arena_printf(p->a, "; AWS: %s", o->refresh_reason)
+                        : "";
+  int64_t cp = kiln_release_checkpoint(r->checkpoints, r->n_checkpoints,
+                                       o->refresh_percent);
+  const char *at =
+      cp > 0 ? kiln_arena_printf(p->a, ", checkpoint %lld%%", (long long)cp)
+             : "";
+  if (aws == NULL || at == NULL)
+    return NULL;
+  if (o->refresh_status != NULL && strcmp(o->refresh_status, "Baking") == 0)
+    return kiln_arena_printf(
+        p->a,
+        "baking version %lld: every instance replaced, alarms watched for "
+        "%llds after the last one (instance refresh %s%s)",
+        (long long)version,
+        (long long)(r->has_bake_time ? r->bake_time_seconds : 0),
+        o->refresh_id, aws);
+  return kiln_arena_printf(
+      p->a, "rolling out version %lld: %lld%% replaced%s (instance refresh %s%s)",
+      (long long)version, (long long)o->refresh_percent, at, o->refresh_id,
+      aws);
+}
+
 static void stage_refresh(struct planner *p, int64_t version)
 {
   const struct kiln_observed_app *o = p->obs;
@@ -399,14 +443,10 @@ static void stage_refresh(struct planner *p, int64_t version)
   switch (o->refresh) {
   case KILN_REFRESH_RUNNING:
     if (same) {
-      act(p, (struct kiln_action){
-                 .type = KILN_ACTION_WAIT_REFRESH,
-                 .refresh_id = o->refresh_id,
-                 .lt_version = version,
-                 .reason = kiln_arena_printf(
-                     p->a, "instance refresh %s to version %lld is %lld%% done",
-                     o->refresh_id, (long long)version,
-                     (long long)o->refresh_percent)});
+      act(p, (struct kiln_action){.type = KILN_ACTION_WAIT_REFRESH,
+                                  .refresh_id = o->refresh_id,
+                                  .lt_version = version,
+                                  .reason = refresh_progress(p, version)});
       return;
     }
     act(p, (struct kiln_action){
@@ -437,7 +477,7 @@ static void stage_refresh(struct planner *p, int64_t version)
   case KILN_REFRESH_FAILED:
   case KILN_REFRESH_CANCELLED:
     if (same) {
-      fail(p, kiln_arena_printf(
+      fail_release(p, kiln_arena_printf(
                   p->a,
                   "release of launch template version %lld failed: instance "
                   "refresh %s %s%s%s; not retried until git changes the app",
@@ -629,8 +669,20 @@ static enum kiln_app_status status_of(const struct planner *p)
   bool out_of_band = false;
   if (p->spec->suspend)
     return KILN_STATUS_SUSPENDED;
-  if (p->failed)
+  if (p->failed && !p->release_failed)
     return KILN_STATUS_ERROR;
+  if (p->failed)
+    return p->out->release.state == KILN_RELEASE_DEGRADED ? KILN_STATUS_DEGRADED
+                                                          : KILN_STATUS_FAILED;
+  if (p->waiting && p->out->action.type == KILN_ACTION_WAIT_REFRESH)
+    switch (p->out->release.state) {
+    case KILN_RELEASE_ROLLING_OUT:
+      return KILN_STATUS_ROLLING_OUT;
+    case KILN_RELEASE_BAKING:
+      return KILN_STATUS_BAKING;
+    default:
+      break;
+    }
   if (p->waiting)
     return KILN_STATUS_PROGRESSING;
   if (p->out->n_drift == 0 && (p->out->action.type == KILN_ACTION_NONE ||
@@ -686,6 +738,15 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
   lt_tags_drift(&p);
   stage_group(&p, version);
   kiln_release_derive(obs, version, &out->release);
+  if (out->release.state == KILN_RELEASE_ROLLING_OUT)
+    out->release.checkpoint = kiln_release_checkpoint(
+        spec->rollout.checkpoints, spec->rollout.n_checkpoints,
+        out->release.percent);
+  if (p.release_failed && out->release.state == KILN_RELEASE_NONE) {
+    /* A bake that failed: no version, no refresh, yet a failed release. */
+    out->release.state = KILN_RELEASE_FAILED;
+    out->release.cause = obs->bake_reason;
+  }
 
   out->status = status_of(&p);
   if (out->message == NULL)
@@ -697,8 +758,9 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
 
 const char *kiln_plan_status_name(enum kiln_app_status s)
 {
-  static const char *const names[] = {"in-sync",     "pending", "drifted",
-                                      "progressing", "error",   "suspended"};
+  static const char *const names[] = {
+      "in-sync",   "pending",     "drifted", "progressing", "error",
+      "suspended", "rolling-out", "baking",  "failed",      "degraded"};
   return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 

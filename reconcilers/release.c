@@ -35,6 +35,7 @@ void kiln_release_derive(const struct kiln_observed_app *o, int64_t version,
   }
   out->refresh_id = o->refresh_id;
   out->percent = o->refresh_percent;
+  out->status_reason = o->refresh_reason;
   if (status_is(o, "Pending") || status_is(o, "InProgress") ||
       status_is(o, "Cancelling")) {
     out->state = KILN_RELEASE_ROLLING_OUT;
@@ -58,6 +59,15 @@ void kiln_release_derive(const struct kiln_observed_app *o, int64_t version,
                      ? "the instance refresh was cancelled"
                      : "the instance refresh failed";
   }
+}
+
+int64_t kiln_release_checkpoint(const int64_t *checkpoints, size_t n,
+                                int64_t percent)
+{
+  for (size_t i = 0; i < n; i++)
+    if (checkpoints[i] >= percent && checkpoints[i] < 100)
+      return checkpoints[i];
+  return 0;
 }
 
 const char *kiln_release_state_name(enum kiln_release_state s)

@@ -22,10 +22,17 @@ enum kiln_app_status {
   KILN_STATUS_IN_SYNC,
   KILN_STATUS_PENDING,     /* git changed; the change is not applied yet */
   KILN_STATUS_DRIFTED,     /* AWS changed outside git, or drift: report */
-  KILN_STATUS_PROGRESSING, /* a bake or a refresh is under way */
+  KILN_STATUS_PROGRESSING, /* a bake, a cancel or a rollback is under way */
   KILN_STATUS_ERROR,       /* invalid spec, failed release, unresolvable */
   KILN_STATUS_SUSPENDED,   /* suspend: true */
+  /* The release of the version git wants (kiln/release.h): */
+  KILN_STATUS_ROLLING_OUT, /* its instance refresh is under way */
+  KILN_STATUS_BAKING,      /* every instance replaced; alarms watched */
+  KILN_STATUS_FAILED,      /* its bake or its refresh failed; the previous
+                              release serves; not retried until git changes */
+  KILN_STATUS_DEGRADED,    /* AWS's rollback of it failed: needs a person */
 };
+#define KILN_STATUS_COUNT (KILN_STATUS_DEGRADED + 1)
 
 enum kiln_drift_cause {
   KILN_CAUSE_COMMIT,      /* git changed and is not applied yet */

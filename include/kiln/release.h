@@ -26,6 +26,7 @@
 #ifndef KILN_RELEASE_H
 #define KILN_RELEASE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct kiln_observed_app;
@@ -46,12 +47,22 @@ struct kiln_release {
   const char *refresh_id; /* the refresh that carries it, or NULL */
   int64_t percent;        /* of the instances replaced */
   const char *cause;      /* AWS's reason for failed, degraded, or NULL */
+  /* rolling-out: the checkpoint (percent) of the spec's rollout the
+   * refresh is heading for or waits at; 0: none. */
+  int64_t checkpoint;
+  const char *status_reason; /* AWS's StatusReason of the refresh, or NULL */
 };
 
 /* The release of launch template version (0: not settled yet) as the
  * group and its latest refresh show it. Strings are borrowed from o. */
 void kiln_release_derive(const struct kiln_observed_app *o, int64_t version,
                          struct kiln_release *out);
+
+/* The checkpoint of checkpoints[0..n) (ascending) a refresh percent% done
+ * is heading for or waits at: the first at or above percent, below 100;
+ * 0 when none is left. */
+int64_t kiln_release_checkpoint(const int64_t *checkpoints, size_t n,
+                                int64_t percent);
 
 /* "rolling-out", "baking", "healthy", "rolling-back", "failed",
  * "degraded"; "none". */

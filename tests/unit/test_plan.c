@@ -255,6 +255,14 @@ static void refreshing(struct kiln_app_spec *s, struct kiln_observed_app *o,
   o->refresh_id = "r-new";
   o->refresh_version = 4;
   o->refresh_percent = 50;
+  o->refresh_status = "InProgress";
+}
+static void refresh_baking(struct kiln_app_spec *s, struct kiln_observed_app *o,
+                           const struct kiln_app_spec **prev)
+{
+  refreshing(s, o, prev);
+  o->refresh_percent = 100;
+  o->refresh_status = "Baking";
 }
 static void refreshing_older(struct kiln_app_spec *s,
                              struct kiln_observed_app *o,
@@ -269,6 +277,14 @@ static void refresh_failed(struct kiln_app_spec *s, struct kiln_observed_app *o,
   refreshing(s, o, prev);
   o->refresh = KILN_REFRESH_FAILED;
   o->refresh_reason = "instances failed health checks";
+  o->refresh_status = "RollbackSuccessful";
+}
+static void rollback_failed(struct kiln_app_spec *s,
+                            struct kiln_observed_app *o,
+                            const struct kiln_app_spec **prev)
+{
+  refresh_failed(s, o, prev);
+  o->refresh_status = "RollbackFailed";
 }
 static void older_refresh_failed(struct kiln_app_spec *s,
                                  struct kiln_observed_app *o,
@@ -504,7 +520,7 @@ static const struct plan_case cases[] = {
      "image.digest", KILN_CAUSE_COMMIT, false},
     {"bake done, untagged", baked, KILN_ACTION_TAG_IMAGE, KILN_STATUS_PENDING,
      "image.digest", KILN_CAUSE_COMMIT, true},
-    {"bake failed", bake_failed, KILN_ACTION_NONE, KILN_STATUS_ERROR, NULL, 0,
+    {"bake failed", bake_failed, KILN_ACTION_NONE, KILN_STATUS_FAILED, NULL, 0,
      false},
     {"AMI not yet available", ami_pending, KILN_ACTION_WAIT_BAKE,
      KILN_STATUS_PROGRESSING, NULL, 0, false},
@@ -547,11 +563,15 @@ static const struct plan_case cases[] = {
      KILN_STATUS_DRIFTED, "autoscaling.instances", KILN_CAUSE_OUT_OF_BAND,
      true},
     {"refresh running", refreshing, KILN_ACTION_WAIT_REFRESH,
-     KILN_STATUS_PROGRESSING, "autoscaling.launchTemplateVersion",
+     KILN_STATUS_ROLLING_OUT, "autoscaling.launchTemplateVersion",
      KILN_CAUSE_COMMIT, false},
     {"refresh for an older state", refreshing_older, KILN_ACTION_REFRESH_CANCEL,
      KILN_STATUS_PENDING, NULL, 0, true},
-    {"refresh failed", refresh_failed, KILN_ACTION_NONE, KILN_STATUS_ERROR,
+    {"refresh baking", refresh_baking, KILN_ACTION_WAIT_REFRESH,
+     KILN_STATUS_BAKING, NULL, 0, false},
+    {"refresh failed", refresh_failed, KILN_ACTION_NONE, KILN_STATUS_FAILED,
+     NULL, 0, false},
+    {"rollback failed", rollback_failed, KILN_ACTION_NONE, KILN_STATUS_DEGRADED,
      NULL, 0, false},
     {"older refresh failed", older_refresh_failed, KILN_ACTION_REFRESH_START,
      KILN_STATUS_PENDING, NULL, 0, true},
@@ -1086,6 +1106,47 @@ static void test_bake_states(void **state)
     assert_int_equal(kiln_observed_bake_state(rows[i].status), rows[i].want);
 }
 
+/* The checkpoint a refresh heads for or waits at, and the words plan and
+ * apply print for a release under way. */
+static void test_release_checkpoints_and_progress(void **state)
+{
+  static const int64_t cps[] = {10, 50, 100};
+  struct kiln_app_spec s = spec;
+  struct kiln_observed_app o = converged;
+  const struct kiln_app_spec *prev = NULL;
+  struct kiln_plan plan;
+  (void)state;
+
+  assert_int_equal(kiln_release_checkpoint(cps, 3, 0), 10);
+  assert_int_equal(kiln_release_checkpoint(cps, 3, 10), 10);
+  assert_int_equal(kiln_release_checkpoint(cps, 3, 11), 50);
+  assert_int_equal(kiln_release_checkpoint(cps, 3, 60), 0); /* 100: the end */
+  assert_int_equal(kiln_release_checkpoint(cps, 0, 0), 0);
+
+  s.rollout.checkpoints[0] = 10;
+  s.rollout.checkpoints[1] = 50;
+  s.rollout.checkpoints[2] = 100;
+  s.rollout.n_checkpoints = 3;
+  s.rollout.has_bake_time = true;
+  s.rollout.bake_time_seconds = 900;
+  refreshing(&s, &o, &prev);
+  o.refresh_reason = "Waiting for checkpoint delay to expire.";
+  assert_int_equal(kiln_plan_app(&s, COMMIT, &o, prev, &arena, &plan), 0);
+  assert_int_equal(plan.status, KILN_STATUS_ROLLING_OUT);
+  assert_int_equal(plan.release.checkpoint, 50);
+  assert_string_equal(plan.release.status_reason,
+                      "Waiting for checkpoint delay to expire.");
+  assert_non_null(strstr(plan.message, "50% replaced, checkpoint 50%"));
+  assert_non_null(strstr(plan.message, "AWS: Waiting for checkpoint delay"));
+
+  refresh_baking(&s, &o, &prev);
+  o.refresh_reason = NULL;
+  assert_int_equal(kiln_plan_app(&s, COMMIT, &o, prev, &arena, &plan), 0);
+  assert_int_equal(plan.status, KILN_STATUS_BAKING);
+  assert_int_equal(plan.release.checkpoint, 0);
+  assert_non_null(strstr(plan.message, "alarms watched for 900s"));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1102,6 +1163,7 @@ int main(void)
       cmocka_unit_test(test_tag_plans),
       cmocka_unit_test(test_tag_maps_render_unambiguously),
       cmocka_unit_test(test_bake_states),
+      cmocka_unit_test(test_release_checkpoints_and_progress),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
