@@ -1,0 +1,178 @@
+"""A release gated on health and alarms, followed to its end (issue 15):
+AWS rolls a bad release back by itself, and Kiln tells the truth about it
+(`kiln plan`'s status and release, `kiln apply`'s exit code), never retries
+it, and releases the next good commit. The emulator runs AWS's clock 100
+times faster, so warmups, grace periods and bake times take AWS's course in
+seconds. Judged through boto3."""
+import pytest
+
+from kiln_cli import git, seeded_repo
+from test_apply import Fleet
+from test_group_health import target_group
+
+SCALE = 100  # AWS seconds per emulator second
+
+
+@pytest.fixture
+def gated(awsemu_factory, tmp_path):
+    emu = awsemu_factory(bake_seconds=1.0, refresh_batch_seconds=None, time_scale=SCALE)
+    return Fleet(emu, seeded_repo(emu, tmp_path / "repo"), tmp_path)
+
+
+def gate(fleet, tg, rollout_extra=""):
+    """The app behind target group tg with ELB health checks, and a rollout
+    that AWS rolls back by itself."""
+    p = fleet.root / "apps/hello/app.yaml"
+    text = p.read_text()
+    text = text.replace("  desired: 1\n",
+                        f"  desired: 2\n  targetGroups: [{tg}]\n  healthCheckType: ELB\n"
+                        "  healthCheckGracePeriodSeconds: 120\n", 1)
+    start, end = text.index("rollout:"), text.index("drift:")
+    text = (text[:start] + "rollout:\n  minHealthyPercent: 50\n  maxHealthyPercent: 100\n"
+            "  warmupSeconds: 60\n  autoRollback: true\n" + rollout_extra + "\n" + text[end:])
+    p.write_text(text)
+    git(fleet.root, "commit", "-qam", "gated rollout")
+
+
+def instance_amis(fleet):
+    g = fleet.group()
+    ids = [i["InstanceId"] for i in g["Instances"]]
+    res = fleet.ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    return {i["ImageId"] for r in res for i in r["Instances"]}
+
+
+def target_states(fleet, tg):
+    elb = fleet.emu.client("elbv2")
+    return {d["Target"]["Id"]: d["TargetHealth"]["State"]
+            for d in elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]}
+
+
+def wait_healthy_targets(fleet, tg, n):
+    from awsemu.testing import wait_until
+    wait_until(lambda: list(target_states(fleet, tg).values()) == ["healthy"] * n,
+               timeout=30, interval=0.1, what="every target healthy")
+
+
+def test_unhealthy_release_is_rolled_back_reported_failed_and_not_retried(gated):
+    fleet = gated
+    tg = target_group(fleet, "hello-tg")
+    gate(fleet, tg)
+    r = fleet.apply()
+    assert r.returncode == 0, r.stdout + r.stderr
+    good_amis = instance_amis(fleet)
+    assert len(good_amis) == 1
+    wait_healthy_targets(fleet, tg, 2)
+
+    # The next commit's image fails its ELB health checks.
+    bad = fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="bad release")
+    fleet.emu.faults({"kind": "unhealthy", "image_tags": {"kiln:commit": bad}})
+    r = fleet.apply()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "failed" in r.stdout, r.stdout
+
+    # AWS put the previous release back: every instance on the good AMI,
+    # registered healthy.
+    refresh = fleet.asg.describe_instance_refreshes(
+        AutoScalingGroupName="hello")["InstanceRefreshes"][0]
+    assert refresh["Status"] == "RollbackSuccessful", refresh
+    assert instance_amis(fleet) == good_amis
+    wait_healthy_targets(fleet, tg, 2)
+
+    rc, doc = fleet.plan()
+    app = doc["apps"][0]
+    assert rc == 2, doc
+    assert app["status"] == "failed", app
+    assert app["release"]["state"] == "failed", app
+    assert "health" in app["release"]["cause"], app
+    assert "health" in app["message"] and "not retried" in app["message"], app
+
+    # Not retried while git stays where it is.
+    fleet.emu.reset_requests()
+    r = fleet.apply()
+    assert r.returncode == 1, r.stdout
+    assert "autoscaling:StartInstanceRefresh" not in fleet.emu.counts()
+
+    # The next good commit releases normally.
+    fleet.edit('version: "0.2.0"', 'version: "0.3.0"', message="fixed release")
+    r = fleet.apply()
+    assert r.returncode == 0, r.stdout + r.stderr
+    new_amis = instance_amis(fleet)
+    assert len(new_amis) == 1 and new_amis != good_amis
+    rc, doc = fleet.plan()
+    assert rc == 0, doc
+    assert doc["apps"][0]["release"]["state"] == "healthy"
+
+
+def set_alarm_when(fleet, status, alarm="hello-5xx"):
+    """Waits until the group's refresh is in status (InProgress: waiting at
+    a checkpoint), then sets the alarm."""
+    from awsemu.testing import wait_until
+
+    def seen():
+        rs = fleet.asg.describe_instance_refreshes(
+            AutoScalingGroupName="hello")["InstanceRefreshes"]
+        if not rs or rs[0]["Status"] != status:
+            return False
+        return status != "InProgress" or "checkpoint" in (rs[0].get("StatusReason") or "")
+    wait_until(seen, timeout=60, interval=0.05, what=f"refresh {status}")
+    fleet.emu.client("cloudwatch").set_alarm_state(
+        AlarmName=alarm, StateValue="ALARM", StateReason="5xx over threshold")
+
+
+def alarm(fleet, name="hello-5xx"):
+    fleet.emu.client("cloudwatch").put_metric_alarm(
+        AlarmName=name, MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold")
+
+
+@pytest.mark.parametrize("when", ["Baking", "InProgress"])
+def test_alarm_during_bake_or_checkpoint_rolls_the_release_back(gated, when):
+    import subprocess
+    import threading
+    fleet = gated
+    alarm(fleet)
+    tg = target_group(fleet, "hello-tg")
+    gate(fleet, tg, "  alarms: [hello-5xx]\n  checkpoints: [50]\n"
+         "  checkpointDelaySeconds: 600\n  bakeTimeSeconds: 900\n")
+    assert fleet.apply().returncode == 0
+    good_amis = instance_amis(fleet)
+
+    fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="release that alarms")
+    setter = threading.Thread(target=set_alarm_when, args=(fleet, when))
+    setter.start()
+    try:
+        r = fleet.apply()
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        raise
+    finally:
+        setter.join()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "hello-5xx" in r.stdout, r.stdout
+    refresh = fleet.asg.describe_instance_refreshes(
+        AutoScalingGroupName="hello")["InstanceRefreshes"][0]
+    assert refresh["Status"] == "RollbackSuccessful", refresh
+    assert instance_amis(fleet) == good_amis
+    rc, doc = fleet.plan()
+    assert rc == 2 and doc["apps"][0]["status"] == "failed", doc
+    assert "hello-5xx" in doc["apps"][0]["release"]["cause"], doc
+
+
+def test_alarm_that_stays_ok_lets_the_release_bake_then_become_healthy(gated):
+    fleet = gated
+    alarm(fleet)
+    tg = target_group(fleet, "hello-tg")
+    gate(fleet, tg, "  alarms: [hello-5xx]\n  checkpoints: [50]\n"
+         "  checkpointDelaySeconds: 300\n  bakeTimeSeconds: 600\n")
+    assert fleet.apply().returncode == 0
+    fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="good release")
+    r = fleet.apply()
+    assert r.returncode == 0, r.stdout + r.stderr
+    # apply --wait followed the release through its checkpoint and bake.
+    assert "checkpoint 50%" in r.stdout, r.stdout
+    assert "baking version" in r.stdout, r.stdout
+    refresh = fleet.asg.describe_instance_refreshes(
+        AutoScalingGroupName="hello")["InstanceRefreshes"][0]
+    assert refresh["Status"] == "Successful", refresh
+    rc, doc = fleet.plan()
+    assert rc == 0 and doc["apps"][0]["release"]["state"] == "healthy", doc
