@@ -176,3 +176,47 @@ def test_alarm_that_stays_ok_lets_the_release_bake_then_become_healthy(gated):
     assert refresh["Status"] == "Successful", refresh
     rc, doc = fleet.plan()
     assert rc == 0 and doc["apps"][0]["release"]["state"] == "healthy", doc
+
+
+def test_sigkill_during_the_bake_then_apply_follows_it_to_healthy(gated):
+    import os
+    import signal
+    import subprocess
+    from awsemu.testing import wait_until
+    fleet = gated
+    alarm(fleet)
+    tg = target_group(fleet, "hello-tg")
+    gate(fleet, tg, "  alarms: [hello-5xx]\n  bakeTimeSeconds: 900\n")
+    assert fleet.apply().returncode == 0
+    fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="release to bake")
+
+    proc = subprocess.Popen(
+        [os.environ.get("KILN_BIN", "build/controller/kiln"), "apply", "--repo",
+         str(fleet.root), "--wait", "--timeout", "90s", "--interval", "500ms"],
+        env=fleet.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def baking():
+        rs = fleet.asg.describe_instance_refreshes(
+            AutoScalingGroupName="hello")["InstanceRefreshes"]
+        return rs and rs[0]["Status"] == "Baking"
+    try:
+        wait_until(baking, timeout=60, interval=0.05, what="refresh Baking")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    # The restarted Kiln derives the release from AWS alone: baking, then
+    # healthy, and no second refresh.
+    rc, doc = fleet.plan()
+    app = doc["apps"][0]
+    assert rc == 2 and app["status"] == "baking", app
+    assert app["release"]["state"] == "baking", app
+    fleet.emu.reset_requests()
+    r = fleet.apply()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "baking version" in r.stdout, r.stdout
+    assert "autoscaling:StartInstanceRefresh" not in fleet.emu.counts()
+    rs = fleet.asg.describe_instance_refreshes(AutoScalingGroupName="hello")["InstanceRefreshes"]
+    assert rs[0]["Status"] == "Successful" and len(rs) == 1, rs
+    rc, doc = fleet.plan()
+    assert rc == 0 and doc["apps"][0]["release"]["state"] == "healthy", doc
