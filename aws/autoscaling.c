@@ -537,6 +537,23 @@ static void opt_i(struct kiln__px *px, xmlNodePtr n, const char *path,
   v->set = kiln__xml_i64(px, n, path, &v->value);
 }
 
+static void parse_checkpoints(struct kiln__px *px, xmlNodePtr prefs,
+                              struct kiln_asg_refresh_preferences *out)
+{
+  int64_t *list = NULL;
+  size_t n = 0;
+  for (xmlNodePtr m =
+           kiln__xml_first(kiln__xml_find(prefs, "CheckpointPercentages"),
+                           "member");
+       m != NULL && px->err == 0; m = kiln__xml_next(m)) {
+    int64_t *v = kiln__vec_push(px, &list, &n, sizeof(*v));
+    if (v != NULL)
+      kiln__xml_i64(px, m, "", v);
+  }
+  out->checkpoints = list;
+  out->checkpoint_count = n;
+}
+
 static int parse_refreshes(struct kiln__px *px, void *out,
                            const struct kiln_aws_response *res,
                            const char **next)
@@ -576,6 +593,9 @@ static int parse_refreshes(struct kiln__px *px, void *out,
         px, p, "SkipMatching", &f->preferences.skip_matching.value);
     f->preferences.auto_rollback.set = kiln__xml_bool(
         px, p, "AutoRollback", &f->preferences.auto_rollback.value);
+    opt_i(px, p, "CheckpointDelay", &f->preferences.checkpoint_delay_s);
+    opt_i(px, p, "BakeTime", &f->preferences.bake_time_s);
+    parse_checkpoints(px, p, &f->preferences);
     p = kiln__xml_find(e, "RollbackDetails");
     f->rollback_reason = kiln__xml_str(px, p, "RollbackReason");
     f->rollback_start_time = kiln__xml_str(px, p, "RollbackStartTime");
@@ -607,4 +627,67 @@ int kiln_asg_describe_instance_refreshes(
   kiln__asg_describe_instance_refreshes_body(req, &b);
   return kiln__op_start(client, &kiln__asg_describe_instance_refreshes_desc, &b,
                         arena, out, sizeof(*out), cb, data);
+}
+
+/* ---- DescribeScalingActivities ---- */
+
+int kiln__asg_describe_scaling_activities_body(
+    const struct kiln_asg_describe_scaling_activities_request *r,
+    struct kiln__op_body *b)
+{
+  init(b, "DescribeScalingActivities");
+  if (r->group_name == NULL || r->max_records < 0 || r->max_records > 100)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->group_name, "AutoScalingGroupName");
+  if (r->max_records > 0)
+    kiln__query_i64(&b->query, r->max_records, "MaxRecords");
+  return b->query.err;
+}
+
+static int parse_activities(struct kiln__px *px, void *out,
+                            const struct kiln_aws_response *res,
+                            const char **next)
+{
+  struct kiln_asg_activities *o = out;
+  xmlNodePtr r = result(res, "DescribeScalingActivities");
+
+  (void)next; /* one page: the newest activities are the ones that count */
+  if (r == NULL)
+    return KILN_EPARSE;
+  for (xmlNodePtr e = kiln__xml_first(kiln__xml_find(r, "Activities"), "member");
+       e != NULL; e = kiln__xml_next(e)) {
+    struct kiln_asg_activity *a =
+        kiln__vec_push(px, &o->activities, &o->count, sizeof(*a));
+    if (a == NULL)
+      break;
+    a->id = kiln__xml_str(px, e, "ActivityId");
+    a->description = kiln__xml_str(px, e, "Description");
+    a->cause = kiln__xml_str(px, e, "Cause");
+    a->status_code = kiln__xml_str(px, e, "StatusCode");
+    a->status_message = kiln__xml_str(px, e, "StatusMessage");
+    a->start_time = kiln__xml_str(px, e, "StartTime");
+    a->end_time = kiln__xml_str(px, e, "EndTime");
+    if (a->status_code == NULL && px->err == 0)
+      px->err = KILN_EPARSE;
+  }
+  return px->err;
+}
+
+const struct kiln__op_desc kiln__asg_describe_scaling_activities_desc = {
+    KILN_AWS_AUTOSCALING, "DescribeScalingActivities", NULL, NULL, NULL,
+    parse_activities};
+
+int kiln_asg_describe_scaling_activities(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_describe_scaling_activities_request *req,
+    struct kiln_arena *arena, struct kiln_asg_activities *out,
+    kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__asg_describe_scaling_activities_body(req, &b);
+  return kiln__op_start(client, &kiln__asg_describe_scaling_activities_desc,
+                        &b, arena, out, sizeof(*out), cb, data);
 }

@@ -40,6 +40,8 @@ KILN__OP(asg_start_instance_refresh, kiln_asg_start_instance_refresh_request)
 KILN__OP(asg_describe_instance_refreshes,
          kiln_asg_describe_instance_refreshes_request)
 KILN__OP(asg_cancel_instance_refresh, kiln_asg_cancel_instance_refresh_request)
+KILN__OP(asg_describe_scaling_activities,
+         kiln_asg_describe_scaling_activities_request)
 
 KILN__OP(ssm_get_parameters, kiln_ssm_get_parameters_request)
 KILN__OP(ssm_get_parameter, kiln_ssm_get_parameter_request)

@@ -8,6 +8,7 @@
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/history.h"
+#include "kiln/release.h"
 #include "kiln/paths.h"
 #include "kiln/report.h"
 
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char usage[] =
     "Usage: kiln apply --repo SRC [--ref REF] [--app NAME] [--wait]\n"
@@ -87,6 +89,26 @@ static void say(struct apply_run *run, const char *app, const char *text)
 
 static void start_pass(struct apply_run *run);
 
+/* "rolling-out: rolling out 50% — waiting at checkpoint 50% until 14:05:00
+ * UTC (version 4, instance refresh R)": a release under way (or being
+ * rolled back) in time; anything else as the plan says it. */
+static const char *progress_line(struct apply_run *run,
+                                 const struct kiln_plan *p)
+{
+  const struct kiln_release *r = &p->release;
+  const char *where = NULL;
+  if ((p->status == KILN_STATUS_ROLLING_OUT || p->status == KILN_STATUS_BAKING ||
+       r->state == KILN_RELEASE_ROLLING_BACK) &&
+      (where = kiln_release_describe(r, time(NULL), &run->arena)) != NULL)
+    return kiln_arena_printf(&run->arena, "%s: %s (version %lld, instance "
+                                          "refresh %s)",
+                             kiln_plan_status_name(p->status), where,
+                             (long long)r->version,
+                             r->refresh_id != NULL ? r->refresh_id : "?");
+  return kiln_arena_printf(&run->arena, "%s: %s", kiln_plan_status_name(p->status),
+                           p->message);
+}
+
 /* History is a record, not a precondition: when it cannot be written,
  * apply warns once and goes on. */
 static void open_history(struct apply_run *run, const char *state_dir)
@@ -137,7 +159,7 @@ static void print_summary(struct apply_run *run, struct kiln_session_result *r)
   kiln_buf_init(&out, 0);
   if (plans == NULL)
     fprintf(stderr, "kiln apply: out of memory for the summary\n");
-  else if (kiln_report_plans_text(r->commit, plans, r->n, &out) == 0)
+  else if (kiln_report_plans_text(r->commit, plans, r->n, time(NULL), &out) == 0)
     fputs(out.data, stdout);
   kiln_buf_cleanup(&out);
   free(plans);
@@ -185,9 +207,7 @@ static void judge(struct kiln_session *s, struct kiln_session_result *r,
       all_done = false;
       continue;
     }
-    say(run, app->spec->name,
-        kiln_arena_printf(&run->arena, "%s: %s", kiln_plan_status_name(st),
-                          app->plan.message));
+    say(run, app->spec->name, progress_line(run, &app->plan));
     if (st == KILN_STATUS_ERROR || st == KILN_STATUS_FAILED ||
         st == KILN_STATUS_DEGRADED)
       any_failed = true;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char usage[] =
     "Usage: kiln plan --repo SRC [--ref REF] [--app NAME] [--format "
@@ -69,7 +70,7 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
     fprintf(stderr, "kiln plan: out of memory\n");
     run->rc = 1;
   } else if (run->format == KILN_FORMAT_JSON) {
-    json_object *root = kiln_report_plans_json(r->commit, plans, r->n);
+    json_object *root = kiln_report_plans_json(r->commit, plans, r->n, time(NULL));
     if (r->error != NULL)
       json_object_object_add(root, "error", kiln_json_string(r->error));
     puts(json_object_to_json_string_ext(
@@ -80,7 +81,7 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
     kiln_buf_init(&out, 0);
     if (r->error != NULL)
       fprintf(stderr, "kiln plan: %s\n", r->error);
-    if (kiln_report_plans_text(r->commit, plans, r->n, &out) == 0)
+    if (kiln_report_plans_text(r->commit, plans, r->n, time(NULL), &out) == 0)
       fputs(out.data, stdout);
     kiln_buf_cleanup(&out);
   }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void serve_app(struct kiln__daemon *d, const char *name,
                       struct kiln_http_responder *res)
@@ -27,7 +28,7 @@ static void serve_app(struct kiln__daemon *d, const char *name,
     kiln_http_server_respond_error(res, 404, "no such app");
     return;
   }
-  o = kiln_report_plan_json(p);
+  o = kiln_report_plan_json(p, time(NULL));
   kiln_http_server_respond_json(res, 200, o);
   json_object_put(o);
 }

@@ -140,6 +140,7 @@ static const char *const outcome_names[] = {
     [KILN_HISTORY_SUCCEEDED] = "succeeded",
     [KILN_HISTORY_FAILED] = "failed",
     [KILN_HISTORY_SUPERSEDED] = "superseded",
+    [KILN_HISTORY_DEGRADED] = "degraded",
 };
 
 const char *kiln_history_outcome_name(enum kiln_history_outcome o)
@@ -1021,7 +1022,10 @@ static int record_release(struct kiln_history *h, const char *commit,
   case KILN_STATUS_DEGRADED:
     if (!running || !same)
       return 0;
-    return kiln_history_release_end(h, latest.id, KILN_HISTORY_FAILED,
+    return kiln_history_release_end(h, latest.id,
+                                    p->status == KILN_STATUS_DEGRADED
+                                        ? KILN_HISTORY_DEGRADED
+                                        : KILN_HISTORY_FAILED,
                                     p->message, now_ms);
   default:
     return running && same ? learn(h, latest.id, pa) : 0;

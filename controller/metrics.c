@@ -237,6 +237,23 @@ static void release_metrics(const struct kiln_status *st, struct kiln_buf *b)
   }
 }
 
+static void failure_metrics(const struct kiln_status *st, struct kiln_buf *b)
+{
+  metric(b, "kiln_release_failures_total", "counter",
+         "Releases seen failing (or degraded), by app and cause: alarm, "
+         "health, launch, cancelled, rollback-failed, bake, other.");
+  for (size_t i = 0; i < st->n_failures; i++)
+    for (int c = 0; c < KILN_RELEASE_CAUSE_COUNT; c++) {
+      if (st->failures[i].count[c] == 0)
+        continue;
+      kiln_buf_puts(b, "kiln_release_failures_total{app=\"");
+      label_value(b, st->failures[i].app);
+      kiln_buf_puts(b, "\",cause=\"");
+      label_value(b, kiln_release_cause_name((enum kiln_release_cause)c));
+      kiln_buf_printf(b, "\"} %llu\n", st->failures[i].count[c]);
+    }
+}
+
 static void http_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
 {
   metric(b, "kiln_http_rejected_total", "counter",
@@ -263,5 +280,6 @@ void kiln__metrics_render(const struct kiln__daemon *d, struct kiln_buf *b)
   aws_metrics(d, b);
   drift_metrics(&d->status, b);
   release_metrics(&d->status, b);
+  failure_metrics(&d->status, b);
   http_metrics(d, b);
 }

@@ -2,9 +2,12 @@
 #include "kiln/report.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/arena.h"
+#include "kiln/release.h"
 
 #include <json-c/json.h>
 #include <string.h>
+#include <time.h>
 
 static json_object *str_or_null(const char *s)
 {
@@ -53,34 +56,66 @@ static json_object *action_json(const struct kiln_plan *p)
   return o;
 }
 
-/* {"state", "launch_template_version", "refresh_id", "percent",
- *  "checkpoint", "bake_remaining_s", "cause"}, or null before the version
+/* "2026-12-04T13:58:02Z"; null when t is not known. */
+static json_object *iso_time(int64_t t)
+{
+  struct tm tm;
+  time_t tt = (time_t)t;
+  char buf[32];
+  if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+      strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    return NULL;
+  return json_object_new_string(buf);
+}
+
+/* {"state", "summary", "launch_template_version", "refresh_id", "percent",
+ *  "checkpoint", "checkpoint_until", "bake_remaining_s", "cause",
+ *  "cause_kind", "failed_at", "status_reason"}, or null before the version
  * git wants is known. */
-static json_object *release_json(const struct kiln_release *r)
+static json_object *release_json(const struct kiln_release *r, int64_t now)
 {
   json_object *o;
-  if (r->version == 0)
+  struct kiln_arena a;
+  const char *summary;
+  if (r->version == 0 && r->state == KILN_RELEASE_NONE)
     return NULL;
+  kiln_arena_init(&a, 0);
   o = json_object_new_object();
   json_object_object_add(
       o, "state", json_object_new_string(kiln_release_state_name(r->state)));
+  summary = kiln_release_describe(r, now, &a);
+  json_object_object_add(o, "summary", str_or_null(summary));
+  kiln_arena_cleanup(&a);
   json_object_object_add(o, "launch_template_version",
-                         json_object_new_int64(r->version));
+                         r->version > 0 ? json_object_new_int64(r->version)
+                                        : NULL);
   json_object_object_add(o, "refresh_id", kiln_json_string(r->refresh_id));
   json_object_object_add(o, "percent", json_object_new_int64(r->percent));
   json_object_object_add(o, "checkpoint",
                          r->checkpoint > 0
                              ? json_object_new_int64(r->checkpoint)
                              : NULL);
-  /* Not derived yet: DescribeInstanceRefreshes does not say when a bake
-   * began; the refresh's status_reason says what AWS waits for. */
-  json_object_object_add(o, "bake_remaining_s", NULL);
+  json_object_object_add(o, "checkpoint_until",
+                         r->at_checkpoint ? iso_time(r->checkpoint_until_s)
+                                          : NULL);
+  json_object_object_add(
+      o, "bake_remaining_s",
+      r->state == KILN_RELEASE_BAKING && r->bake_until_s > 0
+          ? json_object_new_int64(r->bake_until_s > now ? r->bake_until_s - now
+                                                        : 0)
+          : NULL);
   json_object_object_add(o, "cause", kiln_json_string(r->cause));
+  json_object_object_add(
+      o, "cause_kind",
+      r->cause_kind != KILN_RELEASE_CAUSE_NONE
+          ? json_object_new_string(kiln_release_cause_name(r->cause_kind))
+          : NULL);
+  json_object_object_add(o, "failed_at", iso_time(r->failed_at_s));
   json_object_object_add(o, "status_reason", kiln_json_string(r->status_reason));
   return o;
 }
 
-json_object *kiln_report_plan_json(const struct kiln_plan *p)
+json_object *kiln_report_plan_json(const struct kiln_plan *p, int64_t now)
 {
   json_object *o = json_object_new_object();
   json_object *drift = json_object_new_array();
@@ -106,7 +141,7 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p)
   }
   if (p->action.type != KILN_ACTION_NONE)
     json_object_array_add(actions, action_json(p));
-  json_object_object_add(o, "release", release_json(&p->release));
+  json_object_object_add(o, "release", release_json(&p->release, now));
   json_object_object_add(o, "drift", drift);
   json_object_object_add(o, "actions", actions);
   json_object_object_add(o, "message", str_or_null(p->message));
@@ -120,13 +155,14 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p)
 }
 
 json_object *kiln_report_plans_json(const char *commit,
-                                    const struct kiln_plan *plans, size_t n)
+                                    const struct kiln_plan *plans, size_t n,
+                                    int64_t now)
 {
   json_object *root = json_object_new_object();
   json_object *apps = json_object_new_array();
   json_object_object_add(root, "commit", str_or_null(commit));
   for (size_t i = 0; i < n; i++)
-    json_object_array_add(apps, kiln_report_plan_json(&plans[i]));
+    json_object_array_add(apps, kiln_report_plan_json(&plans[i], now));
   json_object_object_add(root, "apps", apps);
   return root;
 }
@@ -140,8 +176,28 @@ static size_t width_of(const struct kiln_plan *plans, size_t n)
   return w < 40 ? w : 40;
 }
 
+/* "    release of version 4: rolling out 40% — waiting at checkpoint 50%
+ * until 14:05:00 UTC" */
+static int release_line(const struct kiln_release *r, int64_t now, int w,
+                        struct kiln_buf *out)
+{
+  struct kiln_arena a;
+  const char *what;
+  int err;
+  kiln_arena_init(&a, 0);
+  what = kiln_release_describe(r, now, &a);
+  err = r->version > 0
+                ? kiln_buf_printf(out, "%-*s    release of version %lld: %s\n",
+                                  w, "", (long long)r->version,
+                                  what != NULL ? what : "?")
+                : kiln_buf_printf(out, "%-*s    release: %s\n", w, "",
+                                  what != NULL ? what : "?");
+  kiln_arena_cleanup(&a);
+  return err;
+}
+
 int kiln_report_plans_text(const char *commit, const struct kiln_plan *plans,
-                           size_t n, struct kiln_buf *out)
+                           size_t n, int64_t now, struct kiln_buf *out)
 {
   size_t counts[KILN_STATUS_COUNT] = {0};
   size_t bakes = 0, hits = 0;
@@ -159,14 +215,9 @@ int kiln_report_plans_text(const char *commit, const struct kiln_plan *plans,
     err |= kiln_buf_printf(
         out, "%-*s  %-11s  %s\n", w, p->app, kiln_plan_status_name(p->status),
         p->message != NULL && p->message[0] != '\0' ? p->message : "-");
-    if (p->release.version != 0 && p->release.state != KILN_RELEASE_NONE &&
+    if (p->release.state != KILN_RELEASE_NONE &&
         p->release.state != KILN_RELEASE_HEALTHY)
-      err |= kiln_buf_printf(
-          out, "%-*s    release of version %lld: %s, %lld%% replaced%s%s\n", w,
-          "", (long long)p->release.version,
-          kiln_release_state_name(p->release.state),
-          (long long)p->release.percent, p->release.cause != NULL ? "; " : "",
-          p->release.cause != NULL ? p->release.cause : "");
+      err |= release_line(&p->release, now, w, out);
     for (size_t j = 0; j < p->n_drift && err == 0; j++)
       err |= kiln_buf_printf(out, "%-*s    %-36s %s -> %s  [%s]\n", w, "",
                              p->drift[j].field, p->drift[j].actual,

@@ -6,7 +6,9 @@
 #include "kiln/report.h"
 
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void kiln_status_init(struct kiln_status *st)
 {
@@ -16,6 +18,11 @@ void kiln_status_init(struct kiln_status *st)
 
 void kiln_status_cleanup(struct kiln_status *st)
 {
+  for (size_t i = 0; i < st->n_failures; i++) {
+    free(st->failures[i].app);
+    free(st->failures[i].last_key);
+  }
+  free(st->failures);
   kiln_arena_cleanup(&st->arena);
   memset(st, 0, sizeof(*st));
 }
@@ -52,6 +59,7 @@ static bool copy_plan(struct kiln_arena *a, struct kiln_plan *to,
   to->action.reason = dup(a, from->action.reason, &ok);
   to->release.refresh_id = dup(a, from->release.refresh_id, &ok);
   to->release.cause = dup(a, from->release.cause, &ok);
+  to->release.status_reason = dup(a, from->release.status_reason, &ok);
   to->drift = NULL;
   if (from->n_drift > 0) {
     to->drift = kiln_arena_alloc(a, from->n_drift * sizeof(*to->drift));
@@ -80,6 +88,66 @@ static bool in_flight_refresh(const struct kiln_pass_app *a)
          a->started_refresh_id != NULL;
 }
 
+static bool release_failed(const struct kiln_release *r)
+{
+  return r->state == KILN_RELEASE_FAILED || r->state == KILN_RELEASE_DEGRADED;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+  return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+static int cmp_failures(const void *a, const void *b)
+{
+  const struct kiln_status_failures *x = a, *y = b;
+  return strcmp(x->app, y->app);
+}
+
+/* The tally of app in st, made when missing; NULL when out of memory. */
+static struct kiln_status_failures *tally_of(struct kiln_status *st,
+                                            const char *app)
+{
+  struct kiln_status_failures key = {.app = (char *)app}, *f, *grown;
+  f = bsearch(&key, st->failures, st->n_failures, sizeof(key), cmp_failures);
+  if (f != NULL)
+    return f;
+  grown = realloc(st->failures, (st->n_failures + 1) * sizeof(*grown));
+  if (grown == NULL)
+    return NULL;
+  st->failures = grown;
+  if ((key.app = strdup(app)) == NULL)
+    return NULL;
+  st->failures[st->n_failures++] = key;
+  qsort(st->failures, st->n_failures, sizeof(key), cmp_failures);
+  return bsearch(&key, st->failures, st->n_failures, sizeof(key),
+                 cmp_failures);
+}
+
+/* Counts the release of p if it failed and was not counted yet. A release
+ * is told by its version and refresh, or, for a bake that failed (no
+ * version yet), by its image digest. */
+static int count_failure(struct kiln_status *st, const struct kiln_plan *p)
+{
+  const struct kiln_release *r = &p->release;
+  const char *key = r->refresh_id != NULL ? r->refresh_id : p->digest;
+  struct kiln_status_failures *f;
+  char *copy;
+  if (!release_failed(r))
+    return 0;
+  if ((f = tally_of(st, p->app)) == NULL)
+    return KILN_ENOMEM;
+  if (f->last_version == r->version && same_str(f->last_key, key))
+    return 0;
+  if ((copy = strdup(key)) == NULL)
+    return KILN_ENOMEM;
+  free(f->last_key);
+  f->last_key = copy;
+  f->last_version = r->version;
+  f->count[r->cause_kind]++;
+  return 0;
+}
+
 int kiln_status_set(struct kiln_status *out, const char *commit,
                     const struct kiln_pass_app *apps, size_t n,
                     const char *error)
@@ -102,6 +170,14 @@ int kiln_status_set(struct kiln_status *out, const char *commit,
     return KILN_ENOMEM;
   }
   st.n = n;
+  /* The tally moves to the new status, counting what failed since. */
+  st.failures = out->failures;
+  st.n_failures = out->n_failures;
+  out->failures = NULL;
+  out->n_failures = 0;
+  for (size_t i = 0; i < n; i++)
+    if (count_failure(&st, &st.plans[i]) != 0)
+      break; /* out of memory: the count is short, nothing else is lost */
   kiln_status_cleanup(out);
   *out = st;
   return 0;
@@ -127,7 +203,7 @@ const struct kiln_plan *kiln_status_find(const struct kiln_status *st,
 
 json_object *kiln_status_json(const struct kiln_status *st)
 {
-  json_object *o = kiln_report_plans_json(st->commit, st->plans, st->n);
+  json_object *o = kiln_report_plans_json(st->commit, st->plans, st->n, time(NULL));
   if (o != NULL && st->error != NULL)
     json_object_object_add(o, "error", kiln_json_string(st->error));
   return o;

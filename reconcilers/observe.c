@@ -6,6 +6,7 @@
 #include "kiln/arena.h"
 #include "kiln/autoscaling.h"
 #include "kiln/aws_client.h"
+#include "kiln/aws_credentials.h"
 #include "kiln/ec2.h"
 #include "kiln/error.h"
 #include "kiln/imagebuilder.h"
@@ -113,8 +114,11 @@ struct observe {
    * inputs share a bake: one look serves them all); SIZE_MAX: none. */
   size_t *bake_source;
 
-  /* Round three, rarely: groups described again after their refresh. */
+  /* Round three, rarely: groups described again after their refresh, and
+   * the scaling activities of releases at a checkpoint, baking or failed
+   * (per app). */
   struct kiln_asg_groups recheck;
+  struct kiln_asg_activities *activities;
 };
 
 static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
@@ -717,6 +721,19 @@ static void round_two(struct observe *o)
   call_done(o, 0, NULL, false);
 }
 
+/* Seconds since the epoch of an ISO 8601 time AWS sent; 0 when absent or
+ * not a time. */
+static int64_t epoch_s(const char *iso)
+{
+  int64_t ms;
+  return iso != NULL && kiln_aws_parse_time(iso, &ms) == 0 ? ms / 1000 : 0;
+}
+
+static int64_t opt_or(struct kiln_aws_opt_int v, int64_t otherwise)
+{
+  return v.set ? v.value : otherwise;
+}
+
 static enum kiln_refresh_state refresh_state(const char *status)
 {
   static const struct {
@@ -757,6 +774,43 @@ static void apply_refresh(const struct kiln_asg_instance_refreshes *r,
       latest->percentage_complete.set ? latest->percentage_complete.value : 0;
   a->refresh_reason = latest->rollback_reason != NULL ? latest->rollback_reason
                                                       : latest->status_reason;
+  a->refresh_start_s = epoch_s(latest->start_time);
+  a->refresh_end_s = epoch_s(latest->end_time);
+  a->refresh_rollback_start_s = epoch_s(latest->rollback_start_time);
+  a->refresh_warmup_s = opt_or(latest->preferences.instance_warmup_s, -1);
+  a->refresh_checkpoint_delay_s =
+      opt_or(latest->preferences.checkpoint_delay_s, -1);
+  a->refresh_bake_time_s = opt_or(latest->preferences.bake_time_s, -1);
+  a->refresh_checkpoints = latest->preferences.checkpoints;
+  a->refresh_n_checkpoints = latest->preferences.checkpoint_count;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+  return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* What the group's activities since its latest refresh started say of
+ * the release: when the last replacement was launched, and the launches
+ * that failed (newest first, as AWS lists them). */
+static void apply_activities(const struct kiln_asg_activities *acts,
+                             struct kiln_observed_app *a)
+{
+  a->activities_looked = true;
+  for (size_t i = 0; i < acts->count; i++) {
+    const struct kiln_asg_activity *act = &acts->activities[i];
+    int64_t end = epoch_s(act->end_time);
+    if (epoch_s(act->start_time) < a->refresh_start_s ||
+        !starts_with(act->description, "Launching a new EC2 instance"))
+      continue;
+    if (strcmp(act->status_code, "Successful") == 0 && end > a->last_launch_s)
+      a->last_launch_s = end;
+    else if (strcmp(act->status_code, "Failed") == 0 &&
+             a->failed_launches++ == 0)
+      a->failed_launch_message = act->status_message != NULL
+                                     ? act->status_message
+                                     : act->description;
+  }
 }
 
 /* ---- one group's refresh, outside a pass's observation ---------------- */
@@ -853,32 +907,66 @@ static void on_recheck(int err, const struct kiln_aws_response *res, void *data)
                  o->repo->apps[i].autoscaling.name) == 0)
         err = fill_group(o->a, &o->recheck.groups[j], a);
   }
-  o->round = 3;
   call_done(o, err, res, true);
 }
 
-static bool start_recheck(struct observe *o)
+static void start_recheck(struct observe *o)
 {
   size_t n = 0;
   const char **names =
       kiln_arena_alloc(o->a, (o->repo->n_apps + 1) * sizeof(char *));
   if (names == NULL)
-    return false;
+    return;
   for (size_t i = 0; i < o->repo->n_apps; i++)
     if (in_scope(o, &o->repo->apps[i]) && needs_recheck(&o->obs.apps[i]) &&
         n < KILN_ASG_MAX_NAMES)
       names[n++] = o->repo->apps[i].autoscaling.name;
   if (n == 0)
-    return false;
-  o->pending = 1;
+    return;
+  o->pending++;
   if (kiln_asg_describe_groups(o->client,
                                &(struct kiln_asg_describe_groups_request){
                                    .names = names, .name_count = n},
-                               o->a, &o->recheck, on_recheck, o) != 0) {
-    o->pending = 0;
-    return false;
+                               o->a, &o->recheck, on_recheck, o) != 0)
+    o->pending--;
+}
+
+/* Activities only add detail to a release; without them it is still
+ * planned, from the refresh alone. */
+static void on_activities(int err, const struct kiln_aws_response *res,
+                          void *data)
+{
+  struct call *c = data;
+  if (err == 0)
+    apply_activities(&c->o->activities[c->index], &c->o->obs.apps[c->index]);
+  call_done(c->o, err, res, false);
+}
+
+/* At most the 20 newest: a release's last launches are among them. */
+#define ACTIVITIES_LOOKED_AT 20
+
+static void start_activities(struct observe *o)
+{
+  for (size_t i = 0; i < o->repo->n_apps; i++) {
+    struct call *c;
+    if (!in_scope(o, &o->repo->apps[i]) ||
+        !kiln_observed_needs_activities(&o->obs.apps[i]))
+      continue;
+    if (o->activities == NULL &&
+        (o->activities = kiln_arena_alloc(
+             o->a, (o->repo->n_apps + 1) * sizeof(*o->activities))) == NULL)
+      return;
+    if ((c = new_call(o, i)) == NULL)
+      return;
+    o->pending++;
+    if (kiln_asg_describe_scaling_activities(
+            o->client,
+            &(struct kiln_asg_describe_scaling_activities_request){
+                .group_name = o->repo->apps[i].autoscaling.name,
+                .max_records = ACTIVITIES_LOOKED_AT},
+            o->a, &o->activities[i], on_activities, c) != 0)
+      o->pending--;
   }
-  return true;
 }
 
 static void finish(struct observe *o)
@@ -891,8 +979,12 @@ static void finish(struct observe *o)
       if (o->bake_source[i] != SIZE_MAX)
         apply_bake(o, &o->bake_images[o->bake_source[i]], &o->obs.apps[i]);
     }
-    if (start_recheck(o))
-      return;
+    o->round = 3;
+    o->pending = 1; /* held until every call below has started */
+    start_recheck(o);
+    start_activities(o);
+    call_done(o, 0, NULL, false);
+    return;
   }
   o->cb(o->err, &o->obs, o->data);
 }

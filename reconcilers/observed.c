@@ -31,6 +31,26 @@ bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a)
           a->asg_kiln_version != a->lt_default_version);
 }
 
+static bool status_is(const struct kiln_observed_app *a, const char *s)
+{
+  return a->refresh_status != NULL && strcmp(a->refresh_status, s) == 0;
+}
+
+bool kiln_observed_needs_activities(const struct kiln_observed_app *a)
+{
+  if (a->refresh_id == NULL || a->refresh_version != a->lt_default_version)
+    return false;
+  if (status_is(a, "Baking"))
+    return true;
+  if (status_is(a, "InProgress"))
+    for (size_t i = 0; i < a->refresh_n_checkpoints; i++)
+      if (a->refresh_checkpoints[i] < 100 && a->refresh_percent > 0 &&
+          a->refresh_checkpoints[i] <= a->refresh_percent)
+        return true; /* at a checkpoint, or past one: the activities tell */
+  return a->refresh == KILN_REFRESH_FAILED ||
+         a->refresh == KILN_REFRESH_ROLLING_BACK;
+}
+
 void kiln_observed_lt_made_default(struct kiln_observed_app *a,
                                    const char *lt_id, int64_t version,
                                    const struct kiln_lt_data *data,

@@ -403,36 +403,35 @@ static bool group_on_version(const struct kiln_observed_app *o, int64_t version)
          strcmp(o->asg_lt_id, o->lt_id) == 0;
 }
 
-/* "rolling out version 4: 40% replaced, checkpoint 50% (instance refresh
- * R; AWS: ...)", "baking version 4: every instance replaced, alarms watched
- * for 900s after the last one (...)": where a release under way is, in
- * AWS's words where it has some. */
+/* "rolling out version 4: 40% replaced, at checkpoint 50% (instance
+ * refresh R)", "baking version 4: every instance replaced, bake time 900s
+ * (instance refresh R)": the step a release under way waits on. Where it
+ * stands in time (until when, how long left) is the release's to say
+ * (kiln_release_describe), with the clock. */
 static const char *refresh_progress(struct planner *p, int64_t version)
 {
-  const struct kiln_observed_app *o = p->obs;
-  const struct kiln_rollout_spec *r = &p->spec->rollout;
-  const char *aws = o->refresh_reason != NULL
-                        ? kiln_arena_printf(p->a, "; AWS: %s", o->refresh_reason)
+  const struct kiln_release *r = &p->out->release;
+  const char *aws = r->status_reason != NULL && !r->at_checkpoint
+                        ? kiln_arena_printf(p->a, "; AWS: %s", r->status_reason)
                         : "";
-  int64_t cp = kiln_release_checkpoint(r->checkpoints, r->n_checkpoints,
-                                       o->refresh_percent);
   const char *at =
-      cp > 0 ? kiln_arena_printf(p->a, ", checkpoint %lld%%", (long long)cp)
-             : "";
+      r->checkpoint > 0
+          ? kiln_arena_printf(p->a, ", %s checkpoint %lld%%",
+                              r->at_checkpoint ? "at" : "next",
+                              (long long)r->checkpoint)
+          : "";
   if (aws == NULL || at == NULL)
     return NULL;
-  if (o->refresh_status != NULL && strcmp(o->refresh_status, "Baking") == 0)
+  if (r->state == KILN_RELEASE_BAKING)
     return kiln_arena_printf(
         p->a,
-        "baking version %lld: every instance replaced, alarms watched for "
-        "%llds after the last one (instance refresh %s%s)",
-        (long long)version,
-        (long long)(r->has_bake_time ? r->bake_time_seconds : 0),
-        o->refresh_id, aws);
+        "baking version %lld: every instance replaced, bake time %llds%s "
+        "(instance refresh %s%s)",
+        (long long)version, (long long)r->bake_time_s,
+        r->alarms > 0 ? ", alarms watched" : "", r->refresh_id, aws);
   return kiln_arena_printf(
       p->a, "rolling out version %lld: %lld%% replaced%s (instance refresh %s%s)",
-      (long long)version, (long long)o->refresh_percent, at, o->refresh_id,
-      aws);
+      (long long)version, (long long)r->percent, at, r->refresh_id, aws);
 }
 
 static void stage_refresh(struct planner *p, int64_t version)
@@ -478,14 +477,14 @@ static void stage_refresh(struct planner *p, int64_t version)
   case KILN_REFRESH_CANCELLED:
     if (same) {
       fail_release(p, kiln_arena_printf(
-                  p->a,
-                  "release of launch template version %lld failed: instance "
-                  "refresh %s %s%s%s; not retried until git changes the app",
-                  (long long)version, o->refresh_id,
-                  o->refresh == KILN_REFRESH_CANCELLED ? "was cancelled"
-                                                       : "failed",
-                  o->refresh_reason != NULL ? ": " : "",
-                  o->refresh_reason != NULL ? o->refresh_reason : ""));
+                          p->a,
+                          "release of launch template version %lld failed: "
+                          "%s (instance refresh %s); not retried until git "
+                          "changes the app",
+                          (long long)version,
+                          p->out->release.cause != NULL ? p->out->release.cause
+                                                        : "?",
+                          o->refresh_id));
       return;
     }
     break;
@@ -736,16 +735,17 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
   ami = stage_image(&p);
   version = ami != NULL ? stage_launch_template(&p, ami) : 0;
   lt_tags_drift(&p);
+  if (kiln_release_derive(obs, version, &spec->rollout.alarms, arena,
+                          &out->release) != 0)
+    return KILN_ENOMEM;
   stage_group(&p, version);
-  kiln_release_derive(obs, version, &out->release);
-  if (out->release.state == KILN_RELEASE_ROLLING_OUT)
-    out->release.checkpoint = kiln_release_checkpoint(
-        spec->rollout.checkpoints, spec->rollout.n_checkpoints,
-        out->release.percent);
   if (p.release_failed && out->release.state == KILN_RELEASE_NONE) {
     /* A bake that failed: no version, no refresh, yet a failed release. */
     out->release.state = KILN_RELEASE_FAILED;
-    out->release.cause = obs->bake_reason;
+    out->release.cause_kind = KILN_RELEASE_CAUSE_BAKE;
+    out->release.cause = kiln_arena_printf(
+        arena, "the image bake failed: %s",
+        obs->bake_reason != NULL ? obs->bake_reason : "?");
   }
 
   out->status = status_of(&p);

@@ -244,4 +244,35 @@ int kiln_asg_cancel_instance_refresh(
     struct kiln_arena *arena, struct kiln_asg_refresh_id *out,
     kiln_aws_done_cb *cb, void *data);
 
+/* ---- scaling activities ---- */
+
+/* One page, newest first: a group's history of activities can be long, and
+ * only the latest ones tell where a release is (its last launches, the
+ * launches that failed). */
+struct kiln_asg_describe_scaling_activities_request {
+  const char *group_name;
+  int max_records; /* 1-100; 0: AWS's default (100) */
+};
+
+struct kiln_asg_activity {
+  const char *id;
+  const char *description; /* "Launching a new EC2 instance: i-0123..." */
+  const char *cause;
+  const char *status_code; /* "Successful", "Failed", "InProgress", ... */
+  const char *status_message; /* why it failed, or NULL */
+  const char *start_time;     /* ISO 8601 as AWS sends it, or NULL */
+  const char *end_time;
+};
+
+struct kiln_asg_activities {
+  struct kiln_asg_activity *activities; /* newest first, as AWS */
+  size_t count;
+};
+
+int kiln_asg_describe_scaling_activities(
+    struct kiln_aws_client *client,
+    const struct kiln_asg_describe_scaling_activities_request *req,
+    struct kiln_arena *arena, struct kiln_asg_activities *out,
+    kiln_aws_done_cb *cb, void *data);
+
 #endif

@@ -42,6 +42,7 @@ enum kiln_history_outcome {
   KILN_HISTORY_SUCCEEDED,
   KILN_HISTORY_FAILED,
   KILN_HISTORY_SUPERSEDED,
+  KILN_HISTORY_DEGRADED, /* AWS's rollback of it failed: needs a person */
 };
 
 /* A release as stored. Its one JSON form is kiln_history_release_json()

@@ -110,6 +110,25 @@ struct kiln_observed_app {
   int64_t refresh_percent;
   const char *refresh_reason;
   const char *refresh_status; /* as AWS says it: "Baking", "RollbackFailed" */
+  /* When it started, ended and began rolling back, in seconds since the
+   * epoch (0: AWS did not say). */
+  int64_t refresh_start_s;
+  int64_t refresh_end_s;
+  int64_t refresh_rollback_start_s;
+  /* Its preferences as AWS reports them (-1: not set). */
+  int64_t refresh_warmup_s;
+  int64_t refresh_checkpoint_delay_s;
+  int64_t refresh_bake_time_s;
+  const int64_t *refresh_checkpoints; /* CheckpointPercentages, ascending */
+  size_t refresh_n_checkpoints;
+
+  /* The group's scaling activities since that refresh started, looked up
+   * only when they tell something the refresh does not
+   * (kiln_observed_needs_activities). */
+  bool activities_looked;
+  int64_t last_launch_s; /* end of the latest successful launch; 0: none */
+  size_t failed_launches;
+  const char *failed_launch_message; /* the latest failed launch's reason */
 };
 
 /* Pure functions of the model. */
@@ -124,6 +143,12 @@ size_t kiln_observed_stale_instances(const struct kiln_observed_app *a);
  * instance shows yet, as when a release is reverted at once), can be in
  * the middle of a release. */
 bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a);
+
+/* Must the group's scaling activities be looked up? Only while its latest
+ * refresh waits at a checkpoint or bakes (the activities date the last
+ * launch, from which AWS counts the delay) or once it failed (they hold
+ * AWS's reason a launch failed). */
+bool kiln_observed_needs_activities(const struct kiln_observed_app *a);
 
 /* The bake state of an Image Builder image state ("BUILDING",
  * "AVAILABLE"...). Only the states AWS documents as on the way to an image

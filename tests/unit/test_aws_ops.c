@@ -1002,6 +1002,49 @@ static void test_parse_refresh_versions(void **state)
                       "PercentageComplete \"5O\" is not a 64-bit integer");
 }
 
+/* One page of activities, newest first; the token is not followed. */
+static void test_parse_activities(void **state)
+{
+  struct kiln_asg_activities o;
+  const char *next;
+  assert_int_equal(
+      parse(state, &kiln__asg_describe_scaling_activities_desc,
+            "<DescribeScalingActivitiesResponse>"
+            "<DescribeScalingActivitiesResult><Activities>"
+            "<member><ActivityId>a-2</ActivityId>"
+            "<Description>Launching a new EC2 instance.  Status Reason: "
+            "no</Description><Cause>At ...</Cause>"
+            "<StatusCode>Failed</StatusCode><StatusMessage>The image id "
+            "&apos;[ami-1]&apos; does not exist</StatusMessage>"
+            "<StartTime>2024-01-01T00:00:05Z</StartTime>"
+            "<EndTime>2024-01-01T00:00:06Z</EndTime></member>"
+            "<member><ActivityId>a-1</ActivityId>"
+            "<Description>Launching a new EC2 instance: i-1</Description>"
+            "<StatusCode>Successful</StatusCode></member>"
+            "</Activities><NextToken>t</NextToken>"
+            "</DescribeScalingActivitiesResult>"
+            "</DescribeScalingActivitiesResponse>",
+            &o, sizeof(o), &next),
+      0);
+  assert_int_equal(o.count, 2);
+  assert_string_equal(o.activities[0].status_code, "Failed");
+  assert_string_equal(o.activities[0].status_message,
+                      "The image id '[ami-1]' does not exist");
+  assert_string_equal(o.activities[0].end_time, "2024-01-01T00:00:06Z");
+  assert_null(o.activities[1].status_message);
+  assert_null(next);
+  /* An activity without a status is not an answer Kiln can read. */
+  assert_int_equal(
+      parse(state, &kiln__asg_describe_scaling_activities_desc,
+            "<DescribeScalingActivitiesResponse>"
+            "<DescribeScalingActivitiesResult><Activities><member>"
+            "<ActivityId>a-1</ActivityId></member></Activities>"
+            "</DescribeScalingActivitiesResult>"
+            "</DescribeScalingActivitiesResponse>",
+            &o, sizeof(o), NULL),
+      KILN_EPARSE);
+}
+
 static void test_parse_refreshes(void **state)
 {
   struct kiln_asg_instance_refreshes o;
@@ -1022,7 +1065,10 @@ static void test_parse_refreshes(void **state)
           "<InstancesToUpdate>1</InstancesToUpdate>"
           "<Preferences><MinHealthyPercentage>90</MinHealthyPercentage>"
           "<SkipMatching>true</SkipMatching><AutoRollback>true"
-          "</AutoRollback></Preferences>"
+          "</AutoRollback><CheckpointPercentages><member>10</member>"
+          "<member>50</member><member>100</member></CheckpointPercentages>"
+          "<CheckpointDelay>600</CheckpointDelay><BakeTime>900</BakeTime>"
+          "</Preferences>"
           "<DesiredConfiguration><LaunchTemplate><LaunchTemplateId>lt-1"
           "</LaunchTemplateId><Version>5</Version></LaunchTemplate>"
           "</DesiredConfiguration>"
@@ -1044,6 +1090,11 @@ static void test_parse_refreshes(void **state)
   assert_int_equal(o.refreshes[0].preferences.min_healthy_percentage.value, 90);
   assert_false(o.refreshes[0].preferences.max_healthy_percentage.set);
   assert_true(o.refreshes[0].preferences.auto_rollback.value);
+  assert_int_equal(o.refreshes[0].preferences.checkpoint_count, 3);
+  assert_int_equal(o.refreshes[0].preferences.checkpoints[1], 50);
+  assert_int_equal(o.refreshes[0].preferences.checkpoint_delay_s.value, 600);
+  assert_int_equal(o.refreshes[0].preferences.bake_time_s.value, 900);
+  assert_int_equal(o.refreshes[1].preferences.checkpoint_count, 0);
   assert_string_equal(o.refreshes[0].rollback_reason, "failed");
   assert_int_equal(o.refreshes[0].percentage_complete_on_rollback.value, 100);
   assert_false(o.refreshes[0].instances_to_update_on_rollback.set);
@@ -1209,6 +1260,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_parse_instances, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_groups, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_refreshes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parse_activities, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_refresh_versions, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_parse_ssm, setup, teardown),

@@ -704,7 +704,7 @@ static void test_release_states(void **state)
     o.refresh_percent = 40;
     o.refresh_reason = "alarm hello-5xx is in ALARM";
     o.asg_instances_stale = rows[i].stale;
-    kiln_release_derive(&o, 4, &r);
+    assert_int_equal(kiln_release_derive(&o, 4, NULL, &arena, &r), 0);
     if (r.state != rows[i].want)
       fprintf(stderr, "row %zu (%s): %s\n", i, rows[i].status,
               kiln_release_state_name(r.state));
@@ -714,7 +714,7 @@ static void test_release_states(void **state)
   }
   {
     struct kiln_release r;
-    kiln_release_derive(&converged, 0, &r);
+    assert_int_equal(kiln_release_derive(&converged, 0, NULL, &arena, &r), 0);
     assert_int_equal(r.state, KILN_RELEASE_NONE);
   }
 }
@@ -1123,28 +1123,121 @@ static void test_release_checkpoints_and_progress(void **state)
   assert_int_equal(kiln_release_checkpoint(cps, 3, 60), 0); /* 100: the end */
   assert_int_equal(kiln_release_checkpoint(cps, 0, 0), 0);
 
-  s.rollout.checkpoints[0] = 10;
-  s.rollout.checkpoints[1] = 50;
-  s.rollout.checkpoints[2] = 100;
-  s.rollout.n_checkpoints = 3;
   s.rollout.has_bake_time = true;
   s.rollout.bake_time_seconds = 900;
   refreshing(&s, &o, &prev);
-  o.refresh_reason = "Waiting for checkpoint delay to expire.";
+  o.refresh_checkpoints = cps;
+  o.refresh_n_checkpoints = 3;
+  o.asg_instances = 10; /* one instance is 10% */
+  o.refresh_percent = 40;
   assert_int_equal(kiln_plan_app(&s, COMMIT, &o, prev, &arena, &plan), 0);
   assert_int_equal(plan.status, KILN_STATUS_ROLLING_OUT);
   assert_int_equal(plan.release.checkpoint, 50);
-  assert_string_equal(plan.release.status_reason,
-                      "Waiting for checkpoint delay to expire.");
-  assert_non_null(strstr(plan.message, "50% replaced, checkpoint 50%"));
-  assert_non_null(strstr(plan.message, "AWS: Waiting for checkpoint delay"));
+  assert_false(plan.release.at_checkpoint);
+  assert_non_null(strstr(plan.message, "40% replaced, next checkpoint 50%"));
+  assert_string_equal(kiln_release_describe(&plan.release, 0, &arena),
+                      "rolling out 40%, next checkpoint 50%");
 
+  /* At 50%, waiting: the delay runs from the last launch's warmup. */
+  o.refresh_percent = 50;
+  o.refresh_reason = "Waiting for checkpoint delay to expire.";
+  o.refresh_warmup_s = 60;
+  o.refresh_checkpoint_delay_s = 600;
+  o.last_launch_s = 1764856800; /* 2025-12-04T14:00:00Z */
+  assert_int_equal(kiln_plan_app(&s, COMMIT, &o, prev, &arena, &plan), 0);
+  assert_int_equal(plan.release.checkpoint, 50);
+  assert_true(plan.release.at_checkpoint);
+  assert_int_equal(plan.release.checkpoint_until_s, 1764856800 + 60 + 600);
+  assert_non_null(strstr(plan.message, "50% replaced, at checkpoint 50%"));
+  assert_string_equal(
+      kiln_release_describe(&plan.release, 1764856800 + 100, &arena),
+      "rolling out 50% — waiting at checkpoint 50% until 14:11:00 UTC");
+  assert_string_equal(
+      kiln_release_describe(&plan.release, 1764856800 + 700, &arena),
+      "rolling out 50% — checkpoint 50% delay over, continuing");
+  /* No activities looked at: where, but not until when. */
+  o.last_launch_s = 0;
+  assert_int_equal(kiln_plan_app(&s, COMMIT, &o, prev, &arena, &plan), 0);
+  assert_string_equal(kiln_release_describe(&plan.release, 0, &arena),
+                      "rolling out 50% — at checkpoint 50%");
+
+  /* Baking: the bake runs from the last launch's warmup (the group's
+   * grace period when the refresh has no warmup). */
   refresh_baking(&s, &o, &prev);
   o.refresh_reason = NULL;
+  o.refresh_warmup_s = -1;
+  o.asg_grace_seconds = 120;
+  o.refresh_bake_time_s = 900;
+  o.last_launch_s = 1764856800;
+  s.rollout.alarms = (struct kiln_strs){(const char *[]){"hello-5xx"}, 1};
   assert_int_equal(kiln_plan_app(&s, COMMIT, &o, prev, &arena, &plan), 0);
   assert_int_equal(plan.status, KILN_STATUS_BAKING);
   assert_int_equal(plan.release.checkpoint, 0);
-  assert_non_null(strstr(plan.message, "alarms watched for 900s"));
+  assert_int_equal(plan.release.bake_until_s, 1764856800 + 120 + 900);
+  assert_non_null(strstr(plan.message, "bake time 900s, alarms watched"));
+  assert_string_equal(
+      kiln_release_describe(&plan.release, 1764856800 + 120 + 360, &arena),
+      "baking 6m of 15m, alarms OK");
+}
+
+/* A failed release says why in words an operator acts on: the alarm and
+ * when, the launch AWS could not make and AWS's message, and what AWS did
+ * about it. */
+static void test_release_failure_causes(void **state)
+{
+  struct kiln_strs alarms = {(const char *[]){"hello-p99", "hello-5xx"}, 2};
+  struct kiln_observed_app o = converged;
+  struct kiln_release r;
+  (void)state;
+
+  o.refresh_id = "r-1";
+  o.refresh_version = 4;
+  o.refresh = KILN_REFRESH_FAILED;
+  o.refresh_status = "RollbackSuccessful";
+  o.refresh_reason = "Instance refresh failed because the following "
+                     "CloudWatch alarms went into ALARM state: hello-5xx.";
+  o.refresh_rollback_start_s = 1764856680; /* 13:58:00 */
+  o.asg_lt_version = "3";
+  assert_int_equal(kiln_release_derive(&o, 4, &alarms, &arena, &r), 0);
+  assert_int_equal(r.state, KILN_RELEASE_FAILED);
+  assert_int_equal(r.cause_kind, KILN_RELEASE_CAUSE_ALARM);
+  assert_string_equal(r.cause, "alarm hello-5xx in ALARM at 13:58:00 UTC; AWS "
+                               "rolled back to version 3");
+  assert_string_equal(kiln_release_cause_name(r.cause_kind), "alarm");
+
+  o.refresh_reason = "Instance refresh failed: new instances could not be "
+                     "launched. For more information, see the scaling "
+                     "activities.";
+  o.failed_launches = 2;
+  o.failed_launch_message = "The image id '[ami-0bad]' does not exist. "
+                            "Launching EC2 instance failed.";
+  assert_int_equal(kiln_release_derive(&o, 4, &alarms, &arena, &r), 0);
+  assert_int_equal(r.cause_kind, KILN_RELEASE_CAUSE_LAUNCH);
+  assert_non_null(strstr(r.cause, "could not be launched at 13:58:00 UTC: "
+                                  "The image id '[ami-0bad]' does not exist"));
+
+  o.failed_launches = 0;
+  o.refresh_reason = "replacement instances did not pass their ELB health "
+                     "checks";
+  o.refresh_status = "Failed";
+  o.refresh_rollback_start_s = 0;
+  o.refresh_end_s = 1764856680;
+  o.refresh_percent = 30;
+  assert_int_equal(kiln_release_derive(&o, 4, &alarms, &arena, &r), 0);
+  assert_int_equal(r.cause_kind, KILN_RELEASE_CAUSE_HEALTH);
+  assert_non_null(strstr(r.cause, "AWS stopped at 30% with no rollback"));
+
+  o.refresh_status = "RollbackFailed";
+  assert_int_equal(kiln_release_derive(&o, 4, &alarms, &arena, &r), 0);
+  assert_int_equal(r.state, KILN_RELEASE_DEGRADED);
+  assert_int_equal(r.cause_kind, KILN_RELEASE_CAUSE_ROLLBACK);
+  assert_non_null(strstr(r.cause, "Kiln will not retry"));
+  assert_non_null(strstr(kiln_release_describe(&r, 0, &arena), "degraded: "));
+
+  o.refresh_status = "Cancelled";
+  o.refresh = KILN_REFRESH_CANCELLED;
+  assert_int_equal(kiln_release_derive(&o, 4, &alarms, &arena, &r), 0);
+  assert_int_equal(r.cause_kind, KILN_RELEASE_CAUSE_CANCELLED);
 }
 
 int main(void)
@@ -1152,6 +1245,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plan_table),
       cmocka_unit_test(test_release_states),
+      cmocka_unit_test(test_release_failure_causes),
       cmocka_unit_test(test_plan_is_deterministic_and_digest_follows_parent),
       cmocka_unit_test(test_lt_data_tags_and_imds),
       cmocka_unit_test(test_follow_on_refreshes_a_populated_group),

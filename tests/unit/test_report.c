@@ -48,7 +48,7 @@ static void test_json_shape(void **state)
 {
   struct kiln_plan plans[2];
   make(plans);
-  json_object *root = kiln_report_plans_json("c0ffee", plans, 2);
+  json_object *root = kiln_report_plans_json("c0ffee", plans, 2, 0);
   json_object *apps, *app, *v, *d, *a;
   assert_true(json_object_object_get_ex(root, "commit", &v));
   assert_string_equal(json_object_get_string(v), "c0ffee");
@@ -88,7 +88,7 @@ static void test_text_table(void **state)
   struct kiln_buf out;
   make(plans);
   kiln_buf_init(&out, 0);
-  assert_int_equal(kiln_report_plans_text("c0ffee", plans, 2, &out), 0);
+  assert_int_equal(kiln_report_plans_text("c0ffee", plans, 2, 0, &out), 0);
   assert_non_null(
       strstr(out.data, "hello  drifted      bake image abcdef012345"));
   assert_non_null(strstr(out.data, "autoscaling.max"));
