@@ -119,22 +119,28 @@ void kiln_diags_sort(struct kiln_diags *d)
   }
 }
 
-int kiln_diags_format_text(const struct kiln_diags *d, struct kiln_buf *out)
+int kiln_diags_format_text_as(const struct kiln_diags *d, const char *severity,
+                              struct kiln_buf *out)
 {
   for (size_t i = 0; i < d->n; i++) {
     const struct kiln_diag *it = &d->items[i];
     int err;
     const char *file = it->file != NULL ? it->file : "<repository>";
     if (it->line > 0)
-      err = kiln_buf_printf(out, "%s:%d:%d: error: %s\n", file, it->line,
-                            it->col > 0 ? it->col : 1, it->message);
+      err = kiln_buf_printf(out, "%s:%d:%d: %s: %s\n", file, it->line,
+                            it->col > 0 ? it->col : 1, severity, it->message);
     else
-      err = kiln_buf_printf(out, "%s: error: %s\n", file, it->message);
+      err = kiln_buf_printf(out, "%s: %s: %s\n", file, severity, it->message);
     if (err != 0)
       return err;
   }
   if (d->dropped > 0)
-    return kiln_buf_printf(out, "... and %zu more errors not shown\n",
-                           d->dropped);
+    return kiln_buf_printf(out, "... and %zu more %ss not shown\n",
+                           d->dropped, severity);
   return 0;
+}
+
+int kiln_diags_format_text(const struct kiln_diags *d, struct kiln_buf *out)
+{
+  return kiln_diags_format_text_as(d, "error", out);
 }

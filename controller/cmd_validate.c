@@ -47,7 +47,9 @@ static void print_text(const char *dir, const char *commit,
   size_t total = repo != NULL ? repo->n_apps : 0;
 
   kiln_buf_init(&out, 0);
-  if (kiln_diags_format_text(diags, &out) == 0 && out.len > 0)
+  if (kiln_diags_format_text(diags, &out) == 0 && repo != NULL)
+    kiln_diags_format_text_as(&repo->warnings, "warning", &out);
+  if (out.len > 0)
     fputs(out.data, stdout);
   kiln_buf_cleanup(&out);
   if (commit != NULL)
@@ -62,13 +64,30 @@ static void print_text(const char *dir, const char *commit,
            valid, total, total == 1 ? "" : "s");
 }
 
+/* [{"file", "line", "column", "app", "message"}, ...] */
+static json_object *diags_json(const struct kiln_diags *diags)
+{
+  json_object *out = json_object_new_array();
+  for (size_t i = 0; i < diags->n; i++) {
+    const struct kiln_diag *d = &diags->items[i];
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "file", kiln_json_string(d->file));
+    json_object_object_add(o, "line", json_object_new_int(d->line));
+    json_object_object_add(o, "column", json_object_new_int(d->col));
+    json_object_object_add(o, "app",
+                           d->app != NULL ? kiln_json_string(d->app) : NULL);
+    json_object_object_add(o, "message", kiln_json_string(d->message));
+    json_object_array_add(out, o);
+  }
+  return out;
+}
+
 static void print_json(const char *dir, const char *commit,
                        const struct kiln_spec_repo *repo,
                        const struct kiln_diags *diags)
 {
   json_object *root = json_object_new_object();
   json_object *apps = json_object_new_array();
-  json_object *errors = json_object_new_array();
 
   json_object_object_add(root, "valid", json_object_new_boolean(diags->n == 0));
   json_object_object_add(root, "root", kiln_json_string(dir));
@@ -82,19 +101,11 @@ static void print_json(const char *dir, const char *commit,
     json_object_object_add(o, "valid", json_object_new_boolean(a->valid));
     json_object_array_add(apps, o);
   }
-  for (size_t i = 0; i < diags->n; i++) {
-    const struct kiln_diag *d = &diags->items[i];
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "file", kiln_json_string(d->file));
-    json_object_object_add(o, "line", json_object_new_int(d->line));
-    json_object_object_add(o, "column", json_object_new_int(d->col));
-    json_object_object_add(o, "app",
-                           d->app != NULL ? kiln_json_string(d->app) : NULL);
-    json_object_object_add(o, "message", kiln_json_string(d->message));
-    json_object_array_add(errors, o);
-  }
   json_object_object_add(root, "apps", apps);
-  json_object_object_add(root, "errors", errors);
+  json_object_object_add(root, "errors", diags_json(diags));
+  json_object_object_add(root, "warnings",
+                         repo != NULL ? diags_json(&repo->warnings)
+                                      : json_object_new_array());
   puts(json_object_to_json_string_ext(
       root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
   json_object_put(root);
@@ -181,6 +192,8 @@ int kiln_cmd_validate(int argc, char **argv)
     goto done;
   }
   kiln_diags_sort(&diags);
+  if (repo != NULL)
+    kiln_diags_sort(&repo->warnings);
   if (format == KILN_FORMAT_JSON)
     print_json(dir, ref != NULL ? commit : NULL, repo, &diags);
   else

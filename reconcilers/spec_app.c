@@ -761,6 +761,14 @@ static void parse_rollout(struct pctx *c, const struct kiln_ynode *root,
   kiln__get_bool(c, r, "skipMatching", p, &out->skip_matching);
   kiln__get_bool(c, r, "autoRollback", p, &out->auto_rollback);
   parse_gates(c, r, out);
+  /* AWS takes alarms and a bake time without AutoRollback, but then an
+   * alarm only stops the refresh: what was replaced stays replaced. */
+  if (!out->auto_rollback && (out->alarms.n > 0 || out->bake_time_seconds > 0))
+    kiln__pwarn(c, kiln_ynode_get(r, "autoRollback"),
+                "rollout: %s without autoRollback: true: an alarm then only "
+                "stops the refresh, and the instances already replaced keep "
+                "the new version",
+                out->alarms.n > 0 ? "alarms" : "bakeTimeSeconds");
   /* StartInstanceRefresh rejects a spread of more than 100 points. */
   if ((have_min || have_max) &&
       out->max_healthy_percent - out->min_healthy_percent > 100)
@@ -842,6 +850,7 @@ int kiln_spec_parse_app(struct kiln_spec_repo *repo,
   memset(&c, 0, sizeof(c));
   c.arena = &repo->arena;
   c.diags = diags;
+  c.warnings = &repo->warnings;
   c.tree = tree;
   c.dir = kiln_arena_strdup(&repo->arena, dir);
   c.file = kiln_arena_printf(&repo->arena, "%s/app.yaml", dir);

@@ -304,6 +304,7 @@ int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
     return KILN_ENOMEM;
   repo->refs = 1;
   kiln_arena_init(&repo->arena, SNAPSHOT_LIMIT_BYTES);
+  kiln_diags_init(&repo->warnings, 0);
 
   err = load_defaults(tree, repo, diags);
   if (err != 0)
@@ -363,6 +364,7 @@ int kiln_spec_load_apps(const struct kiln_tree *tree, const char *const *names,
     return KILN_ENOMEM;
   repo->refs = 1;
   kiln_arena_init(&repo->arena, SNAPSHOT_LIMIT_BYTES);
+  kiln_diags_init(&repo->warnings, 0);
   err = load_defaults(tree, repo, diags);
   for (size_t i = 0; i < n_names && err == 0; i++)
     if (strchr(names[i], '/') == NULL && names[i][0] != '.')
@@ -389,6 +391,7 @@ void kiln_spec_repo_free(struct kiln_spec_repo *repo)
   if (repo == NULL || --repo->refs > 0)
     return;
   kiln_arena_cleanup(&repo->arena);
+  kiln_diags_cleanup(&repo->warnings);
   free(repo->apps);
   free(repo);
 }

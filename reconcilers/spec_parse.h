@@ -12,6 +12,7 @@
 struct pctx {
   struct kiln_arena *arena; /* the snapshot's: output lives here */
   struct kiln_diags *diags;
+  struct kiln_diags *warnings;  /* NULL: not collected */
   const struct kiln_tree *tree; /* NULL: file references not read */
   const char *file;             /* file being parsed, for diagnostics */
   const char *dir;              /* the app's directory */
@@ -37,6 +38,10 @@ struct kiln_app_spec *kiln__spec_add_invalid_app(struct kiln_spec_repo *repo,
 /* "path: message" at node n (or at the file when n is NULL). */
 void kiln__perr(struct pctx *c, const struct kiln_ynode *n, const char *fmt,
                 ...) __attribute__((format(printf, 3, 4)));
+
+/* A warning at node n: valid, but likely not what was meant. */
+void kiln__pwarn(struct pctx *c, const struct kiln_ynode *n, const char *fmt,
+                 ...) __attribute__((format(printf, 3, 4)));
 
 bool kiln__expect_map(struct pctx *c, const struct kiln_ynode *n,
                       const char *path);

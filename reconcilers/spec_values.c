@@ -17,6 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+void kiln__pwarn(struct pctx *c, const struct kiln_ynode *n, const char *fmt,
+                 ...)
+{
+  va_list ap;
+  if (c->warnings == NULL)
+    return;
+  va_start(ap, fmt);
+  if (kiln_diags_addv(c->warnings, c->file, n != NULL ? n->line : 0,
+                      n != NULL ? n->col : 0, c->app, fmt, ap) != 0)
+    c->oom = true;
+  va_end(ap);
+}
+
 void kiln__perr(struct pctx *c, const struct kiln_ynode *n, const char *fmt,
                 ...)
 {

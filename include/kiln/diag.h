@@ -50,4 +50,8 @@ void kiln_diags_sort(struct kiln_diags *d);
 /* Appends "file:line:col: error: message\n" for each diagnostic. */
 int kiln_diags_format_text(const struct kiln_diags *d, struct kiln_buf *out);
 
+/* The same with another severity word ("warning"). */
+int kiln_diags_format_text_as(const struct kiln_diags *d, const char *severity,
+                              struct kiln_buf *out);
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kiln/arena.h"
+#include "kiln/diag.h"
 
 struct kiln_diags;
 struct kiln_tree;
@@ -168,6 +169,9 @@ struct kiln_spec_defaults {
 struct kiln_spec_repo {
   unsigned refs;           /* kiln_spec_repo_ref(); the last _free frees */
   struct kiln_arena arena; /* owns everything below */
+  /* What is valid but likely not what was meant (alarms that cannot roll
+   * back without autoRollback): never makes an app invalid. */
+  struct kiln_diags warnings;
   struct kiln_spec_defaults defaults;
   bool defaults_valid;
   struct kiln_app_spec *apps; /* sorted by name; valid and invalid */

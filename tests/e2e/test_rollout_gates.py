@@ -73,3 +73,23 @@ def test_rollout_gates_are_validated_with_file_and_line(fleet):
     assert "apps/hello/app.yaml:" in out
     assert "rollout.checkpoints[1]: 10 must be greater than the checkpoint before it" in out
     assert "rollout.bakeTimeSeconds: 999999 is out of range (0 to 172800)" in out
+
+
+def test_alarms_without_auto_rollback_are_valid_but_warned_about(fleet):
+    """AWS takes alarms without AutoRollback (an alarm then only stops the
+    refresh), so Kiln does too, and says so with the file and line."""
+    import json
+    app = fleet.root / "apps/hello/app.yaml"
+    text = app.read_text()
+    start, end = text.index("rollout:"), text.index("drift:")
+    app.write_text(text[:start] + "rollout:\n  autoRollback: false\n"
+                   "  alarms: [hello-5xx]\n\n" + text[end:])
+    r = run_kiln("validate", fleet.root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = text[:start].count("\n") + 2
+    assert (f"apps/hello/app.yaml:{line}:17: warning: rollout: alarms without "
+            "autoRollback: true") in r.stdout, r.stdout
+    assert ": valid (1 app)" in r.stdout, r.stdout
+    doc = json.loads(run_kiln("validate", "--format", "json", fleet.root).stdout)
+    assert doc["valid"] and doc["errors"] == [], doc
+    assert [(w["line"], w["app"]) for w in doc["warnings"]] == [(line, "hello")], doc
