@@ -189,7 +189,8 @@ def test_alarm_that_stays_ok_lets_the_release_bake_then_become_healthy(gated):
     assert rc == 0 and doc["apps"][0]["release"]["state"] == "healthy", doc
 
 
-def test_sigkill_during_the_bake_then_apply_follows_it_to_healthy(gated):
+@pytest.mark.parametrize("when", ["Baking", "checkpoint"])
+def test_sigkill_during_the_bake_or_at_a_checkpoint_then_apply_follows_it(gated, when):
     import os
     import signal
     import subprocess
@@ -197,7 +198,8 @@ def test_sigkill_during_the_bake_then_apply_follows_it_to_healthy(gated):
     fleet = gated
     alarm(fleet)
     tg = target_group(fleet, "hello-tg")
-    gate(fleet, tg, "  alarms: [hello-5xx]\n  bakeTimeSeconds: 900\n")
+    gate(fleet, tg, "  alarms: [hello-5xx]\n  checkpoints: [50]\n"
+         "  checkpointDelaySeconds: 600\n  bakeTimeSeconds: 900\n")
     assert fleet.apply().returncode == 0
     fleet.edit('version: "0.1.0"', 'version: "0.2.0"', message="release to bake")
 
@@ -206,26 +208,38 @@ def test_sigkill_during_the_bake_then_apply_follows_it_to_healthy(gated):
          str(fleet.root), "--wait", "--timeout", "90s", "--interval", "500ms"],
         env=fleet.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def baking():
+    def there():
         rs = fleet.asg.describe_instance_refreshes(
             AutoScalingGroupName="hello")["InstanceRefreshes"]
-        return rs and rs[0]["Status"] == "Baking"
+        if not rs:
+            return False
+        if when == "Baking":
+            return rs[0]["Status"] == "Baking"
+        return "checkpoint" in (rs[0].get("StatusReason") or "")
     try:
-        wait_until(baking, timeout=60, interval=0.05, what="refresh Baking")
+        wait_until(there, timeout=60, interval=0.05, what=f"refresh at {when}")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
-    # The restarted Kiln derives the release from AWS alone: baking, then
-    # healthy, and no second refresh.
+    # The restarted Kiln derives the release from AWS alone, and no second
+    # refresh follows.
     rc, doc = fleet.plan()
     app = doc["apps"][0]
-    assert rc == 2 and app["status"] == "baking", app
-    assert app["release"]["state"] == "baking", app
-    # Counted from the last launch's warmup (60 s) on AWS's timestamps; the
-    # emulator shortens AWS's waits, not its clock, so little of it passed.
-    assert 0 <= app["release"]["bake_remaining_s"] <= 60 + 900, app
-    assert re.fullmatch(r"baking \d+[sm] of 15m, alarms OK", app["release"]["summary"]), app
+    release = app["release"]
+    if when == "Baking":
+        assert rc == 2 and app["status"] == "baking", app
+        assert release["state"] == "baking", app
+        # Counted from the last launch's warmup (60 s) on AWS's timestamps;
+        # the emulator shortens AWS's waits, not its clock.
+        assert 0 <= release["bake_remaining_s"] <= 60 + 900, app
+        assert re.fullmatch(r"baking \d+[sm] of 15m, alarms OK", release["summary"]), app
+    else:
+        assert rc == 2 and app["status"] == "rolling-out", app
+        assert release["checkpoint"] == 50 and release["percent"] == 50, app
+        assert release["checkpoint_until"], app
+        assert re.fullmatch(r"rolling out 50% — waiting at checkpoint 50% until "
+                            r"\d\d:\d\d:\d\d UTC", release["summary"]), app
     fleet.emu.reset_requests()
     r = fleet.apply()
     assert r.returncode == 0, r.stdout + r.stderr
