@@ -20,8 +20,9 @@
 #include <time.h>
 
 static const char usage[] =
-    "Usage: kiln apply --repo SRC [--ref REF] [--app NAME] [--wait]\n"
-    "                  [--timeout DUR] [--interval DUR] [--state-dir DIR]\n"
+    "Usage: kiln apply --repo SRC [--ref REF] [--app NAME] [--env NAME]\n"
+    "                  [--wait] [--timeout DUR] [--interval DUR]\n"
+    "                  [--state-dir DIR]\n"
     "\n"
     "Converges AWS to the desired state committed at REF of SRC: bakes the\n"
     "images git asks for (once per distinct input), creates launch template\n"
@@ -32,7 +33,8 @@ static const char usage[] =
     "Options:\n"
     "  --repo SRC      a path, file://, https://, ssh:// or git@host:path\n"
     "  --ref REF       branch, tag or commit (default: the default branch)\n"
-    "  --app NAME      only this app\n"
+    "  --app NAME      only this app (or one environment of it: APP/ENV)\n"
+    "  --env NAME      only this environment of each app\n"
     "  --wait          keep passing until every app is in sync or failed\n"
     "  --timeout DUR   give up waiting after DUR (default 60m), e.g. 90s, 2h\n"
     "  --interval DUR  time between passes while waiting (default 5s; passes\n"
@@ -209,8 +211,9 @@ static void judge(struct kiln_session *s, struct kiln_session_result *r,
     }
     say(run, app->spec->name, progress_line(run, &app->plan));
     if (st == KILN_STATUS_ERROR || st == KILN_STATUS_FAILED ||
-        st == KILN_STATUS_DEGRADED)
-      any_failed = true;
+        st == KILN_STATUS_DEGRADED ||
+        (st == KILN_STATUS_WAITING && app->plan.blocked))
+      any_failed = true; /* a blocked promotion waits for git, not time */
     else if (st != KILN_STATUS_IN_SYNC && st != KILN_STATUS_SUSPENDED &&
              !(st == KILN_STATUS_DRIFTED &&
                app->spec->drift == KILN_DRIFT_REPORT) &&
@@ -263,6 +266,7 @@ int kiln_cmd_apply(int argc, char **argv)
       {"repo", required_argument, NULL, 'R'},
       {"ref", required_argument, NULL, 'r'},
       {"app", required_argument, NULL, 'a'},
+      {"env", required_argument, NULL, 'e'},
       {"wait", no_argument, NULL, 'w'},
       {"timeout", required_argument, NULL, 't'},
       {"interval", required_argument, NULL, 'i'},
@@ -271,7 +275,8 @@ int kiln_cmd_apply(int argc, char **argv)
       {NULL, 0, NULL, 0}};
   struct apply_run run = {
       .timeout_ms = 3600 * 1000, .interval_ms = 5000, .rc = KILN_EXIT_FAILED};
-  const char *src = NULL, *ref = NULL, *app = NULL, *state_dir = NULL;
+  const char *src = NULL, *ref = NULL, *app = NULL, *env = NULL,
+             *state_dir = NULL;
   struct kiln_session s;
   int c;
 
@@ -286,6 +291,9 @@ int kiln_cmd_apply(int argc, char **argv)
       break;
     case 'a':
       app = optarg;
+      break;
+    case 'e':
+      env = optarg;
       break;
     case 'w':
       run.wait = true;
@@ -322,7 +330,7 @@ int kiln_cmd_apply(int argc, char **argv)
     return kiln_cli_usage_error("apply", "--repo SRC is required");
 
   kiln_arena_init(&run.arena, 0);
-  if (kiln_session_open(&s, "apply", src, ref, app) == 0) {
+  if (kiln_session_open(&s, "apply", src, ref, app, env) == 0) {
     run.s = &s;
     run.n_apps = s.repo->n_apps;
     run.last = calloc(run.n_apps + 1, sizeof(*run.last));

@@ -16,8 +16,8 @@
 #include <time.h>
 
 static const char usage[] =
-    "Usage: kiln plan --repo SRC [--ref REF] [--app NAME] [--format "
-    "text|json]\n"
+    "Usage: kiln plan --repo SRC [--ref REF] [--app NAME] [--env NAME]\n"
+    "                 [--format text|json]\n"
     "\n"
     "Reads the desired state committed at REF of the git repository SRC,\n"
     "observes AWS (read-only) and shows, per app, every field where AWS\n"
@@ -29,14 +29,17 @@ static const char usage[] =
     "  --repo SRC          a path, file://, https://, ssh:// or git@host:path\n"
     "  --ref REF           branch, tag or commit (default: the default "
     "branch)\n"
-    "  --app NAME          only this app\n"
+    "  --app NAME          only this app (or one environment of it:\n"
+    "                      APP/ENV)\n"
+    "  --env NAME          only this environment of each app\n"
     "  --format text|json  output format (default: text)\n"
     "  -h, --help          show this help\n"
     "\n"
     "AWS settings come from the usual AWS_* variables and shared files\n"
     "(see `kiln whoami`).\n"
     "\n"
-    "Exit status: 0 in sync, 2 drift or pending change, 1 error, 64 usage.\n";
+    "Exit status: 0 in sync; 2 drift, a pending change, a release under\n"
+    "way, failed or degraded, or a promotion waiting; 1 error; 64 usage.\n";
 
 struct plan_run {
   enum kiln_format format;
@@ -97,11 +100,12 @@ int kiln_cmd_plan(int argc, char **argv)
   static const struct option opts[] = {{"repo", required_argument, NULL, 'R'},
                                        {"ref", required_argument, NULL, 'r'},
                                        {"app", required_argument, NULL, 'a'},
+                                       {"env", required_argument, NULL, 'e'},
                                        {"format", required_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   struct plan_run run = {KILN_FORMAT_TEXT, KILN_EXIT_FAILED};
-  const char *src = NULL, *ref = NULL, *app = NULL;
+  const char *src = NULL, *ref = NULL, *app = NULL, *env = NULL;
   struct kiln_session s;
   struct kiln_arena arena;
   int c;
@@ -117,6 +121,9 @@ int kiln_cmd_plan(int argc, char **argv)
       break;
     case 'a':
       app = optarg;
+      break;
+    case 'e':
+      env = optarg;
       break;
     case 'f':
       if (!kiln_cli_parse_format("plan", optarg, &run.format))
@@ -136,7 +143,7 @@ int kiln_cmd_plan(int argc, char **argv)
     return kiln_cli_usage_error("plan", "--repo SRC is required");
 
   kiln_arena_init(&arena, 0);
-  if (kiln_session_open(&s, "plan", src, ref, app) == 0 &&
+  if (kiln_session_open(&s, "plan", src, ref, app, env) == 0 &&
       kiln_session_pass(&s, false, &arena, planned, &run) == 0)
     uv_run(&s.loop, UV_RUN_DEFAULT);
   kiln_session_close(&s);

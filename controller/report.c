@@ -122,6 +122,9 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p, int64_t now)
   json_object *actions = json_object_new_array();
 
   json_object_object_add(o, "name", kiln_json_string(p->app));
+  json_object_object_add(o, "app", str_or_null(p->app_name != NULL ? p->app_name
+                                                                  : p->app));
+  json_object_object_add(o, "environment", str_or_null(p->environment));
   json_object_object_add(o, "status",
                          kiln_json_string(kiln_plan_status_name(p->status)));
   json_object_object_add(

@@ -178,7 +178,8 @@ int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap)
   memcpy(s->commit, snap->commit, sizeof(s->commit));
   for (size_t i = 0; i < s->repo->n_apps; i++) {
     const struct kiln_app_spec *a = &s->repo->apps[i];
-    if (!a->valid || (s->only_app != NULL && strcmp(a->name, s->only_app) != 0))
+    if (!a->valid || a->role_arn != NULL ||
+        !kiln_spec_selects(a, s->only_app, s->only_env))
       continue;
     if ((err = add_region(s, a->region)) != 0)
       return err;
@@ -186,8 +187,18 @@ int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap)
   return 0;
 }
 
+static bool any_selected(const struct kiln_spec_repo *r, const char *only_app,
+                         const char *only_env)
+{
+  for (size_t i = 0; i < r->n_apps; i++)
+    if (kiln_spec_selects(&r->apps[i], only_app, only_env))
+      return true;
+  return false;
+}
+
 int kiln_session_open(struct kiln_session *s, const char *cmd, const char *src,
-                      const char *ref, const char *only_app)
+                      const char *ref, const char *only_app,
+                      const char *only_env)
 {
   struct kiln_snapshot snap;
   char cache[1024];
@@ -197,15 +208,23 @@ int kiln_session_open(struct kiln_session *s, const char *cmd, const char *src,
   if ((err = kiln_session_start(s, cmd, src, cache)) != 0)
     return err;
   s->only_app = only_app;
+  s->only_env = only_env;
   if (kiln_session_fetch_snapshot(&s->source, ref, NULL, &snap) != 0) {
     fprintf(stderr, "kiln %s: %s\n", cmd, snap.why);
     err = snap.err;
     kiln_snapshot_cleanup(&snap);
     return err;
   }
-  if (only_app != NULL && kiln_spec_repo_find(snap.repo, only_app) == NULL) {
-    fprintf(stderr, "kiln %s: no app named '%s' at commit %.12s\n", cmd,
-            only_app, snap.commit);
+  if ((only_app != NULL || only_env != NULL) &&
+      !any_selected(snap.repo, only_app, only_env)) {
+    if (only_env != NULL)
+      fprintf(stderr, "kiln %s: no %s%s%senvironment named '%s' at commit "
+              "%.12s\n", cmd, only_app != NULL ? "app '" : "",
+              only_app != NULL ? only_app : "", only_app != NULL ? "' with an " : "",
+              only_env, snap.commit);
+    else
+      fprintf(stderr, "kiln %s: no app named '%s' at commit %.12s\n", cmd,
+              only_app, snap.commit);
     kiln_snapshot_cleanup(&snap);
     return KILN_ENOENT;
   }
@@ -331,8 +350,8 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
   /* Invalid apps are planned without AWS: they are errors, never applied. */
   for (size_t i = 0; i < r->n_apps; i++) {
     struct kiln_pass_app *app;
-    if (r->apps[i].valid ||
-        (s->only_app != NULL && strcmp(r->apps[i].name, s->only_app) != 0))
+    if ((r->apps[i].valid && r->apps[i].role_arn == NULL) ||
+        !kiln_spec_selects(&r->apps[i], s->only_app, s->only_env))
       continue;
     app = &m->result.apps[m->result.n++];
     app->spec = &r->apps[i];
@@ -359,6 +378,7 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
         .repo = r,
         .commit = m->commit,
         .only_app = s->only_app,
+        .only_env = s->only_env,
         .apply = apply,
         .prev = prev_spec,
         .prev_load = prev_load,

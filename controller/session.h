@@ -25,7 +25,8 @@ struct kiln_session_region {
 
 struct kiln_session {
   const char *cmd;
-  const char *only_app;
+  const char *only_app; /* an app, or a target "app/env"; NULL: all */
+  const char *only_env; /* an environment; NULL: all */
   struct kiln_git_source source;
   char commit[41];
   struct kiln_spec_repo *repo;
@@ -86,7 +87,8 @@ int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap);
  * prepares a client per region. Prints what went wrong to stderr. Returns
  * 0 or a KILN_E... code. */
 int kiln_session_open(struct kiln_session *s, const char *cmd, const char *src,
-                      const char *ref, const char *only_app);
+                      const char *ref, const char *only_app,
+                      const char *only_env);
 
 /* Closes the clients, runs the loop until every handle is closed and frees
  * everything. */

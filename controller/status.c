@@ -47,6 +47,8 @@ static bool copy_plan(struct kiln_arena *a, struct kiln_plan *to,
 
   *to = *from;
   to->app = dup(a, from->app, &ok);
+  to->app_name = dup(a, from->app_name, &ok);
+  to->environment = dup(a, from->environment, &ok);
   to->message = dup(a, from->message, &ok);
   to->action.digest = dup(a, from->action.digest, &ok);
   to->action.ami_id = dup(a, from->action.ami_id, &ok);

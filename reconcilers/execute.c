@@ -104,7 +104,7 @@ static struct kiln_aws_tag *kiln_tags(struct exec *e, bool with_digest,
     return NULL;
   for (size_t i = 0; i < extra->n; i++)
     t[k++] = (struct kiln_aws_tag){extra->items[i].key, extra->items[i].value};
-  t[k++] = (struct kiln_aws_tag){"kiln:app", e->spec->name};
+  t[k++] = (struct kiln_aws_tag){"kiln:app", kiln_spec_app_name(e->spec)};
   t[k++] = (struct kiln_aws_tag){"kiln:commit", e->commit};
   if (with_digest)
     t[k++] = (struct kiln_aws_tag){"kiln:digest", e->plan->digest};
@@ -340,7 +340,8 @@ static void on_recipes_listed(int err, const struct kiln_aws_response *res,
                    .parent_image = e->obs->parent_ami,
                    .description =
                        kiln_arena_printf(e->a, "kiln image %.12s of %s",
-                                         e->plan->digest, e->spec->name),
+                                         e->plan->digest,
+                                         kiln_spec_app_name(e->spec)),
                    .components = rc,
                    .component_count = e->spec->image.n_components,
                    .tags = tags,

@@ -60,7 +60,7 @@ static int merged_tags(const struct kiln_app_spec *spec, struct kiln_arena *a,
       out->items[out->n++] = spec->tags.items[i];
   }
   out->items[out->n].key = "kiln:app";
-  out->items[out->n++].value = spec->name;
+  out->items[out->n++].value = kiln_spec_app_name(spec);
   qsort(out->items, out->n, sizeof(*out->items), cmp_tag);
   return 0;
 }

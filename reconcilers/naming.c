@@ -56,14 +56,15 @@ void kiln_naming_component(const struct kiln_app_spec *app, size_t index,
     shared |= strcmp(base, other) == 0;
   }
   if (shared)
-    snprintf(out, size, "kiln-%.40s-%s-%zu", app->name, base, index);
+    snprintf(out, size, "kiln-%.40s-%s-%zu", kiln_spec_app_name(app), base,
+             index);
   else
-    snprintf(out, size, "kiln-%.40s-%s", app->name, base);
+    snprintf(out, size, "kiln-%.40s-%s", kiln_spec_app_name(app), base);
 }
 
 void kiln_naming_recipe(const struct kiln_app_spec *app, char *out, size_t size)
 {
-  snprintf(out, size, "kiln-%s", app->name);
+  snprintf(out, size, "kiln-%s", kiln_spec_app_name(app));
 }
 
 void kiln_naming_lt_description(const char *commit, const char *digest_hex,

@@ -128,6 +128,7 @@ static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
 
 static void finish(struct observe *o);
 static void round_two(struct observe *o);
+static int64_t epoch_s(const char *iso);
 
 /* Every call's callback ends here. The first failure is kept as the
  * observation's error unless the caller can live without that call. */
@@ -503,6 +504,7 @@ static int find_launch_template(struct observe *o,
     out->lt_id = v->launch_template_id;
     out->lt_default_version = v->version_number;
     out->lt_latest_version = v->version_number;
+    out->lt_default_created_s = epoch_s(v->create_time);
     char digest[65];
     if (kiln_naming_parse_lt_description(v->description, commit, digest) == 0) {
       out->lt_default_commit = kiln_arena_strdup(o->a, commit);

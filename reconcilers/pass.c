@@ -1,10 +1,12 @@
 #include "kiln/pass.h"
+#include "kiln/promote.h"
 #include "kiln/arena.h"
 #include "kiln/aws_client.h"
 #include "kiln/error.h"
 #include "kiln/execute.h"
 
 #include <string.h>
+#include <time.h>
 
 struct pass {
   struct kiln_pass_options opts;
@@ -229,6 +231,8 @@ static void observed(int err, struct kiln_observation *obs, void *data)
       struct kiln_plan *plan = &p->result.apps[i].plan;
       memset(plan, 0, sizeof(*plan));
       plan->app = p->result.apps[i].spec->name;
+      plan->app_name = kiln_spec_app_name(p->result.apps[i].spec);
+      plan->environment = p->result.apps[i].spec->env;
       plan->status = KILN_STATUS_ERROR;
       plan->message = p->result.error;
     }
@@ -248,25 +252,68 @@ static void observed(int err, struct kiln_observation *obs, void *data)
   plan_all(p);
 }
 
-/* Plans every app on the observation and starts each app's step. */
+/* The promotion gate of app i (an environment with promote.from): the
+ * source environment is planned on this pass's observation (every app of
+ * the region is observed, selected or not) and judged; a closed gate holds
+ * the app's plan. */
+static int gate_promotion(struct pass *p, size_t i, int64_t now)
+{
+  struct kiln_pass_app *app = &p->result.apps[i];
+  const struct kiln_app_spec *t = app->spec, *from;
+  const struct kiln_observed_app *o = &p->obs->apps[p->obs_index[i]], *fo = NULL;
+  struct kiln_plan *fplan = NULL;
+  struct kiln_promotion g;
+  const char *name =
+      kiln_arena_printf(p->a, "%s/%s", kiln_spec_app_name(t), t->promote.from);
+  int err;
+
+  if (name == NULL)
+    return KILN_ENOMEM;
+  from = kiln_spec_repo_find(p->opts.repo, name);
+  if (from != NULL && from->valid && from->role_arn == NULL &&
+      from->region != NULL && t->region != NULL &&
+      strcmp(from->region, t->region) == 0) {
+    fo = &p->obs->apps[from - p->opts.repo->apps];
+    fplan = kiln_arena_alloc(p->a, sizeof(*fplan));
+    if (fplan == NULL ||
+        (err = kiln_plan_app(from, p->opts.commit, fo, prev_of(p, from, fo),
+                             p->a, fplan)) != 0)
+      return KILN_ENOMEM;
+  }
+  err = kiln_promote_judge(t, &app->plan, o, from, fplan, fo, now, p->a, &g);
+  if (err == 0)
+    kiln_promote_hold(&app->plan, &g, p->a);
+  return err;
+}
+
+/* Plans every app on the observation, holds the promotions not yet
+ * proved, and starts each app's step. */
 static void plan_all(void *data)
 {
   struct pass *p = data;
   struct kiln_observation *obs = p->obs;
+  int64_t now = (int64_t)time(NULL);
 
+  for (size_t i = 0; i < p->result.n; i++) {
+    struct kiln_pass_app *app = &p->result.apps[i];
+    const struct kiln_observed_app *o = &obs->apps[p->obs_index[i]];
+    int e = kiln_plan_app(app->spec, p->opts.commit, o,
+                          prev_of(p, app->spec, o), p->a, &app->plan);
+    if (e == 0 && app->spec->promote.from != NULL)
+      e = gate_promotion(p, i, now);
+    if (e != 0) {
+      app->exec_err = e;
+      app->outcome = "out of memory while planning";
+      app->plan.mutates = false;
+    }
+  }
   /* Held until every step has started, so none can finish the pass early. */
   p->pending = 1;
   for (size_t i = 0; i < p->result.n; i++) {
     struct kiln_pass_app *app = &p->result.apps[i];
     const struct kiln_observed_app *o = &obs->apps[p->obs_index[i]];
     struct step *s;
-    int e = kiln_plan_app(app->spec, p->opts.commit, o,
-                          prev_of(p, app->spec, o), p->a, &app->plan);
-    if (e != 0) {
-      app->exec_err = e;
-      app->outcome = "out of memory while planning";
-      continue;
-    }
+    int e;
     if (!p->opts.apply || !app->plan.mutates)
       continue;
     if (p->opts.gate != NULL &&
@@ -332,11 +379,15 @@ int kiln_pass_start(const struct kiln_pass_options *opts,
     return KILN_ENOMEM;
   for (size_t i = 0; i < r->n_apps; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
-    if (opts->only_app != NULL && strcmp(s->name, opts->only_app) != 0)
+    if (!kiln_spec_selects(s, opts->only_app, opts->only_env))
       continue;
     /* An invalid app has no trustworthy region: it is reported by the
      * caller, once, not per region. */
     if (!s->valid || s->region == NULL || strcmp(s->region, region) != 0)
+      continue;
+    /* Another account's environment is planned by the caller, without
+     * AWS: this client holds Kiln's own credentials. */
+    if (s->role_arn != NULL)
       continue;
     p->obs_index[p->result.n] = i;
     p->result.apps[p->result.n++].spec = s;

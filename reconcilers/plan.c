@@ -712,11 +712,24 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
 
   memset(out, 0, sizeof(*out));
   out->app = spec->name;
+  out->app_name = kiln_spec_app_name(spec);
+  out->environment = spec->env;
   if (!spec->valid) {
     out->status = KILN_STATUS_ERROR;
     out->message = "the app's spec is invalid and is never applied; run kiln "
                    "validate for the errors";
     return 0;
+  }
+  if (spec->role_arn != NULL) {
+    /* Never with Kiln's own credentials: they are another account's. */
+    out->status = KILN_STATUS_ERROR;
+    out->message = kiln_arena_printf(
+        arena,
+        "environment %s is in the account of role %s: environments in other "
+        "accounts are not supported by this Kiln yet, and nothing is changed "
+        "there",
+        spec->env != NULL ? spec->env : spec->name, spec->role_arn);
+    return out->message != NULL ? 0 : KILN_ENOMEM;
   }
   if (spec->image.parent_kind == KILN_PARENT_SSM) {
     if (obs->parent_ami == NULL) {
@@ -760,7 +773,8 @@ const char *kiln_plan_status_name(enum kiln_app_status s)
 {
   static const char *const names[] = {
       "in-sync",   "pending",     "drifted", "progressing", "error",
-      "suspended", "rolling-out", "baking",  "failed",      "degraded"};
+      "suspended", "rolling-out", "baking",  "failed",      "degraded",
+      "waiting"};
   return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 

@@ -15,8 +15,9 @@
 #define INT32_LIMIT       2147483647
 
 static const char *const app_keys[] = {
-    "apiVersion",     "kind",        "name",    "region", "version", "image",
-    "launchTemplate", "autoscaling", "rollout", "drift",  "suspend", NULL};
+    "apiVersion",  "kind",    "name",  "region",  "version",      "image",
+    "launchTemplate", "autoscaling", "rollout", "drift", "suspend",
+    "environments", NULL};
 static const char *const image_keys[] = {"parent", "components", "build", NULL};
 static const char *const component_keys[] = {"file", "arn", "parameters", NULL};
 static const char *const build_keys[] = {"instanceTypes", "instanceProfile",
@@ -469,7 +470,7 @@ static void parse_launch_template(struct pctx *c, const struct kiln_ynode *root,
   const char *p = "launchTemplate";
   char path[64];
 
-  out->name = app->name;
+  out->name = kiln__default_resource_name(c, app);
   out->http_tokens = "required";
   out->http_hop_limit = 2;
   if (kiln__is_null(lt)) {
@@ -484,12 +485,12 @@ static void parse_launch_template(struct pctx *c, const struct kiln_ynode *root,
                                  "launch template name");
   if (name != NULL)
     out->name = name;
-  else if (kiln_ynode_get(lt, "name") == NULL && app->name != NULL &&
-           kiln__check_lt_name(app->name) != NULL)
+  else if (kiln_ynode_get(lt, "name") == NULL && out->name != NULL &&
+           kiln__check_lt_name(out->name) != NULL)
     kiln__perr(c, lt,
-               "launchTemplate.name: the app's name '%s' is not a valid launch "
+               "launchTemplate.name: the default '%s' is not a valid launch "
                "template name (3-128 characters); set one",
-               app->name);
+               out->name);
   out->instance_type = get_checked(c, lt, "instanceType", p, true,
                                    kiln__check_instance_type, "instance type");
   ud = kiln_ynode_get(lt, "userData");
@@ -624,7 +625,7 @@ static void parse_autoscaling(struct pctx *c, const struct kiln_ynode *root,
   const char *p = "autoscaling";
   bool have_min, have_max;
 
-  out->name = app->name;
+  out->name = kiln__default_resource_name(c, app);
   if (kiln__is_null(asg)) {
     kiln__perr(c, asg != NULL ? asg : root,
                "autoscaling: required key is missing");
@@ -835,6 +836,38 @@ static bool load_root(struct pctx *c, const char *text, size_t len,
   return *root != NULL && kiln__expect_map(c, *root, "file");
 }
 
+void kiln__spec_parse_target(struct pctx *c, struct kiln_spec_repo *repo,
+                             const struct kiln_ynode *root,
+                             struct kiln_app_spec *app)
+{
+  app->region =
+      get_checked(c, root, "region", "", false, kiln__check_region, "region");
+  if (app->region == NULL && kiln_ynode_get(root, "region") == NULL) {
+    app->region = repo->defaults.region;
+    /* An invalid kiln.yaml is reported there; do not cascade. */
+    if (app->region == NULL && repo->defaults_valid)
+      kiln__perr(c, root, "region: required; set it here or in kiln.yaml");
+  }
+  app->version = get_checked(c, root, "version", "", true, kiln__check_version,
+                             "version");
+  app->tags = repo->defaults.tags;
+
+  parse_image(c, root, app, &repo->defaults);
+  parse_launch_template(c, root, app);
+  parse_autoscaling(c, root, app);
+  parse_rollout(c, root, app);
+  parse_modes(c, root, app);
+  check_tag_total(c, root, app);
+}
+
+const char *kiln__default_resource_name(struct pctx *c,
+                                        const struct kiln_app_spec *app)
+{
+  if (app->env == NULL || app->app == NULL)
+    return app->name;
+  return kiln_arena_printf(c->arena, "%s-%s", app->app, app->env);
+}
+
 int kiln_spec_parse_app(struct kiln_spec_repo *repo,
                         const struct kiln_tree *tree, const char *dir,
                         const char *text, size_t len, struct kiln_diags *diags)
@@ -878,25 +911,17 @@ int kiln_spec_parse_app(struct kiln_spec_repo *repo,
                "name: invalid app name '%.80s'%s: %s", app->name,
                name != NULL ? "" : " (taken from the directory name)", why);
   c.app = app->name;
+  app->app = app->name;
 
-  app->region =
-      get_checked(&c, root, "region", "", false, kiln__check_region, "region");
-  if (app->region == NULL && kiln_ynode_get(root, "region") == NULL) {
-    app->region = repo->defaults.region;
-    /* An invalid kiln.yaml is reported there; do not cascade. */
-    if (app->region == NULL && repo->defaults_valid)
-      kiln__perr(&c, root, "region: required; set it here or in kiln.yaml");
+  if (kiln_ynode_get(root, "environments") != NULL) {
+    /* The app's slot becomes its first environment; the rest follow. */
+    int err = kiln__spec_parse_environments(&c, repo, root,
+                                            (size_t)(app - repo->apps),
+                                            &scratch);
+    kiln_arena_cleanup(&scratch);
+    return err;
   }
-  app->version = get_checked(&c, root, "version", "", true, kiln__check_version,
-                             "version");
-  app->tags = repo->defaults.tags;
-
-  parse_image(&c, root, app, &repo->defaults);
-  parse_launch_template(&c, root, app);
-  parse_autoscaling(&c, root, app);
-  parse_rollout(&c, root, app);
-  parse_modes(&c, root, app);
-  check_tag_total(&c, root, app);
+  kiln__spec_parse_target(&c, repo, root, app);
 done:
   kiln_arena_cleanup(&scratch);
   app->valid = c.errors == 0 && !c.oom && repo->defaults_valid;
@@ -950,6 +975,7 @@ struct kiln_app_spec *kiln__spec_add_invalid_app(struct kiln_spec_repo *repo,
   app->dir = kiln_arena_strdup(&repo->arena, dir);
   app->file = kiln_arena_printf(&repo->arena, "%s/app.yaml", dir);
   app->name = kiln_arena_strdup(&repo->arena, base != NULL ? base + 1 : dir);
+  app->app = app->name;
   app->valid = false;
   if (app->dir == NULL || app->file == NULL || app->name == NULL)
     return NULL;
@@ -958,6 +984,11 @@ struct kiln_app_spec *kiln__spec_add_invalid_app(struct kiln_spec_repo *repo,
 
 /* Apps live in a heap array beside the arena so it can grow. */
 static struct kiln_app_spec *new_app(struct kiln_spec_repo *repo)
+{
+  return kiln__spec_new_app(repo);
+}
+
+struct kiln_app_spec *kiln__spec_new_app(struct kiln_spec_repo *repo)
 {
   if (repo->n_apps == repo->apps_cap) {
     size_t cap = repo->apps_cap != 0 ? repo->apps_cap * 2 : 16;

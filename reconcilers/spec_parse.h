@@ -35,6 +35,30 @@ struct pctx {
 struct kiln_app_spec *kiln__spec_add_invalid_app(struct kiln_spec_repo *repo,
                                                  const char *dir);
 
+/* Everything one deployment target says, from root (an app's, or the app's
+ * merged with one environment's). */
+void kiln__spec_parse_target(struct pctx *c, struct kiln_spec_repo *repo,
+                             const struct kiln_ynode *root,
+                             struct kiln_app_spec *app);
+
+/* The launch template's and group's name when the spec names none: the
+ * target's name, or "<app>-<env>" for an environment. */
+const char *kiln__default_resource_name(struct pctx *c,
+                                        const struct kiln_app_spec *app);
+
+/* environments: of the app whose root this is, parsed into repo->apps
+ * [index] (the app's own slot, made by the caller) and new slots after it,
+ * one per environment. c carries the app-level errors found so far (they
+ * make every environment invalid). scratch holds root. Returns 0 or
+ * KILN_ENOMEM. (spec_env.c) */
+int kiln__spec_parse_environments(struct pctx *c, struct kiln_spec_repo *repo,
+                                  const struct kiln_ynode *root, size_t index,
+                                  struct kiln_arena *scratch);
+
+/* A new, zeroed app slot of repo (the array may move); NULL when out of
+ * memory. */
+struct kiln_app_spec *kiln__spec_new_app(struct kiln_spec_repo *repo);
+
 /* "path: message" at node n (or at the file when n is NULL). */
 void kiln__perr(struct pctx *c, const struct kiln_ynode *n, const char *fmt,
                 ...) __attribute__((format(printf, 3, 4)));

@@ -79,6 +79,7 @@ struct kiln_observed_app {
                                      version's description; NULL when the
                                      default version was not made by Kiln */
   const char *lt_default_digest;  /* image digest named there, or NULL */
+  int64_t lt_default_created_s;   /* when that version was made; 0: ? */
   struct kiln_tags lt_tags;       /* the template resource's own tags */
   int64_t lt_kiln_version;        /* the template's kiln:version tag: the
                                      default Kiln last set; 0: unknown */

@@ -49,6 +49,7 @@ struct kiln_pass_options {
   const struct kiln_spec_repo *repo;
   const char *commit;
   const char *only_app;    /* NULL: every app of the client's region */
+  const char *only_env;    /* NULL: every environment */
   bool apply;              /* false: observe and plan only */
   kiln_pass_prev_fn *prev; /* NULL: causes blamed on git */
   kiln_pass_prev_load_fn *prev_load; /* NULL: prev has all it has */

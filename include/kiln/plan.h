@@ -31,8 +31,9 @@ enum kiln_app_status {
   KILN_STATUS_FAILED,      /* its bake or its refresh failed; the previous
                               release serves; not retried until git changes */
   KILN_STATUS_DEGRADED,    /* AWS's rollback of it failed: needs a person */
+  KILN_STATUS_WAITING,     /* its promotion gate is closed (kiln/promote.h) */
 };
-#define KILN_STATUS_COUNT (KILN_STATUS_DEGRADED + 1)
+#define KILN_STATUS_COUNT (KILN_STATUS_WAITING + 1)
 
 enum kiln_drift_cause {
   KILN_CAUSE_COMMIT,      /* git changed and is not applied yet */
@@ -102,7 +103,9 @@ struct kiln_tag_plan {
 };
 
 struct kiln_plan {
-  const char *app;
+  const char *app;         /* the target: "hello", or "hello/prod" */
+  const char *app_name;    /* its app: "hello" */
+  const char *environment; /* its environment, or NULL */
   enum kiln_app_status status;
   char digest[65];  /* desired image digest; "" when it cannot be known */
   bool bake_needed; /* no AMI for the digest yet (cache miss) */
@@ -110,6 +113,10 @@ struct kiln_plan {
   size_t n_drift;
   struct kiln_action action;
   bool mutates;        /* the action changes AWS */
+  /* waiting: the gate opens by itself (a soak running, the source
+   * environment still releasing), or not until git or the source changes
+   * (blocked). */
+  bool blocked;
   const char *message; /* why the status is what it is */
   /* The group's tags from git: every step that records kiln:commit on the
    * group writes them with it, so a group's kiln:commit always names the

@@ -143,8 +143,21 @@ enum kiln_drift_mode {
   KILN_DRIFT_REPORT,
 };
 
+/* promote: an environment rolls out a digest only once environment `from`
+ * has run it as a healthy release for soak_seconds. */
+struct kiln_promote_spec {
+  const char *from; /* NULL: not gated */
+  int64_t soak_seconds;
+};
+
+/* One deployment target: an app without environments, or one environment
+ * of an app (its launchTemplate, autoscaling, rollout, drift, suspend,
+ * region and version merged over the app's: maps key by key, lists and
+ * scalars replaced). */
 struct kiln_app_spec {
-  const char *name;
+  const char *name; /* the target: "hello", or "hello/prod" */
+  const char *app;  /* the app: "hello" (its images, kiln:app) */
+  const char *env;  /* the environment, or NULL: the app has none */
   const char *dir;  /* "apps/<dir>" */
   const char *file; /* "apps/<dir>/app.yaml" */
   bool valid;       /* false: never apply; see the diagnostics */
@@ -157,7 +170,24 @@ struct kiln_app_spec {
   enum kiln_drift_mode drift;
   bool suspend;
   struct kiln_tags tags; /* from kiln.yaml: on every resource Kiln creates */
+  struct kiln_promote_spec promote;
+  /* account: the environment's AWS account, through this role; NULL:
+   * Kiln's own credentials. */
+  const char *role_arn;
+  const char *external_id;
 };
+
+/* The app a target belongs to: its images and kiln:app tag are the
+ * app's, shared by its environments. */
+static inline const char *kiln_spec_app_name(const struct kiln_app_spec *s)
+{
+  return s->app != NULL ? s->app : s->name;
+}
+
+/* Does target s belong to the selection (only_app: an app's name or a
+ * target's "app/env"; only_env: an environment's name; NULL: any)? */
+bool kiln_spec_selects(const struct kiln_app_spec *s, const char *only_app,
+                       const char *only_env);
 
 struct kiln_spec_defaults {
   bool present; /* kiln.yaml exists */

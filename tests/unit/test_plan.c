@@ -12,6 +12,7 @@
 #include "kiln/arena.h"
 #include "kiln/diag.h"
 #include "kiln/plan.h"
+#include "kiln/promote.h"
 #include "kiln/spec.h"
 #include "mem_tree.h"
 
@@ -1240,12 +1241,85 @@ static void test_release_failure_causes(void **state)
   assert_int_equal(r.cause_kind, KILN_RELEASE_CAUSE_CANCELLED);
 }
 
+/* A promotion opens once the source has run the digest healthy for the
+ * soak; a failed or different source blocks it; a closed gate holds the
+ * plan with no step. */
+static void test_promotion_gate(void **state)
+{
+  struct kiln_app_spec prod = spec, staging = spec;
+  struct kiln_observed_app src = converged, dst = converged;
+  struct kiln_plan tplan, fplan;
+  struct kiln_promotion g;
+  const int64_t ended = 1764856800;
+  (void)state;
+
+  staging.name = "hello/staging";
+  staging.env = "staging";
+  prod.name = "hello/prod";
+  prod.env = "prod";
+  prod.promote = (struct kiln_promote_spec){"staging", 600};
+  src.lt_default_digest = desired_digest;
+  src.refresh_end_s = ended;
+  src.refresh_status = "Successful";
+  dst.lt_default_digest = "0000000000000000000000000000000000000000000000000"
+                          "000000000000000";
+  assert_int_equal(kiln_plan_app(&prod, COMMIT, &dst, NULL, &arena, &tplan), 0);
+  assert_int_equal(kiln_plan_app(&staging, COMMIT, &src, NULL, &arena, &fplan),
+                   0);
+  assert_int_equal(fplan.release.state, KILN_RELEASE_HEALTHY);
+
+  assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
+                                      &src, ended + 100, &arena, &g),
+                   0);
+  assert_true(g.gated && !g.open && g.transient);
+  assert_string_equal(g.why, "staging has run 1.0.0 healthy for 1m of 10m");
+  assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
+                                      &src, ended + 600, &arena, &g),
+                   0);
+  assert_true(g.open);
+
+  /* The source failed that digest: blocked until git changes. */
+  fplan.release.state = KILN_RELEASE_FAILED;
+  fplan.release.cause = "alarm hello-5xx in ALARM";
+  assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
+                                      &src, ended + 9999, &arena, &g),
+                   0);
+  assert_false(g.open || g.transient);
+  assert_string_equal(g.why, "staging's release of 1.0.0 failed: alarm "
+                             "hello-5xx in ALARM");
+  kiln_promote_hold(&tplan, &g, &arena);
+  assert_int_equal(tplan.status, KILN_STATUS_WAITING);
+  assert_true(tplan.blocked && !tplan.mutates);
+  assert_int_equal(tplan.action.type, KILN_ACTION_NONE);
+
+  /* Another digest in the source; a source not seen from here. */
+  assert_int_equal(kiln_plan_app(&prod, COMMIT, &dst, NULL, &arena, &tplan), 0);
+  fplan.digest[0] = 'f';
+  assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
+                                      &src, ended, &arena, &g),
+                   0);
+  assert_non_null(strstr(g.why, "staging does not run 1.0.0"));
+  assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, NULL, NULL, NULL,
+                                      ended, &arena, &g),
+                   0);
+  assert_string_equal(g.why, "staging cannot be seen from here");
+
+  /* Already on the digest: nothing to gate (drift is corrected as ever). */
+  dst.lt_default_digest = desired_digest;
+  assert_int_equal(kiln_plan_app(&prod, COMMIT, &dst, NULL, &arena, &tplan), 0);
+  assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, NULL, NULL, NULL,
+                                      ended, &arena, &g),
+                   0);
+  assert_true(g.open && !g.gated);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plan_table),
       cmocka_unit_test(test_release_states),
       cmocka_unit_test(test_release_failure_causes),
+      cmocka_unit_test(test_promotion_gate),
       cmocka_unit_test(test_plan_is_deterministic_and_digest_follows_parent),
       cmocka_unit_test(test_lt_data_tags_and_imds),
       cmocka_unit_test(test_follow_on_refreshes_a_populated_group),

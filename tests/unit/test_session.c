@@ -94,7 +94,7 @@ static void pass_without_regions_answers_later(void **state)
   sh("mkdir -p %s/apps/broken && echo 'kind: [' > %s/apps/broken/app.yaml", dir,
      dir);
   commit("broken", head);
-  assert_int_equal(kiln_session_open(&s, "test", dir, NULL, NULL), 0);
+  assert_int_equal(kiln_session_open(&s, "test", dir, NULL, NULL, NULL), 0);
   assert_int_equal(s.n_regions, 0);
   kiln_arena_init(&a, 0);
   assert_int_equal(kiln_session_pass(&s, false, &a, answered, &calls), 0);

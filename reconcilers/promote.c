@@ -1,0 +1,148 @@
+#include "kiln/promote.h"
+
+#include "kiln/arena.h"
+#include "kiln/error.h"
+#include "kiln/observed.h"
+#include "kiln/plan.h"
+#include "kiln/release.h"
+#include "kiln/spec.h"
+
+#include <string.h>
+
+/* Would the plan move the target to its desired digest? Not when its
+ * template's default is that digest already (the gate let it through, or
+ * it never changed), nor when the plan cannot act anyway. */
+static bool moves_to_digest(const struct kiln_plan *p,
+                            const struct kiln_observed_app *o)
+{
+  switch (p->status) {
+  case KILN_STATUS_ERROR:
+  case KILN_STATUS_SUSPENDED:
+  case KILN_STATUS_FAILED:
+  case KILN_STATUS_DEGRADED:
+    return false;
+  default:
+    break;
+  }
+  return p->digest[0] != '\0' &&
+         (o->lt_default_digest == NULL ||
+          strcmp(o->lt_default_digest, p->digest) != 0);
+}
+
+/* "45s", "12m", "1h30m" */
+static const char *span(int64_t s, struct kiln_arena *a)
+{
+  if (s < 0)
+    s = 0;
+  if (s < 60)
+    return kiln_arena_printf(a, "%llds", (long long)s);
+  if (s < 3600)
+    return kiln_arena_printf(a, "%lldm", (long long)(s / 60));
+  return s % 3600 >= 60 ? kiln_arena_printf(a, "%lldh%lldm",
+                                            (long long)(s / 3600),
+                                            (long long)(s % 3600 / 60))
+                        : kiln_arena_printf(a, "%lldh", (long long)(s / 3600));
+}
+
+/* Since when the source's healthy release has run: the end of the refresh
+ * that rolled it out, else when its version was made (a group created on
+ * it). 0: not known. */
+static int64_t healthy_since(const struct kiln_observed_app *f)
+{
+  if (f->refresh == KILN_REFRESH_SUCCEEDED && f->refresh_end_s > 0 &&
+      f->refresh_version == f->lt_default_version)
+    return f->refresh_end_s;
+  return f->lt_default_created_s;
+}
+
+static int judge_source(const struct kiln_app_spec *t,
+                        const struct kiln_plan *tplan,
+                        const struct kiln_plan *fplan,
+                        const struct kiln_observed_app *fobs, int64_t now,
+                        struct kiln_arena *a, struct kiln_promotion *out)
+{
+  const char *from = t->promote.from, *v = t->version;
+  const struct kiln_release *r = &fplan->release;
+  int64_t since, soak = t->promote.soak_seconds;
+
+  if (fplan->status == KILN_STATUS_ERROR) {
+    out->why = kiln_arena_printf(a, "%s cannot be judged: %s", from,
+                                 fplan->message);
+  } else if (strcmp(fplan->digest, tplan->digest) != 0) {
+    out->why = kiln_arena_printf(
+        a, "%s does not run %s (its image differs: %.12s, not %.12s)", from, v,
+        fplan->digest, tplan->digest);
+  } else if (r->state == KILN_RELEASE_FAILED ||
+             r->state == KILN_RELEASE_DEGRADED) {
+    out->why = kiln_arena_printf(a, "%s's release of %s failed: %s", from, v,
+                                 r->cause != NULL ? r->cause : "?");
+  } else if (r->state == KILN_RELEASE_HEALTHY &&
+             fobs->lt_default_digest != NULL &&
+             strcmp(fobs->lt_default_digest, tplan->digest) == 0) {
+    since = healthy_since(fobs);
+    if (since > 0 && now - since >= soak) {
+      out->open = true;
+      return 0;
+    }
+    out->transient = true;
+    out->why =
+        since > 0
+            ? kiln_arena_printf(a, "%s has run %s healthy for %s of %s", from,
+                                v, span(now - since, a), span(soak, a))
+            : kiln_arena_printf(a, "%s runs %s healthy since a time AWS does "
+                                   "not say; waiting",
+                                from, v);
+  } else if (fplan->status == KILN_STATUS_SUSPENDED) {
+    out->why = kiln_arena_printf(a, "%s is suspended and has not run %s", from,
+                                 v);
+  } else {
+    /* On its way: a bake, a template step, a refresh. */
+    const char *how = kiln_release_describe(r, now, a);
+    out->transient = true;
+    out->why = kiln_arena_printf(a, "%s has not run %s yet (%s)", from, v,
+                                 how != NULL ? how : fplan->message);
+  }
+  return out->why != NULL ? 0 : KILN_ENOMEM;
+}
+
+int kiln_promote_judge(const struct kiln_app_spec *t,
+                       const struct kiln_plan *tplan,
+                       const struct kiln_observed_app *tobs,
+                       const struct kiln_app_spec *from,
+                       const struct kiln_plan *fplan,
+                       const struct kiln_observed_app *fobs, int64_t now,
+                       struct kiln_arena *a, struct kiln_promotion *out)
+{
+  memset(out, 0, sizeof(*out));
+  if (t->promote.from == NULL || !moves_to_digest(tplan, tobs)) {
+    out->open = true;
+    return 0;
+  }
+  out->gated = true;
+  if (from == NULL || fplan == NULL || fobs == NULL) {
+    out->why = kiln_arena_printf(
+        a, "%s cannot be seen from here%s%s%s", t->promote.from,
+        from != NULL && from->region != NULL ? " (it is in " : "",
+        from != NULL && from->region != NULL ? from->region : "",
+        from != NULL && from->region != NULL
+            ? "; promotion across regions is not supported yet)"
+            : "");
+    return out->why != NULL ? 0 : KILN_ENOMEM;
+  }
+  return judge_source(t, tplan, fplan, fobs, now, a, out);
+}
+
+void kiln_promote_hold(struct kiln_plan *plan, const struct kiln_promotion *g,
+                       struct kiln_arena *a)
+{
+  const char *msg;
+  if (g->open)
+    return;
+  msg = kiln_arena_printf(a, "promotion waits: %s", g->why);
+  plan->status = KILN_STATUS_WAITING;
+  plan->blocked = !g->transient;
+  memset(&plan->action, 0, sizeof(plan->action));
+  plan->action.type = KILN_ACTION_NONE;
+  plan->mutates = false;
+  plan->message = msg != NULL ? msg : g->why;
+}
