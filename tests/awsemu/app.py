@@ -16,6 +16,7 @@ from . import activities, protocol
 from .accounting import Accounting
 from .errors import ApiError
 from .faults import Faults, FaultSpecError
+from .health import HealthChecks
 from .idempotency import ClientTokens
 from .lag import Lag, is_read
 from .imagebuilder import ImageBuilder
@@ -38,11 +39,13 @@ class CloseConnection(ConnectionAbortedError):
 
 class Emulator:
     def __init__(self, moto_app, bake_seconds=5.0, refresh_batch_seconds=None, seed=None,
-                 time_scale=1.0, check_instance_profiles=False):
+                 time_scale=1.0, check_instance_profiles=False, boot_seconds=0.0):
         self.moto_app = moto_app
         # AWS seconds per emulator second: every AWS duration the emulator
         # waits out (warmup, grace periods, boot) is divided by it.
         self.time_scale = float(time_scale)
+        # How long (AWS seconds) an instance a group launches stays Pending.
+        self.boot_seconds = float(boot_seconds)
         self.check_instance_profiles = check_instance_profiles
         # moto's backends are not thread-safe, and the background ticker
         # changes them too: one lock serializes every handler and tick.
@@ -51,6 +54,7 @@ class Emulator:
         self.faults = Faults(seed=seed)
         self.imagebuilder = ImageBuilder(self, bake_seconds)
         self.refreshes = InstanceRefreshes(self, refresh_batch_seconds)
+        self.health = HealthChecks(self)
         self.pagination = Pagination(self)
         self.client_tokens = ClientTokens()
         self.lag = Lag()
@@ -86,6 +90,7 @@ class Emulator:
             try:
                 self.imagebuilder.tick(now)
                 self.refreshes.tick(now)
+                self.health.tick(now)
             except Exception:
                 # A bug here must not stop time for every later bake and
                 # refresh; it is reported and the next tick tries again.

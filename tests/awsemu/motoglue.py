@@ -65,6 +65,7 @@ def _install_template_tags_fix():
 
 def install():
     _install_target_health()
+    _install_boot_time()
     _install_user_data_fix()
     _install_template_tags_fix()
     _install_instance_versions()
@@ -368,13 +369,14 @@ def unhealthy_rule(instance):
 
 def grace_over(instance, now):
     """Whether the group's health check grace period (scaled) has passed
-    since the group launched the instance."""
-    launched = LAUNCHED.get(instance.id)
-    if launched is None:
+    since the instance came into service (AWS starts the grace period when
+    the instance enters InService, after its boot)."""
+    in_service = in_service_at(instance.id)
+    if in_service is None:
         return True
     group = getattr(instance, "autoscaling_group", None)
     grace = getattr(group, "health_check_grace_period", 0) or 0
-    return now - launched >= EMULATOR.aws_seconds(grace)
+    return now - in_service >= EMULATOR.aws_seconds(grace)
 
 
 def _install_target_health():
@@ -409,3 +411,108 @@ def _install_target_health():
 
     cls.health_for = health_for
     cls._awsemu_health = True
+
+
+# ------------------------------------------------------------ boot time
+#
+# AWS reports an instance a group launched as Pending until it has booted,
+# then InService. moto makes every instance InService at once, and counts
+# only InService instances as the group's capacity.
+
+def in_service_at(instance_id):
+    """When an instance a group launched is (or was) InService: its launch
+    plus the emulator's boot time (--boot-seconds, scaled); None for an
+    instance no group launched."""
+    launched = LAUNCHED.get(instance_id)
+    if launched is None:
+        return None
+    boot = EMULATOR.aws_seconds(EMULATOR.boot_seconds) if EMULATOR is not None else 0.0
+    return launched + boot
+
+
+def booting(instance_id, now):
+    """Whether the instance is still Pending (booting)."""
+    at = in_service_at(instance_id)
+    return at is not None and now < at
+
+
+def pending_states(group, now):
+    """The instances of `group` still Pending."""
+    return [s for s in group.instance_states if booting(s.instance.id, now)]
+
+
+def _install_boot_time():
+    """LifecycleState (DescribeAutoScalingGroups, DescribeAutoScalingInstances)
+    reads Pending while the instance boots. The stored state stays moto's
+    (InService, Standby), so moto still counts a booting instance in the
+    group's capacity, as AWS does; only what is reported changes."""
+    import time
+
+    cls = asg_models.InstanceState
+    if getattr(cls, "_awsemu_boot", False):
+        return
+
+    def get_state(self):
+        stored = self.__dict__.get("_awsemu_lifecycle_state", "InService")
+        if stored == "InService" and booting(self.instance.id, time.time()):
+            return "Pending"
+        return stored
+
+    def set_state(self, value):
+        self.__dict__["_awsemu_lifecycle_state"] = value
+
+    cls.lifecycle_state = property(get_state, set_state)
+    group_cls = asg_models.FakeAutoScalingGroup
+
+    def active_instances(self):
+        return [x for x in self.instance_states
+                if x.lifecycle_state in ("InService", "Pending")]
+
+    group_cls.active_instances = active_instances
+    cls._awsemu_boot = True
+
+
+# ------------------------------------------------------------ health replacement
+
+ELB_HEALTH_CAUSE = ("At {now} an instance was taken out of service in response to an ELB "
+                    "system health check failure.")
+
+
+def every_group():
+    """Every Auto Scaling group moto holds, in every account and region."""
+    for account in list(get_backend("autoscaling").values()):
+        for backend in list(account.values()):
+            yield from list(backend.autoscaling_groups.values())
+
+
+def elb_health_checked(group):
+    """Whether the group replaces instances its target groups find
+    unhealthy: HealthCheckType ELB and at least one target group."""
+    return (getattr(group, "health_check_type", "EC2") == "ELB"
+            and bool(getattr(group, "target_group_arns", None)))
+
+
+def failing_elb_health(state, now):
+    """Whether an instance of a group fails its ELB health checks as Auto
+    Scaling judges them: InService (booted, not Standby), past the group's
+    grace period, and `unhealthy` in a target group of the group."""
+    instance = state.instance
+    if instance.id not in LAUNCHED or state.lifecycle_state != "InService":
+        return False
+    if not grace_over(instance, now):
+        return False
+    registered = any(instance.id in tg.targets for tg in _target_groups(state.auto_scaling_group))
+    return registered and unhealthy_rule(instance) is not None
+
+
+def replace_unhealthy(group, state, now):
+    """What AWS does to an instance that fails its ELB health checks: a
+    scaling activity terminates it (deregistered from its target groups
+    first), and the group launches a replacement from its own launch
+    template to get back to its desired capacity."""
+    when = _stamp(now).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _record(group, f"Terminating EC2 instance: {state.instance.id}",
+            ELB_HEALTH_CAUSE.format(now=when), "Successful", now=now)
+    state.health_status = "Unhealthy"
+    terminate_in_group(group, [state])
+    group.set_desired_capacity(group.desired_capacity)

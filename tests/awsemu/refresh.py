@@ -67,12 +67,16 @@ def _utc(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
 
 
-def batch_size(capacity, min_healthy, max_healthy):
+def batch_size(capacity, min_healthy, max_healthy, pending=0):
     """How many instances one batch replaces. AWS may take instances out of
     service down to MinHealthyPercentage and launch extra ones up to
-    MaxHealthyPercentage; it always replaces at least one."""
-    can_stop = capacity - math.ceil(capacity * min_healthy / 100)
+    MaxHealthyPercentage; it always replaces at least one. An instance
+    still Pending (booting) is not healthy: it uses up room, and when none
+    is left the refresh waits for it (0) instead of replacing one."""
+    can_stop = capacity - pending - math.ceil(capacity * min_healthy / 100)
     can_add = math.floor(capacity * max_healthy / 100) - capacity
+    if pending and can_stop + can_add <= 0:
+        return 0
     return max(1, can_stop + can_add)
 
 
@@ -434,17 +438,25 @@ class InstanceRefreshes:
         return [s for s in group.instance_states
                 if motoglue.instance_template(s) != (template.id, version)]
 
-    def _replace(self, r, group, stale, config, limit=None):
+    def _replace(self, r, group, stale, config, now, limit=None):
+        """Replaces the next batch of `stale`; returns how many (0 when
+        Pending instances leave no room: r.next_at is then when the first
+        of them is InService). The batch lasts the boot time plus the
+        warmup: AWS starts the warmup once a replacement is InService."""
         capacity = group.desired_capacity or len(group.instance_states)
         prefs = r.preferences
+        pending = motoglue.pending_states(group, now)
         n = min(len(stale), batch_size(capacity, prefs["MinHealthyPercentage"],
-                                       prefs.get("MaxHealthyPercentage", 100)))
+                                       prefs.get("MaxHealthyPercentage", 100), len(pending)))
+        if n == 0:
+            r.next_at = min(motoglue.in_service_at(s.instance.id) for s in pending)
+            return 0
         if limit is not None:
             n = max(1, min(n, limit))
         victims = stale[:n]
         template, version = config
         motoglue.LAUNCH_CAUSE["text"] = (
-            f"At {_utc(time.time()).strftime('%Y-%m-%dT%H:%M:%SZ')} an instance was launched "
+            f"At {_utc(now).strftime('%Y-%m-%dT%H:%M:%SZ')} an instance was launched "
             "in response to an instance refresh.")
         try:
             new = motoglue.launch_into_group(group, template, version, n)
@@ -457,6 +469,7 @@ class InstanceRefreshes:
             raise LaunchFailed(message)
         motoglue.terminate_in_group(group, victims)
         r.last_new = [x.instance.id for x in new]
+        r.next_at = now + self.emulator.aws_seconds(self.emulator.boot_seconds) + self._wait(r)
         return n
 
     def _held(self, r, state):
@@ -551,10 +564,13 @@ class InstanceRefreshes:
             if cp is not None and r.total:
                 limit = math.ceil(r.total * cp / 100) - r.replaced
             try:
-                r.replaced += self._replace(r, group, ready, r.target, limit)
+                done = self._replace(r, group, ready, r.target, now, limit)
             except LaunchFailed as e:
                 self._fail(r, group, now, LAUNCH_REASON + str(e))
                 return
+            if done == 0:
+                return  # Pending instances first: no room to replace one
+            r.replaced += done
             r.batches += 1
             stale = self._eligible(r, self._outdated(r, group, r.target))
             if r.checkpoints and r.checkpoints[-1] < 100:
@@ -600,10 +616,13 @@ class InstanceRefreshes:
         stale = self._outdated(r, group, r.original)
         if stale:
             try:
-                r.rollback["replaced"] += self._replace(r, group, stale, r.original)
+                done = self._replace(r, group, stale, r.original, now)
             except LaunchFailed as e:
                 self._finish(r, now, "RollbackFailed", LAUNCH_REASON + str(e))
                 return
+            if done == 0:
+                return  # Pending instances first: no room to replace one
+            r.rollback["replaced"] += done
             stale = self._outdated(r, group, r.original)
         if not stale:
             self._finish(r, now, "RollbackSuccessful", r.status_reason)

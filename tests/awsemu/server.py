@@ -27,6 +27,9 @@ def parse_args(argv):
     p.add_argument("--refresh-batch-seconds", type=float, default=None,
                    help="make every instance-refresh batch take this long (emulator "
                         "seconds), whatever the warmup (default: AWS's timing, scaled)")
+    p.add_argument("--boot-seconds", type=float, default=0.0,
+                   help="how long an instance a group launches stays Pending before it is "
+                        "InService, in AWS seconds, scaled by --time-scale (default 0)")
     p.add_argument("--check-instance-profiles", action="store_true",
                    help="fail launches whose instance profile does not exist in the "
                         "emulator's IAM")
@@ -53,6 +56,9 @@ def main(argv=None):
     if args.time_scale <= 0:
         print("tests/awsemu/run: --time-scale must be > 0", file=sys.stderr)
         return 2
+    if args.boot_seconds < 0:
+        print("tests/awsemu/run: --boot-seconds must be >= 0", file=sys.stderr)
+        return 2
     started = time.monotonic()
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -68,6 +74,7 @@ def main(argv=None):
                                       else DEFAULT_AWS_BAKE_S / args.time_scale),
                         refresh_batch_seconds=args.refresh_batch_seconds,
                         time_scale=args.time_scale,
+                        boot_seconds=args.boot_seconds,
                         check_instance_profiles=args.check_instance_profiles,
                         seed=args.seed)
     _warm_up(emulator)

@@ -37,12 +37,15 @@ class AwsEmu:
     API (faults, request accounting)."""
 
     def __init__(self, bake_seconds=1.0, refresh_batch_seconds=0.5, extra_args=(),
-                 time_scale=None):
+                 time_scale=None, boot_seconds=None):
         """refresh_batch_seconds=None: refreshes follow AWS's timing (warmup,
-        health), scaled by time_scale (AWS seconds per emulator second)."""
+        health), scaled by time_scale (AWS seconds per emulator second).
+        boot_seconds: AWS seconds an instance a group launches stays Pending
+        (scaled too; the emulator's default is 0)."""
         self.bake_seconds = bake_seconds
         self.refresh_batch_seconds = refresh_batch_seconds
         self.time_scale = time_scale
+        self.boot_seconds = boot_seconds
         self._stderr = tempfile.TemporaryFile()
         started = time.monotonic()
         args = ["--port", "0"]
@@ -52,6 +55,8 @@ class AwsEmu:
             args += ["--refresh-batch-seconds", str(refresh_batch_seconds)]
         if time_scale is not None:
             args += ["--time-scale", str(time_scale)]
+        if boot_seconds is not None:
+            args += ["--boot-seconds", str(boot_seconds)]
         self.proc = subprocess.Popen(
             [sys.executable, RUN, *args, *extra_args],
             stdout=subprocess.PIPE, stderr=self._stderr, text=True,
