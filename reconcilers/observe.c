@@ -121,9 +121,12 @@ struct observe {
   struct kiln_asg_activities *activities;
 };
 
+/* Apps of this client's region and account: another account's environment
+ * is never looked at with these credentials. */
 static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
 {
-  return s->valid && s->region != NULL && strcmp(s->region, o->region) == 0;
+  return s->valid && s->role_arn == NULL && s->region != NULL &&
+         strcmp(s->region, o->region) == 0;
 }
 
 static void finish(struct observe *o);

@@ -29,21 +29,6 @@ static bool moves_to_digest(const struct kiln_plan *p,
           strcmp(o->lt_default_digest, p->digest) != 0);
 }
 
-/* "45s", "12m", "1h30m" */
-static const char *span(int64_t s, struct kiln_arena *a)
-{
-  if (s < 0)
-    s = 0;
-  if (s < 60)
-    return kiln_arena_printf(a, "%llds", (long long)s);
-  if (s < 3600)
-    return kiln_arena_printf(a, "%lldm", (long long)(s / 60));
-  return s % 3600 >= 60 ? kiln_arena_printf(a, "%lldh%lldm",
-                                            (long long)(s / 3600),
-                                            (long long)(s % 3600 / 60))
-                        : kiln_arena_printf(a, "%lldh", (long long)(s / 3600));
-}
-
 /* Since when the source's healthy release has run: the end of the refresh
  * that rolled it out, else when its version was made (a group created on
  * it). 0: not known. */
@@ -88,7 +73,8 @@ static int judge_source(const struct kiln_app_spec *t,
     out->why =
         since > 0
             ? kiln_arena_printf(a, "%s has run %s healthy for %s of %s", from,
-                                v, span(now - since, a), span(soak, a))
+                                v, kiln_release_span(now - since, a),
+                                kiln_release_span(soak, a))
             : kiln_arena_printf(a, "%s runs %s healthy since a time AWS does "
                                    "not say; waiting",
                                 from, v);

@@ -255,8 +255,7 @@ const char *kiln_release_cause_name(enum kiln_release_cause c)
   return (size_t)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
 }
 
-/* "45s", "6m", "1h30m": a duration as an operator reads it. */
-static const char *duration(int64_t s, struct kiln_arena *a)
+const char *kiln_release_span(int64_t s, struct kiln_arena *a)
 {
   if (s < 0)
     s = 0;
@@ -305,13 +304,14 @@ static const char *describe_bake(const struct kiln_release *r, int64_t now,
   if (r->bake_until_s > 0) {
     int64_t left = r->bake_until_s - now;
     int64_t done = r->bake_time_s - (left > 0 ? left : 0);
-    const char *d = duration(done, a), *t = duration(r->bake_time_s, a);
+    const char *d = kiln_release_span(done, a),
+               *t = kiln_release_span(r->bake_time_s, a);
     return d == NULL || t == NULL
                ? NULL
                : kiln_arena_printf(a, "baking %s of %s%s", d, t, alarms);
   }
   if (r->bake_time_s > 0) {
-    const char *t = duration(r->bake_time_s, a);
+    const char *t = kiln_release_span(r->bake_time_s, a);
     return t == NULL ? NULL
                      : kiln_arena_printf(a, "baking (bake time %s)%s", t,
                                          alarms);

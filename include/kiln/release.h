@@ -98,6 +98,9 @@ int64_t kiln_release_checkpoint(const int64_t *checkpoints, size_t n,
  * "degraded"; "none". */
 const char *kiln_release_state_name(enum kiln_release_state s);
 
+/* "45s", "6m", "1h30m": a span of seconds as an operator reads it (in a). */
+const char *kiln_release_span(int64_t seconds, struct kiln_arena *a);
+
 /* "alarm", "health", "launch", "cancelled", "rollback-failed", "bake",
  * "other"; "none". */
 const char *kiln_release_cause_name(enum kiln_release_cause c);
