@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 
-from . import activities, protocol
+from . import activities, checks, protocol
 from .accounting import Accounting
 from .errors import ApiError
 from .faults import Faults, FaultSpecError
@@ -143,11 +143,12 @@ class Emulator:
         return _respond(start_response, status, headers, body)
 
     def handle(self, req, environ):
-        err = protocol.contract_error(req)
+        err = checks.check_names(req) or protocol.contract_error(req)
         if err is not None:
             return protocol.render_error(req, err)
         try:
             with self.lock:
+                checks.check(req)
                 lagged = self.lag.before_read(req)
                 if lagged is not None:
                     raise lagged
@@ -162,7 +163,10 @@ class Emulator:
                 return status, headers, body
         except ApiError as e:
             return protocol.render_error(req, e)
-        except Exception:
+        except Exception as e:
+            refusal = checks.crash_error(req, e)
+            if refusal is not None:
+                return protocol.render_error(req, refusal)
             # An emulator or moto bug: answer like AWS's own 500 so the
             # client's error handling is exercised, and leave the traceback.
             traceback.print_exc()

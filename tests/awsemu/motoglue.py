@@ -516,3 +516,43 @@ def replace_unhealthy(group, state, now):
     state.health_status = "Unhealthy"
     terminate_in_group(group, [state])
     group.set_desired_capacity(group.desired_capacity)
+
+
+# ------------------------------------------------------------ lookups for checks
+
+def find_group(account_id, region, name):
+    """The Auto Scaling group of that name, or None."""
+    return autoscaling(account_id, region).autoscaling_groups.get(name)
+
+
+def instance_in_a_group(account_id, region, instance_id):
+    """Whether some Auto Scaling group of the account and region has the
+    instance."""
+    return any(s.instance.id == instance_id
+               for g in autoscaling(account_id, region).autoscaling_groups.values()
+               for s in g.instance_states)
+
+
+def template_exists(account_id, region, template_id=None, template_name=None):
+    return find_template(ec2(account_id, region), template_id, template_name) is not None
+
+
+def unsupported_filter(exc, filter_names):
+    """The filter name when `exc` is moto's refusal of an EC2 filter it does
+    not implement: FilterNotImplementedError, the NotImplementedError of
+    its instance filters ("Filter dicts have not been implemented in Moto
+    for 'NAME' yet"), or the KeyError some of its filter tables (security
+    groups) raise for a name they lack. None for any other crash."""
+    import re
+
+    from moto.ec2.exceptions import FilterNotImplementedError
+
+    if isinstance(exc, FilterNotImplementedError):
+        m = re.search(r"The filter '(.*)' for ", str(exc))
+        return m.group(1) if m else "?"
+    if isinstance(exc, NotImplementedError):
+        named = [n for n in filter_names if f"'{n}'" in str(exc)]
+        return named[0] if named else None
+    if isinstance(exc, KeyError) and exc.args and exc.args[0] in filter_names:
+        return exc.args[0]
+    return None

@@ -28,6 +28,8 @@ PAGED = {
     "DescribeInstances": (5, 1000, True),
 }
 UNLIMITED = "1000000"
+# DescribeInstances with InstanceIds (no MaxResults allowed): instances per page.
+IDS_PAGE = 100
 
 
 class Pagination:
@@ -40,17 +42,9 @@ class Pagination:
     def check(self, req):
         """Limits AWS enforces where moto pages by itself.
         DescribeAutoScalingGroups: moto pages correctly but answers a
-        MaxRecords over 100 or a foreign NextToken with a 500."""
+        foreign NextToken with a 500 (MaxRecords is checked in checks.py)."""
         if req.service != "autoscaling" or req.action != "DescribeAutoScalingGroups":
             return
-        max_records = req.params.get("MaxRecords")
-        if max_records is not None and not 1 <= max_records <= 100:
-            bound = ("greater than or equal to 1" if max_records < 1
-                     else "less than or equal to 100")
-            raise ApiError("ValidationError",
-                           f"1 validation error detected: Value '{max_records}' at "
-                           f"'maxRecords' failed to satisfy constraint: Member must have "
-                           f"value {bound}")
         token = req.params.get("NextToken")
         if token is not None:
             backend = motoglue.autoscaling(req.account_id, req.region)
@@ -87,18 +81,21 @@ class Pagination:
         root = ET.fromstring(body)
         items_el = _child(root, _list_wire_name(req.op))
         items = list(items_el) if items_el is not None else []
-        page_size = max_results if max_results is not None else len(items)
-        if max_results is None and req.params.get("NextToken") is not None:
+        units = _instances(items) if req.action == "DescribeInstances" else items
+        page_size = max_results if max_results is not None else len(units)
+        if req.action == "DescribeInstances" and has_ids:
+            page_size = IDS_PAGE
+        elif max_results is None and req.params.get("NextToken") is not None:
             page_size = high
-        page = items[offset:offset + page_size]
+        page = units[offset:offset + page_size]
         if items_el is not None:
             for item in items:
                 items_el.remove(item)
-            items_el.extend(page)
+            items_el.extend(_reservations(page) if req.action == "DescribeInstances" else page)
         old = _child(root, "nextToken")
         if old is not None:
             root.remove(old)
-        if offset + page_size < len(items):
+        if offset + page_size < len(units):
             ET.SubElement(root, f"{{{EC2_NS}}}nextToken").text = _encode_token(
                 offset + page_size, fingerprint)
         out = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
@@ -111,6 +108,31 @@ class Pagination:
         env["CONTENT_LENGTH"] = str(len(body))
         env["CONTENT_TYPE"] = "application/x-www-form-urlencoded; charset=utf-8"
         return self.emulator.call_moto(env)
+
+
+def _instances(reservations):
+    """DescribeInstances pages count instances, as AWS does, not
+    reservations: (reservation, instance) for every instance, in order."""
+    out = []
+    for res in reservations:
+        instances = _child(res, "instancesSet")
+        for inst in (list(instances) if instances is not None else []):
+            out.append((res, inst))
+    return out
+
+
+def _reservations(page):
+    """The reservations of a page of (reservation, instance), each holding
+    only its instances on the page."""
+    keep = {}
+    for res, inst in page:
+        keep.setdefault(res, []).append(inst)
+    for res, instances in keep.items():
+        holder = _child(res, "instancesSet")
+        for inst in list(holder):
+            if inst not in instances:
+                holder.remove(inst)
+    return list(keep)
 
 
 def _list_wire_name(op):

@@ -230,6 +230,7 @@ def contract_error(req):
     problems = list(req.problems)
     problems += model.validate(req.op.input_shape, req.params,
                                check_patterns=req.service == "imagebuilder")
+    problems = _once_per_member(problems)
     if not problems:
         return None
     if req.protocol == "ec2":
@@ -243,6 +244,16 @@ def contract_error(req):
     if any(p.kind in ("missing", "unknown") for p in problems):
         return ApiError("InvalidRequestException", model.coral_message(problems))
     return ApiError("InvalidParameterValueException", model.coral_message(problems))
+
+
+def _once_per_member(problems):
+    """A member of the wrong type is decoded as absent, so a required one
+    would also be reported missing; AWS reports it once, as a type error."""
+    mistyped = {tuple(p.path) for p in problems
+                if p.kind == "type" and isinstance(p.path, list)}
+    return [p for p in problems
+            if not (p.kind == "missing" and isinstance(p.path, list)
+                    and tuple(p.path) in mistyped)]
 
 
 def _unknown_action(req):

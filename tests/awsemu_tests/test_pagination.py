@@ -106,6 +106,42 @@ def test_describe_instances(emu):
     assert error_code(e) == "InvalidParameterCombination"
 
 
+def instance_count(pages_of_reservations):
+    return [sum(len(r["Instances"]) for r in p) for p in pages_of_reservations]
+
+
+def test_describe_instances_pages_count_instances_not_reservations(emu):
+    ec2 = emu.client("ec2")
+    ami = public_amis(emu, 1)[0]
+    tag = [{"ResourceType": "instance", "Tags": [{"Key": "t", "Value": "pairs"}]}]
+    ids = {i["InstanceId"] for _ in range(3) for i in ec2.run_instances(
+        ImageId=ami, MinCount=2, MaxCount=2, TagSpecifications=tag)["Instances"]}
+    got = pages(ec2.describe_instances, "NextToken", "NextToken", "Reservations",
+                Filters=[{"Name": "tag:t", "Values": ["pairs"]}], MaxResults=5)
+    assert instance_count(got) == [5, 1]
+    # The reservation split across the pages appears on both, with its share.
+    assert [len(p) for p in got] == [3, 1]
+    assert {i["InstanceId"] for p in got for r in p for i in r["Instances"]} == ids
+
+
+def test_describe_instances_by_more_than_100_ids_is_paged(emu):
+    ec2 = emu.client("ec2")
+    ami = public_amis(emu, 1)[0]
+    ids = sorted(i["InstanceId"] for i in ec2.run_instances(
+        ImageId=ami, MinCount=130, MaxCount=130)["Instances"])
+    first = ec2.describe_instances(InstanceIds=ids)
+    assert instance_count([first["Reservations"]]) == [100]
+    assert first["NextToken"]
+    got = pages(ec2.describe_instances, "NextToken", "NextToken", "Reservations",
+                InstanceIds=ids)
+    assert instance_count(got) == [100, 30]
+    paginated = ec2.get_paginator("describe_instances").paginate(InstanceIds=ids)
+    assert sorted(i["InstanceId"] for p in paginated for r in p["Reservations"]
+                  for i in r["Instances"]) == ids
+    # 100 ids or fewer: one answer, no token.
+    assert "NextToken" not in ec2.describe_instances(InstanceIds=ids[:100])
+
+
 def test_describe_images(emu):
     ec2 = emu.client("ec2")
     parent = public_amis(emu, 1)[0]
