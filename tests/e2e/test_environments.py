@@ -28,9 +28,9 @@ def with_environments(fleet, soak=1, prod_version=None):
 def set_prod(fleet, version, soak):
     """Pins prod to version with a soak of soak seconds."""
     p = fleet.root / APP
-    text = re.sub(r'  prod:\n(    version: "[^"]*"\n)?',
+    text = re.sub(r'(?m)^  prod:\n(    version: "[^"]*"\n)?',
                   f'  prod:\n    version: "{version}"\n', p.read_text())
-    text = re.sub(r"soakSeconds: \d+", f"soakSeconds: {soak}", text)
+    text = re.sub(r"(?m)^(    promote: .*)soakSeconds: \d+", rf"\1soakSeconds: {soak}", text)
     p.write_text(text)
     git(fleet.root, "commit", "-qam", f"prod at {version}, soak {soak}s")
 
