@@ -11,14 +11,7 @@ from .errors import ApiError
 def handle(req):
     p = req.params
     name = p.get("AutoScalingGroupName")
-    max_records = p.get("MaxRecords")
-    if max_records is not None and not 1 <= max_records <= 100:
-        bound = ("greater than or equal to 1" if max_records < 1
-                 else "less than or equal to 100")
-        raise ApiError("ValidationError",
-                       f"1 validation error detected: Value '{max_records}' at 'maxRecords' "
-                       f"failed to satisfy constraint: Member must have value {bound}")
-    max_records = max_records or 100
+    max_records = p.get("MaxRecords") or 100  # 1-100, checked in checks.py
     found = []
     for (account, region, group_name), acts in motoglue.ACTIVITIES.items():
         if account == req.account_id and region == req.region and name in (None, group_name):

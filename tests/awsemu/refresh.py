@@ -3,8 +3,9 @@
 Instances are really replaced in moto's group: each batch launches
 instances from the desired launch-template version and terminates the
 ones they replace, so DescribeAutoScalingGroups and DescribeInstances show
-the refresh as it goes. One batch takes --refresh-batch-seconds; its size
-follows the health percentages as AWS computes them.
+the refresh as it goes. One batch lasts the instances' boot plus their
+warmup (or --refresh-batch-seconds); its size follows the health
+percentages as AWS computes them, Pending instances counting as unhealthy.
 """
 
 import base64
@@ -326,12 +327,7 @@ class InstanceRefreshes:
         ids = p.get("InstanceRefreshIds")
         if ids:
             found = [r for r in found if r.id in ids]
-        max_records = p.get("MaxRecords") or 50
-        if max_records > 100:
-            raise ApiError("ValidationError",
-                           "1 validation error detected: Value '%d' at 'maxRecords' failed to "
-                           "satisfy constraint: Member must have value less than or equal to 100"
-                           % max_records)
+        max_records = p.get("MaxRecords") or 50  # 1-100, checked in checks.py
         start = 0
         if p.get("NextToken"):
             start = _decode_token(p["NextToken"], name)

@@ -79,20 +79,24 @@ def test_count_limits_how_often_a_fault_applies(awsemu):
 
 
 def test_rate_is_a_probability(awsemu):
+    # One client, never retrying (AwsEmu.client's default): every call is
+    # one request and one roll of the dice.
+    sts = awsemu.client("sts", max_attempts=1)
     awsemu.faults({"service": "sts", "action": "*", "kind": "throttle", "rate": 0.0})
     for _ in range(20):
-        call(awsemu, "sts")
+        sts.get_caller_identity()
     awsemu.clear_faults()
     awsemu.faults({"service": "sts", "action": "*", "kind": "throttle", "rate": 0.5})
-    sts = awsemu.client("sts")
     failed = 0
-    for _ in range(200):
+    for _ in range(100):
         try:
             sts.get_caller_identity()
         except botocore.exceptions.ClientError:
             failed += 1
-    # Binomial(200, 0.5): outside 50..150 has probability below 1e-12.
-    assert 50 <= failed <= 150
+    # Binomial(100, 0.5): outside 20..80 has probability below 1e-9.
+    assert 20 <= failed <= 80
+    assert len([e for e in awsemu.requests()["log"][-100:] if e["fault"] == "throttle"]) \
+        == failed
 
 
 def test_latency_delays_the_answer(awsemu):

@@ -3,20 +3,11 @@ instance a group launches (refresh replacements too), DescribeTargetHealth
 initial → healthy after the grace period, the `unhealthy` fault failing a
 refresh; the aws:ec2launchtemplate:version tag of replacements."""
 
-import pytest
-
-from awsemu.testing import AwsEmu, wait_until
+from awsemu.testing import wait_until
 from .helpers import group, public_amis, unique
 
-SCALE = 200
+# `emu` is the shared emulator at --time-scale 200 (conftest.py).
 TERMINAL = ("Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
-
-
-@pytest.fixture(scope="module")
-def emu():
-    e = AwsEmu(refresh_batch_seconds=None, time_scale=SCALE)
-    yield e
-    e.stop()
 
 
 def fleet(emu, capacity=2, grace=200, health_type="ELB", tagged_v2=None):

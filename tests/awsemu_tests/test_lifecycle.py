@@ -2,8 +2,8 @@
 then InService; refresh batches that wait for the boot; ELB health checks
 that replace an unhealthy instance outside a refresh.
 
-The emulator runs at --time-scale 200 with a boot of 200 AWS seconds, so an
-instance is Pending for 1 s."""
+The emulator runs at --time-scale 200 with a boot of 100 AWS seconds, so an
+instance is Pending for 0.5 s (a hundred requests' worth)."""
 
 import time
 
@@ -13,7 +13,7 @@ from awsemu.testing import AwsEmu, wait_until
 from .helpers import group, group_with_template, public_amis, unique
 
 SCALE = 200
-BOOT = 200                 # AWS seconds
+BOOT = 100                 # AWS seconds
 BOOT_S = BOOT / SCALE      # emulator seconds
 TERMINAL = ("Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
 ELB_CAUSE = "taken out of service in response to an ELB system health check failure"
@@ -86,13 +86,13 @@ def refresh_launches(emu, name):
 def test_a_refresh_batch_lasts_the_boot_plus_the_warmup(emu):
     name, lt_id, _ = group_with_template(emu, capacity=2)
     all_in_service(emu, name)
-    # One instance at a time; 100 AWS seconds of warmup after a boot of 200.
-    rid = start(emu, name, lt_id, MinHealthyPercentage=50, InstanceWarmup=100)
+    # One instance at a time; 60 AWS seconds of warmup after the boot.
+    rid = start(emu, name, lt_id, MinHealthyPercentage=50, InstanceWarmup=60)
     wait_until(lambda: refresh_launches(emu, name), timeout=10, what="first replacement")
     assert "Pending" in states(emu, name)  # the replacement boots
     assert refresh_done(emu, name, rid)["Status"] == "Successful"
     first, second = [a["StartTime"].timestamp() for a in refresh_launches(emu, name)]
-    assert second - first >= 0.9 * (BOOT + 100) / SCALE
+    assert second - first >= 0.9 * (BOOT + 60) / SCALE
 
 
 def test_a_refresh_waits_for_pending_instances_before_replacing(emu):

@@ -13,18 +13,10 @@ import time
 import botocore.exceptions
 import pytest
 
-from awsemu.testing import AwsEmu, wait_until
+from awsemu.testing import wait_until
+from .conftest import SCALE  # the shared `emu` fixture's --time-scale
 from .helpers import group, group_with_template, public_amis, unique
-
-SCALE = 200
 TERMINAL = ("Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
-
-
-@pytest.fixture(scope="module")
-def emu():
-    e = AwsEmu(refresh_batch_seconds=None, time_scale=SCALE)
-    yield e
-    e.stop()
 
 
 def error_code(excinfo):
