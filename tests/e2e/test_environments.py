@@ -170,3 +170,30 @@ environments:
     assert prod["status"] == "error" and "other accounts are not supported" in prod["message"]
     assert app_of(doc, "hello/staging")["status"] == "in-sync", doc
     assert fleet.group("hello-prod") is None
+
+
+def test_the_daemon_serves_each_environment(fleet, tmp_path):
+    import json
+
+    from awsemu.testing import wait_until
+    from kiln_cli import http
+    from test_daemon import Daemon, listening
+    with_environments(fleet, soak=3600)
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0")
+    try:
+        port = listening(d)
+
+        def status_of(name):
+            code, body = http(port, f"/api/v1/apps/{name}")
+            return json.loads(body) if code == 200 else None
+        wait_until(lambda: (status_of("hello/staging") or {}).get("status") == "in-sync",
+                   timeout=90, interval=0.2, what="staging released")
+        prod = status_of("hello/prod")
+        assert prod["environment"] == "prod" and prod["app"] == "hello", prod
+        assert prod["status"] == "waiting", prod
+        assert re.search(r"staging has run 0\.1\.0 healthy for \d+s of 1h", prod["message"]), prod
+        metrics = http(port, "/metrics")[1]
+        assert 'kiln_release_state{app="hello/staging",state="healthy"} 1' in metrics, metrics
+        assert fleet.group("hello-prod") is None  # nothing before the soak
+    finally:
+        assert d.stop() == 0

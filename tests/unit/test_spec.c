@@ -241,6 +241,79 @@ static void test_rollout_gates_parse(void **state)
   unload(&l);
 }
 
+/* An environment's keys are merged over the app's (maps key by key, lists
+ * and values replaced); its template and group default to <app>-<env>;
+ * the image inputs stay the app's, so environments on the same version
+ * share a digest. An error in one environment's override names its line. */
+static void test_environments_merge_over_the_app(void **state)
+{
+  struct loaded l;
+  const struct kiln_app_spec *prod, *staging;
+  char da[65], db[65];
+  char text[8192];
+  (void)state;
+  snprintf(text, sizeof(text), "%s%s", app_yaml,
+           "environments:\n"
+           "  staging: {}\n"
+           "  prod:\n"
+           "    version: \"1.2.2\"\n"
+           "    promote: {from: staging, soakSeconds: 600}\n"
+           "    launchTemplate: {instanceType: m7g.large}\n"
+           "    autoscaling: {subnets: [subnet-0fedcba9876543210], max: 9}\n");
+  load(&l, text, comp_yaml);
+  if (l.diags.n > 0)
+    dump(&l.diags);
+  assert_int_equal(l.diags.n, 0);
+  assert_int_equal(l.repo->n_apps, 2);
+  prod = kiln_spec_repo_find(l.repo, "hello/prod");
+  staging = kiln_spec_repo_find(l.repo, "hello/staging");
+  assert_non_null(prod);
+  assert_non_null(staging);
+  assert_true(prod->valid && staging->valid);
+  assert_string_equal(prod->app, "hello");
+  assert_string_equal(prod->env, "prod");
+  assert_string_equal(prod->launch_template.name, "hello-prod");
+  assert_string_equal(prod->autoscaling.name, "hello-prod");
+  assert_string_equal(prod->launch_template.instance_type, "m7g.large");
+  /* Merged key by key: the app's tags and min stay; the list is replaced. */
+  assert_int_equal(prod->launch_template.tags.n, 1);
+  assert_int_equal(prod->autoscaling.min, 0);
+  assert_int_equal(prod->autoscaling.max, 9);
+  assert_int_equal(prod->autoscaling.subnets.n, 1);
+  assert_string_equal(prod->autoscaling.subnets.items[0],
+                      "subnet-0fedcba9876543210");
+  assert_string_equal(prod->version, "1.2.2");
+  assert_string_equal(prod->promote.from, "staging");
+  assert_int_equal(prod->promote.soak_seconds, 600);
+  assert_string_equal(staging->version, "1.2.3");
+  assert_string_equal(staging->launch_template.instance_type, "t3.micro");
+  assert_null(staging->promote.from);
+  assert_true(kiln_spec_selects(prod, "hello", NULL));
+  assert_true(kiln_spec_selects(prod, "hello/prod", "prod"));
+  assert_false(kiln_spec_selects(prod, "hello/staging", NULL));
+  assert_false(kiln_spec_selects(prod, NULL, "staging"));
+  /* Same inputs, same digest; another version, another digest. */
+  assert_int_equal(kiln_spec_image_digest(staging, NULL, da, NULL), 0);
+  assert_int_equal(kiln_spec_image_digest(prod, NULL, db, NULL), 0);
+  assert_string_not_equal(da, db);
+  unload(&l);
+
+  snprintf(text, sizeof(text), "%s%s", app_yaml,
+           "environments:\n"
+           "  staging: {}\n"
+           "  prod:\n"
+           "    autoscaling: {max: many}\n");
+  load(&l, text, comp_yaml);
+  assert_int_equal(l.diags.n, 1);
+  /* The override's own line and column, in prod's name. */
+  assert_int_equal(l.diags.items[0].line, 25);
+  assert_int_equal(l.diags.items[0].col, 24);
+  assert_string_equal(l.diags.items[0].app, "hello/prod");
+  assert_true(kiln_spec_repo_find(l.repo, "hello/staging")->valid);
+  assert_false(kiln_spec_repo_find(l.repo, "hello/prod")->valid);
+  unload(&l);
+}
+
 static void test_all_errors_of_a_file_reported(void **state)
 {
   struct loaded l;
@@ -490,6 +563,7 @@ int main(void)
       cmocka_unit_test(test_valid_app_parses_with_defaults),
       cmocka_unit_test(test_broken_variants),
       cmocka_unit_test(test_rollout_gates_parse),
+      cmocka_unit_test(test_environments_merge_over_the_app),
       cmocka_unit_test(test_all_errors_of_a_file_reported),
       cmocka_unit_test(test_component_document_checked),
       cmocka_unit_test(test_invalid_defaults_invalidate_apps),
