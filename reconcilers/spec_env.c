@@ -343,6 +343,15 @@ int kiln__spec_parse_environments(struct pctx *c, struct kiln_spec_repo *repo,
     repo->apps[index].valid = false;
     return c->oom ? KILN_ENOMEM : 0;
   }
+  if (repo->n_apps - 1 + envs->n > KILN_SPEC_MAX_TARGETS) {
+    /* Memory is bounded by the repository, not by what it multiplies. */
+    kiln__perr(c, envs,
+               "environments: the repository would hold more than %d "
+               "deployment targets",
+               KILN_SPEC_MAX_TARGETS);
+    repo->apps[index].valid = false;
+    return c->oom ? KILN_ENOMEM : 0;
+  }
   for (size_t i = 0; i < envs->n && err == 0; i++) {
     size_t slot = index;
     if (i > 0) {

@@ -24,6 +24,7 @@ struct kiln_tree;
 #define KILN_SPEC_MAX_COMPONENT_BYTES 16000 /* CreateComponent's data limit */
 #define KILN_SPEC_MAX_USER_DATA_BYTES (16 * 1024)
 #define KILN_SPEC_MAX_APPS            5000
+#define KILN_SPEC_MAX_TARGETS         20000 /* apps and their environments */
 #define KILN_SPEC_MAX_TAGS            47 /* AWS allows 50; Kiln owns three kiln:* tags */
 
 struct kiln_strs {
