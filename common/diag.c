@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 void kiln_diags_init(struct kiln_diags *d, size_t max_items)
@@ -38,6 +39,24 @@ int kiln_diags_add(struct kiln_diags *d, const char *file, int line, int col,
   err = kiln_diags_addv(d, file, line, col, app, fmt, ap);
   va_end(ap);
   return err;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+  return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* The same message at the same place is said once: an app's line shared
+ * by its environments is checked for each of them. */
+static bool already_said(const struct kiln_diags *d, const struct kiln_diag *it)
+{
+  for (size_t i = d->n; i-- > 0;) {
+    const struct kiln_diag *o = &d->items[i];
+    if (o->line == it->line && o->col == it->col &&
+        same_str(o->file, it->file) && strcmp(o->message, it->message) == 0)
+      return true;
+  }
+  return false;
 }
 
 int kiln_diags_addv(struct kiln_diags *d, const char *file, int line, int col,
@@ -79,6 +98,12 @@ int kiln_diags_addv(struct kiln_diags *d, const char *file, int line, int col,
   vsnprintf(it->message, (size_t)n + 1, fmt, ap);
   it->line = line;
   it->col = col;
+  if (already_said(d, it)) {
+    free(it->message);
+    free(it->file);
+    free(it->app);
+    return 0;
+  }
   d->n++;
   return 0;
 }

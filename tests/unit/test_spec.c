@@ -312,6 +312,18 @@ static void test_environments_merge_over_the_app(void **state)
   assert_true(kiln_spec_repo_find(l.repo, "hello/staging")->valid);
   assert_false(kiln_spec_repo_find(l.repo, "hello/prod")->valid);
   unload(&l);
+
+  /* An error in a line every environment inherits is said once, and makes
+   * them all invalid. */
+  snprintf(text, sizeof(text), "%s%s",
+           edit(app_yaml, "instanceType: t3.micro", "instanceType: bogus"),
+           "environments: {staging: {}, prod: {}}\n");
+  load(&l, text, comp_yaml);
+  assert_int_equal(l.diags.n, 1);
+  assert_non_null(strstr(l.diags.items[0].message, "instanceType"));
+  assert_false(kiln_spec_repo_find(l.repo, "hello/staging")->valid);
+  assert_false(kiln_spec_repo_find(l.repo, "hello/prod")->valid);
+  unload(&l);
 }
 
 static void test_all_errors_of_a_file_reported(void **state)
