@@ -110,8 +110,9 @@ static int cmp_failures(const void *a, const void *b)
 static struct kiln_status_failures *tally_of(struct kiln_status *st,
                                             const char *app)
 {
-  struct kiln_status_failures key = {.app = (char *)app}, *f, *grown;
-  f = bsearch(&key, st->failures, st->n_failures, sizeof(key), cmp_failures);
+  struct kiln_status_failures key = {.app = (char *)app}, *f = NULL, *grown;
+  if (st->n_failures > 0)
+    f = bsearch(&key, st->failures, st->n_failures, sizeof(key), cmp_failures);
   if (f != NULL)
     return f;
   grown = realloc(st->failures, (st->n_failures + 1) * sizeof(*grown));
