@@ -102,3 +102,44 @@ def bake_inputs(emu, parent=None):
         name=name, instanceProfileName="kiln-image-builder", instanceTypes=["t3.small"],
         clientToken=unique("t"))
     return recipe["imageRecipeArn"], infra["infrastructureConfigurationArn"], parent
+
+
+def own_ami(emu, parent, tags=None):
+    """An AMI of the account's own: a copy of `parent`, tagged `tags`."""
+    ec2 = emu.client("ec2")
+    ami = ec2.copy_image(SourceImageId=parent, SourceRegion="us-east-1",
+                         Name=unique("own"))["ImageId"]
+    if tags:
+        ec2.create_tags(Resources=[ami], Tags=[{"Key": k, "Value": v}
+                                              for k, v in tags.items()])
+    return ami
+
+
+def elb_group(emu, images, capacity=2, grace=0, health_type="ELB"):
+    """A VPC, a subnet and a target group; a launch template whose versions
+    run `images` in order; a group in the target group on version 1.
+    Returns (group name, template id, target group ARN)."""
+    ec2, asg, elb = emu.client("ec2"), emu.client("autoscaling"), emu.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
+                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    name = unique("elb")
+    tg = elb.create_target_group(Name=name[:32], Protocol="HTTP", Port=8080,
+                                 VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
+    lt = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
+        "ImageId": images[0], "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    for image in images[1:]:
+        ec2.create_launch_template_version(LaunchTemplateId=lt, LaunchTemplateData={
+            "ImageId": image, "InstanceType": "t3.micro"})
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=0, MaxSize=capacity * 2, DesiredCapacity=capacity,
+        VPCZoneIdentifier=subnet, TargetGroupARNs=[tg], HealthCheckType=health_type,
+        HealthCheckGracePeriod=grace, LaunchTemplate={"LaunchTemplateId": lt, "Version": "1"})
+    return name, lt, tg
+
+
+def target_health(emu, tg):
+    """{instance id: target health state} of target group tg."""
+    return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in
+            emu.client("elbv2").describe_target_health(
+                TargetGroupArn=tg)["TargetHealthDescriptions"]}

@@ -4,44 +4,19 @@ initial → healthy after the grace period, the `unhealthy` fault failing a
 refresh; the aws:ec2launchtemplate:version tag of replacements."""
 
 from awsemu.testing import wait_until
-from .helpers import group, public_amis, unique
+from .helpers import elb_group, group, own_ami, public_amis, target_health
 
 # `emu` is the shared emulator at --time-scale 200 (conftest.py).
 TERMINAL = ("Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
 
 
 def fleet(emu, capacity=2, grace=200, health_type="ELB", tagged_v2=None):
-    """A VPC, subnet and target group; a template whose version 2 uses an
-    AMI of the account's own (tagged `tagged_v2`); a group on version 1."""
-    ec2, asg, elb = emu.client("ec2"), emu.client("autoscaling"), emu.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
-                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    name = unique("app")
-    tg = elb.create_target_group(Name=name[:32], Protocol="HTTP", Port=8080,
-                                 VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
+    """A group in a target group on version 1 of a template whose version 2
+    uses an AMI of the account's own (tagged `tagged_v2`)."""
     old, parent = public_amis(emu, 2)
-    new = ec2.copy_image(SourceImageId=parent, SourceRegion="us-east-1",
-                         Name=name)["ImageId"]
-    if tagged_v2:
-        ec2.create_tags(Resources=[new], Tags=[{"Key": k, "Value": v}
-                                              for k, v in tagged_v2.items()])
-    lt = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
-        "ImageId": old, "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
-    ec2.create_launch_template_version(LaunchTemplateId=lt, LaunchTemplateData={
-        "ImageId": new, "InstanceType": "t3.micro"})
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName=name, MinSize=0, MaxSize=capacity * 2, DesiredCapacity=capacity,
-        VPCZoneIdentifier=subnet, TargetGroupARNs=[tg], HealthCheckType=health_type,
-        HealthCheckGracePeriod=grace,
-        LaunchTemplate={"LaunchTemplateId": lt, "Version": "1"})
-    return name, lt, tg
+    return elb_group(emu, [old, own_ami(emu, parent, tagged_v2)], capacity=capacity,
+                     grace=grace, health_type=health_type)
 
-
-def target_health(emu, tg):
-    return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in
-            emu.client("elbv2").describe_target_health(
-                TargetGroupArn=tg)["TargetHealthDescriptions"]}
 
 
 def ids(emu, name):

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from awsemu.testing import AwsEmu, wait_until
-from .helpers import group, group_with_template, public_amis, unique
+from .helpers import (elb_group, group, group_with_template, own_ami, public_amis,
+                      target_health, unique)
 
 SCALE = 200
 BOOT = 100                 # AWS seconds
@@ -109,32 +110,10 @@ def test_a_refresh_waits_for_pending_instances_before_replacing(emu):
 def elb_fleet(emu, health_type="ELB", capacity=2, grace=0, ami_tags=None):
     """A group in a target group whose instances run an AMI of the account's
     own, tagged `ami_tags`; version 2 of its template uses a public AMI."""
-    ec2, asg, elb = emu.client("ec2"), emu.client("autoscaling"), emu.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
-                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    name = unique("elb")
-    tg = elb.create_target_group(Name=name[:32], Protocol="HTTP", Port=8080,
-                                 VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
     public, parent = public_amis(emu, 2)
-    own = ec2.copy_image(SourceImageId=parent, SourceRegion="us-east-1", Name=name)["ImageId"]
-    ec2.create_tags(Resources=[own], Tags=[{"Key": k, "Value": v}
-                                          for k, v in (ami_tags or {}).items()])
-    lt = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={
-        "ImageId": own, "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
-    ec2.create_launch_template_version(LaunchTemplateId=lt, LaunchTemplateData={
-        "ImageId": public, "InstanceType": "t3.micro"})
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName=name, MinSize=0, MaxSize=capacity * 2, DesiredCapacity=capacity,
-        VPCZoneIdentifier=subnet, TargetGroupARNs=[tg], HealthCheckType=health_type,
-        HealthCheckGracePeriod=grace, LaunchTemplate={"LaunchTemplateId": lt, "Version": "1"})
-    return name, lt, tg
+    return elb_group(emu, [own_ami(emu, parent, ami_tags), public], capacity=capacity,
+                     grace=grace, health_type=health_type)
 
-
-def target_health(emu, tg):
-    return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in
-            emu.client("elbv2").describe_target_health(
-                TargetGroupArn=tg)["TargetHealthDescriptions"]}
 
 
 def health_terminations(emu, name):
