@@ -1,4 +1,5 @@
 #include "kiln/diag.h"
+#include "kiln/str.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
 
@@ -41,11 +42,6 @@ int kiln_diags_add(struct kiln_diags *d, const char *file, int line, int col,
   return err;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-  return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
 /* The same message at the same place is said once: an app's line shared
  * by its environments is checked for each of them. */
 static bool already_said(const struct kiln_diags *d, const struct kiln_diag *it)
@@ -53,7 +49,7 @@ static bool already_said(const struct kiln_diags *d, const struct kiln_diag *it)
   for (size_t i = d->n; i-- > 0;) {
     const struct kiln_diag *o = &d->items[i];
     if (o->line == it->line && o->col == it->col &&
-        same_str(o->file, it->file) && strcmp(o->message, it->message) == 0)
+        kiln_str_eq(o->file, it->file) && strcmp(o->message, it->message) == 0)
       return true;
   }
   return false;

@@ -1,4 +1,5 @@
 #include "status.h"
+#include "kiln/str.h"
 
 #include "kiln/json_text.h"
 #include "kiln/error.h"
@@ -95,11 +96,6 @@ static bool release_failed(const struct kiln_release *r)
   return r->state == KILN_RELEASE_FAILED || r->state == KILN_RELEASE_DEGRADED;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-  return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
 static int cmp_failures(const void *a, const void *b)
 {
   const struct kiln_status_failures *x = a, *y = b;
@@ -140,7 +136,7 @@ static int count_failure(struct kiln_status *st, const struct kiln_plan *p)
     return 0;
   if ((f = tally_of(st, p->app)) == NULL)
     return KILN_ENOMEM;
-  if (f->last_version == r->version && same_str(f->last_key, key))
+  if (f->last_version == r->version && kiln_str_eq(f->last_key, key))
     return 0;
   if ((copy = strdup(key)) == NULL)
     return KILN_ENOMEM;

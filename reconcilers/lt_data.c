@@ -2,6 +2,7 @@
  * a version holds. Lists AWS treats as sets (security groups, block devices
  * by device name) compare order-free; tags compare as maps (tag_map.c). */
 #include "kiln/arena.h"
+#include "kiln/str.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/hash.h"
@@ -104,13 +105,6 @@ int kiln_plan_lt_data(const struct kiln_app_spec *spec, const char *image_id,
     out->n_bdevs = lt->n_block_devices;
   }
   return merged_tags(spec, arena, &out->instance_tags);
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-  if (a == NULL || b == NULL)
-    return a == b;
-  return strcmp(a, b) == 0;
 }
 
 static const char *show(const char *s)
@@ -220,13 +214,13 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *want,
   struct differ d = {arena, drift, n, cause, 0};
   const char *x, *y;
 
-  if (!str_eq(want->image_id, have->image_id))
+  if (!kiln_str_eq(want->image_id, have->image_id))
     add(&d, "launchTemplate.imageId", show(want->image_id),
         show(have->image_id));
-  if (!str_eq(want->instance_type, have->instance_type))
+  if (!kiln_str_eq(want->instance_type, have->instance_type))
     add(&d, "launchTemplate.instanceType", show(want->instance_type),
         show(have->instance_type));
-  if (!str_eq(want->user_data_b64, have->user_data_b64))
+  if (!kiln_str_eq(want->user_data_b64, have->user_data_b64))
     add(&d, "launchTemplate.userData",
         render_user_data(arena, want->user_data_b64),
         render_user_data(arena, have->user_data_b64));
@@ -234,17 +228,17 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *want,
   y = kiln_plan_set_text(arena, &have->security_groups);
   if (x == NULL || y == NULL || strcmp(x, y) != 0)
     add(&d, "launchTemplate.securityGroups", x, y);
-  if (!str_eq(want->instance_profile, have->instance_profile))
+  if (!kiln_str_eq(want->instance_profile, have->instance_profile))
     add(&d, "launchTemplate.instanceProfile", show(want->instance_profile),
         show(have->instance_profile));
   x = render_bdevs(arena, want->bdevs, want->n_bdevs);
   y = render_bdevs(arena, have->bdevs, have->n_bdevs);
   if (x == NULL || y == NULL || strcmp(x, y) != 0)
     add(&d, "launchTemplate.blockDevices", x, y);
-  if (!str_eq(want->http_tokens, have->http_tokens))
+  if (!kiln_str_eq(want->http_tokens, have->http_tokens))
     add(&d, "launchTemplate.metadata.httpTokens", show(want->http_tokens),
         show(have->http_tokens));
-  if (!str_eq(want->http_endpoint, have->http_endpoint))
+  if (!kiln_str_eq(want->http_endpoint, have->http_endpoint))
     add(&d, "launchTemplate.metadata.httpEndpoint", show(want->http_endpoint),
         show(have->http_endpoint));
   if (want->http_hop_limit != have->http_hop_limit)

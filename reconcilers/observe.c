@@ -801,7 +801,6 @@ static bool starts_with(const char *s, const char *prefix)
 static void apply_activities(const struct kiln_asg_activities *acts,
                              struct kiln_observed_app *a)
 {
-  a->activities_looked = true;
   for (size_t i = 0; i < acts->count; i++) {
     const struct kiln_asg_activity *act = &acts->activities[i];
     int64_t end = epoch_s(act->end_time);

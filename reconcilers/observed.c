@@ -31,7 +31,8 @@ bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a)
           a->asg_kiln_version != a->lt_default_version);
 }
 
-static bool status_is(const struct kiln_observed_app *a, const char *s)
+bool kiln_observed_refresh_is(const struct kiln_observed_app *a,
+                              const char *s)
 {
   return a->refresh_status != NULL && strcmp(a->refresh_status, s) == 0;
 }
@@ -40,9 +41,9 @@ bool kiln_observed_needs_activities(const struct kiln_observed_app *a)
 {
   if (a->refresh_id == NULL || a->refresh_version != a->lt_default_version)
     return false;
-  if (status_is(a, "Baking"))
+  if (kiln_observed_refresh_is(a, "Baking"))
     return true;
-  if (status_is(a, "InProgress"))
+  if (kiln_observed_refresh_is(a, "InProgress"))
     for (size_t i = 0; i < a->refresh_n_checkpoints; i++)
       if (a->refresh_checkpoints[i] < 100 && a->refresh_percent > 0 &&
           a->refresh_checkpoints[i] <= a->refresh_percent)

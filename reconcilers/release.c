@@ -14,11 +14,6 @@
 /* AWS's CheckpointDelay when CheckpointPercentages has none. */
 #define DEFAULT_CHECKPOINT_DELAY_S 3600
 
-static bool status_is(const struct kiln_observed_app *o, const char *s)
-{
-  return o->refresh_status != NULL && strcmp(o->refresh_status, s) == 0;
-}
-
 /* Every instance of the group runs version (and there is one). */
 static bool group_on(const struct kiln_observed_app *o, int64_t version)
 {
@@ -47,8 +42,8 @@ static int64_t warm_since(const struct kiln_observed_app *o)
 /* The checkpoint a refresh waits at or heads for, and until when it waits.
  * AWS replaces no more than a checkpoint needs and then waits, so a
  * refresh waits at checkpoint cp while its percentage is within one
- * instance of cp (cp <= percent < cp + 100/N, N the group's instances); once the delay is over the
- * next batch moves it past that. */
+ * instance of cp (cp <= percent < cp + 100/N, N the group's instances);
+ * once the delay is over the next batch moves it past that. */
 static void place_checkpoint(const struct kiln_observed_app *o,
                              struct kiln_release *out)
 {
@@ -77,9 +72,9 @@ static enum kiln_release_cause classify(const struct kiln_observed_app *o,
 {
   const char *why = o->refresh_reason;
   *alarm = NULL;
-  if (status_is(o, "Cancelled"))
+  if (kiln_observed_refresh_is(o, "Cancelled"))
     return KILN_RELEASE_CAUSE_CANCELLED;
-  if (status_is(o, "RollbackFailed"))
+  if (kiln_observed_refresh_is(o, "RollbackFailed"))
     return KILN_RELEASE_CAUSE_ROLLBACK;
   for (size_t i = 0; alarms != NULL && i < alarms->n; i++)
     if (why != NULL && strstr(why, alarms->items[i]) != NULL) {
@@ -147,14 +142,14 @@ static const char *what_failed(const struct kiln_observed_app *o,
 static const char *what_followed(const struct kiln_observed_app *o,
                                  struct kiln_arena *a)
 {
-  if (status_is(o, "RollbackSuccessful"))
+  if (kiln_observed_refresh_is(o, "RollbackSuccessful"))
     return o->asg_lt_version != NULL && o->asg_lt_version[0] != '$'
                ? kiln_arena_printf(a, "; AWS rolled back to version %s",
                                    o->asg_lt_version)
                : "; AWS rolled back to the previous version";
-  if (status_is(o, "RollbackInProgress"))
+  if (kiln_observed_refresh_is(o, "RollbackInProgress"))
     return "; AWS is rolling back to the previous version";
-  if (status_is(o, "RollbackFailed"))
+  if (kiln_observed_refresh_is(o, "RollbackFailed"))
     return "; the group is between releases and Kiln will not retry: fix "
            "the cause (the group's scaling activities say more), then "
            "commit a fixed version or revert";
@@ -203,27 +198,27 @@ int kiln_release_derive(const struct kiln_observed_app *o, int64_t version,
   out->refresh_id = o->refresh_id;
   out->percent = o->refresh_percent;
   out->status_reason = o->refresh_reason;
-  if (status_is(o, "Pending") || status_is(o, "InProgress") ||
-      status_is(o, "Cancelling")) {
+  if (kiln_observed_refresh_is(o, "Pending") || kiln_observed_refresh_is(o, "InProgress") ||
+      kiln_observed_refresh_is(o, "Cancelling")) {
     out->state = KILN_RELEASE_ROLLING_OUT;
     place_checkpoint(o, out);
-  } else if (status_is(o, "Baking")) {
+  } else if (kiln_observed_refresh_is(o, "Baking")) {
     out->state = KILN_RELEASE_BAKING;
     out->percent = 100;
     out->bake_time_s = o->refresh_bake_time_s > 0 ? o->refresh_bake_time_s : 0;
     if (warm_since(o) > 0)
       out->bake_until_s = warm_since(o) + out->bake_time_s;
-  } else if (status_is(o, "Successful")) {
+  } else if (kiln_observed_refresh_is(o, "Successful")) {
     out->state = KILN_RELEASE_HEALTHY;
     out->percent = 100;
-  } else if (status_is(o, "RollbackInProgress")) {
+  } else if (kiln_observed_refresh_is(o, "RollbackInProgress")) {
     out->state = KILN_RELEASE_ROLLING_BACK;
     return explain_failure(o, alarms, a, out);
-  } else if (status_is(o, "RollbackFailed")) {
+  } else if (kiln_observed_refresh_is(o, "RollbackFailed")) {
     out->state = KILN_RELEASE_DEGRADED;
     return explain_failure(o, alarms, a, out);
-  } else if (status_is(o, "Failed") || status_is(o, "Cancelled") ||
-             status_is(o, "RollbackSuccessful")) {
+  } else if (kiln_observed_refresh_is(o, "Failed") || kiln_observed_refresh_is(o, "Cancelled") ||
+             kiln_observed_refresh_is(o, "RollbackSuccessful")) {
     out->state = KILN_RELEASE_FAILED;
     return explain_failure(o, alarms, a, out);
   }

@@ -2,19 +2,13 @@
  * compares (a launch template's instance tags, a group's tags), and the
  * plan of the tags Kiln manages on a resource. Pure. See plan.h. */
 #include "kiln/arena.h"
+#include "kiln/str.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/plan.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static bool str_eq(const char *a, const char *b)
-{
-  if (a == NULL || b == NULL)
-    return a == b;
-  return strcmp(a, b) == 0;
-}
 
 const char *kiln_tags_get(const struct kiln_tags *t, const char *key)
 {
@@ -133,13 +127,13 @@ int kiln_plan_tags(const struct kiln_tags *want, const struct kiln_tags *have,
     push_tag(&out->desired, w->key, w->value);
     if (h != NULL)
       push_tag(&out->actual, w->key, h);
-    if (str_eq(h, w->value))
+    if (kiln_str_eq(h, w->value))
       continue;
     push_tag(&out->set, w->key, w->value);
     out->drift = true;
     /* What AWS holds is not what Kiln last set from git: changed by hand.
      * Like capacity, an unknown last commit blames git. */
-    if (was != NULL && !str_eq(h, kiln_tags_get(was, w->key)))
+    if (was != NULL && !kiln_str_eq(h, kiln_tags_get(was, w->key)))
       out->out_of_band = true;
   }
   /* Tags Kiln set from git at the last commit it applied, now gone from
@@ -151,7 +145,7 @@ int kiln_plan_tags(const struct kiln_tags *want, const struct kiln_tags *have,
       continue;
     push_tag(&out->actual, p->key, h);
     out->drift = true;
-    if (str_eq(h, p->value)) {
+    if (kiln_str_eq(h, p->value)) {
       out->remove.items[out->remove.n++] = p->key;
     } else {
       out->left.items[out->left.n++] = p->key;

@@ -126,7 +126,6 @@ struct kiln_observed_app {
   /* The group's scaling activities since that refresh started, looked up
    * only when they tell something the refresh does not
    * (kiln_observed_needs_activities). */
-  bool activities_looked;
   int64_t last_launch_s; /* end of the latest successful launch; 0: none */
   size_t failed_launches;
   const char *failed_launch_message; /* the latest failed launch's reason */
@@ -144,6 +143,11 @@ size_t kiln_observed_stale_instances(const struct kiln_observed_app *a);
  * instance shows yet, as when a release is reverted at once), can be in
  * the middle of a release. */
 bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a);
+
+/* Does the group's latest refresh have this status, as AWS says it
+ * ("Baking", "RollbackFailed")? */
+bool kiln_observed_refresh_is(const struct kiln_observed_app *a,
+                              const char *status);
 
 /* Must the group's scaling activities be looked up? Only while its latest
  * refresh waits at a checkpoint or bakes (the activities date the last
