@@ -18,6 +18,9 @@
 
 KILN__OP(ec2_describe_images, kiln_ec2_describe_images_request)
 KILN__OP(ec2_create_tags, kiln_ec2_create_tags_request)
+KILN__OP(ec2_copy_image, kiln_ec2_copy_image_request)
+KILN__OP(ec2_share_image, kiln_ec2_share_request)
+KILN__OP(ec2_share_snapshot, kiln_ec2_share_request)
 KILN__OP(ec2_delete_tags, kiln_ec2_delete_tags_request)
 KILN__OP(ec2_describe_launch_templates,
          kiln_ec2_describe_launch_templates_request)

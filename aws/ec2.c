@@ -213,8 +213,23 @@ static int parse_images(struct kiln__px *px, void *out,
     im->image_id = kiln__xml_str(px, e, "imageId");
     im->name = kiln__xml_str(px, e, "name");
     im->state = kiln__xml_str(px, e, "imageState");
+    im->state_reason = kiln__xml_str(px, e, "stateReason/message");
     im->creation_date = kiln__xml_str(px, e, "creationDate");
+    im->owner_id = kiln__xml_str(px, e, "imageOwnerId");
     parse_tags(px, e, &im->tags, &im->tag_count);
+    for (xmlNodePtr m = kiln__xml_first(kiln__xml_find(e, "blockDeviceMapping"),
+                                        "item");
+         m != NULL; m = kiln__xml_next(m)) {
+      const char *snap = kiln__xml_str(px, m, "ebs/snapshotId");
+      const char **slot;
+      if (snap == NULL)
+        continue;
+      slot = kiln__vec_push(px, &im->snapshot_ids, &im->snapshot_count,
+                            sizeof(*slot));
+      if (slot == NULL)
+        break;
+      *slot = snap;
+    }
     if (im->image_id == NULL && px->err == 0)
       px->err = KILN_EPARSE;
   }
@@ -238,6 +253,125 @@ int kiln_ec2_describe_images(struct kiln_aws_client *client,
   kiln__ec2_describe_images_body(req, &b);
   return kiln__op_start(client, &kiln__ec2_describe_images_desc, &b, arena, out,
                         sizeof(*out), cb, data);
+}
+
+/* ---- CopyImage ---- */
+
+int kiln__ec2_copy_image_body(const struct kiln_ec2_copy_image_request *r,
+                              struct kiln__op_body *b)
+{
+  char pre[64];
+
+  init(b, "CopyImage");
+  if (r->source_region == NULL || r->source_image_id == NULL || r->name == NULL)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->client_token, "ClientToken");
+  kiln__query_str(&b->query, r->description, "Description");
+  kiln__query_str(&b->query, r->name, "Name");
+  kiln__query_str(&b->query, r->source_image_id, "SourceImageId");
+  kiln__query_str(&b->query, r->source_region, "SourceRegion");
+  for (size_t i = 0; i < r->tag_spec_count; i++) {
+    snprintf(pre, sizeof(pre), "TagSpecification.%zu", i + 1);
+    kiln__query_str(&b->query, r->tag_specs[i].resource_type, "%s.ResourceType",
+                    pre);
+    snprintf(pre, sizeof(pre), "TagSpecification.%zu.Tag", i + 1);
+    tags(&b->query, pre, r->tag_specs[i].tags, r->tag_specs[i].tag_count);
+  }
+  return b->query.err;
+}
+
+static int parse_copied(struct kiln__px *px, void *out,
+                        const struct kiln_aws_response *res, const char **next)
+{
+  struct kiln_ec2_copied_image *o = out;
+
+  (void)next;
+  if (!expect_root(res, "CopyImageResponse"))
+    return KILN_EPARSE;
+  o->image_id = kiln__xml_str(px, res->xml, "imageId");
+  return px->err != 0 ? px->err : o->image_id == NULL ? KILN_EPARSE : 0;
+}
+
+const struct kiln__op_desc kiln__ec2_copy_image_desc = {
+    KILN_AWS_EC2, "CopyImage", NULL, NULL, NULL, parse_copied};
+
+int kiln_ec2_copy_image(struct kiln_aws_client *client,
+                        const struct kiln_ec2_copy_image_request *req,
+                        struct kiln_arena *arena,
+                        struct kiln_ec2_copied_image *out, kiln_aws_done_cb *cb,
+                        void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__ec2_copy_image_body(req, &b);
+  return kiln__op_start(client, &kiln__ec2_copy_image_desc, &b, arena, out,
+                        sizeof(*out), cb, data);
+}
+
+/* ---- ModifyImageAttribute / ModifySnapshotAttribute ---- */
+
+static int parse_return(struct kiln__px *px, void *out,
+                        const struct kiln_aws_response *res, const char **next);
+
+static int share_body(const struct kiln_ec2_share_request *r,
+                      struct kiln__op_body *b, const char *action,
+                      const char *id_member, const char *list)
+{
+  init(b, action);
+  if (r->resource_id == NULL || r->account_count == 0)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->resource_id, "%s", id_member);
+  for (size_t i = 0; i < r->account_count; i++)
+    kiln__query_str(&b->query, r->account_ids[i], "%s.Add.%zu.UserId", list,
+                    i + 1);
+  return b->query.err;
+}
+
+int kiln__ec2_share_image_body(const struct kiln_ec2_share_request *r,
+                               struct kiln__op_body *b)
+{
+  return share_body(r, b, "ModifyImageAttribute", "ImageId",
+                    "LaunchPermission");
+}
+
+int kiln__ec2_share_snapshot_body(const struct kiln_ec2_share_request *r,
+                                  struct kiln__op_body *b)
+{
+  return share_body(r, b, "ModifySnapshotAttribute", "SnapshotId",
+                    "CreateVolumePermission");
+}
+
+const struct kiln__op_desc kiln__ec2_share_image_desc = {
+    KILN_AWS_EC2, "ModifyImageAttribute", NULL, NULL, NULL, parse_return};
+const struct kiln__op_desc kiln__ec2_share_snapshot_desc = {
+    KILN_AWS_EC2, "ModifySnapshotAttribute", NULL, NULL, NULL, parse_return};
+
+int kiln_ec2_share_image(struct kiln_aws_client *client,
+                         const struct kiln_ec2_share_request *req,
+                         kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__ec2_share_image_body(req, &b);
+  return kiln__op_start(client, &kiln__ec2_share_image_desc, &b, NULL, NULL, 0,
+                        cb, data);
+}
+
+int kiln_ec2_share_snapshot(struct kiln_aws_client *client,
+                            const struct kiln_ec2_share_request *req,
+                            kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__ec2_share_snapshot_body(req, &b);
+  return kiln__op_start(client, &kiln__ec2_share_snapshot_desc, &b, NULL, NULL,
+                        0, cb, data);
 }
 
 /* ---- CreateTags ---- */

@@ -158,21 +158,40 @@ static void status_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
   kiln_buf_puts(b, "\"} 1\n");
 }
 
+/* The labels of a location: its region, and the account of its role
+ * when it is another account's (Kiln's own is the default). */
+static void location_labels(const struct kiln_session_location *l, char *out,
+                            size_t size)
+{
+  const char *at = l->role_arn;
+  for (int i = 0; i < 4 && at != NULL; i++)
+    if ((at = strchr(at, ':')) != NULL)
+      at++;
+  if (at != NULL)
+    snprintf(out, size, "region=\"%s\",account=\"%.*s\"",
+             kiln_aws_client_region(l->client), (int)strcspn(at, ":"), at);
+  else
+    snprintf(out, size, "region=\"%s\"", kiln_aws_client_region(l->client));
+}
+
 static void aws_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
 {
+  char where[160];
+
   metric(b, "kiln_aws_requests_total", "counter",
          "AWS calls by service, action and outcome.");
-  for (size_t r = 0; r < d->s.n_regions; r++) {
+  for (size_t r = 0; r < d->s.n_locations; r++) {
     const struct kiln_aws_action_stats *st = NULL;
-    size_t n = kiln_aws_client_stats(d->s.regions[r].client, &st);
+    size_t n = kiln_aws_client_stats(d->s.locations[r].client, &st);
+    location_labels(&d->s.locations[r], where, sizeof(where));
     for (size_t i = 0; i < n; i++)
       for (int o = 0; o < KILN_AWS_OUTCOME_COUNT; o++)
         if (st[i].calls[o] > 0)
           kiln_buf_printf(
               b,
-              "kiln_aws_requests_total{region=\"%s\",service=\"%s\","
+              "kiln_aws_requests_total{%s,service=\"%s\","
               "action=\"%s\",outcome=\"%s\"} %llu\n",
-              kiln_aws_client_region(d->s.regions[r].client),
+              where,
               kiln_aws_service_info(st[i].service) != NULL
                   ? kiln_aws_service_info(st[i].service)->signing_name
                   : "?",
@@ -182,17 +201,18 @@ static void aws_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
   metric(b, "kiln_aws_pace_requests_per_second", "gauge",
          "The pace Kiln keeps per AWS action: its share of the published "
          "bucket, lowered while AWS throttles.");
-  for (size_t r = 0; r < d->s.n_regions; r++) {
-    const struct kiln_aws_client *c = d->s.regions[r].client;
+  for (size_t r = 0; r < d->s.n_locations; r++) {
+    const struct kiln_aws_client *c = d->s.locations[r].client;
     const struct kiln_aws_action_stats *st = NULL;
     size_t n = kiln_aws_client_stats(c, &st);
+    location_labels(&d->s.locations[r], where, sizeof(where));
     for (size_t i = 0; i < n; i++) {
       double pace = kiln_aws_client_pace(c, st[i].service, st[i].action);
       if (pace > 0)
         kiln_buf_printf(b,
-                        "kiln_aws_pace_requests_per_second{region=\"%s\","
+                        "kiln_aws_pace_requests_per_second{%s,"
                         "service=\"%s\",action=\"%s\"} %g\n",
-                        kiln_aws_client_region(c),
+                        where,
                         kiln_aws_service_info(st[i].service) != NULL
                             ? kiln_aws_service_info(st[i].service)->signing_name
                             : "?",

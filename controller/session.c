@@ -2,6 +2,9 @@
 
 #include "kiln/arena.h"
 #include "kiln/aws_client.h"
+#include "kiln/aws_credentials.h"
+#include "kiln/http.h"
+#include "kiln/str.h"
 #include "kiln/error.h"
 #include "kiln/tree_git.h"
 
@@ -51,46 +54,151 @@ static int pacing_from_env(struct kiln_session *s)
   return 0;
 }
 
-static int add_region(struct kiln_session *s, const char *region)
+/* "kiln-<app>-<env>" as STS takes a session name: 2-64 of [\w+=,.@-]. */
+static void session_name(const struct kiln_app_spec *t, char out[65])
 {
-  struct kiln_session_region *r;
+  snprintf(out, 65, "kiln-%s-%s", kiln_spec_app_name(t),
+           t->env != NULL ? t->env : "app");
+  for (char *c = out; *c != '\0'; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+          (*c >= '0' && *c <= '9') || strchr("_+=,.@-", *c) != NULL))
+      *c = '-';
+}
+
+/* The credentials of t's role: one cached AssumeRole per role, made on
+ * first use from Kiln's own credentials. */
+static int role_credentials(struct kiln_session *s,
+                            const struct kiln_app_spec *t,
+                            const struct kiln_aws_config *config,
+                            struct kiln_aws_credentials_provider **out)
+{
+  struct kiln_aws_credentials_provider *own = NULL, *assume = NULL;
+  struct kiln_aws_credentials_options o;
+  struct kiln_session_role *r;
+  char name[65];
+  int err;
+
+  for (size_t i = 0; i < s->n_roles; i++)
+    if (strcmp(s->roles[i].role_arn, t->role_arn) == 0) {
+      *out = s->roles[i].credentials;
+      return 0;
+    }
+  if (s->n_roles == KILN_SESSION_MAX_ROLES) {
+    fprintf(stderr, "kiln %s: environments use more than %d roles\n", s->cmd,
+            KILN_SESSION_MAX_ROLES);
+    return KILN_EUNSUPPORTED;
+  }
+  if (s->sts_http == NULL &&
+      (err = kiln_http_client_new(&s->loop,
+                                  &(struct kiln_http_client_options){
+                                      .ca_bundle = config->ca_bundle},
+                                  &s->sts_http)) != 0)
+    return err;
+  memset(&o, 0, sizeof(o));
+  o.loop = &s->loop;
+  o.config = config;
+  o.http = s->sts_http;
+  session_name(t, name);
+  r = &s->roles[s->n_roles];
+  r->role_arn = strdup(t->role_arn);
+  if (r->role_arn == NULL)
+    return KILN_ENOMEM;
+  err = kiln_aws_credentials_provider_new_default(&o, &own);
+  if (err == 0)
+    err = kiln_aws_credentials_provider_new_assume_role(
+        &o, own, t->role_arn, name, t->external_id, 0, &assume);
+  if (err == 0)
+    err = kiln_aws_credentials_provider_new_cached(&o, assume, &r->credentials);
+  kiln_aws_credentials_provider_unref(assume);
+  kiln_aws_credentials_provider_unref(own);
+  if (err != 0) {
+    free(r->role_arn);
+    return err;
+  }
+  s->n_roles++;
+  *out = r->credentials;
+  return 0;
+}
+
+/* A client for the location of target t (its region, in its account),
+ * unless there is one. */
+static int add_location(struct kiln_session *s, const struct kiln_app_spec *t)
+{
+  struct kiln_session_location *l;
+  struct kiln_aws_credentials_provider *creds = NULL;
   struct kiln_aws_config_options co = {kiln_aws_config_real_getenv, NULL,
                                        kiln_aws_config_real_read_file, NULL};
   int err;
 
-  for (size_t i = 0; i < s->n_regions; i++)
-    if (strcmp(s->regions[i].config.region, region) == 0)
+  for (size_t i = 0; i < s->n_locations; i++)
+    if (strcmp(s->locations[i].config.region, t->region) == 0 &&
+        kiln_str_eq(s->locations[i].role_arn, t->role_arn))
       return 0;
-  if (s->n_regions == KILN_SESSION_MAX_REGIONS) {
-    fprintf(stderr, "kiln %s: apps span more than %d regions\n", s->cmd,
-            KILN_SESSION_MAX_REGIONS);
+  if (s->n_locations == KILN_SESSION_MAX_LOCATIONS) {
+    fprintf(stderr, "kiln %s: apps span more than %d regions and accounts\n",
+            s->cmd, KILN_SESSION_MAX_LOCATIONS);
     return KILN_EUNSUPPORTED;
   }
-  r = &s->regions[s->n_regions];
-  memset(r, 0, sizeof(*r));
-  err = kiln_aws_config_resolve(&r->config, &co);
+  l = &s->locations[s->n_locations];
+  memset(l, 0, sizeof(*l));
+  err = kiln_aws_config_resolve(&l->config, &co);
   if (err == 0)
-    err = kiln_aws_config_set_region(&r->config, region, "spec");
+    err = kiln_aws_config_set_region(&l->config, t->region, "spec");
   if (err != 0) {
     fprintf(stderr, "kiln %s: AWS configuration: %s\n", s->cmd,
-            kiln_aws_config_error(&r->config));
-    kiln_aws_config_cleanup(&r->config);
+            kiln_aws_config_error(&l->config));
+    kiln_aws_config_cleanup(&l->config);
     return err;
+  }
+  if (t->role_arn != NULL &&
+      ((err = role_credentials(s, t, &l->config, &creds)) != 0 ||
+       (l->role_arn = strdup(t->role_arn)) == NULL)) {
+    fprintf(stderr, "kiln %s: cannot set up the credentials of %s: %s\n",
+            s->cmd, t->role_arn, kiln_strerror(err != 0 ? err : KILN_ENOMEM));
+    kiln_aws_config_cleanup(&l->config);
+    return err != 0 ? err : KILN_ENOMEM;
   }
   err = kiln_aws_client_new(
       &(struct kiln_aws_client_options){.loop = &s->loop,
-                                        .config = &r->config,
+                                        .config = &l->config,
+                                        .credentials = creds,
                                         .disable_rate_limit = s->pacing_off,
                                         .rate_limit_share = s->pacing_share},
-      &r->client);
+      &l->client);
   if (err != 0) {
     fprintf(stderr, "kiln %s: cannot make an AWS client for %s: %s\n", s->cmd,
-            region, kiln_strerror(err));
-    kiln_aws_config_cleanup(&r->config);
+            t->region, kiln_strerror(err));
+    free((char *)l->role_arn);
+    kiln_aws_config_cleanup(&l->config);
     return err;
   }
-  s->n_regions++;
+  s->n_locations++;
   return 0;
+}
+
+/* The locations target t needs: its own, its image's home's and its
+ * promotion source's. */
+static int add_target_locations(struct kiln_session *s,
+                                const struct kiln_app_spec *t)
+{
+  const struct kiln_app_spec *home =
+      t->image.home_target != NULL
+          ? kiln_spec_repo_find(s->repo, t->image.home_target)
+          : NULL;
+  const struct kiln_app_spec *from = NULL;
+  int err = add_location(s, t);
+
+  if (t->promote.from != NULL) {
+    char name[256];
+    snprintf(name, sizeof(name), "%s/%s", kiln_spec_app_name(t),
+             t->promote.from);
+    from = kiln_spec_repo_find(s->repo, name);
+  }
+  if (err == 0 && home != NULL && home->valid)
+    err = add_location(s, home);
+  if (err == 0 && from != NULL && from->valid)
+    err = add_location(s, from);
+  return err;
 }
 
 /* Does commit descend from since (or is it since)? A commit that cannot be
@@ -178,10 +286,9 @@ int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap)
   memcpy(s->commit, snap->commit, sizeof(s->commit));
   for (size_t i = 0; i < s->repo->n_apps; i++) {
     const struct kiln_app_spec *a = &s->repo->apps[i];
-    if (!a->valid || a->role_arn != NULL ||
-        !kiln_spec_selects(a, s->only_app, s->only_env))
+    if (!a->valid || !kiln_spec_selects(a, s->only_app, s->only_env))
       continue;
-    if ((err = add_region(s, a->region)) != 0)
+    if ((err = add_target_locations(s, a)) != 0)
       return err;
   }
   return 0;
@@ -236,18 +343,32 @@ static void on_client_closed(void *data)
   (void)data;
 }
 
+static void on_sts_http_closed(struct kiln_http_client *http, void *data)
+{
+  (void)http;
+  (void)data;
+}
+
 void kiln_session_close(struct kiln_session *s)
 {
-  for (size_t i = 0; i < s->n_regions; i++)
-    kiln_aws_client_close(s->regions[i].client, on_client_closed, NULL);
+  for (size_t i = 0; i < s->n_locations; i++)
+    kiln_aws_client_close(s->locations[i].client, on_client_closed, NULL);
+  for (size_t i = 0; i < s->n_roles; i++) {
+    kiln_aws_credentials_provider_unref(s->roles[i].credentials);
+    free(s->roles[i].role_arn);
+  }
+  if (s->sts_http != NULL)
+    kiln_http_client_close(s->sts_http, on_sts_http_closed, NULL);
   if (s->loop_open) {
     uv_close((uv_handle_t *)&s->answer_timer, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&s->loop) != 0)
       fprintf(stderr, "kiln %s: internal: handles left open at exit\n", s->cmd);
   }
-  for (size_t i = 0; i < s->n_regions; i++)
-    kiln_aws_config_cleanup(&s->regions[i].config);
+  for (size_t i = 0; i < s->n_locations; i++) {
+    kiln_aws_config_cleanup(&s->locations[i].config);
+    free((char *)s->locations[i].role_arn);
+  }
   kiln_prev_specs_cleanup(&s->prevs);
   kiln_bakes_cleanup(&s->bakes);
   kiln_spec_repo_free(s->repo);
@@ -281,17 +402,15 @@ static int prev_load(void *arg, const char *const *commits,
   return err;
 }
 
-/* ---- a pass over every region ------------------------------------------ */
+/* ---- a pass over every location --------------------------------------- */
 
 struct multi {
   struct kiln_session *s;
   struct kiln_spec_repo *repo; /* the pass's own reference */
   const char *commit;          /* its own copy */
-  struct kiln_arena *a;
   kiln_session_cb *cb;
   void *data;
   struct kiln_session_result result;
-  size_t pending;
 };
 
 static int cmp_app(const void *a, const void *b)
@@ -300,24 +419,22 @@ static int cmp_app(const void *a, const void *b)
                 ((const struct kiln_pass_app *)b)->spec->name);
 }
 
-static void region_done(int err, struct kiln_pass_result *r, void *data)
+static void pass_done(int err, struct kiln_pass_result *r, void *data)
 {
   struct multi *m = data;
+  (void)err;
   for (size_t i = 0; i < r->n; i++)
     m->result.apps[m->result.n++] = r->apps[i];
-  if (r->error != NULL)
-    m->result.error = r->error;
-  if (--m->pending > 0)
-    return;
+  m->result.error = r->error;
   qsort(m->result.apps, m->result.n, sizeof(*m->result.apps), cmp_app);
   m->result.commit = m->commit;
   m->result.repo = m->repo;
   m->cb(m->s, &m->result, m->data);
 }
 
-static void answer_without_regions(uv_timer_t *t)
+static void answer_without_locations(uv_timer_t *t)
 {
-  region_done(0, &(struct kiln_pass_result){0}, t->data);
+  pass_done(0, &(struct kiln_pass_result){0}, t->data);
 }
 
 void kiln_session_result_release(struct kiln_session_result *r)
@@ -330,6 +447,7 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
                       struct kiln_arena *arena, kiln_session_cb *cb, void *data)
 {
   struct multi *m = kiln_arena_alloc(arena, sizeof(*m));
+  struct kiln_pass_location *locs;
   const struct kiln_spec_repo *r = s->repo;
   int err;
 
@@ -337,10 +455,10 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
     return KILN_ENOMEM;
   memset(m, 0, sizeof(*m));
   m->commit = kiln_arena_strdup(arena, s->commit);
-  if (m->commit == NULL)
+  locs = kiln_arena_alloc(arena, (s->n_locations + 1) * sizeof(*locs));
+  if (m->commit == NULL || locs == NULL)
     return KILN_ENOMEM;
   m->s = s;
-  m->a = arena;
   m->cb = cb;
   m->data = data;
   m->result.apps =
@@ -350,7 +468,7 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
   /* Invalid apps are planned without AWS: they are errors, never applied. */
   for (size_t i = 0; i < r->n_apps; i++) {
     struct kiln_pass_app *app;
-    if ((r->apps[i].valid && r->apps[i].role_arn == NULL) ||
+    if (r->apps[i].valid ||
         !kiln_spec_selects(&r->apps[i], s->only_app, s->only_env))
       continue;
     app = &m->result.apps[m->result.n++];
@@ -360,42 +478,40 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
     if (err != 0)
       return err;
   }
+  for (size_t i = 0; i < s->n_locations; i++)
+    locs[i] = (struct kiln_pass_location){s->locations[i].client,
+                                          s->locations[i].config.region,
+                                          s->locations[i].role_arn};
   /* From here on the pass runs: it holds its snapshot to its end. */
   m->repo = kiln_spec_repo_ref(s->repo);
   kiln_prev_specs_new_pass(&s->prevs);
-  m->pending = s->n_regions;
-  if (s->n_regions == 0) {
+  if (s->n_locations == 0) {
     /* Nothing to ask AWS; still answer from the loop, later: a callback
      * never runs before the call that registered it returns. */
-    m->pending = 1;
     s->answer_timer.data = m;
-    uv_timer_start(&s->answer_timer, answer_without_regions, 0, 0);
+    uv_timer_start(&s->answer_timer, answer_without_locations, 0, 0);
     return 0;
   }
-  for (size_t i = 0; i < s->n_regions; i++) {
-    struct kiln_pass_options o = {
-        .client = s->regions[i].client,
-        .repo = r,
-        .commit = m->commit,
-        .only_app = s->only_app,
-        .only_env = s->only_env,
-        .apply = apply,
-        .prev = prev_spec,
-        .prev_load = prev_load,
-        .prev_arg = s,
-        .bakes = &s->bakes,
-        .gate = s->gate,
-        .gate_arg = s->gate_arg,
-    };
-    err = kiln_pass_start(&o, arena, region_done, m);
-    if (err != 0 && i == 0) {
-      kiln_spec_repo_free(m->repo);
-      return err; /* no region started: out of memory */
-    }
-    if (err != 0) /* the regions under way answer for the others */
-      region_done(err, &(struct kiln_pass_result){.error = "out of memory"}, m);
-  }
-  return 0;
+  err = kiln_pass_start(
+      &(struct kiln_pass_options){
+          .locations = locs,
+          .n_locations = s->n_locations,
+          .repo = r,
+          .commit = m->commit,
+          .only_app = s->only_app,
+          .only_env = s->only_env,
+          .apply = apply,
+          .prev = prev_spec,
+          .prev_load = prev_load,
+          .prev_arg = s,
+          .bakes = &s->bakes,
+          .gate = s->gate,
+          .gate_arg = s->gate_arg,
+      },
+      arena, pass_done, m);
+  if (err != 0)
+    kiln_spec_repo_free(m->repo);
+  return err;
 }
 
 struct kiln_plan *kiln_session_plans(const struct kiln_session_result *r)

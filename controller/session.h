@@ -16,11 +16,24 @@
 #include "kiln/tree.h"
 #include "prev_specs.h"
 
-#define KILN_SESSION_MAX_REGIONS 32
+#define KILN_SESSION_MAX_LOCATIONS 64
+#define KILN_SESSION_MAX_ROLES 32
 
-struct kiln_session_region {
+struct kiln_aws_credentials_provider;
+struct kiln_http_client;
+
+/* A region of an account: Kiln's own, or the account of a role. */
+struct kiln_session_location {
   struct kiln_aws_config config;
   struct kiln_aws_client *client;
+  const char *role_arn; /* NULL: Kiln's own credentials (owned copy) */
+};
+
+/* One STS session per role, shared by the role's regions: AssumeRole from
+ * Kiln's own credentials, cached and refreshed before it expires. */
+struct kiln_session_role {
+  char *role_arn;
+  struct kiln_aws_credentials_provider *credentials;
 };
 
 struct kiln_session {
@@ -33,8 +46,11 @@ struct kiln_session {
   struct kiln_diags diags;
   uv_loop_t loop;
   bool loop_open;
-  struct kiln_session_region regions[KILN_SESSION_MAX_REGIONS];
-  size_t n_regions;
+  struct kiln_session_location locations[KILN_SESSION_MAX_LOCATIONS];
+  size_t n_locations;
+  struct kiln_session_role roles[KILN_SESSION_MAX_ROLES];
+  size_t n_roles;
+  struct kiln_http_client *sts_http; /* the roles' STS calls; NULL: none */
   struct kiln_bakes bakes;
   /* Kiln's request pacing, from KILN_AWS_RATE_LIMIT (read at start). */
   bool pacing_off;
@@ -78,7 +94,8 @@ int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
                        const char *cache_dir);
 
 /* Makes snap the desired state of s (taking its spec and diagnostics) and
- * adds a client for every new region. A pass in flight keeps the snapshot
+ * adds a client for every new location (region and account) the selected
+ * targets, their images' homes and their promotions' sources run in. A pass in flight keeps the snapshot
  * and commit it started with; the next pass takes these. Returns 0 or an
  * error (printed). */
 int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap);
@@ -117,7 +134,7 @@ typedef void kiln_session_cb(struct kiln_session *s,
  * to free(), or NULL when out of memory. */
 struct kiln_plan *kiln_session_plans(const struct kiln_session_result *r);
 
-/* Runs one pass in every region at once over the current snapshot (a
+/* Runs one pass over every location at once over the current snapshot (a
  * reference is taken, so adopting another meanwhile is safe); cb runs
  * when all are done, always on a later turn of the loop. Everything lives in
  * arena; the caller releases the result (kiln_session_result_release())

@@ -1,6 +1,6 @@
 /* The executors: one small state machine per action type. Each step's
  * callback decides the next step; every path ends in finish(). */
-#include "kiln/execute.h"
+#include "execute_private.h"
 #include "kiln/arena.h"
 #include "kiln/autoscaling.h"
 #include "kiln/aws_client.h"
@@ -94,22 +94,31 @@ static void finish(struct exec *e, int err, const struct kiln_aws_response *res,
     }                                                                          \
   } while (0)
 
-static struct kiln_aws_tag *kiln_tags(struct exec *e, bool with_digest,
-                                      size_t *n)
+struct kiln_aws_tag *kiln__execute_tags(struct kiln_arena *a,
+                                        const struct kiln_app_spec *spec,
+                                        const char *commit, const char *digest,
+                                        size_t *n)
 {
-  const struct kiln_tags *extra = &e->spec->tags;
-  struct kiln_aws_tag *t = kiln_arena_alloc(e->a, (extra->n + 4) * sizeof(*t));
+  const struct kiln_tags *extra = &spec->tags;
+  struct kiln_aws_tag *t = kiln_arena_alloc(a, (extra->n + 4) * sizeof(*t));
   size_t k = 0;
   if (t == NULL)
     return NULL;
   for (size_t i = 0; i < extra->n; i++)
     t[k++] = (struct kiln_aws_tag){extra->items[i].key, extra->items[i].value};
-  t[k++] = (struct kiln_aws_tag){"kiln:app", kiln_spec_app_name(e->spec)};
-  t[k++] = (struct kiln_aws_tag){"kiln:commit", e->commit};
-  if (with_digest)
-    t[k++] = (struct kiln_aws_tag){"kiln:digest", e->plan->digest};
+  t[k++] = (struct kiln_aws_tag){"kiln:app", kiln_spec_app_name(spec)};
+  t[k++] = (struct kiln_aws_tag){"kiln:commit", commit};
+  if (digest != NULL)
+    t[k++] = (struct kiln_aws_tag){"kiln:digest", digest};
   *n = k;
   return t;
+}
+
+static struct kiln_aws_tag *kiln_tags(struct exec *e, bool with_digest,
+                                      size_t *n)
+{
+  return kiln__execute_tags(e->a, e->spec, e->commit,
+                            with_digest ? e->plan->digest : NULL, n);
 }
 
 /* ---- bake ------------------------------------------------------------- */
@@ -1053,6 +1062,7 @@ static void lt_tags_set(struct exec *e)
 /* ---- entry ---- */
 
 int kiln_execute_start(struct kiln_aws_client *client,
+                       struct kiln_aws_client *home_client,
                        const struct kiln_app_spec *spec, const char *commit,
                        const struct kiln_plan *plan,
                        const struct kiln_observed_app *obs,
@@ -1062,6 +1072,9 @@ int kiln_execute_start(struct kiln_aws_client *client,
   struct exec *e;
   if (!plan->mutates)
     return KILN_EINVAL;
+  if (plan->action.type == KILN_ACTION_COPY_IMAGE)
+    return kiln__execute_copy_start(client, home_client, spec, commit, plan,
+                                    arena, cb, data);
   e = kiln_arena_alloc(arena, sizeof(*e));
   if (e == NULL)
     return KILN_ENOMEM;

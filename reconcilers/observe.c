@@ -3,6 +3,7 @@
  * only what some apps need (refreshes of groups off their version, bakes in
  * flight). See observe.h. */
 #include "kiln/observe.h"
+#include "kiln/str.h"
 #include "kiln/arena.h"
 #include "kiln/autoscaling.h"
 #include "kiln/aws_client.h"
@@ -80,6 +81,7 @@ struct observe {
   kiln_observe_cb *cb;
   void *data;
   const char *region;
+  const char *role_arn; /* the location's account: NULL, Kiln's own */
   struct kiln_observation obs;
   int pending;
   int planned; /* round one: calls counted in pending up front */
@@ -125,8 +127,8 @@ struct observe {
  * is never looked at with these credentials. */
 static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
 {
-  return s->valid && s->role_arn == NULL && s->region != NULL &&
-         strcmp(s->region, o->region) == 0;
+  return s->valid && s->region != NULL && strcmp(s->region, o->region) == 0 &&
+         kiln_str_eq(s->role_arn, o->role_arn);
 }
 
 static void finish(struct observe *o);
@@ -231,7 +233,8 @@ static int collect_names(struct observe *o)
     const struct kiln_app_spec *s = &r->apps[i];
     if (!in_scope(o, s))
       continue;
-    if (s->image.parent_kind == KILN_PARENT_SSM &&
+    /* A parent is resolved in the image's home only. */
+    if (s->image.parent_kind == KILN_PARENT_SSM && kiln_spec_image_at_home(s) &&
         !seen(o->ssm_names, o->n_ssm, s->image.parent_ref))
       o->ssm_names[o->n_ssm++] = s->image.parent_ref;
     o->group_names[o->n_groups++] = s->autoscaling.name;
@@ -362,22 +365,29 @@ static void resolve_parent(struct observe *o, const struct kiln_app_spec *s,
     out->parent_error = "SSM has no such parameter";
 }
 
-static void find_image(struct observe *o, const char *digest,
-                       struct kiln_observed_app *out)
+void kiln_observation_find_image(const struct kiln_observation *obs,
+                                 const char *digest,
+                                 struct kiln_observed_app *out)
 {
-  for (size_t i = 0; i < o->images.count; i++) {
-    const struct kiln_ec2_image *im = &o->images.images[i];
+  const struct kiln_ec2_images *images = obs->images;
+  for (size_t i = 0; images != NULL && i < images->count; i++) {
+    const struct kiln_ec2_image *im = &images->images[i];
     const char *d = tag_value(im->tags, im->tag_count, "kiln:digest");
     if (d == NULL || strcmp(d, digest) != 0)
       continue;
     if (strcmp(im->state, "available") == 0) {
       out->image_ami = im->image_id;
       out->image_pending = false;
-      return;
-    }
-    if (strcmp(im->state, "pending") == 0 && out->image_ami == NULL) {
+      out->image_snapshots = im->snapshot_ids;
+      out->image_n_snapshots = im->snapshot_count;
+    } else if (strcmp(im->state, "pending") == 0 &&
+               (out->image_ami == NULL || out->image_pending)) {
       out->image_ami = im->image_id;
       out->image_pending = true;
+    } else if (strcmp(im->state, "failed") == 0) {
+      out->image_failed++;
+      out->image_failed_reason =
+          im->state_reason != NULL ? im->state_reason : "AWS gave no reason";
     }
   }
 }
@@ -668,14 +678,19 @@ static void round_two(struct observe *o)
 
     if (!in_scope(o, s))
       continue;
-    resolve_parent(o, s, a);
-    if (a->parent_ami == NULL)
-      continue;
-    if (kiln_spec_image_digest(s, a->parent_ami, o->digests[i], NULL) != 0) {
-      err = KILN_ENOMEM;
-      break;
+    /* An image whose home is elsewhere: its parent and digest come from
+     * the home's observation, and the AMI here is a copy (kiln_pass). */
+    a->image_elsewhere = !kiln_spec_image_at_home(s);
+    if (!a->image_elsewhere) {
+      resolve_parent(o, s, a);
+      if (a->parent_ami == NULL)
+        continue;
+      if (kiln_spec_image_digest(s, a->parent_ami, o->digests[i], NULL) != 0) {
+        err = KILN_ENOMEM;
+        break;
+      }
+      kiln_observation_find_image(&o->obs, o->digests[i], a);
     }
-    find_image(o, o->digests[i], a);
     err = find_launch_template(o, s, a);
     if (err != 0)
       break;
@@ -700,7 +715,7 @@ static void round_two(struct observe *o)
       if (err != 0)
         o->pending--;
     }
-    if (err == 0 && a->image_ami == NULL &&
+    if (err == 0 && !a->image_elsewhere && a->image_ami == NULL &&
         (bake = kiln_bakes_get(o->bakes, o->digests[i])) != NULL) {
       if ((o->bake_source[i] = same_bake(o, i)) != i)
         continue;
@@ -993,7 +1008,7 @@ static void finish(struct observe *o)
   o->cb(o->err, &o->obs, o->data);
 }
 
-int kiln_observe_start(struct kiln_aws_client *client,
+int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
                        const struct kiln_spec_repo *repo,
                        const struct kiln_bakes *bakes, struct kiln_arena *arena,
                        kiln_observe_cb *cb, void *data)
@@ -1011,7 +1026,9 @@ int kiln_observe_start(struct kiln_aws_client *client,
   o->cb = cb;
   o->data = data;
   o->region = kiln_aws_client_region(client);
+  o->role_arn = role_arn;
   o->obs.n = n;
+  o->obs.images = &o->images;
   o->obs.apps = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->obs.apps));
   o->digests = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->digests));
   o->refreshes = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->refreshes));

@@ -4,20 +4,49 @@
 #include "kiln/aws_client.h"
 #include "kiln/error.h"
 #include "kiln/execute.h"
+#include "kiln/str.h"
 
 #include <string.h>
 #include <time.h>
+
+/* One location's observation. */
+struct look {
+  struct pass *p;
+  size_t loc;
+  int err;
+  struct kiln_observation *obs;
+  const char *why; /* err: the location's failure, for its apps */
+};
 
 struct pass {
   struct kiln_pass_options opts;
   struct kiln_arena *a;
   kiln_pass_cb *cb;
   void *data;
-  struct kiln_observation *obs;
+  struct look *looks;   /* per location */
+  size_t looking;       /* observations still out */
+  size_t *loc_of;       /* repo app -> location; SIZE_MAX: none */
+  size_t *home_of;      /* repo app -> the target baking its image */
   struct kiln_pass_result result;
-  size_t *obs_index; /* result app -> observation index */
+  size_t *obs_index; /* result app -> repo index */
   int pending;
 };
+
+/* The observation of repo app i, or NULL when its location was not
+ * observed. */
+static struct kiln_observed_app *obs_of(const struct pass *p, size_t i)
+{
+  size_t l = p->loc_of[i];
+  if (l == SIZE_MAX || p->looks[l].err != 0 || p->looks[l].obs == NULL)
+    return NULL;
+  return &p->looks[l].obs->apps[i];
+}
+
+static struct kiln_aws_client *client_of(const struct pass *p, size_t i)
+{
+  size_t l = p->loc_of[i];
+  return l != SIZE_MAX ? p->opts.locations[l].client : NULL;
+}
 
 struct step {
   struct pass *p;
@@ -94,8 +123,9 @@ static void follow_plan(struct step *s)
   if (!is_group_step(&s->next))
     return step_end(s); /* nothing to do, or nothing this pass may do */
   s->following = true;
-  err = kiln_execute_start(p->opts.client, app->spec, p->opts.commit, &s->next,
-                           s->after, p->opts.bakes, p->a, step_done, s);
+  err = kiln_execute_start(client_of(p, p->obs_index[s->i]), NULL, app->spec,
+                           p->opts.commit, &s->next, s->after, p->opts.bakes,
+                           p->a, step_done, s);
   if (err != 0)
     follow_dropped(s, kiln_strerror(err));
 }
@@ -132,8 +162,9 @@ static int follow_start(struct step *s, const struct kiln_execute_result *r)
     follow_plan(s);
     return 0;
   }
-  return kiln_observe_refresh_start(p->opts.client, app->spec->autoscaling.name,
-                                    p->a, s->after, on_follow_look, s);
+  return kiln_observe_refresh_start(client_of(p, p->obs_index[s->i]),
+                                    app->spec->autoscaling.name, p->a,
+                                    s->after, on_follow_look, s);
 }
 
 static void step_done(int err, const struct kiln_execute_result *r, void *data)
@@ -187,9 +218,9 @@ static size_t prev_missing(struct pass *p, const char ***commits,
     return 0;
   for (size_t i = 0; i < p->result.n; i++) {
     const struct kiln_app_spec *spec = p->result.apps[i].spec;
-    const struct kiln_observed_app *o = &p->obs->apps[p->obs_index[i]];
+    const struct kiln_observed_app *o = obs_of(p, p->obs_index[i]);
     bool known = false;
-    if (o->asg_commit == NULL || strcmp(o->asg_commit, p->opts.commit) == 0)
+    if (o == NULL || o->asg_commit == NULL || strcmp(o->asg_commit, p->opts.commit) == 0)
       continue;
     p->opts.prev(p->opts.prev_arg, o->asg_commit, spec->name, &known);
     if (known)
@@ -218,26 +249,101 @@ static const char *image_step_owner(const struct pass *p, size_t i)
 }
 
 static void plan_all(void *data);
+static void observed_all(struct pass *p);
 
-static void observed(int err, struct kiln_observation *obs, void *data)
+/* The plan of a target whose location could not be observed: an error
+ * with the location's reason, and no step. */
+static void plan_unobserved(struct kiln_pass_app *app, const char *why)
 {
-  struct pass *p = data;
-  p->obs = obs;
-  if (err != 0) {
+  struct kiln_plan *plan = &app->plan;
+  memset(plan, 0, sizeof(*plan));
+  plan->app = app->spec->name;
+  plan->app_name = kiln_spec_app_name(app->spec);
+  plan->environment = app->spec->env;
+  plan->status = KILN_STATUS_ERROR;
+  plan->message = why;
+}
+
+/* The target that bakes t's image (its app's first environment at the
+ * image's home), or SIZE_MAX. */
+static size_t home_target(const struct pass *p, size_t t)
+{
+  const struct kiln_spec_repo *r = p->opts.repo;
+  const struct kiln_app_spec *h =
+      r->apps[t].image.home_target != NULL
+          ? kiln_spec_repo_find(r, r->apps[t].image.home_target)
+          : NULL;
+  return h != NULL && h->valid ? (size_t)(h - r->apps) : SIZE_MAX;
+}
+
+/* A target whose image is baked elsewhere takes its parent and digest
+ * from its home's observation, finds the copy among its own location's
+ * AMIs, and learns where the home's AMI stands. */
+static int link_home(struct pass *p, size_t t)
+{
+  const struct kiln_app_spec *s = &p->opts.repo->apps[t];
+  struct kiln_observed_app *o = obs_of(p, t);
+  size_t h = p->home_of[t] = home_target(p, t);
+  const struct kiln_observed_app *ho = h != SIZE_MAX ? obs_of(p, h) : NULL;
+  char digest[65];
+
+  o->home_region = s->image.home_region;
+  o->home_baker = h != SIZE_MAX ? p->opts.repo->apps[h].name : NULL;
+  if (ho == NULL) {
+    size_t l = h != SIZE_MAX ? p->loc_of[h] : SIZE_MAX;
+    o->home_error =
+        l != SIZE_MAX && p->looks[l].why != NULL ? p->looks[l].why
+        : h == SIZE_MAX ? "no valid environment of the app runs there"
+                        : "it was not observed";
+    o->parent_error = kiln_arena_printf(p->a, "cannot see the image's home "
+                                              "in %s: %s",
+                                        o->home_region, o->home_error);
+    if (s->image.parent_kind == KILN_PARENT_SSM)
+      return o->parent_error != NULL ? 0 : KILN_ENOMEM;
+  } else {
+    o->parent_ami = ho->parent_ami;
+    o->parent_error = ho->parent_error;
+    o->home_ami = ho->image_ami;
+    o->home_pending = ho->image_pending;
+    o->home_snapshots = ho->image_snapshots;
+    o->home_n_snapshots = ho->image_n_snapshots;
+    o->home_bake = ho->bake;
+    o->home_bake_reason = ho->bake_reason;
+    if (ho->image_ami == NULL && ho->bake == KILN_BAKE_DONE)
+      o->home_bake = KILN_BAKE_RUNNING; /* baked, not yet tagged */
+  }
+  if (s->image.parent_kind == KILN_PARENT_SSM && o->parent_ami == NULL)
+    return 0;
+  if (kiln_spec_image_digest(s, o->parent_ami, digest, NULL) != 0)
+    return KILN_ENOMEM;
+  kiln_observation_find_image(p->looks[p->loc_of[t]].obs, digest, o);
+  return 0;
+}
+
+static void observed_all(struct pass *p)
+{
+  size_t failed = 0;
+  const char *first_why = NULL;
+
+  for (size_t l = 0; l < p->opts.n_locations; l++)
+    if (p->looks[l].err != 0) {
+      failed++;
+      if (first_why == NULL)
+        first_why = p->looks[l].why;
+    }
+  if (failed == p->opts.n_locations) {
     /* Without an observation nothing can be planned: every app reports the
      * reason, and nothing is changed. */
-    p->result.error = obs->error != NULL ? obs->error : kiln_strerror(err);
-    for (size_t i = 0; i < p->result.n; i++) {
-      struct kiln_plan *plan = &p->result.apps[i].plan;
-      memset(plan, 0, sizeof(*plan));
-      plan->app = p->result.apps[i].spec->name;
-      plan->app_name = kiln_spec_app_name(p->result.apps[i].spec);
-      plan->environment = p->result.apps[i].spec->env;
-      plan->status = KILN_STATUS_ERROR;
-      plan->message = p->result.error;
-    }
-    p->cb(err, &p->result, p->data);
+    p->result.error = first_why != NULL ? first_why : "cannot observe AWS";
+    for (size_t i = 0; i < p->result.n; i++)
+      plan_unobserved(&p->result.apps[i], p->result.error);
+    p->cb(KILN_EAWS, &p->result, p->data);
     return;
+  }
+  for (size_t i = 0; i < p->opts.repo->n_apps; i++) {
+    struct kiln_observed_app *o = obs_of(p, i);
+    if (o != NULL && o->image_elsewhere && link_home(p, i) != 0)
+      o->home_error = "out of memory";
   }
   if (p->opts.prev_load != NULL) {
     const char **commits, **apps;
@@ -252,6 +358,26 @@ static void observed(int err, struct kiln_observation *obs, void *data)
   plan_all(p);
 }
 
+static void observed(int err, struct kiln_observation *obs, void *data)
+{
+  struct look *l = data;
+  const struct kiln_pass_location *at = &l->p->opts.locations[l->loc];
+  l->obs = obs;
+  l->err = err;
+  if (err != 0) {
+    const char *why = obs != NULL && obs->error != NULL ? obs->error
+                                                        : kiln_strerror(err);
+    l->why = at->role_arn == NULL
+                 ? kiln_arena_printf(l->p->a, "%s (%s)", why, at->region)
+                 : kiln_arena_printf(l->p->a, "%s (%s, account of %s)", why,
+                                     at->region, at->role_arn);
+    if (l->why == NULL)
+      l->why = why;
+  }
+  if (--l->p->looking == 0)
+    observed_all(l->p);
+}
+
 /* The promotion gate of app i (an environment with promote.from): the
  * source environment is planned on this pass's observation (every app of
  * the region is observed, selected or not) and judged; a closed gate holds
@@ -260,7 +386,7 @@ static int gate_promotion(struct pass *p, size_t i, int64_t now)
 {
   struct kiln_pass_app *app = &p->result.apps[i];
   const struct kiln_app_spec *t = app->spec, *from;
-  const struct kiln_observed_app *o = &p->obs->apps[p->obs_index[i]], *fo = NULL;
+  const struct kiln_observed_app *o = obs_of(p, p->obs_index[i]), *fo = NULL;
   struct kiln_plan *fplan = NULL;
   struct kiln_promotion g;
   const char *name =
@@ -270,10 +396,8 @@ static int gate_promotion(struct pass *p, size_t i, int64_t now)
   if (name == NULL)
     return KILN_ENOMEM;
   from = kiln_spec_repo_find(p->opts.repo, name);
-  if (from != NULL && from->valid && from->role_arn == NULL &&
-      from->region != NULL && t->region != NULL &&
-      strcmp(from->region, t->region) == 0) {
-    fo = &p->obs->apps[from - p->opts.repo->apps];
+  if (from != NULL && from->valid &&
+      (fo = obs_of(p, (size_t)(from - p->opts.repo->apps))) != NULL) {
     fplan = kiln_arena_alloc(p->a, sizeof(*fplan));
     if (fplan == NULL ||
         (err = kiln_plan_app(from, p->opts.commit, fo, prev_of(p, from, fo),
@@ -291,14 +415,20 @@ static int gate_promotion(struct pass *p, size_t i, int64_t now)
 static void plan_all(void *data)
 {
   struct pass *p = data;
-  struct kiln_observation *obs = p->obs;
   int64_t now = (int64_t)time(NULL);
 
   for (size_t i = 0; i < p->result.n; i++) {
     struct kiln_pass_app *app = &p->result.apps[i];
-    const struct kiln_observed_app *o = &obs->apps[p->obs_index[i]];
-    int e = kiln_plan_app(app->spec, p->opts.commit, o,
-                          prev_of(p, app->spec, o), p->a, &app->plan);
+    const struct kiln_observed_app *o = obs_of(p, p->obs_index[i]);
+    int e;
+    if (o == NULL) {
+      size_t l = p->loc_of[p->obs_index[i]];
+      plan_unobserved(app, l != SIZE_MAX ? p->looks[l].why
+                                         : "no AWS client for its location");
+      continue;
+    }
+    e = kiln_plan_app(app->spec, p->opts.commit, o, prev_of(p, app->spec, o),
+                      p->a, &app->plan);
     if (e == 0 && app->spec->promote.from != NULL)
       e = gate_promotion(p, i, now);
     if (e != 0) {
@@ -311,10 +441,11 @@ static void plan_all(void *data)
   p->pending = 1;
   for (size_t i = 0; i < p->result.n; i++) {
     struct kiln_pass_app *app = &p->result.apps[i];
-    const struct kiln_observed_app *o = &obs->apps[p->obs_index[i]];
+    size_t r = p->obs_index[i];
+    const struct kiln_observed_app *o = obs_of(p, r);
     struct step *s;
     int e;
-    if (!p->opts.apply || !app->plan.mutates)
+    if (!p->opts.apply || !app->plan.mutates || o == NULL)
       continue;
     if (p->opts.gate != NULL &&
         !p->opts.gate(p->opts.gate_arg, app->spec->name)) {
@@ -343,8 +474,11 @@ static void plan_all(void *data)
     s->obs = o;
     app->executed = true;
     p->pending++;
-    e = kiln_execute_start(p->opts.client, app->spec, p->opts.commit,
-                           &app->plan, o, p->opts.bakes, p->a, step_done, s);
+    e = kiln_execute_start(client_of(p, r),
+                           p->home_of[r] != SIZE_MAX ? client_of(p, p->home_of[r])
+                                                     : NULL,
+                           app->spec, p->opts.commit, &app->plan, o,
+                           p->opts.bakes, p->a, step_done, s);
     if (e != 0) {
       p->pending--;
       app->exec_err = e;
@@ -359,15 +493,27 @@ static void plan_all(void *data)
     p->cb(0, &p->result, p->data);
 }
 
+/* The location of target s among the pass's, or SIZE_MAX. */
+static size_t location_of(const struct kiln_pass_options *o,
+                          const struct kiln_app_spec *s)
+{
+  for (size_t l = 0; l < o->n_locations; l++)
+    if (kiln_str_eq(o->locations[l].region, s->region) &&
+        kiln_str_eq(o->locations[l].role_arn, s->role_arn))
+      return l;
+  return SIZE_MAX;
+}
+
 int kiln_pass_start(const struct kiln_pass_options *opts,
                     struct kiln_arena *arena, kiln_pass_cb *cb, void *data)
 {
   struct pass *p = kiln_arena_alloc(arena, sizeof(*p));
   const struct kiln_spec_repo *r = opts->repo;
-  const char *region = kiln_aws_client_region(opts->client);
+  size_t started = 0;
 
   if (p == NULL)
     return KILN_ENOMEM;
+  memset(p, 0, sizeof(*p));
   p->opts = *opts;
   p->a = arena;
   p->cb = cb;
@@ -375,22 +521,42 @@ int kiln_pass_start(const struct kiln_pass_options *opts,
   p->result.apps =
       kiln_arena_alloc(arena, (r->n_apps + 1) * sizeof(*p->result.apps));
   p->obs_index = kiln_arena_alloc(arena, (r->n_apps + 1) * sizeof(size_t));
-  if (p->result.apps == NULL || p->obs_index == NULL)
+  p->loc_of = kiln_arena_alloc(arena, (r->n_apps + 1) * sizeof(size_t));
+  p->home_of = kiln_arena_alloc(arena, (r->n_apps + 1) * sizeof(size_t));
+  p->looks = kiln_arena_alloc(arena, (opts->n_locations + 1) * sizeof(*p->looks));
+  if (p->result.apps == NULL || p->obs_index == NULL || p->loc_of == NULL ||
+      p->home_of == NULL || p->looks == NULL)
     return KILN_ENOMEM;
   for (size_t i = 0; i < r->n_apps; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
-    if (!kiln_spec_selects(s, opts->only_app, opts->only_env))
-      continue;
-    /* An invalid app has no trustworthy region: it is reported by the
-     * caller, once, not per region. */
-    if (!s->valid || s->region == NULL || strcmp(s->region, region) != 0)
-      continue;
-    /* Another account's environment is planned by the caller, without
-     * AWS: this client holds Kiln's own credentials. */
-    if (s->role_arn != NULL)
+    p->home_of[i] = SIZE_MAX;
+    p->loc_of[i] = s->valid && s->region != NULL ? location_of(opts, s)
+                                                  : SIZE_MAX;
+    /* An invalid app has no trustworthy location: it is reported by the
+     * caller, without AWS. */
+    if (!s->valid || !kiln_spec_selects(s, opts->only_app, opts->only_env))
       continue;
     p->obs_index[p->result.n] = i;
     p->result.apps[p->result.n++].spec = s;
   }
-  return kiln_observe_start(opts->client, r, opts->bakes, arena, observed, p);
+  p->looking = opts->n_locations;
+  for (size_t l = 0; l < opts->n_locations; l++) {
+    int err;
+    p->looks[l] = (struct look){.p = p, .loc = l};
+    err = kiln_observe_start(opts->locations[l].client,
+                             opts->locations[l].role_arn, r, opts->bakes, arena,
+                             observed, &p->looks[l]);
+    if (err != 0 && started == 0 && l + 1 == opts->n_locations)
+      return err; /* nothing started: out of memory */
+    if (err != 0) {
+      /* The observations under way answer for this one. */
+      p->looks[l].err = err;
+      p->looks[l].why = "cannot observe AWS: out of memory";
+      if (--p->looking == 0)
+        observed_all(p); /* from a start: only when others ran already */
+    } else {
+      started++;
+    }
+  }
+  return 0;
 }

@@ -4,6 +4,7 @@
 #include "kiln/plan.h"
 #include "kiln/arena.h"
 #include "kiln/error.h"
+#include "kiln/str.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -92,6 +93,88 @@ static void fail_release(struct planner *p, const char *message)
 
 /* ---- image --------------------------------------------------------- */
 
+/* The account of an IAM role ARN (arn:aws:iam::ACCOUNT:role/...). */
+static const char *role_account(struct planner *p, const char *arn)
+{
+  const char *at = arn;
+  for (int i = 0; i < 4 && at != NULL; i++)
+    if ((at = strchr(at, ':')) != NULL)
+      at++;
+  return at != NULL ? kiln_arena_printf(p->a, "%.*s", (int)strcspn(at, ":"), at)
+                    : NULL;
+}
+
+/* An image baked elsewhere: a copy of the home's AMI, taken once the home
+ * has one. */
+static void stage_copy(struct planner *p, const char *short_digest)
+{
+  const struct kiln_observed_app *o = p->obs;
+  const struct kiln_app_spec *s = p->spec;
+  const char *home = o->home_region != NULL ? o->home_region : "?";
+
+  if (o->image_ami != NULL) {
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_WAIT_BAKE,
+               .ami_id = o->image_ami,
+               .reason = kiln_arena_printf(
+                   p->a, "copying image %s from %s: AMI %s is not available "
+                         "yet",
+                   short_digest, home, o->image_ami)});
+    return;
+  }
+  drift(p, "image.digest", short_digest, "(no AMI here)", KILN_CAUSE_COMMIT);
+  if (o->image_failed >= KILN_COPY_ATTEMPTS) {
+    fail_release(p, kiln_arena_printf(
+                        p->a,
+                        "%zu copies of image %s from %s failed here, the "
+                        "latest: %s; deregister the failed AMIs to let Kiln "
+                        "copy it again",
+                        o->image_failed, short_digest, home,
+                        o->image_failed_reason));
+    return;
+  }
+  if (o->home_error != NULL) {
+    fail(p, kiln_arena_printf(p->a, "cannot see the image's home in %s: %s",
+                              home, o->home_error));
+    return;
+  }
+  if (o->home_ami != NULL && !o->home_pending) {
+    bool other_account = s->role_arn != NULL &&
+                         !kiln_str_eq(s->role_arn, s->image.home_role_arn);
+    act(p, (struct kiln_action){
+               .type = KILN_ACTION_COPY_IMAGE,
+               .digest = p->out->digest,
+               .source_ami = o->home_ami,
+               .source_region = home,
+               .source_snapshots = o->home_snapshots,
+               .n_source_snapshots = o->home_n_snapshots,
+               .share_with =
+                   other_account ? role_account(p, s->role_arn) : NULL,
+               .copy_attempt = o->image_failed,
+               .reason = kiln_arena_printf(
+                   p->a, "copy image %s from %s (%s)%s%s", short_digest, home,
+                   o->home_ami,
+                   o->image_failed > 0 ? "; the last copy failed: " : "",
+                   o->image_failed > 0 ? o->image_failed_reason : "")});
+    return;
+  }
+  if (o->home_bake == KILN_BAKE_FAILED) {
+    fail_release(p, kiln_arena_printf(
+                        p->a, "bake of image %s failed in its home %s: %s",
+                        short_digest, home,
+                        o->home_bake_reason != NULL ? o->home_bake_reason
+                                                    : "?"));
+    return;
+  }
+  act(p, (struct kiln_action){
+             .type = KILN_ACTION_WAIT_BAKE,
+             .digest = p->out->digest,
+             .reason = kiln_arena_printf(
+                 p->a, "waiting for %s to bake image %s in %s",
+                 o->home_baker != NULL ? o->home_baker : "its home",
+                 short_digest, home)});
+}
+
 /* Returns the AMI to launch, or NULL when this pass stops at the image. */
 static const char *stage_image(struct planner *p)
 {
@@ -100,6 +183,10 @@ static const char *stage_image(struct planner *p)
 
   if (o->image_ami != NULL && !o->image_pending)
     return o->image_ami;
+  if (o->image_elsewhere) {
+    stage_copy(p, short_digest);
+    return NULL;
+  }
   p->out->bake_needed = o->image_ami == NULL;
   if (o->image_ami != NULL) {
     act(p, (struct kiln_action){
@@ -720,17 +807,6 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
                    "validate for the errors";
     return 0;
   }
-  if (spec->role_arn != NULL) {
-    /* Never with Kiln's own credentials: they are another account's. */
-    out->status = KILN_STATUS_ERROR;
-    out->message = kiln_arena_printf(
-        arena,
-        "environment %s is in the account of role %s: environments in other "
-        "accounts are not supported by this Kiln yet, and nothing is changed "
-        "there",
-        spec->env != NULL ? spec->env : spec->name, spec->role_arn);
-    return out->message != NULL ? 0 : KILN_ENOMEM;
-  }
   if (spec->image.parent_kind == KILN_PARENT_SSM) {
     if (obs->parent_ami == NULL) {
       out->status = KILN_STATUS_ERROR;
@@ -756,9 +832,19 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
     /* A bake that failed: no version, no refresh, yet a failed release. */
     out->release.state = KILN_RELEASE_FAILED;
     out->release.cause_kind = KILN_RELEASE_CAUSE_BAKE;
-    out->release.cause = kiln_arena_printf(
-        arena, "the image bake failed: %s",
-        obs->bake_reason != NULL ? obs->bake_reason : "?");
+    out->release.cause =
+        obs->image_elsewhere && obs->image_failed >= KILN_COPY_ATTEMPTS
+            ? kiln_arena_printf(arena, "the image copy failed: %s",
+                                obs->image_failed_reason)
+        : obs->image_elsewhere
+            ? kiln_arena_printf(arena, "the image bake failed in %s: %s",
+                                obs->home_region,
+                                obs->home_bake_reason != NULL
+                                    ? obs->home_bake_reason
+                                    : "?")
+            : kiln_arena_printf(arena, "the image bake failed: %s",
+                                obs->bake_reason != NULL ? obs->bake_reason
+                                                         : "?");
   }
 
   out->status = status_of(&p);
@@ -793,7 +879,8 @@ const char *kiln_plan_action_name(enum kiln_action_type t)
                                       "wait-refresh",
                                       "tag-group",
                                       "set-group-tags",
-                                      "set-template-tags"};
+                                      "set-template-tags",
+                                      "copy-image"};
   return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 

@@ -18,7 +18,8 @@ static const char *const app_keys[] = {
     "apiVersion",  "kind",    "name",  "region",  "version",      "image",
     "launchTemplate", "autoscaling", "rollout", "drift", "suspend",
     "environments", NULL};
-static const char *const image_keys[] = {"parent", "components", "build", NULL};
+static const char *const image_keys[] = {"parent", "components", "build",
+                                         "home", NULL};
 static const char *const component_keys[] = {"file", "arn", "parameters", NULL};
 static const char *const build_keys[] = {"instanceTypes", "instanceProfile",
                                          "subnet", "securityGroups", NULL};
@@ -129,11 +130,11 @@ static void parse_parent(struct pctx *c, const struct kiln_ynode *image,
     if ((why = kiln__check_imagebuilder_arn(s, "image", &arn_region, &rlen)) !=
         NULL)
       kiln__perr(c, n, "image.parent: invalid image ARN '%.200s': %s", s, why);
-    else if (!region_matches(arn_region, rlen, app->region))
+    else if (!region_matches(arn_region, rlen, app->image.home_region))
       kiln__perr(c, n,
-                 "image.parent: image ARN is in region %.*s but the app is in "
-                 "%s",
-                 rlen, arn_region, app->region);
+                 "image.parent: image ARN is in region %.*s but the image is "
+                 "baked in %s",
+                 rlen, arn_region, app->image.home_region);
   } else {
     kiln__perr(c, n,
                "image.parent: '%.100s' must be ssm:<parameter>, an AMI id "
@@ -292,10 +293,11 @@ static void parse_component(struct pctx *c, const struct kiln_ynode *n,
                                             &rlen)) != NULL)
       kiln__perr(c, kiln_ynode_get(n, "arn"),
                  "%s.arn: invalid component ARN '%.200s': %s", path, arn, why);
-    else if (!region_matches(arn_region, rlen, app->region))
+    else if (!region_matches(arn_region, rlen, app->image.home_region))
       kiln__perr(c, kiln_ynode_get(n, "arn"),
-                 "%s.arn: component ARN is in region %.*s but the app is in %s",
-                 path, rlen, arn_region, app->region);
+                 "%s.arn: component ARN is in region %.*s but the image is "
+                 "baked in %s",
+                 path, rlen, arn_region, app->image.home_region);
   }
   if (file != NULL) {
     out->document = kiln__read_ref(
@@ -341,6 +343,10 @@ static void parse_image(struct pctx *c, const struct kiln_ynode *root,
   if (!kiln__expect_map(c, image, "image"))
     return;
   kiln__check_keys(c, image, "image", image_keys);
+  if (c->home_region == NULL && kiln_ynode_get(image, "home") != NULL)
+    kiln__perr(c, kiln_ynode_get(image, "home"),
+               "image.home: only an app with environments bakes away from "
+               "its region; this app's image is baked in its own region");
   parse_parent(c, image, app);
 
   comps = kiln_ynode_get(image, "components");
@@ -851,6 +857,8 @@ void kiln__spec_parse_target(struct pctx *c, struct kiln_spec_repo *repo,
   app->version = get_checked(c, root, "version", "", true, kiln__check_version,
                              "version");
   app->tags = repo->defaults.tags;
+  app->image.home_region = c->home_region != NULL ? c->home_region : app->region;
+  app->image.home_role_arn = c->home_role_arn;
 
   parse_image(c, root, app, &repo->defaults);
   parse_launch_template(c, root, app);

@@ -131,7 +131,11 @@ int kiln_spec_image_digest(const struct kiln_app_spec *app,
                          json_object_new_string(resolved_parent != NULL
                                                     ? resolved_parent
                                                     : app->image.parent));
-  json_object_object_add(root, "region", nullable(app->region));
+  /* The home's region: every environment of the app shares one digest. */
+  json_object_object_add(root, "region",
+                         nullable(app->image.home_region != NULL
+                                      ? app->image.home_region
+                                      : app->region));
   json_object_object_add(root, "schema", json_object_new_string(DIGEST_SCHEMA));
   json_object_object_add(root, "version", json_object_new_string(app->version));
 

@@ -17,6 +17,7 @@
 
 #include "kiln/diag.h"
 #include "kiln/error.h"
+#include "kiln/str.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +34,7 @@ static const char *const merged_keys[] = {
     "rollout", "drift",  "suspend",        NULL};
 static const char *const promote_keys[] = {"from", "soakSeconds", NULL};
 static const char *const account_keys[] = {"roleArn", "externalId", NULL};
+static const char *const home_keys[] = {"region", "account", NULL};
 
 static bool listed(const char *key, const char *const *list)
 {
@@ -205,6 +207,92 @@ static void parse_promote(struct pctx *c, const struct kiln_ynode *env,
                 &t->promote.soak_seconds);
 }
 
+static const char *scalar_at(const struct kiln_ynode *map, const char *key)
+{
+  const struct kiln_ynode *n =
+      map != NULL && map->kind == KILN_YNODE_MAP ? kiln_ynode_get(map, key)
+                                                 : NULL;
+  return n != NULL && n->kind == KILN_YNODE_SCALAR ? n->str : NULL;
+}
+
+/* The image's home into c: image.home's region and account (Kiln's own
+ * when it names none), else the first environment's region (its own, the
+ * app's or kiln.yaml's) and account. */
+static void find_home(struct pctx *c, const struct kiln_spec_repo *repo,
+                      const struct kiln_ynode *root,
+                      const struct kiln_ynode *envs)
+{
+  const struct kiln_ynode *first = envs->vals[0];
+  const struct kiln_ynode *home = kiln_ynode_get(kiln_ynode_get(root, "image"),
+                                                 "home");
+  const char *region = scalar_at(first, "region");
+  const char *role = scalar_at(kiln_ynode_get(first, "account"), "roleArn");
+
+  if (region == NULL)
+    region = scalar_at(root, "region");
+  if (!kiln__is_null(home) && kiln__expect_map(c, home, "image.home")) {
+    const struct kiln_ynode *acct = kiln_ynode_get(home, "account");
+    kiln__check_keys(c, home, "image.home", home_keys);
+    if (kiln_ynode_get(home, "region") != NULL)
+      region = checked_str(c, home, "region", "image.home", false,
+                           kiln__check_region);
+    role = NULL;
+    if (!kiln__is_null(acct) &&
+        kiln__expect_map(c, acct, "image.home.account")) {
+      kiln__check_keys(c, acct, "image.home.account", account_keys);
+      role = checked_str(c, acct, "roleArn", "image.home.account", true,
+                         check_role_arn);
+    }
+  }
+  c->home_region = region != NULL ? kiln_arena_strdup(c->arena, region)
+                                  : repo->defaults.region;
+  c->home_role_arn = role != NULL ? kiln_arena_strdup(c->arena, role) : NULL;
+}
+
+/* Some environment must run where the image is baked, and one in Kiln's
+ * own account cannot take the image from another account's home (Kiln
+ * shares an AMI with an account it knows by its role's ARN). */
+static void check_home(struct pctx *c, struct kiln_spec_repo *repo,
+                       const struct kiln_ynode *root, size_t first, size_t n)
+{
+  const struct kiln_ynode *home = kiln_ynode_get(kiln_ynode_get(root, "image"),
+                                                 "home");
+  const char *region = c->home_region, *role = c->home_role_arn;
+  bool found = false;
+  size_t slots[MAX_ENVIRONMENTS];
+
+  if (region == NULL)
+    return; /* no region at all: reported as such */
+  slots[0] = first;
+  for (size_t i = 1; i < n; i++)
+    slots[i] = repo->n_apps - n + i;
+  for (size_t i = 0; i < n && !found; i++) {
+    const struct kiln_app_spec *t = &repo->apps[slots[i]];
+    found = kiln_str_eq(t->region, region) && kiln_str_eq(t->role_arn, role);
+    for (size_t j = 0; found && j < n; j++)
+      repo->apps[slots[j]].image.home_target = t->name;
+  }
+  if (!found)
+    kiln__perr(c, home != NULL ? home : root,
+               "image.home: no environment runs in %s%s%s; the image is "
+               "baked where one of the app's environments runs",
+               region, role != NULL ? " in the account of " : "",
+               role != NULL ? role : "");
+  for (size_t i = 0; i < n; i++) {
+    struct kiln_app_spec *t = &repo->apps[slots[i]];
+    if (role != NULL && t->role_arn == NULL) {
+      kiln__perr(c, home != NULL ? home : root,
+                 "environments.%s: runs in Kiln's own account but the "
+                 "image's home is in the account of %s; make the home an "
+                 "environment in Kiln's own account (image.home)",
+                 t->env, role);
+      t->valid = false;
+    }
+    if (!found)
+      t->valid = false;
+  }
+}
+
 /* The index of environment name in envs, or SIZE_MAX. */
 static size_t env_index(const struct kiln_ynode *envs, const char *name)
 {
@@ -352,6 +440,7 @@ int kiln__spec_parse_environments(struct pctx *c, struct kiln_spec_repo *repo,
     repo->apps[index].valid = false;
     return c->oom ? KILN_ENOMEM : 0;
   }
+  find_home(c, repo, root, envs);
   for (size_t i = 0; i < envs->n && err == 0; i++) {
     size_t slot = index;
     if (i > 0) {
@@ -361,7 +450,16 @@ int kiln__spec_parse_environments(struct pctx *c, struct kiln_spec_repo *repo,
     }
     err = parse_environment(c, repo, root, envs, i, slot, scratch);
   }
-  return err;
+  if (err == 0)
+    check_home(c, repo, root, index, envs->n);
+  return c->oom ? KILN_ENOMEM : err;
+}
+
+bool kiln_spec_image_at_home(const struct kiln_app_spec *s)
+{
+  return s->image.home_region == NULL ||
+         (kiln_str_eq(s->region, s->image.home_region) &&
+          kiln_str_eq(s->role_arn, s->image.home_role_arn));
 }
 
 bool kiln_spec_selects(const struct kiln_app_spec *s, const char *only_app,

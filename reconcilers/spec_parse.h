@@ -20,6 +20,10 @@ struct pctx {
   size_t errors;
   bool oom;
   bool repo_defaults_valid; /* false: skip checks that rely on kiln.yaml */
+  /* The image's home while an app's environments are parsed (NULL: the
+   * target's own region and account). */
+  const char *home_region;
+  const char *home_role_arn;
 };
 
 /* Why a file behind a symbolic link is refused, for every file the spec

@@ -49,9 +49,14 @@ struct kiln_ec2_image {
   const char *image_id;
   const char *name;
   const char *state; /* "pending", "available", "failed", ... */
+  const char *state_reason; /* stateReason's message (a failed copy) */
   const char *creation_date;
+  const char *owner_id;
   struct kiln_aws_tag *tags;
   size_t tag_count;
+  /* The EBS snapshots of its block device mappings. */
+  const char **snapshot_ids;
+  size_t snapshot_count;
 };
 
 struct kiln_ec2_images {
@@ -64,6 +69,50 @@ int kiln_ec2_describe_images(struct kiln_aws_client *client,
                              struct kiln_arena *arena,
                              struct kiln_ec2_images *out, kiln_aws_done_cb *cb,
                              void *data);
+
+/* ---- CopyImage ---- */
+
+/* Copies source_image_id of source_region into the client's region and
+ * account (the source shared with it when it is another account's). */
+struct kiln_ec2_copy_image_request {
+  const char *source_region;
+  const char *source_image_id;
+  const char *name;
+  const char *description;
+  const char *client_token; /* sent as is; NULL: none */
+  /* TagSpecification: tags of the new AMI and of its snapshots. */
+  struct kiln_ec2_tag_spec *tag_specs;
+  size_t tag_spec_count;
+};
+
+struct kiln_ec2_copied_image {
+  const char *image_id;
+};
+
+int kiln_ec2_copy_image(struct kiln_aws_client *client,
+                        const struct kiln_ec2_copy_image_request *req,
+                        struct kiln_arena *arena,
+                        struct kiln_ec2_copied_image *out, kiln_aws_done_cb *cb,
+                        void *data);
+
+/* ---- ModifyImageAttribute / ModifySnapshotAttribute ---- */
+
+/* Grants accounts launch permission on an AMI (LaunchPermission.Add), or
+ * create-volume permission on a snapshot (CreateVolumePermission.Add).
+ * Granting what is granted already is no error. */
+struct kiln_ec2_share_request {
+  const char *resource_id; /* ami-... or snap-... */
+  const char **account_ids;
+  size_t account_count;
+};
+
+/* No result: arena and out are not taken. */
+int kiln_ec2_share_image(struct kiln_aws_client *client,
+                         const struct kiln_ec2_share_request *req,
+                         kiln_aws_done_cb *cb, void *data);
+int kiln_ec2_share_snapshot(struct kiln_aws_client *client,
+                            const struct kiln_ec2_share_request *req,
+                            kiln_aws_done_cb *cb, void *data);
 
 /* ---- CreateTags ---- */
 

@@ -36,10 +36,13 @@ struct kiln_execute_result {
 typedef void kiln_execute_cb(int err, const struct kiln_execute_result *r,
                              void *data);
 
-/* Carries out plan->action for spec (whose observation is obs) at commit.
- * bakes records a bake Kiln starts. Returns 0 (cb will run),
- * KILN_EINVAL (nothing to do: no mutating action) or KILN_ENOMEM. */
+/* Carries out plan->action for spec (whose observation is obs) at commit,
+ * with client (the target's region and account). home_client is the image
+ * home's, for sharing an AMI with another account (COPY_IMAGE); NULL when
+ * there is none. bakes records a bake Kiln starts. Returns 0 (cb will
+ * run), KILN_EINVAL (nothing to do: no mutating action) or KILN_ENOMEM. */
 int kiln_execute_start(struct kiln_aws_client *client,
+                       struct kiln_aws_client *home_client,
                        const struct kiln_app_spec *spec, const char *commit,
                        const struct kiln_plan *plan,
                        const struct kiln_observed_app *obs,

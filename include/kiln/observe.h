@@ -28,6 +28,7 @@
 struct kiln_aws_client;
 struct kiln_arena;
 struct kiln_ec2_launch_template_data;
+struct kiln_ec2_images;
 
 /* Bakes Kiln started, by image digest: what lets a later pass follow a
  * bake in flight. Owned by the caller (the daemon or apply loop). */
@@ -55,14 +56,24 @@ struct kiln_observation {
   /* Set when AWS could not be observed at all: a sentence with the
    * action, the AWS error code and the request id. */
   const char *error;
+  /* Kiln's AMIs in the location (kiln_observation_find_image()). */
+  const struct kiln_ec2_images *images;
 };
+
+/* The AMI of digest among the observation's (available, else pending),
+ * and the failed copies of it, into out: for a target whose image is baked
+ * elsewhere, once the home's observation gives its digest. */
+void kiln_observation_find_image(const struct kiln_observation *obs,
+                                 const char *digest,
+                                 struct kiln_observed_app *out);
 
 typedef void kiln_observe_cb(int err, struct kiln_observation *obs, void *data);
 
-/* Observes the apps of repo whose region is the client's. Everything is
- * allocated in arena, which must outlive the callback's use of obs. bakes
- * may be NULL. Returns 0 (cb will run) or KILN_ENOMEM (it will not). */
-int kiln_observe_start(struct kiln_aws_client *client,
+/* Observes the apps of repo in the client's location: its region, and the
+ * account of role_arn (NULL: Kiln's own). Everything is allocated in arena,
+ * which must outlive the callback's use of obs. bakes may be NULL. Returns
+ * 0 (cb will run) or KILN_ENOMEM (it will not). */
+int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
                        const struct kiln_spec_repo *repo,
                        const struct kiln_bakes *bakes, struct kiln_arena *arena,
                        kiln_observe_cb *cb, void *data);

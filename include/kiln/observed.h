@@ -62,6 +62,25 @@ struct kiln_observed_app {
   /* The AMI tagged kiln:digest=<digest of the desired image>, or NULL. */
   const char *image_ami;
   bool image_pending; /* tagged AMI exists but is not yet available */
+  const char *const *image_snapshots; /* its snapshots, once available */
+  size_t image_n_snapshots;
+  /* Copies of it that failed here, and the latest one's reason. */
+  size_t image_failed;
+  const char *image_failed_reason;
+
+  /* The image is baked in another region or account (its home): the
+   * parent and digest above are the home's, and this location gets a copy
+   * of the home's AMI. */
+  bool image_elsewhere;
+  const char *home_region;
+  const char *home_ami; /* the home's AMI for the digest, or NULL */
+  bool home_pending;
+  enum kiln_bake_state home_bake;
+  const char *home_bake_reason;
+  const char *const *home_snapshots;
+  size_t home_n_snapshots;
+  const char *home_baker; /* the target that bakes it: "hello/staging" */
+  const char *home_error; /* the home could not be observed: why */
 
   /* The Image Builder bake for that digest, if any. */
   enum kiln_bake_state bake;

@@ -1,7 +1,12 @@
-/* One reconcile pass over the apps of one region: observe (batched), plan
- * each app (pure), and, when applying, take each app's one step in
- * parallel. Level-triggered: a pass keeps nothing from the previous one
- * except the bakes it started.
+/* One reconcile pass over the valid targets of a snapshot, in every
+ * location (region and account) they run in: observe each location
+ * (batched, all at once), plan each target (pure) on its own location's
+ * observation and, for an image baked elsewhere or a promotion, on its
+ * home's or its source's, and, when applying, take each target's one step
+ * in parallel with its location's client. A location that cannot be
+ * observed makes its targets errors with its reason; the others go on.
+ * Level-triggered: a pass keeps nothing from the previous one except the
+ * bakes it started.
  *
  * One step per app per pass, with one exception: a launch template step
  * that lands is followed at once by the group's step it leads to (create,
@@ -44,11 +49,21 @@ typedef int kiln_pass_prev_load_fn(void *arg, const char *const *commits,
  * and its step waits (the daemon's per-app backoff). */
 typedef bool kiln_pass_gate_fn(void *arg, const char *app);
 
-struct kiln_pass_options {
+/* Where targets run: a region of an account, with its client. */
+struct kiln_pass_location {
   struct kiln_aws_client *client;
+  const char *region;
+  const char *role_arn; /* the account's role; NULL: Kiln's own account */
+};
+
+struct kiln_pass_options {
+  /* Every location the selected targets, their images' homes and their
+   * promotions' sources run in (at least one). */
+  const struct kiln_pass_location *locations;
+  size_t n_locations;
   const struct kiln_spec_repo *repo;
   const char *commit;
-  const char *only_app;    /* NULL: every app of the client's region */
+  const char *only_app;    /* NULL: every valid app */
   const char *only_env;    /* NULL: every environment */
   bool apply;              /* false: observe and plan only */
   kiln_pass_prev_fn *prev; /* NULL: causes blamed on git */
@@ -77,9 +92,10 @@ struct kiln_pass_app {
 };
 
 struct kiln_pass_result {
-  struct kiln_pass_app *apps; /* apps of the region (and only_app) */
+  struct kiln_pass_app *apps; /* the valid selected targets, repo order */
   size_t n;
-  const char *error; /* AWS could not be observed: nothing was planned */
+  /* No location could be observed: nothing was planned. */
+  const char *error;
 };
 
 typedef void kiln_pass_cb(int err, struct kiln_pass_result *result, void *data);

@@ -65,7 +65,12 @@ enum kiln_action_type {
                                  group_tags), and kiln:commit */
   KILN_ACTION_LT_TAGS,        /* set the launch template resource's tags
                                  from git (the plan's lt_tags) */
+  KILN_ACTION_COPY_IMAGE,     /* copy the home's AMI here (sharing it with
+                                 this account first when it is another) */
 };
+
+/* Failed copies of one image to one location before Kiln stops trying. */
+#define KILN_COPY_ATTEMPTS 3
 
 struct kiln_action {
   enum kiln_action_type type;
@@ -82,6 +87,15 @@ struct kiln_action {
   /* BAKE: the AMI of an earlier bake of the same digest that was deleted
    * outside Kiln; it makes the bake's client token new. */
   const char *rebake_of;
+  /* COPY_IMAGE: the home's AMI, its region and snapshots; the account to
+   * share them with first (NULL: the home's own account); the failed
+   * copies so far (each attempt is a new copy). */
+  const char *source_ami;
+  const char *source_region;
+  const char *const *source_snapshots;
+  size_t n_source_snapshots;
+  const char *share_with;
+  size_t copy_attempt;
   const char *reason; /* one sentence for people */
 };
 

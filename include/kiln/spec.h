@@ -76,6 +76,14 @@ struct kiln_image_spec {
   struct kiln_component_spec *components;
   size_t n_components;
   struct kiln_build_spec build;
+  /* The image's home: where it is baked and its digest computed (an ssm:
+   * parent resolved). An app's own region; with environments, image.home
+   * or the first environment's region and account. A target elsewhere
+   * copies the home's AMI (kiln_spec_image_at_home()). */
+  const char *home_region;
+  const char *home_role_arn; /* NULL: Kiln's own account */
+  const char *home_target;   /* the environment that bakes it: "hello/staging"
+                                (NULL: the app itself) */
 };
 
 struct kiln_block_device {
@@ -184,6 +192,9 @@ static inline const char *kiln_spec_app_name(const struct kiln_app_spec *s)
 {
   return s->app != NULL ? s->app : s->name;
 }
+
+/* Is target s where its image is baked (same region and account)? */
+bool kiln_spec_image_at_home(const struct kiln_app_spec *s);
 
 /* Does target s belong to the selection (only_app: an app's name or a
  * target's "app/env"; only_env: an environment's name; NULL: any)? */

@@ -154,24 +154,6 @@ environments:
                for line in out.splitlines()[:-1]), out
 
 
-def test_another_accounts_environment_is_an_error_and_changes_nothing(fleet):
-    p = fleet.root / APP
-    p.write_text(p.read_text() + """
-environments:
-  staging: {}
-  prod:
-    account: {roleArn: "arn:aws:iam::210987654321:role/kiln-deploy", externalId: kiln}
-""")
-    git(fleet.root, "commit", "-qam", "prod in another account")
-    r = fleet.apply()
-    assert r.returncode == 1, r.stdout
-    rc, doc = fleet.plan()
-    prod = app_of(doc, "hello/prod")
-    assert prod["status"] == "error" and "other accounts are not supported" in prod["message"]
-    assert app_of(doc, "hello/staging")["status"] == "in-sync", doc
-    assert fleet.group("hello-prod") is None
-
-
 def test_the_daemon_serves_each_environment(fleet, tmp_path):
     import json
 

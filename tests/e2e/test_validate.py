@@ -93,7 +93,7 @@ VARIANTS = [
     ("bad-ssm", replace(APP, "ssm:/aws/service/", "ssm:/aws//service/"), APP, 12, "invalid SSM parameter"),
     ("bad-parent", replace(APP, "parent: ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64", "parent: ubuntu-latest"), APP, 12, "must be ssm:<parameter>"),
     ("bad-component-arn", replace(APP, "arn:aws:imagebuilder:us-east-1:aws:component/update-linux/x.x.x", "arn:aws:s3:::bucket/key"), APP, 18, "invalid component ARN"),
-    ("component-arn-region", replace(APP, "imagebuilder:us-east-1:aws", "imagebuilder:eu-west-1:aws"), APP, 18, "region eu-west-1 but the app is in us-east-1"),
+    ("component-arn-region", replace(APP, "imagebuilder:us-east-1:aws", "imagebuilder:eu-west-1:aws"), APP, 18, "region eu-west-1 but the image is baked in us-east-1"),
     ("component-arn-version", replace(APP, "update-linux/x.x.x", "update-linux/latest"), APP, 18, "semantic version"),
     ("file-and-arn", replace(APP, "    - file: components/app.yaml", "    - file: components/app.yaml\n      arn: arn:aws:imagebuilder:us-east-1:aws:component/x/1.0.0"), APP, 14, "both 'file' and 'arn'"),
     ("unknown-expansion", replace(APP, "hello-${version}.jar", "hello-${commit}.jar"), APP, 16, "unknown expansion"),

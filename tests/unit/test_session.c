@@ -95,7 +95,7 @@ static void pass_without_regions_answers_later(void **state)
      dir);
   commit("broken", head);
   assert_int_equal(kiln_session_open(&s, "test", dir, NULL, NULL, NULL), 0);
-  assert_int_equal(s.n_regions, 0);
+  assert_int_equal(s.n_locations, 0);
   kiln_arena_init(&a, 0);
   assert_int_equal(kiln_session_pass(&s, false, &a, answered, &calls), 0);
   assert_int_equal(calls, 0);
