@@ -107,12 +107,10 @@ int kiln_promote_judge(const struct kiln_app_spec *t,
   out->gated = true;
   if (from == NULL || fplan == NULL || fobs == NULL) {
     out->why = kiln_arena_printf(
-        a, "%s cannot be seen from here%s%s%s", t->promote.from,
-        from != NULL && from->region != NULL ? " (it is in " : "",
-        from != NULL && from->region != NULL ? from->region : "",
-        from != NULL && from->region != NULL
-            ? "; promotion across regions is not supported yet)"
-            : "");
+        a, "%s cannot be judged: %s", t->promote.from,
+        from == NULL || !from->valid
+            ? "it is not a valid environment at this commit"
+            : "its region and account could not be observed");
     return out->why != NULL ? 0 : KILN_ENOMEM;
   }
   return judge_source(t, tplan, fplan, fobs, now, a, out);

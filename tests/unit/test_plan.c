@@ -1302,7 +1302,8 @@ static void test_promotion_gate(void **state)
   assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, NULL, NULL, NULL,
                                       ended, &arena, &g),
                    0);
-  assert_string_equal(g.why, "staging cannot be seen from here");
+  assert_string_equal(g.why, "staging cannot be judged: it is not a valid "
+                             "environment at this commit");
 
   /* Already on the digest: nothing to gate (drift is corrected as ever). */
   dst.lt_default_digest = desired_digest;

@@ -326,6 +326,78 @@ static void test_environments_merge_over_the_app(void **state)
   unload(&l);
 }
 
+/* The image's home: the first environment's region and account, or
+ * image.home. Every environment shares the home's digest (the region in
+ * it is the home's); some environment must run at the home, and one in
+ * Kiln's own account cannot take its image from another account. */
+static void test_image_home_is_where_one_environment_runs(void **state)
+{
+  struct loaded l;
+  const struct kiln_app_spec *prod, *staging;
+  char da[65], db[65];
+  char text[8192];
+  (void)state;
+  snprintf(text, sizeof(text), "%s%s", app_yaml,
+           "environments:\n"
+           "  staging: {}\n"
+           "  prod:\n"
+           "    region: eu-west-1\n"
+           "    account: {roleArn: \"arn:aws:iam::210987654321:role/k\"}\n"
+           "    autoscaling: {subnets: [subnet-0fedcba9876543210]}\n");
+  load(&l, text, comp_yaml);
+  if (l.diags.n > 0)
+    dump(&l.diags);
+  assert_int_equal(l.diags.n, 0);
+  prod = kiln_spec_repo_find(l.repo, "hello/prod");
+  staging = kiln_spec_repo_find(l.repo, "hello/staging");
+  assert_true(prod->valid && staging->valid);
+  assert_string_equal(prod->image.home_region, "us-east-1");
+  assert_null(prod->image.home_role_arn);
+  assert_string_equal(prod->image.home_target, "hello/staging");
+  assert_true(kiln_spec_image_at_home(staging));
+  assert_false(kiln_spec_image_at_home(prod));
+  assert_int_equal(kiln_spec_image_digest(staging, NULL, da, NULL), 0);
+  assert_int_equal(kiln_spec_image_digest(prod, NULL, db, NULL), 0);
+  assert_string_equal(da, db);
+  unload(&l);
+
+  /* A home where no environment runs. */
+  snprintf(text, sizeof(text), "%s%s",
+           edit(app_yaml, "image:\n", "image:\n  home: {region: ap-south-1}\n"),
+           "environments: {staging: {}}\n");
+  load(&l, text, comp_yaml);
+  /* ...and a component ARN of another region than the home's. */
+  assert_int_equal(l.diags.n, 2);
+  assert_non_null(strstr(l.diags.items[0].message,
+                         "is in region us-east-1 but the image is baked in "
+                         "ap-south-1"));
+  assert_non_null(strstr(l.diags.items[1].message,
+                         "image.home: no environment runs in ap-south-1"));
+  assert_false(kiln_spec_repo_find(l.repo, "hello/staging")->valid);
+  unload(&l);
+
+  /* Kiln's own account cannot take the image from another account. */
+  snprintf(text, sizeof(text), "%s%s", app_yaml,
+           "environments:\n"
+           "  prod:\n"
+           "    account: {roleArn: \"arn:aws:iam::210987654321:role/k\"}\n"
+           "  staging: {}\n");
+  load(&l, text, comp_yaml);
+  assert_int_equal(l.diags.n, 1);
+  assert_non_null(strstr(l.diags.items[0].message,
+                         "environments.staging: runs in Kiln's own account"));
+  assert_false(kiln_spec_repo_find(l.repo, "hello/staging")->valid);
+  assert_true(kiln_spec_repo_find(l.repo, "hello/prod")->valid);
+  unload(&l);
+
+  /* image.home belongs to apps with environments. */
+  load(&l, edit(app_yaml, "image:\n", "image:\n  home: {region: us-east-1}\n"),
+       comp_yaml);
+  assert_int_equal(l.diags.n, 1);
+  assert_non_null(strstr(l.diags.items[0].message, "image.home: only an app"));
+  unload(&l);
+}
+
 static void test_all_errors_of_a_file_reported(void **state)
 {
   struct loaded l;
@@ -576,6 +648,7 @@ int main(void)
       cmocka_unit_test(test_broken_variants),
       cmocka_unit_test(test_rollout_gates_parse),
       cmocka_unit_test(test_environments_merge_over_the_app),
+      cmocka_unit_test(test_image_home_is_where_one_environment_runs),
       cmocka_unit_test(test_all_errors_of_a_file_reported),
       cmocka_unit_test(test_component_document_checked),
       cmocka_unit_test(test_invalid_defaults_invalidate_apps),
