@@ -53,7 +53,7 @@ static void finish(struct copy *c, int err, const struct kiln_aws_response *res,
   c->cb(err, &r, c->data);
 }
 
-static void on_copied(int err, const struct kiln_aws_response *res, void *data)
+static void on_tagged(int err, const struct kiln_aws_response *res, void *data)
 {
   struct copy *c = data;
   const struct kiln_action *a = &c->plan->action;
@@ -62,7 +62,34 @@ static void on_copied(int err, const struct kiln_aws_response *res, void *data)
                         c->a, "copying image %.12s from %s (%s) as AMI %s",
                         c->plan->digest, a->source_region, a->source_ami,
                         c->made.image_id)
-                  : NULL);
+                  : kiln_arena_printf(c->a, "tagging the copy %s: ",
+                                      c->made.image_id));
+}
+
+/* The copy carries its tags from the start (TagSpecification); tagging it
+ * once more by id makes sure of it where a copy was made without them (an
+ * API or emulator that ignores them): an untagged copy would be found by
+ * no pass, and copied again. */
+static void on_copied(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct copy *c = data;
+  size_t n_tags;
+  struct kiln_aws_tag *tags;
+  if (err != 0)
+    return finish(c, err, res, NULL);
+  tags = kiln__execute_tags(c->a, c->spec, c->commit, c->plan->digest, &n_tags);
+  if (tags == NULL)
+    return finish(c, KILN_ENOMEM, NULL, NULL);
+  err = kiln_ec2_create_tags(
+      c->client,
+      &(struct kiln_ec2_create_tags_request){
+          .resource_ids = &c->made.image_id,
+          .resource_id_count = 1,
+          .tags = tags,
+          .tag_count = n_tags},
+      on_tagged, c);
+  if (err != 0)
+    finish(c, err, NULL, NULL);
 }
 
 /* "kiln-<app>-<digest 16>[-<attempt>]": unique in the account and region
