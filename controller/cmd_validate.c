@@ -45,7 +45,12 @@ static void print_text(const char *dir, const char *commit,
   struct kiln_buf out;
   size_t valid = repo != NULL ? kiln_spec_repo_valid_apps(repo) : 0;
   size_t total = repo != NULL ? repo->n_apps : 0;
+  size_t apps = 0; /* an app's environments are targets of one app */
 
+  for (size_t i = 0; i < total; i++)
+    apps += repo->apps[i].env == NULL || i == 0 ||
+            strcmp(kiln_spec_app_name(&repo->apps[i]),
+                   kiln_spec_app_name(&repo->apps[i - 1])) != 0;
   kiln_buf_init(&out, 0);
   if (kiln_diags_format_text(diags, &out) == 0 && repo != NULL)
     kiln_diags_format_text_as(&repo->warnings, "warning", &out);
@@ -56,7 +61,10 @@ static void print_text(const char *dir, const char *commit,
     printf("%s at commit %.12s: ", dir, commit);
   else
     printf("%s: ", dir);
-  if (diags->n == 0)
+  if (diags->n == 0 && apps != total)
+    printf("valid (%zu app%s, %zu deployment targets)\n", apps,
+           apps == 1 ? "" : "s", total);
+  else if (diags->n == 0)
     printf("valid (%zu app%s)\n", total, total == 1 ? "" : "s");
   else
     printf("invalid: %zu error%s; %zu of %zu app%s valid\n",

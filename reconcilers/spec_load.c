@@ -4,6 +4,7 @@
 #include "kiln/buf.h"
 #include "kiln/diag.h"
 #include "kiln/error.h"
+#include "kiln/str.h"
 #include "kiln/spec.h"
 #include "kiln/tree.h"
 #include "kiln/utf8.h"
@@ -196,8 +197,9 @@ static int cmp_app(const void *a, const void *b)
   return c != 0 ? c : strcmp(x->dir, y->dir);
 }
 
-/* Two apps may not claim the same name, nor the same launch template or
- * group in one region: they would fight over it. Both are marked invalid.
+/* Two apps may not claim the same name, nor two targets the same launch
+ * template or group in one region of one account: they would fight over
+ * it. Both are marked invalid.
  * Sorted, so a fleet of thousands of apps costs n log n, not n^2. */
 enum conflict_kind { BY_NAME, BY_TEMPLATE, BY_GROUP };
 
@@ -210,7 +212,7 @@ static const char *conflict_key(const struct kiln_app_spec *a,
   case BY_GROUP:
     return a->autoscaling.name;
   default:
-    return a->name;
+    return kiln_spec_app_name(a); /* an app's environments share it */
   }
 }
 
@@ -223,6 +225,9 @@ static int cmp_by(const void *x, const void *y, enum conflict_kind k)
   if (k != BY_NAME)
     c = strcmp(a->region != NULL ? a->region : "",
                b->region != NULL ? b->region : "");
+  if (k != BY_NAME && c == 0)
+    c = strcmp(a->role_arn != NULL ? a->role_arn : "",
+               b->role_arn != NULL ? b->role_arn : "");
   if (c == 0)
     c = strcmp(ka != NULL ? ka : "", kb != NULL ? kb : "");
   return c != 0 ? c : strcmp(a->dir, b->dir);
@@ -282,8 +287,11 @@ static int check_conflicts(struct kiln_spec_repo *repo,
       const char *kb = conflict_key(b, (enum conflict_kind)k);
       if (ka == NULL || kb == NULL || strcmp(ka, kb) != 0)
         continue;
+      if (k == BY_NAME && strcmp(a->dir, b->dir) == 0)
+        continue; /* environments of one app */
       if (k != BY_NAME && (a->region == NULL || b->region == NULL ||
-                           strcmp(a->region, b->region) != 0))
+                           strcmp(a->region, b->region) != 0 ||
+                           !kiln_str_eq(a->role_arn, b->role_arn)))
         continue;
       err = report_conflict(diags, a, b, what[k], ka);
     }

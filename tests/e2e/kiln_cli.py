@@ -34,9 +34,17 @@ def git(root, *args):
                           capture_output=True, text=True, env=env).stdout.strip()
 
 
-def seeded_repo(emu, root):
+def without_environments(text):
+    """seed-repo's hello as one target (no environments): the shape most
+    tests use."""
+    cut = text.find("\n# Environments:")
+    return text if cut < 0 else text[:cut + 1]
+
+
+def seeded_repo(emu, root, environments=False):
     """A git repository at root made from seed-repo, its app pointed at the
-    subnets and security group of the emulator's default VPC."""
+    subnets and security group of the emulator's default VPC; hello without
+    its environments unless asked."""
     ec2 = emu.client("ec2")
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
     sg = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
@@ -45,6 +53,8 @@ def seeded_repo(emu, root):
     text = p.read_text()
     text = text.replace("subnet-0a1b2c3d4e5f60718, subnet-0f1e2d3c4b5a69788", ", ".join(subnets))
     text = text.replace("sg-0a1b2c3d4e5f60718", sg)
+    if not environments:
+        text = without_environments(text)
     p.write_text(text)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")

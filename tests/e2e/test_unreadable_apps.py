@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from kiln_cli import SEED_REPO, git, http, run_kiln
+from kiln_cli import SEED_REPO, git, http, run_kiln, without_environments
 from test_apply import fleet  # noqa: F401  (fixture)
 from test_daemon import Daemon, listening
 
@@ -22,6 +22,7 @@ LINK = "is a symbolic link that leads outside the repository or in a loop: such 
 def work(tmp_path):
     root = tmp_path / "repo"
     shutil.copytree(SEED_REPO, root)
+    (root / APP).write_text(without_environments((root / APP).read_text()))
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "seed")

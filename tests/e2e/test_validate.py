@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from kiln_cli import SEED_REPO, run_kiln
+from kiln_cli import SEED_REPO, run_kiln, without_environments
 
 APP = "apps/hello/app.yaml"
 COMP = "apps/hello/components/app.yaml"
@@ -142,13 +142,15 @@ VARIANTS = [
 def repo(tmp_path):
     root = tmp_path / "repo"
     shutil.copytree(SEED_REPO, root, symlinks=True)
+    app = root / "apps/hello/app.yaml"
+    app.write_text(without_environments(app.read_text()))
     return root
 
 
 def test_seed_repo_is_valid():
     r = run_kiln("validate", SEED_REPO)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "valid (1 app)" in r.stdout
+    assert "valid (1 app, 2 deployment targets)" in r.stdout
 
 
 def test_there_are_at_least_40_variants():
