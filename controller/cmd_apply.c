@@ -1,6 +1,7 @@
 /* kiln apply --repo SRC [--ref REF] [--app NAME] [--wait] [--timeout DUR]
  *            [--state-dir DIR] */
 #include "cli.h"
+#include "history_proofs.h"
 #include "step_retry.h"
 #include "session.h"
 
@@ -65,6 +66,7 @@ struct apply_run {
   size_t n_apps;
   struct kiln_history *history; /* NULL: not recorded */
   bool history_warned;
+  struct kiln_proofs proofs; /* promotion proofs from history */
 };
 
 static int find_index(struct apply_run *run, const char *name)
@@ -127,6 +129,20 @@ static void open_history(struct apply_run *run, const char *state_dir)
   run->history_warned = true;
 }
 
+/* The promotion proofs history holds now (after the last record), for
+ * the next pass's gates. */
+static void reload_proofs(struct apply_run *run)
+{
+  if (run->history == NULL)
+    return;
+  kiln_proofs_cleanup(&run->proofs);
+  run->s->proofs = NULL;
+  if (kiln_history_proofs_load(run->history, run->s->repo, &run->proofs) == 0)
+    run->s->proofs = &run->proofs;
+  else
+    kiln_proofs_cleanup(&run->proofs);
+}
+
 static void record_history(struct apply_run *run, struct kiln_session_result *r)
 {
   uv_timeval64_t tv;
@@ -139,6 +155,7 @@ static void record_history(struct apply_run *run, struct kiln_session_result *r)
             kiln_history_errmsg(run->history));
     run->history_warned = true;
   }
+  reload_proofs(run);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -341,6 +358,7 @@ int kiln_cmd_apply(int argc, char **argv)
     if (run.last != NULL) {
       printf("kiln apply: %s at commit %.12s\n", s.source.display, s.commit);
       open_history(&run, state_dir);
+      reload_proofs(&run);
       uv_timer_init(&s.loop, &run.timer);
       run.timer.data = &run;
       run.start_ms = uv_now(&s.loop);
@@ -350,6 +368,7 @@ int kiln_cmd_apply(int argc, char **argv)
   }
   kiln_session_close(&s);
   kiln_history_close(run.history);
+  kiln_proofs_cleanup(&run.proofs);
   for (size_t i = 0; run.last != NULL && i < run.n_apps; i++)
     free(run.last[i]);
   free(run.last);

@@ -1,11 +1,14 @@
 /* kiln plan --repo SRC [--ref REF] [--app NAME] [--format text|json] */
 #include "cli.h"
+#include "history_proofs.h"
 #include "session.h"
 
 #include "kiln/json_text.h"
 #include "kiln/arena.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/history.h"
+#include "kiln/paths.h"
 #include "kiln/report.h"
 
 #include <getopt.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char usage[] =
@@ -95,6 +99,26 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
   uv_stop(&s->loop);
 }
 
+/* The promotion proofs apply and run recorded in the state directory
+ * ($KILN_STATE_DIR...), for plan's gates to judge as theirs do. Read only:
+ * with no history there, gates judge from AWS alone. */
+static void recorded_proofs(struct kiln_session *s, struct kiln_proofs *out)
+{
+  struct kiln_history *h = NULL;
+  char dir[1024], path[1100], why[256];
+  struct stat st;
+
+  if (kiln_paths_default_dir(KILN_PATHS_STATE, dir, sizeof(dir)) != 0)
+    return;
+  snprintf(path, sizeof(path), "%s/history.db", dir);
+  if (stat(path, &st) != 0 ||
+      kiln_history_open(dir, &h, why, sizeof(why)) != 0)
+    return;
+  if (kiln_history_proofs_load(h, s->repo, out) == 0)
+    s->proofs = out;
+  kiln_history_close(h);
+}
+
 int kiln_cmd_plan(int argc, char **argv)
 {
   static const struct option opts[] = {{"repo", required_argument, NULL, 'R'},
@@ -108,6 +132,7 @@ int kiln_cmd_plan(int argc, char **argv)
   const char *src = NULL, *ref = NULL, *app = NULL, *env = NULL;
   struct kiln_session s;
   struct kiln_arena arena;
+  struct kiln_proofs proofs = {0};
   int c;
 
   optind = 1;
@@ -143,10 +168,13 @@ int kiln_cmd_plan(int argc, char **argv)
     return kiln_cli_usage_error("plan", "--repo SRC is required");
 
   kiln_arena_init(&arena, 0);
-  if (kiln_session_open(&s, "plan", src, ref, app, env) == 0 &&
-      kiln_session_pass(&s, false, &arena, planned, &run) == 0)
-    uv_run(&s.loop, UV_RUN_DEFAULT);
+  if (kiln_session_open(&s, "plan", src, ref, app, env) == 0) {
+    recorded_proofs(&s, &proofs);
+    if (kiln_session_pass(&s, false, &arena, planned, &run) == 0)
+      uv_run(&s.loop, UV_RUN_DEFAULT);
+  }
   kiln_session_close(&s);
+  kiln_proofs_cleanup(&proofs);
   kiln_arena_cleanup(&arena);
   return run.rc;
 }

@@ -15,6 +15,7 @@
 
 #include "kiln/error.h"
 #include "kiln/history.h"
+#include "history_proofs.h"
 #include "kiln/http_server.h"
 
 #include <stdio.h>
@@ -203,11 +204,27 @@ static void count_pass(struct kiln__daemon *d, bool failed)
   st->cpu_seconds_sum += st->last_cpu_seconds;
 }
 
-static void history_written(int err, const char *why, void *data)
+/* The gates of the next passes judge by the proofs read with the record
+ * just written. */
+static void take_proofs(struct kiln__daemon *d, struct kiln_proofs *proofs)
+{
+  if (proofs == NULL)
+    return;
+  if (d->proofs != NULL) {
+    kiln_proofs_cleanup(d->proofs);
+    free(d->proofs);
+  }
+  d->proofs = proofs;
+  d->s.proofs = proofs;
+}
+
+static void history_written(int err, const char *why,
+                            struct kiln_proofs *proofs, void *data)
 {
   struct pass_run *run = data;
   if (err != 0)
     kiln_log("warn", NULL, run->result.commit, "history not recorded: %s", why);
+  take_proofs(run->d, proofs);
   pass_run_free(run);
 }
 
@@ -218,7 +235,8 @@ static void record(struct kiln__daemon *d, struct pass_run *run)
   if (d->history == NULL || uv_gettimeofday(&now) != 0 ||
       kiln_history_writer_submit(
           &d->writer, run->result.commit, run->result.apps, run->result.n,
-          now.tv_sec * 1000 + now.tv_usec / 1000, history_written, run) != 0)
+          now.tv_sec * 1000 + now.tv_usec / 1000, run->result.repo,
+          history_written, run) != 0)
     pass_run_free(run);
 }
 
@@ -289,12 +307,33 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
   schedule_pass(d, next);
 }
 
+/* Before any record is written, the proofs a restart left in history:
+ * read once on the loop (a few indexed queries), so that no gate judges
+ * without them. */
+static void first_proofs(struct kiln__daemon *d)
+{
+  struct kiln_proofs *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return;
+  if (kiln_history_proofs_load(d->history_reader, d->s.repo, p) != 0) {
+    kiln_log("warn", NULL, d->s.commit,
+             "promotion proofs not read from history: %s",
+             kiln_history_errmsg(d->history_reader));
+    kiln_proofs_cleanup(p);
+    free(p);
+    return;
+  }
+  take_proofs(d, p);
+}
+
 static void start_pass(struct kiln__daemon *d)
 {
   struct pass_run *run;
 
   if (d->passing || d->stopping || d->s.repo == NULL)
     return;
+  if (d->proofs == NULL && d->history_reader != NULL)
+    first_proofs(d);
   run = pass_run_new(d);
   if (run == NULL) {
     kiln_log("error", NULL, d->s.commit, "cannot start a pass: out of memory");
@@ -495,6 +534,10 @@ done:
   kiln_session_close(&d->s);
   kiln_history_close(d->history);
   kiln_history_close(d->history_reader);
+  if (d->proofs != NULL) {
+    kiln_proofs_cleanup(d->proofs);
+    free(d->proofs);
+  }
   kiln_webhook_secret_cleanup(&d->secret);
   kiln_status_cleanup(&d->status);
   kiln_step_retry_cleanup(&d->retry);

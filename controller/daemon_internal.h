@@ -68,6 +68,9 @@ struct kiln__daemon {
   struct kiln_status status;
   struct kiln_history *history;        /* written on the pool; NULL: off */
   struct kiln_history *history_reader; /* read by the API on the loop */
+  /* Promotion proofs, read with each history record (the first pass's
+   * from history_reader, once): what the session's gates judge by. */
+  struct kiln_proofs *proofs;
   struct kiln_history_writer writer;
   struct kiln_http_server *http;
   struct kiln_webhook_secret secret;

@@ -974,6 +974,18 @@ static int learn(struct kiln_history *h, int64_t id,
   return kiln_history_release_update(h, id, &u);
 }
 
+/* When a release that succeeded became healthy: when AWS says it did (its
+ * refresh's end), which a pass sees a little later; never before it
+ * started nor after now. */
+static int64_t healthy_at_ms(const struct kiln_plan *p, int64_t started_ms,
+                             int64_t now_ms)
+{
+  int64_t at = p->release.healthy_since_s * 1000;
+  if (p->release.state != KILN_RELEASE_HEALTHY || at <= 0 || at > now_ms)
+    return now_ms;
+  return at < started_ms ? started_ms : at;
+}
+
 static int record_release(struct kiln_history *h, const char *commit,
                           const struct kiln_pass_app *pa, int64_t now_ms,
                           struct kiln_arena *a)
@@ -1016,7 +1028,7 @@ static int record_release(struct kiln_history *h, const char *commit,
         same ? NULL
              : kiln_arena_printf(a, "commit %.12s is in sync without it",
                                  commit),
-        now_ms);
+        same ? healthy_at_ms(p, latest.started_at_ms, now_ms) : now_ms);
   case KILN_STATUS_ERROR:
   case KILN_STATUS_FAILED:
   case KILN_STATUS_DEGRADED:

@@ -1,4 +1,5 @@
 #include "history_writer.h"
+#include "history_proofs.h"
 
 #include "kiln/error.h"
 #include "kiln/history.h"
@@ -15,6 +16,8 @@ struct kiln_history_job {
   const struct kiln_pass_app *apps;
   size_t n;
   int64_t now_ms;
+  const struct kiln_spec_repo *proofs_for;
+  struct kiln_proofs *proofs;
   kiln_history_written_cb *done;
   void *data;
   int err;
@@ -37,6 +40,12 @@ static void write_work(uv_work_t *req)
       kiln_history_record_pass(j->w->h, j->commit, j->apps, j->n, j->now_ms);
   if (j->err != 0)
     snprintf(j->why, sizeof(j->why), "%s", kiln_history_errmsg(j->w->h));
+  if (j->proofs_for != NULL && (j->proofs = calloc(1, sizeof(*j->proofs))) &&
+      kiln_history_proofs_load(j->w->h, j->proofs_for, j->proofs) != 0) {
+    kiln_proofs_cleanup(j->proofs);
+    free(j->proofs);
+    j->proofs = NULL;
+  }
 }
 
 static void next(struct kiln_history_writer *w);
@@ -52,7 +61,7 @@ static void write_done(uv_work_t *req, int status)
   }
   j->err != 0 ? w->failed++ : w->written++;
   w->busy = false;
-  j->done(j->err, j->why, j->data);
+  j->done(j->err, j->why, j->proofs, j->data);
   free(j);
   next(w);
 }
@@ -75,7 +84,7 @@ static void next(struct kiln_history_writer *w)
     snprintf(j->why, sizeof(j->why), "cannot queue the write");
     w->busy = false;
     w->failed++;
-    j->done(j->err, j->why, j->data);
+    j->done(j->err, j->why, NULL, j->data);
     free(j);
     next(w);
   }
@@ -84,8 +93,9 @@ static void next(struct kiln_history_writer *w)
 int kiln_history_writer_submit(struct kiln_history_writer *w,
                                const char *commit,
                                const struct kiln_pass_app *apps, size_t n,
-                               int64_t now_ms, kiln_history_written_cb *done,
-                               void *data)
+                               int64_t now_ms,
+                               const struct kiln_spec_repo *proofs_for,
+                               kiln_history_written_cb *done, void *data)
 {
   struct kiln_history_job *j = calloc(1, sizeof(*j));
 
@@ -96,6 +106,7 @@ int kiln_history_writer_submit(struct kiln_history_writer *w,
                                  .apps = apps,
                                  .n = n,
                                  .now_ms = now_ms,
+                                 .proofs_for = proofs_for,
                                  .done = done,
                                  .data = data};
   if (w->tail != NULL)

@@ -17,8 +17,14 @@
 struct kiln_history;
 struct kiln_pass_app;
 
-/* The record was written (err 0) or not (err, why says why). Loop thread. */
-typedef void kiln_history_written_cb(int err, const char *why, void *data);
+struct kiln_proofs;
+struct kiln_spec_repo;
+
+/* The record was written (err 0) or not (err, why says why). proofs: the
+ * promotion proofs read after it, when asked for and read (the callee
+ * takes them: kiln_proofs_cleanup() and free()), else NULL. Loop thread. */
+typedef void kiln_history_written_cb(int err, const char *why,
+                                     struct kiln_proofs *proofs, void *data);
 
 struct kiln_history_job;
 
@@ -33,14 +39,17 @@ struct kiln_history_writer {
 void kiln_history_writer_init(struct kiln_history_writer *w, uv_loop_t *loop,
                               struct kiln_history *h);
 
-/* Queues the record of a pass at commit over apps[0..n), at now_ms. done
- * always runs later on the loop. Returns 0 or KILN_ENOMEM (done never
+/* Queues the record of a pass at commit over apps[0..n), at now_ms, and
+ * then (proofs_for not NULL: a snapshot the caller keeps alive until done)
+ * the read of that snapshot's promotion proofs, with the record in them.
+ * done always runs later on the loop. Returns 0 or KILN_ENOMEM (done never
  * runs). */
 int kiln_history_writer_submit(struct kiln_history_writer *w,
                                const char *commit,
                                const struct kiln_pass_app *apps, size_t n,
-                               int64_t now_ms, kiln_history_written_cb *done,
-                               void *data);
+                               int64_t now_ms,
+                               const struct kiln_spec_repo *proofs_for,
+                               kiln_history_written_cb *done, void *data);
 
 /* Records queued or in flight. */
 bool kiln_history_writer_busy(const struct kiln_history_writer *w);

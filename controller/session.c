@@ -4,6 +4,7 @@
 #include "kiln/aws_client.h"
 #include "kiln/aws_credentials.h"
 #include "kiln/http.h"
+#include "kiln/proofs.h"
 #include "kiln/str.h"
 #include "kiln/error.h"
 #include "kiln/tree_git.h"
@@ -384,6 +385,15 @@ static const struct kiln_app_spec *prev_spec(void *arg, const char *commit,
   return kiln_prev_specs_find(&s->prevs, commit, app, known);
 }
 
+/* History's proof for a gate (pass.h's proof): the session's current
+ * proofs, read at the moment the gate is judged. */
+static const struct kiln_proof *proof_of(void *arg, const char *target,
+                                         const char *digest)
+{
+  const struct kiln_session *s = arg;
+  return kiln_proofs_find(s->proofs, target, digest);
+}
+
 /* Reads the older commits a region's pass misses, on the thread pool. */
 static int prev_load(void *arg, const char *const *commits,
                      const char *const *apps, size_t n,
@@ -507,6 +517,8 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
           .bakes = &s->bakes,
           .gate = s->gate,
           .gate_arg = s->gate_arg,
+          .proof = proof_of,
+          .proof_arg = s,
       },
       arena, pass_done, m);
   if (err != 0)

@@ -59,6 +59,9 @@ struct kiln_session {
   struct kiln_prev_specs prevs;
   /* Answers a pass that has no region to ask, on a later loop turn. */
   uv_timer_t answer_timer;
+  /* Optional: history's proofs for promotion gates (owned by the caller,
+   * replaced between passes; read when a pass judges its gates). */
+  const struct kiln_proofs *proofs;
   /* Optional: may an app take a step now? (the daemon's backoff) */
   kiln_pass_gate_fn *gate;
   void *gate_arg;

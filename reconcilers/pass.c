@@ -404,7 +404,12 @@ static int gate_promotion(struct pass *p, size_t i, int64_t now)
                              p->a, fplan)) != 0)
       return KILN_ENOMEM;
   }
-  err = kiln_promote_judge(t, &app->plan, o, from, fplan, fo, now, p->a, &g);
+  err = kiln_promote_judge(
+      t, &app->plan, o, from, fplan, fo,
+      p->opts.proof != NULL ? p->opts.proof(p->opts.proof_arg, name,
+                                             app->plan.digest)
+                            : NULL,
+      now, p->a, &g);
   if (err == 0)
     kiln_promote_hold(&app->plan, &g, p->a);
   return err;

@@ -4,6 +4,7 @@
 #include "kiln/error.h"
 #include "kiln/observed.h"
 #include "kiln/plan.h"
+#include "kiln/proofs.h"
 #include "kiln/release.h"
 #include "kiln/spec.h"
 
@@ -29,42 +30,61 @@ static bool moves_to_digest(const struct kiln_plan *p,
           strcmp(o->lt_default_digest, p->digest) != 0);
 }
 
-/* Since when the source's healthy release has run: the end of the refresh
- * that rolled it out, else when its version was made (a group created on
- * it). 0: not known. */
-static int64_t healthy_since(const struct kiln_observed_app *f)
+/* The source moved on from the digest (or never ran it): history alone
+ * can tell, and a gate it does not open stays closed until git changes. */
+static int judge_by_history(const struct kiln_app_spec *t,
+                            const struct kiln_plan *fplan,
+                            const struct kiln_proof *proof, int64_t now,
+                            struct kiln_arena *a, struct kiln_promotion *out)
 {
-  if (f->refresh == KILN_REFRESH_SUCCEEDED && f->refresh_end_s > 0 &&
-      f->refresh_version == f->lt_default_version)
-    return f->refresh_end_s;
-  return f->lt_default_created_s;
+  const char *from = t->promote.from, *v = t->version;
+  int64_t soak = t->promote.soak_seconds;
+
+  if (proof == NULL)
+    out->why = kiln_arena_printf(a, "%s has never run %s (it runs %.12s)", from,
+                                 v, fplan->digest);
+  else if (proof->failed)
+    out->why = kiln_arena_printf(a, "%s's release of %s failed: %s", from, v,
+                                 proof->reason != NULL ? proof->reason : "?");
+  else if (kiln_proof_healthy_s(proof, now) >= soak)
+    out->open = true;
+  else
+    out->why = kiln_arena_printf(
+        a, "%s ran %s healthy for only %s of %s before it moved on", from, v,
+        kiln_release_span(kiln_proof_healthy_s(proof, now), a),
+        kiln_release_span(soak, a));
+  return out->open || out->why != NULL ? 0 : KILN_ENOMEM;
 }
 
 static int judge_source(const struct kiln_app_spec *t,
                         const struct kiln_plan *tplan,
                         const struct kiln_plan *fplan,
-                        const struct kiln_observed_app *fobs, int64_t now,
+                        const struct kiln_observed_app *fobs,
+                        const struct kiln_proof *proof, int64_t now,
                         struct kiln_arena *a, struct kiln_promotion *out)
 {
   const char *from = t->promote.from, *v = t->version;
   const struct kiln_release *r = &fplan->release;
   int64_t since, soak = t->promote.soak_seconds;
+  bool runs_it = strcmp(fplan->digest, tplan->digest) == 0;
 
   if (fplan->status == KILN_STATUS_ERROR) {
     out->why = kiln_arena_printf(a, "%s cannot be judged: %s", from,
                                  fplan->message);
-  } else if (strcmp(fplan->digest, tplan->digest) != 0) {
-    out->why = kiln_arena_printf(
-        a, "%s does not run %s (its image differs: %.12s, not %.12s)", from, v,
-        fplan->digest, tplan->digest);
-  } else if (r->state == KILN_RELEASE_FAILED ||
-             r->state == KILN_RELEASE_DEGRADED) {
+  } else if (runs_it && (r->state == KILN_RELEASE_FAILED ||
+                         r->state == KILN_RELEASE_DEGRADED)) {
     out->why = kiln_arena_printf(a, "%s's release of %s failed: %s", from, v,
                                  r->cause != NULL ? r->cause : "?");
+  } else if (proof != NULL && !proof->failed &&
+             kiln_proof_healthy_s(proof, now) >= soak) {
+    out->open = true; /* proved before, whatever it does now */
+    return 0;
+  } else if (!runs_it) {
+    return judge_by_history(t, fplan, proof, now, a, out);
   } else if (r->state == KILN_RELEASE_HEALTHY &&
              fobs->lt_default_digest != NULL &&
              strcmp(fobs->lt_default_digest, tplan->digest) == 0) {
-    since = healthy_since(fobs);
+    since = r->healthy_since_s;
     if (since > 0 && now - since >= soak) {
       out->open = true;
       return 0;
@@ -96,7 +116,8 @@ int kiln_promote_judge(const struct kiln_app_spec *t,
                        const struct kiln_observed_app *tobs,
                        const struct kiln_app_spec *from,
                        const struct kiln_plan *fplan,
-                       const struct kiln_observed_app *fobs, int64_t now,
+                       const struct kiln_observed_app *fobs,
+                       const struct kiln_proof *proof, int64_t now,
                        struct kiln_arena *a, struct kiln_promotion *out)
 {
   memset(out, 0, sizeof(*out));
@@ -113,7 +134,7 @@ int kiln_promote_judge(const struct kiln_app_spec *t,
             : "its region and account could not be observed");
     return out->why != NULL ? 0 : KILN_ENOMEM;
   }
-  return judge_source(t, tplan, fplan, fobs, now, a, out);
+  return judge_source(t, tplan, fplan, fobs, proof, now, a, out);
 }
 
 void kiln_promote_hold(struct kiln_plan *plan, const struct kiln_promotion *g,

@@ -192,6 +192,8 @@ int kiln_release_derive(const struct kiln_observed_app *o, int64_t version,
     if (group_on(o, version)) {
       out->state = KILN_RELEASE_HEALTHY;
       out->percent = 100;
+      out->healthy_since_s =
+          version == o->lt_default_version ? o->lt_default_created_s : 0;
     }
     return 0;
   }
@@ -211,6 +213,7 @@ int kiln_release_derive(const struct kiln_observed_app *o, int64_t version,
   } else if (kiln_observed_refresh_is(o, "Successful")) {
     out->state = KILN_RELEASE_HEALTHY;
     out->percent = 100;
+    out->healthy_since_s = o->refresh_end_s;
   } else if (kiln_observed_refresh_is(o, "RollbackInProgress")) {
     out->state = KILN_RELEASE_ROLLING_BACK;
     return explain_failure(o, alarms, a, out);

@@ -45,6 +45,13 @@ typedef int kiln_pass_prev_load_fn(void *arg, const char *const *commits,
                                    kiln_pass_prev_loaded_fn *done,
                                    void *done_data);
 
+/* History's proof of (target, digest) for a promotion gate, or NULL
+ * (kiln/proofs.h); read when the gate is judged, on the loop. */
+struct kiln_proof;
+typedef const struct kiln_proof *kiln_pass_proof_fn(void *arg,
+                                                   const char *target,
+                                                   const char *digest);
+
 /* May app take a step in this pass? false: it is planned and reported,
  * and its step waits (the daemon's per-app backoff). */
 typedef bool kiln_pass_gate_fn(void *arg, const char *app);
@@ -72,6 +79,8 @@ struct kiln_pass_options {
   struct kiln_bakes *bakes;
   kiln_pass_gate_fn *gate; /* NULL: every app may act */
   void *gate_arg;
+  kiln_pass_proof_fn *proof; /* NULL: gates judged from AWS alone */
+  void *proof_arg;
 };
 
 struct kiln_pass_app {

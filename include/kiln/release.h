@@ -78,6 +78,9 @@ struct kiln_release {
   const char *cause;
   int64_t failed_at_s;
   const char *status_reason; /* AWS's StatusReason of the refresh, or NULL */
+  /* healthy: since when, as AWS tells it: the end of the refresh that
+   * rolled it out, else when its version was made; 0: not known. */
+  int64_t healthy_since_s;
 };
 
 /* The release of launch template version (0: not settled yet) as the

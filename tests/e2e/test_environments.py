@@ -133,6 +133,39 @@ def test_a_failed_staging_release_blocks_its_promotion(fleet):
     assert group_ami(fleet, "hello-prod") == prod_ami
 
 
+def test_a_version_staging_proved_and_moved_on_from_is_promoted_by_history(fleet):
+    """Staging ran 0.2.0 healthy for the soak, then moved on to 0.3.0: AWS
+    no longer shows 0.2.0 anywhere, Kiln's history does. A version staging
+    never ran stays blocked, with why."""
+    from awsemu.testing import wait_until
+    with_environments(fleet, soak=2, prod_version="0.1.0")
+    assert fleet.apply().returncode == 0
+    fleet.edit('name: hello\nversion: "0.1.0"', 'name: hello\nversion: "0.2.0"', message="0.2.0")
+    set_prod(fleet, "0.2.0", soak=2)
+    assert fleet.apply("--env", "staging").returncode == 0
+    ami_020 = group_ami(fleet, "hello-staging")
+    wait_until(lambda: app_of(fleet.plan()[1], "hello/prod")["status"] != "waiting",
+               timeout=30, what="staging healthy on 0.2.0 for the soak")
+    # Staging moves on before prod is applied.
+    fleet.edit('name: hello\nversion: "0.2.0"', 'name: hello\nversion: "0.3.0"', message="0.3.0")
+    assert fleet.apply("--env", "staging").returncode == 0
+    assert group_ami(fleet, "hello-staging") != ami_020
+
+    rc, doc = fleet.plan()
+    prod = app_of(doc, "hello/prod")
+    assert prod["status"] == "pending", prod  # open: history proved 0.2.0
+    fleet.emu.reset_requests()
+    assert fleet.apply("--env", "prod").returncode == 0
+    assert "imagebuilder:CreateImage" not in fleet.emu.counts()
+    assert group_ami(fleet, "hello-prod") == ami_020
+
+    set_prod(fleet, "0.9.0", soak=2)
+    rc, doc = fleet.plan()
+    prod = app_of(doc, "hello/prod")
+    assert prod["status"] == "waiting", prod
+    assert "staging has never run 0.9.0" in prod["message"], prod
+
+
 def test_environments_are_validated_with_file_and_line(fleet):
     p = fleet.root / APP
     p.write_text(p.read_text() + """

@@ -12,7 +12,9 @@
 #include "kiln/arena.h"
 #include "kiln/diag.h"
 #include "kiln/plan.h"
+#include "kiln/history.h"
 #include "kiln/promote.h"
+#include "kiln/proofs.h"
 #include "kiln/spec.h"
 #include "mem_tree.h"
 
@@ -1269,12 +1271,12 @@ static void test_promotion_gate(void **state)
   assert_int_equal(fplan.release.state, KILN_RELEASE_HEALTHY);
 
   assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
-                                      &src, ended + 100, &arena, &g),
+                                      &src, NULL, ended + 100, &arena, &g),
                    0);
   assert_true(g.gated && !g.open && g.transient);
   assert_string_equal(g.why, "staging has run 1.0.0 healthy for 1m of 10m");
   assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
-                                      &src, ended + 600, &arena, &g),
+                                      &src, NULL, ended + 600, &arena, &g),
                    0);
   assert_true(g.open);
 
@@ -1282,7 +1284,7 @@ static void test_promotion_gate(void **state)
   fplan.release.state = KILN_RELEASE_FAILED;
   fplan.release.cause = "alarm hello-5xx in ALARM";
   assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
-                                      &src, ended + 9999, &arena, &g),
+                                      &src, NULL, ended + 9999, &arena, &g),
                    0);
   assert_false(g.open || g.transient);
   assert_string_equal(g.why, "staging's release of 1.0.0 failed: alarm "
@@ -1296,20 +1298,71 @@ static void test_promotion_gate(void **state)
   assert_int_equal(kiln_plan_app(&prod, COMMIT, &dst, NULL, &arena, &tplan), 0);
   fplan.digest[0] = 'f';
   assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
-                                      &src, ended, &arena, &g),
+                                      &src, NULL, ended, &arena, &g),
                    0);
-  assert_non_null(strstr(g.why, "staging does not run 1.0.0"));
+  assert_non_null(strstr(g.why, "staging has never run 1.0.0"));
+  assert_false(g.transient);
   assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, NULL, NULL, NULL,
-                                      ended, &arena, &g),
+                                      NULL, ended, &arena, &g),
                    0);
   assert_string_equal(g.why, "staging cannot be judged: it is not a valid "
                              "environment at this commit");
+
+  /* The source moved on: history proves what it ran before. It ran the
+   * digest healthy from the end of its release (1000) until another
+   * digest's release started (5000); a later failure is the last word. */
+  {
+    struct kiln_history_release rel[] = {
+        {.id = 2, .app = "hello/staging", .digest = "other", .started_at_ms =
+             5000000, .ended_at_ms = 5100000, .outcome =
+             KILN_HISTORY_SUCCEEDED},
+        {.id = 1, .app = "hello/staging", .digest = desired_digest,
+         .started_at_ms = 900000, .ended_at_ms = 1000000,
+         .outcome = KILN_HISTORY_SUCCEEDED},
+        {.id = 3, .app = "hello/staging", .digest = "bad", .started_at_ms =
+             6000000, .ended_at_ms = 6100000, .outcome = KILN_HISTORY_FAILED,
+         .reason = "alarm hello-5xx"},
+    };
+    struct kiln_proofs proofs;
+    const struct kiln_proof *pr;
+    assert_int_equal(kiln_proofs_build(&proofs, rel, 3), 0);
+    pr = kiln_proofs_find(&proofs, "hello/staging", desired_digest);
+    assert_non_null(pr);
+    assert_int_equal(pr->longest_run_s, 4000);
+    assert_int_equal(pr->running_since_s, 0);
+    assert_null(kiln_proofs_find(&proofs, "hello/prod", desired_digest));
+    /* "bad" failed (and was rolled back): "other" runs on. */
+    assert_int_equal(kiln_proof_healthy_s(
+                         kiln_proofs_find(&proofs, "hello/staging", "other"),
+                         6100 + 50),
+                     1050);
+    /* 4000 s proves a soak of 600, whatever the source runs now. */
+    assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
+                                        &src, pr, ended, &arena, &g),
+                     0);
+    assert_true(g.open);
+    prod.promote.soak_seconds = 7200;
+    assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
+                                        &src, pr, ended, &arena, &g),
+                     0);
+    assert_false(g.open || g.transient);
+    assert_non_null(strstr(g.why, "staging ran 1.0.0 healthy for only "));
+    prod.promote.soak_seconds = 600;
+    pr = kiln_proofs_find(&proofs, "hello/staging", "bad");
+    assert_true(pr->failed);
+    assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, &staging, &fplan,
+                                        &src, pr, ended, &arena, &g),
+                     0);
+    assert_string_equal(g.why,
+                        "staging's release of 1.0.0 failed: alarm hello-5xx");
+    kiln_proofs_cleanup(&proofs);
+  }
 
   /* Already on the digest: nothing to gate (drift is corrected as ever). */
   dst.lt_default_digest = desired_digest;
   assert_int_equal(kiln_plan_app(&prod, COMMIT, &dst, NULL, &arena, &tplan), 0);
   assert_int_equal(kiln_promote_judge(&prod, &tplan, &dst, NULL, NULL, NULL,
-                                      ended, &arena, &g),
+                                      NULL, ended, &arena, &g),
                    0);
   assert_true(g.open && !g.gated);
 }
