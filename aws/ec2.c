@@ -315,6 +315,9 @@ int kiln_ec2_copy_image(struct kiln_aws_client *client,
 static int parse_return(struct kiln__px *px, void *out,
                         const struct kiln_aws_response *res, const char **next);
 
+/* LaunchPermission.Add.N.UserId for an AMI; for a snapshot, the form
+ * every EC2 implementation takes: Attribute, OperationType and UserId.N
+ * (AWS takes CreateVolumePermission.Add.N.UserId too). */
 static int share_body(const struct kiln_ec2_share_request *r,
                       struct kiln__op_body *b, const char *action,
                       const char *id_member, const char *list)
@@ -323,9 +326,16 @@ static int share_body(const struct kiln_ec2_share_request *r,
   if (r->resource_id == NULL || r->account_count == 0)
     b->query.err = KILN_EINVAL;
   kiln__query_str(&b->query, r->resource_id, "%s", id_member);
+  if (list == NULL) {
+    kiln__query_str(&b->query, "createVolumePermission", "Attribute");
+    kiln__query_str(&b->query, "add", "OperationType");
+  }
   for (size_t i = 0; i < r->account_count; i++)
-    kiln__query_str(&b->query, r->account_ids[i], "%s.Add.%zu.UserId", list,
-                    i + 1);
+    if (list != NULL)
+      kiln__query_str(&b->query, r->account_ids[i], "%s.Add.%zu.UserId", list,
+                      i + 1);
+    else
+      kiln__query_str(&b->query, r->account_ids[i], "UserId.%zu", i + 1);
   return b->query.err;
 }
 
@@ -339,8 +349,7 @@ int kiln__ec2_share_image_body(const struct kiln_ec2_share_request *r,
 int kiln__ec2_share_snapshot_body(const struct kiln_ec2_share_request *r,
                                   struct kiln__op_body *b)
 {
-  return share_body(r, b, "ModifySnapshotAttribute", "SnapshotId",
-                    "CreateVolumePermission");
+  return share_body(r, b, "ModifySnapshotAttribute", "SnapshotId", NULL);
 }
 
 const struct kiln__op_desc kiln__ec2_share_image_desc = {
