@@ -11,9 +11,11 @@ import socket
 import threading
 import time
 import traceback
+import urllib.parse
 
-from . import activities, checks, protocol
+from . import accounts, activities, checks, protocol
 from .accounting import Accounting
+from .copies import Copies
 from .errors import ApiError
 from .faults import Faults, FaultSpecError
 from .health import HealthChecks
@@ -39,7 +41,8 @@ class CloseConnection(ConnectionAbortedError):
 
 class Emulator:
     def __init__(self, moto_app, bake_seconds=5.0, refresh_batch_seconds=None, seed=None,
-                 time_scale=1.0, check_instance_profiles=False, boot_seconds=0.0):
+                 time_scale=1.0, check_instance_profiles=False, boot_seconds=0.0,
+                 copy_seconds=5.0):
         self.moto_app = moto_app
         # AWS seconds per emulator second: every AWS duration the emulator
         # waits out (warmup, grace periods, boot) is divided by it.
@@ -55,6 +58,7 @@ class Emulator:
         self.imagebuilder = ImageBuilder(self, bake_seconds)
         self.refreshes = InstanceRefreshes(self, refresh_batch_seconds)
         self.health = HealthChecks(self)
+        self.copies = Copies(self, copy_seconds)
         self.pagination = Pagination(self)
         self.client_tokens = ClientTokens()
         self.lag = Lag()
@@ -91,6 +95,7 @@ class Emulator:
                 self.imagebuilder.tick(now)
                 self.refreshes.tick(now)
                 self.health.tick(now)
+                self.copies.tick(now)
             except Exception:
                 # A bug here must not stop time for every later bake and
                 # refresh; it is reported and the next tick tries again.
@@ -111,18 +116,19 @@ class Emulator:
             return self.moto_app(environ, start_response)
 
         reused = environ.get("awsemu.request_on_connection", 1) > 1
-        decision = self.faults.on_request(req.service, req.action, reused=reused)
+        decision = self.faults.on_request(req.service, req.action, reused=reused,
+                                          account=req.account_id, region=req.region)
         if decision.latency_s:
             time.sleep(decision.latency_s)  # the injected latency itself
         if decision.terminal == "reset":
-            self.accounting.record(req.service, req.action, 0, fault="reset")
+            self._record(req, 0, fault="reset")
             _reset_connection(environ)
             raise DropConnection("awsemu: connection reset by fault")
         if decision.terminal == "close-idle":
             # The load balancer closed this pooled connection while it was
             # idle: the request is read, never handled, never answered, and
             # the connection ends with a plain FIN.
-            self.accounting.record(req.service, req.action, 0, fault="close-idle")
+            self._record(req, 0, fault="close-idle")
             raise CloseConnection("awsemu: idle connection closed by fault")
         if decision.terminal in ("throttle", "error500"):
             status, headers, body = protocol.render_error(
@@ -135,12 +141,16 @@ class Emulator:
                 # Handled, then the load balancer answered in its stead
                 # (a 504 after the service did the work).
                 status, headers, body = _gateway_error(decision.rule)
-        self.accounting.record(req.service, req.action, status, fault=decision.fault)
+        self._record(req, status, fault=decision.fault)
         if decision.after == "truncate":
             return _respond_truncated(environ, start_response, status, headers, body)
         if decision.after == "slow-body":
             return _respond_slowly(start_response, status, headers, body, decision.rule)
         return _respond(start_response, status, headers, body)
+
+    def _record(self, req, status, fault=None):
+        self.accounting.record(req.service, req.action, status, fault=fault,
+                               account=req.account_id, region=req.region)
 
     def handle(self, req, environ):
         err = checks.check_names(req) or protocol.contract_error(req)
@@ -157,7 +167,8 @@ class Emulator:
                     if is_read(req.action):
                         body = self.lag.filter(req, body)
                     else:
-                        rule = self.faults.take(req.service, req.action, "lag")
+                        rule = self.faults.take(req.service, req.action, "lag",
+                                                req.account_id, req.region)
                         if rule is not None:
                             self.lag.created(req, rule, body)
                 return status, headers, body
@@ -185,7 +196,14 @@ class Emulator:
         replayed = self.client_tokens.replay(req)
         if replayed is not None:
             return replayed
-        answer = self.call_moto(environ)
+        if req.service == "ec2" and req.action == "CopyImage":
+            answer = self.copies.handle(req)
+        else:
+            if req.service == "iam":
+                accounts.ensure_org_role(req.account_id)
+            elif req.service == "sts" and req.action == "AssumeRole":
+                accounts.check_assume_role(req)
+            answer = self.call_moto(environ)
         self.client_tokens.remember(req, answer)
         return answer
 
@@ -228,7 +246,9 @@ class Emulator:
             if method == "GET":
                 return _json(200, {"faults": self.faults.describe()})
         elif route == "requests" and method == "GET":
-            return _json(200, self.accounting.snapshot())
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            account = (query.get("account") or [None])[0]
+            return _json(200, self.accounting.snapshot(account))
         elif route == "requests/reset" and method == "POST":
             self.accounting.reset()
             return _json(200, {})

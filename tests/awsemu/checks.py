@@ -135,6 +135,15 @@ def _ec2(req, p):
         _versions(p.get("Versions") or [])
     if req.action == "DeleteLaunchTemplateVersions":
         _template_exists(req, p)
+    if req.action == "DescribeImageAttribute":
+        _own_image_exists(req, p.get("ImageId"))
+
+
+def _own_image_exists(req, image_id):
+    """DescribeImageAttribute of an AMI the account does not own (moto
+    crashed on one it does not have)."""
+    if image_id and not motoglue.image_exists(req.account_id, req.region, image_id):
+        raise ApiError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist")
 
 
 def _launch_template_names(p):

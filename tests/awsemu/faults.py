@@ -2,8 +2,10 @@
 buckets, and the "semantic" faults a bake or a refresh consults.
 
 A rule matches a request by service (the SigV4 signing name: ec2,
-autoscaling, imagebuilder, ssm, sts) and action ("*" for any). Each matching
-request applies the rule with probability `rate`, at most `count` times.
+autoscaling, imagebuilder, ssm, sts) and action ("*" for any), and, when the
+rule names them, by the caller's account and the request's region. Each
+matching request applies the rule with probability `rate`, at most `count`
+times.
 """
 
 import random
@@ -19,7 +21,7 @@ REQUEST_KINDS = ("throttle", "error500", "latency", "reset", "bucket", "gateway"
 AFTER_KINDS = ("truncate", "slow-body")
 # Kinds consulted later by the emulation itself.
 SEMANTIC_KINDS = ("bake-fail", "refresh-fail", "lag", "unhealthy", "bake-cancel",
-                  "bake-disable")
+                  "bake-disable", "copy-fail")
 GATEWAY_STATUSES = (502, 503, 504)
 KINDS = REQUEST_KINDS + SEMANTIC_KINDS
 
@@ -54,12 +56,19 @@ class Rule:
             raise FaultSpecError("each fault must be an object")
         known = {"service", "action", "kind", "rate", "latency_ms", "count",
                  "burst", "refill_per_s", "status", "body", "handled", "chunk_bytes",
-                 "interval_ms", "lag_ms", "image_tags"}
+                 "interval_ms", "lag_ms", "image_tags", "account", "region"}
         unknown = set(spec) - known
         if unknown:
             raise FaultSpecError(f"unknown fault fields: {sorted(unknown)}")
         self.service = spec.get("service", "*")
         self.action = spec.get("action", "*")
+        # None: any account (region). A string: only requests of that
+        # account (the caller's, as its credentials say) or region.
+        self.account = spec.get("account")
+        self.region = spec.get("region")
+        for field in ("account", "region"):
+            if getattr(self, field) is not None and not isinstance(getattr(self, field), str):
+                raise FaultSpecError(f"{field} must be a string")
         self.kind = spec.get("kind")
         if self.kind not in KINDS:
             raise FaultSpecError(f"kind must be one of {list(KINDS)}, not {self.kind!r}")
@@ -106,8 +115,13 @@ class Rule:
         self.buckets = {}
         self.spec = dict(spec)
 
-    def matches(self, service, action):
-        return self.service in ("*", service) and self.action in ("*", action)
+    def matches(self, service, action, account=None, region=None):
+        return (self.service in ("*", service) and self.action in ("*", action)
+                and self.in_scope(account, region))
+
+    def in_scope(self, account=None, region=None):
+        return ((self.account is None or self.account == account)
+                and (self.region is None or self.region == region))
 
     def exhausted(self):
         return self.remaining is not None and self.remaining <= 0
@@ -163,14 +177,15 @@ class Faults:
     def _fires(self, rule):
         return not rule.exhausted() and self._rng.random() < rule.rate
 
-    def on_request(self, service, action, reused=False):
+    def on_request(self, service, action, reused=False, account=None, region=None):
         """Decides latency and at most one fault that answers or spoils a
         request. `reused`: the request came on a connection that already
         served one (close-idle applies only to those)."""
         decision = Decision()
         with self._lock:
             for rule in self._rules:
-                if rule.kind in SEMANTIC_KINDS or not rule.matches(service, action):
+                if rule.kind in SEMANTIC_KINDS or not rule.matches(service, action, account,
+                                                                   region):
                     continue
                 if rule.kind == "close-idle" and not reused:
                     continue
@@ -202,12 +217,13 @@ class Faults:
                         decision.terminal = rule.kind
         return decision
 
-    def take(self, service, action, kind):
+    def take(self, service, action, kind, account=None, region=None):
         """The rule when a semantic fault (bake-fail, refresh-fail, lag, ...)
         applies to this call, else None; consumes one use of the rule."""
         with self._lock:
             for rule in self._rules:
-                if rule.kind == kind and rule.matches(service, action) and self._fires(rule):
+                if (rule.kind == kind and rule.matches(service, action, account, region)
+                        and self._fires(rule)):
                     rule.consume()
                     return rule
         return None

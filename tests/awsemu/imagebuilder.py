@@ -409,11 +409,17 @@ class ImageBuilder:
             "tags": p.get("tags") or {}, "buildType": "USER_INITIATED", "imageSource": "CUSTOM",
             "_semver": recipe["_semver"], "_build": build, "_started": now,
             "_account": ctx.account, "_region": ctx.region,
-            "_fail": self.emulator.faults.take(SERVICE, "CreateImage", "bake-fail") is not None,
-            "_cancel": self.emulator.faults.take(SERVICE, "CreateImage", "bake-cancel") is not None,
-            "_disable": self.emulator.faults.take(SERVICE, "CreateImage", "bake-disable") is not None,
+            "_fail": self._fault(ctx, "bake-fail"),
+            "_cancel": self._fault(ctx, "bake-cancel"),
+            "_disable": self._fault(ctx, "bake-disable"),
         }
         return {"imageBuildVersionArn": arn}
+
+    def _fault(self, ctx, kind):
+        """Whether a bake fault of that kind applies to this CreateImage
+        (in the caller's account and region)."""
+        return self.emulator.faults.take(SERVICE, "CreateImage", kind, ctx.account,
+                                         ctx.region) is not None
 
     def _find_image(self, ctx, arn):
         image = ctx.state.images.get(arn)

@@ -42,7 +42,11 @@ def _texts(root, tag):
 class Lag:
     def __init__(self, clock=time.monotonic):
         self.clock = clock
-        self.hidden = []  # (service, kind, key, until)
+        # (service, account, region, kind, key, until): hidden from reads
+        # of that service by the same account in the same region, where the
+        # resource lives (the names of groups, parameters and templates are
+        # only unique there).
+        self.hidden = []
 
     # ----------------------------------------------------------- recording
 
@@ -50,7 +54,7 @@ class Lag:
         """Called after a successful mutation that a lag rule matched."""
         until = self.clock() + rule.lag_ms / 1000.0
         for kind, key in self._created_keys(req, body):
-            self.hidden.append((req.service, kind, key, until))
+            self.hidden.append((req.service, req.account_id, req.region, kind, key, until))
 
     def _created_keys(self, req, body):
         s, a = req.service, req.action
@@ -82,12 +86,12 @@ class Lag:
             pass
         return []
 
-    def _now_hidden(self, service):
+    def _now_hidden(self, req):
         now = self.clock()
-        self.hidden = [h for h in self.hidden if h[3] > now]
+        self.hidden = [h for h in self.hidden if h[5] > now]
         out = {}
-        for svc, kind, key, _ in self.hidden:
-            if svc == service:
+        for svc, account, region, kind, key, _ in self.hidden:
+            if (svc, account, region) == (req.service, req.account_id, req.region):
                 out.setdefault(kind, set()).add(key)
         return out
 
@@ -97,7 +101,7 @@ class Lag:
         """The not-found error for a read that names a hidden resource."""
         if not is_read(req.action):
             return None
-        hidden = self._now_hidden(req.service)
+        hidden = self._now_hidden(req)
         if not hidden:
             return None
         p = req.params
@@ -150,7 +154,7 @@ class Lag:
         """The answer of a listing read without the hidden resources."""
         if not is_read(req.action):
             return body
-        hidden = self._now_hidden(req.service)
+        hidden = self._now_hidden(req)
         if not hidden:
             return body
         try:

@@ -26,6 +26,41 @@ def ssm(account_id, region):
     return get_backend("ssm")[account_id][region]
 
 
+def iam(account_id):
+    from moto.iam.models import iam_backends
+
+    return iam_backends[account_id]["aws"]
+
+
+def find_role(account_id, arn):
+    """The IAM role of that exact ARN in the account, or None."""
+    return next((r for r in iam(account_id).roles.values() if r.arn == arn), None)
+
+
+def ensure_role(account_id, name, trust_policy, description):
+    backend = iam(account_id)
+    if any(r.name == name for r in backend.roles.values()):
+        return
+    backend.create_role(role_name=name, assume_role_policy_document=trust_policy, path="/",
+                        permissions_boundary=None, description=description, tags=[],
+                        max_session_duration="3600")
+
+
+def caller_arn(account_id, access_key, region):
+    """The caller's ARN as GetCallerIdentity reports it."""
+    from moto.sts.models import sts_backends
+
+    return sts_backends[account_id]["aws"].get_caller_identity(access_key, region)[1]
+
+
+def is_role_session(account_id, access_key):
+    """Whether the access key is one AssumeRole issued."""
+    from moto.sts.models import sts_backends
+
+    return sts_backends[account_id]["aws"].get_assumed_role_from_access_key(
+        access_key) is not None
+
+
 def _install_user_data_fix():
     """moto's CreateLaunchTemplateVersion stores UserData as a plain string
     (CreateLaunchTemplate wraps it), and an Auto Scaling launch from such a
@@ -70,6 +105,8 @@ def install():
     _install_template_tags_fix()
     _install_instance_versions()
     _install_launch_checks()
+    _install_shared_images()
+    _install_snapshot_permissions()
 
 
 def _install_instance_versions():
@@ -267,7 +304,8 @@ def launch_problem(group, count):
     image_id = group.image_id if (template is not None or group.launch_config) else None
     if image_id and image_id.startswith("resolve:ssm:"):
         image_id = None  # resolved by moto's SSM; not checked
-    if image_id and image_id not in ec2_backend.amis:
+    if image_id and image_id not in ec2_backend.amis and not any(
+            a.id == image_id for a in shared_images(ec2_backend)):
         return f"The image id '[{image_id}]' does not exist"
     groups = list(data.get("SecurityGroupIds") or [])
     for ni in data.get("NetworkInterfaces") or []:
@@ -355,10 +393,11 @@ def unhealthy_rule(instance):
     carries (all of them), or None."""
     if EMULATOR is None:
         return None
-    rules = EMULATOR.faults.active("unhealthy")
+    ec2_backend = instance.ec2_backend
+    rules = [r for r in EMULATOR.faults.active("unhealthy")
+             if r.in_scope(ec2_backend.account_id, ec2_backend.region_name)]
     if not rules:
         return None
-    ec2_backend = instance.ec2_backend
     ami = ec2_backend.amis.get(instance.image_id)
     tags = {t["key"]: t["value"] for t in ami.get_tags()} if ami is not None else {}
     for rule in rules:
@@ -533,6 +572,12 @@ def instance_in_a_group(account_id, region, instance_id):
                for s in g.instance_states)
 
 
+def image_exists(account_id, region, image_id):
+    """Whether the account's EC2 of the region has the AMI (its own or
+    moto's catalogue; not one shared with it)."""
+    return image_id in ec2(account_id, region).amis
+
+
 def template_exists(account_id, region, template_id=None, template_name=None):
     return find_template(ec2(account_id, region), template_id, template_name) is not None
 
@@ -556,3 +601,226 @@ def unsupported_filter(exc, filter_names):
     if isinstance(exc, KeyError) and exc.args and exc.args[0] in filter_names:
         return exc.args[0]
     return None
+
+
+# ------------------------------------------------------------ AMIs across accounts
+#
+# moto keeps each account's AMIs in that account's backend and answers
+# DescribeImages from it alone, so an AMI shared with another account (its
+# LaunchPermission names that account, or it is public) is invisible there,
+# and its CopyImage looks for the source in the caller's own account only.
+
+def ec2_regions(account_id):
+    """The regions moto's EC2 knows (AWS's, from botocore)."""
+    return get_backend("ec2")[account_id].regions
+
+
+def _created_ec2(account_id, region):
+    """The account's EC2 backend of the region if it exists (never creates
+    one)."""
+    regions = dict.get(get_backend("ec2"), account_id)
+    return dict.get(regions, region) if regions is not None else None
+
+
+def shared_images(viewer):
+    """The AMIs of other accounts in the viewer backend's region that the
+    viewer's account may use: public, or with a LaunchPermission naming the
+    account. moto's catalogue AMIs (in every backend, owned by AWS's
+    accounts) are the viewer's own copies and not listed here."""
+    me = viewer.account_id
+    out = []
+    for account_id in list(get_backend("ec2").keys()):
+        if account_id == me:
+            continue
+        other = _created_ec2(account_id, viewer.region_name)
+        if other is None:
+            continue
+        for ami in list(other.amis.values()):
+            if ami.owner_id == account_id and launchable_by(ami, me):
+                out.append(ami)
+    return out
+
+
+def launchable_by(ami, account_id):
+    return ami.is_public or {"UserId": account_id} in ami.launch_permissions
+
+
+def viewed_by(ami, viewer):
+    """The AMI as the viewer's account sees it: its own tags on it (AWS does
+    not show the owner's tags to other accounts), the owner's attributes."""
+    import copy
+
+    view = copy.copy(ami)
+    view.ec2_backend = viewer
+    return view
+
+
+def visible_images(viewer, ami_ids=None, filters=None, exec_users=None, owners=None):
+    """DescribeImages as AWS answers it: moto's answer from the viewer's
+    own backend plus the AMIs other accounts shared with the viewer."""
+    from moto.ec2.exceptions import InvalidAMIIdError
+    from moto.ec2.utils import generic_filter
+
+    not_found = None
+    try:
+        own = viewer.describe_images(ami_ids=ami_ids, filters=filters, exec_users=exec_users,
+                                     owners=owners)
+    except InvalidAMIIdError as e:
+        own, not_found = [], e
+    foreign = shared_images(viewer)
+    if ami_ids:
+        foreign = [a for a in foreign if a.id in ami_ids]
+        if not_found is not None and not foreign:
+            raise not_found
+    else:
+        me = viewer.account_id
+        if exec_users:
+            # AWS: images with explicit launch permissions for those
+            # accounts, public ones for `all` (moto adds every public one).
+            users = {me if u == "self" else u for u in exec_users}
+
+            def executable(a):
+                return (a.is_public and "all" in users) or any(
+                    lp.get("UserId") in users for lp in a.launch_permissions)
+
+            own = [a for a in own if executable(a)]
+            foreign = [a for a in foreign if executable(a)]
+        if owners:
+            wanted = {me if o == "self" else o for o in owners}
+            foreign = [a for a in foreign if a.owner_id in wanted or a.owner_alias in wanted]
+    foreign = [viewed_by(a, viewer) for a in foreign]
+    if filters and not ami_ids and foreign:
+        foreign = generic_filter(filters, foreign)
+    return list(own) + foreign
+
+
+def find_source_image(account_id, region, image_id):
+    """(AMI, owner's backend) of an AMI the account can see in the region
+    (its own, moto's catalogue, or shared with it), or (None, None)."""
+    own = ec2(account_id, region)
+    ami = own.amis.get(image_id)
+    if ami is not None:
+        return ami, own
+    for ami in shared_images(own):
+        if ami.id == image_id:
+            return ami, ami.ec2_backend
+    return None, None
+
+
+def snapshot_readable_by(snapshot, account_id):
+    """Whether the account may create volumes from the snapshot (read its
+    data): its owner, or CreateVolumePermission names it or `all`."""
+    return (snapshot.owner_id == account_id
+            or account_id in snapshot.create_volume_permission_userids
+            or "all" in snapshot.create_volume_permission_groups)
+
+
+def own_tags(account_id, region, resource_id):
+    """{key: value} of the tags the account put on a resource (its tag
+    store of that region)."""
+    backend = _created_ec2(account_id, region)
+    if backend is None:
+        return {}
+    return {t["key"]: t["value"]
+            for t in backend.describe_tags(filters={"resource-id": [resource_id]})}
+
+
+def image_named(backend, name):
+    """An AMI of the backend's account with that name that has not failed,
+    or None."""
+    return next((a for a in backend.amis.values()
+                 if a.owner_id == backend.account_id and a.name == name
+                 and a.state != "failed"), None)
+
+
+def new_copy(dest, source, source_region, name, description, encrypted, kms_key_id):
+    """Registers the copy of `source` in backend `dest`: a new AMI owned by
+    dest's account with a new snapshot of its own, `pending`."""
+    from moto.ec2.models.amis import Ami
+    from moto.ec2.utils import random_ami_id
+
+    ami_id = random_ami_id()
+    source_snapshot = source.ebs_snapshot
+    ami = Ami(dest, ami_id, source_ami=source, name=name, description=description,
+              region_name=f"{dest.region_name}a",
+              snapshot_description=(
+                  f"Copied for DestinationAmi {ami_id} from SourceAmi {source.id} for "
+                  f"SourceSnapshot {source_snapshot.id}. Task created on "
+                  f"{int(source_snapshot.start_time.timestamp() * 1000)}."))
+    for attr in ("root_device_name", "root_device_type", "boot_mode", "sriov", "hypervisor",
+                 "image_type"):
+        setattr(ami, attr, getattr(source, attr))
+    ami.image_location = f"{dest.account_id}/{name}"
+    ami.state = "pending"
+    ami.source_image_id = source.id
+    ami.source_image_region = source_region
+    snapshot = ami.ebs_snapshot
+    snapshot.status = "pending"
+    if encrypted or source_snapshot.encrypted:
+        if not kms_key_id and not dest.default_kms_key_id:
+            dest._create_default_encryption_key()
+        snapshot.encrypted = True
+        snapshot.kms_key_id = kms_key_id or dest.default_kms_key_id
+    dest.amis[ami_id] = ami
+    return ami
+
+
+def _install_shared_images():
+    """DescribeImages answers with visible_images (above)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.amis import AmisResponse
+
+    if getattr(AmisResponse, "_awsemu_shared", False):
+        return
+
+    def describe_images(self):
+        self.error_on_dryrun()
+        images = visible_images(self.ec2_backend, ami_ids=self._get_param("ImageIds", []),
+                                filters=self._filters_from_querystring(),
+                                exec_users=self._get_param("ExecutableUsers", []),
+                                owners=self._get_param("Owners", []))
+        return ActionResult({"Images": images})
+
+    AmisResponse.describe_images = describe_images
+    AmisResponse._awsemu_shared = True
+
+
+def _install_snapshot_permissions():
+    """ModifySnapshotAttribute reads CreateVolumePermission.Add.N /
+    .Remove.N (UserId, Group), the form the API reference documents and
+    SDKs send for `CreateVolumePermission={"Add": [...]}`; moto reads only
+    the flat OperationType + UserIds / GroupNames form and ignored the
+    other, granting nothing."""
+    from moto.core.responses import EmptyResult
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+
+    if getattr(ElasticBlockStore, "_awsemu_permissions", False):
+        return
+
+    def modify_snapshot_attribute(self):
+        snapshot_id = self._get_param("SnapshotId")
+        self.error_on_dryrun()
+        changes = {"add": ([], []), "remove": ([], [])}
+        structured = self._get_param("CreateVolumePermission", {}) or {}
+        for op, key in (("add", "Add"), ("remove", "Remove")):
+            for entry in structured.get(key) or []:
+                if entry.get("UserId"):
+                    changes[op][0].append(entry["UserId"])
+                if entry.get("Group"):
+                    changes[op][1].append(entry["Group"])
+        op = self._get_param("OperationType")
+        if op in changes:
+            changes[op][0].extend(self._get_param("UserIds", []) or [])
+            changes[op][1].extend(self._get_param("GroupNames", []) or [])
+        users, groups = changes["add"]
+        if users or groups:
+            self.ec2_backend.add_create_volume_permission(snapshot_id, user_ids=users,
+                                                          groups=groups)
+        users, groups = changes["remove"]
+        if users or groups:
+            self.ec2_backend.remove_create_volume_permission(snapshot_id, user_ids=users,
+                                                             groups=groups)
+        return EmptyResult()
+
+    ElasticBlockStore.modify_snapshot_attribute = modify_snapshot_attribute
+    ElasticBlockStore._awsemu_permissions = True

@@ -43,6 +43,12 @@ INTERNAL_ERRORS = {
     "sts": ("InternalFailure", 500, "An internal error has occurred"),
 }
 
+# The services whose regular-expression constraints are checked (STS: the
+# RoleSessionName and ExternalId patterns AWS enforces).
+PATTERNS_CHECKED = ("imagebuilder", "sts")
+
+EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+
 _CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -67,10 +73,15 @@ class AwsRequest:
         self.params = {}
         self.problems = []
         self.request_id = str(uuid.uuid4())
+        self._account_id = None
 
     @property
     def account_id(self):
-        return account_for(self.access_key)
+        """The caller's account: the one its credentials belong to (an
+        access key AssumeRole issued acts in the role's account)."""
+        if self._account_id is None:
+            self._account_id = account_for(self.access_key)
+        return self._account_id
 
 
 def account_for(access_key):
@@ -229,7 +240,7 @@ def contract_error(req):
         return _unknown_action(req)
     problems = list(req.problems)
     problems += model.validate(req.op.input_shape, req.params,
-                               check_patterns=req.service == "imagebuilder")
+                               check_patterns=req.service in PATTERNS_CHECKED)
     problems = _once_per_member(problems)
     if not problems:
         return None
@@ -354,6 +365,20 @@ def render_query_result(req, result):
         _xml_members(wrapper, shape, result)
     meta = ET.SubElement(root, "ResponseMetadata")
     ET.SubElement(meta, "RequestId").text = req.request_id
+    return 200, [("Content-Type", "text/xml"), ("x-amzn-RequestId", req.request_id)], _xml(root)
+
+
+def render_ec2_result(req, result):
+    """Serializes `result` (botocore member names, scalars only) as the EC2
+    protocol's XML answer of req's operation: no result wrapper, members
+    named by their locationName, the request id first."""
+    root = ET.Element(f"{req.action}Response", {"xmlns": EC2_XMLNS})
+    ET.SubElement(root, "requestId").text = req.request_id
+    shape = req.op.output_shape
+    for name, member in (shape.members.items() if shape is not None else []):
+        if result.get(name) is not None:
+            tag = member.serialization.get("name") or name[:1].lower() + name[1:]
+            _xml_value(root, tag, member, result[name])
     return 200, [("Content-Type", "text/xml"), ("x-amzn-RequestId", req.request_id)], _xml(root)
 
 

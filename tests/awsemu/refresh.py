@@ -225,7 +225,8 @@ class InstanceRefreshes:
         if prefs.get("AutoRollback"):
             self._check_reversible(group, desired, "AutoRollback")
         will_fail = self.emulator.faults.take("autoscaling", "StartInstanceRefresh",
-                                              "refresh-fail") is not None
+                                              "refresh-fail", req.account_id,
+                                              req.region) is not None
         r = Refresh(group, now, prefs, desired, strategy, target, original, will_fail)
         self.refreshes.append(r)
         return {"InstanceRefreshId": r.id}

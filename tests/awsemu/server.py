@@ -11,6 +11,9 @@ import time
 # A bake's length in AWS seconds when --bake-seconds is not given (a real
 # bake takes 20-40 minutes; this keeps a default emulator quick).
 DEFAULT_AWS_BAKE_S = 5.0
+# A CopyImage's length in AWS seconds when --copy-seconds is not given (a
+# real copy takes minutes to tens of minutes).
+DEFAULT_AWS_COPY_S = 5.0
 
 
 def parse_args(argv):
@@ -23,6 +26,9 @@ def parse_args(argv):
                         "warmup in 5 s")
     p.add_argument("--bake-seconds", type=float, default=None,
                    help="how long an Image Builder CreateImage takes, in emulator seconds "
+                        "(default 5 AWS seconds, scaled)")
+    p.add_argument("--copy-seconds", type=float, default=None,
+                   help="how long an EC2 CopyImage stays pending, in emulator seconds "
                         "(default 5 AWS seconds, scaled)")
     p.add_argument("--refresh-batch-seconds", type=float, default=None,
                    help="make every instance-refresh batch take this long (emulator "
@@ -45,16 +51,22 @@ def _warm_up(emulator):
 
     from .protocol import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 
-    for name in ("ec2", "autoscaling", "ssm", "sts"):
+    for name in ("ec2", "autoscaling", "ssm", "sts", "iam"):
         regions = get_backend(name)[DEFAULT_ACCOUNT_ID]
-        regions[DEFAULT_REGION if name != "sts" else "aws"]
+        regions[DEFAULT_REGION if name not in ("sts", "iam") else "aws"]
         emulator.moto_app.get_application({"PATH_INFO": "/", "HTTP_HOST": name})
+    from .accounts import ensure_org_role
+
+    ensure_org_role(DEFAULT_ACCOUNT_ID)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.time_scale <= 0:
         print("tests/awsemu/run: --time-scale must be > 0", file=sys.stderr)
+        return 2
+    if args.copy_seconds is not None and args.copy_seconds < 0:
+        print("tests/awsemu/run: --copy-seconds must be >= 0", file=sys.stderr)
         return 2
     if args.boot_seconds < 0:
         print("tests/awsemu/run: --boot-seconds must be >= 0", file=sys.stderr)
@@ -72,6 +84,8 @@ def main(argv=None):
     emulator = Emulator(DomainDispatcherApplication(create_backend_app),
                         bake_seconds=(args.bake_seconds if args.bake_seconds is not None
                                       else DEFAULT_AWS_BAKE_S / args.time_scale),
+                        copy_seconds=(args.copy_seconds if args.copy_seconds is not None
+                                      else DEFAULT_AWS_COPY_S / args.time_scale),
                         refresh_batch_seconds=args.refresh_batch_seconds,
                         time_scale=args.time_scale,
                         boot_seconds=args.boot_seconds,

@@ -1,8 +1,10 @@
 """Helpers for driving tests/awsemu from Python tests: start it as a
 subprocess on a free port, make boto3 clients for it, drive its admin API
-(faults, request accounting), wait for conditions with a deadline.
+(faults, request accounting), wait for conditions with a deadline, act in
+other accounts (account_session, make_deploy_role).
 """
 
+import json
 import os
 import queue
 import re
@@ -16,6 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RUN = os.path.join(HERE, "run")
 START_TIMEOUT_S = 30
 REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"  # the account of the plain "testing" keys
+ORG_ROLE = "OrganizationAccountAccessRole"
 
 
 def wait_until(predicate, timeout=15.0, interval=0.02, what="condition"):
@@ -37,12 +41,14 @@ class AwsEmu:
     API (faults, request accounting)."""
 
     def __init__(self, bake_seconds=1.0, refresh_batch_seconds=0.5, extra_args=(),
-                 time_scale=None, boot_seconds=None):
+                 time_scale=None, boot_seconds=None, copy_seconds=None):
         """refresh_batch_seconds=None: refreshes follow AWS's timing (warmup,
         health), scaled by time_scale (AWS seconds per emulator second).
         boot_seconds: AWS seconds an instance a group launches stays Pending
-        (scaled too; the emulator's default is 0)."""
+        (scaled too; the emulator's default is 0). copy_seconds: emulator
+        seconds a CopyImage stays pending (default: 5 AWS seconds, scaled)."""
         self.bake_seconds = bake_seconds
+        self.copy_seconds = copy_seconds
         self.refresh_batch_seconds = refresh_batch_seconds
         self.time_scale = time_scale
         self.boot_seconds = boot_seconds
@@ -57,6 +63,8 @@ class AwsEmu:
             args += ["--time-scale", str(time_scale)]
         if boot_seconds is not None:
             args += ["--boot-seconds", str(boot_seconds)]
+        if copy_seconds is not None:
+            args += ["--copy-seconds", str(copy_seconds)]
         self.proc = subprocess.Popen(
             [sys.executable, RUN, *args, *extra_args],
             stdout=subprocess.PIPE, stderr=self._stderr, text=True,
@@ -131,12 +139,14 @@ class AwsEmu:
     def clear_faults(self):
         self._admin("DELETE", "faults")
 
-    def requests(self):
-        """{"counts": {"ec2:DescribeImages": n, ...}, "log": [...]}"""
-        return self._admin("GET", "requests")
+    def requests(self, account=None):
+        """{"counts": {"ec2:DescribeImages": n, ...}, "log": [...]}: every
+        request, or only those of one account (the caller's, as its
+        credentials say)."""
+        return self._admin("GET", "requests" + (f"?account={account}" if account else ""))
 
-    def counts(self):
-        return self.requests()["counts"]
+    def counts(self, account=None):
+        return self.requests(account)["counts"]
 
     def reset_requests(self):
         self._admin("POST", "requests/reset")
@@ -156,3 +166,39 @@ class AwsEmu:
                 self.stopped_line = line
             line = self._read_line(2)
         return self.proc.returncode
+
+
+# ---------------------------------------------------------------- accounts
+
+def account_session(endpoint, account_id, region=REGION, session_name="awsemu-test"):
+    """A boto3 Session acting in `account_id`: the credentials of its
+    OrganizationAccountAccessRole, assumed with the default account's keys
+    (every account has that role in the emulator). Its clients still need
+    endpoint_url=endpoint."""
+    import boto3
+
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name=region,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{ORG_ROLE}",
+                            RoleSessionName=session_name)["Credentials"]
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                         aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name=region)
+
+
+def make_deploy_role(endpoint, account_id, name, external_id=None,
+                     trusted_account=DEFAULT_ACCOUNT):
+    """Creates role `name` in `account_id` (through its
+    OrganizationAccountAccessRole) that `trusted_account` may assume, with
+    ExternalId `external_id` when it is not None (a StringEquals condition
+    on sts:ExternalId, as AWS recommends for third parties). Returns its
+    ARN."""
+    statement = {"Effect": "Allow",
+                 "Principal": {"AWS": f"arn:aws:iam::{trusted_account}:root"},
+                 "Action": "sts:AssumeRole"}
+    if external_id is not None:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    iam = account_session(endpoint, account_id).client("iam", endpoint_url=endpoint)
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [statement]}))["Role"]
+    return role["Arn"]
