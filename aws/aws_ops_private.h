@@ -31,6 +31,11 @@ KILN__OP(ec2_create_launch_template_version,
          kiln_ec2_create_launch_template_version_request)
 KILN__OP(ec2_modify_launch_template, kiln_ec2_modify_launch_template_request)
 KILN__OP(ec2_describe_instances, kiln_ec2_describe_instances_request)
+KILN__OP(ec2_describe_snapshots, kiln_ec2_describe_snapshots_request)
+KILN__OP(ec2_delete_launch_template_versions,
+         kiln_ec2_delete_launch_template_versions_request)
+extern const struct kiln__op_desc kiln__ec2_deregister_image_desc;
+extern const struct kiln__op_desc kiln__ec2_delete_snapshot_desc;
 
 KILN__OP(asg_describe_groups, kiln_asg_describe_groups_request)
 KILN__OP(asg_create_group, kiln_asg_create_group_request)

@@ -222,13 +222,18 @@ static int parse_images(struct kiln__px *px, void *out,
          m != NULL; m = kiln__xml_next(m)) {
       const char *snap = kiln__xml_str(px, m, "ebs/snapshotId");
       const char **slot;
+      int64_t *gib;
+      size_t n = im->snapshot_count;
       if (snap == NULL)
         continue;
+      gib = kiln__vec_push(px, &im->snapshot_gib, &n, sizeof(*gib));
       slot = kiln__vec_push(px, &im->snapshot_ids, &im->snapshot_count,
                             sizeof(*slot));
-      if (slot == NULL)
+      if (slot == NULL || gib == NULL)
         break;
       *slot = snap;
+      if (!kiln__xml_i64(px, m, "ebs/volumeSize", gib))
+        *gib = 0;
     }
     if (im->image_id == NULL && px->err == 0)
       px->err = KILN_EPARSE;
@@ -744,6 +749,7 @@ int kiln__ec2_describe_instances_body(
 {
   init(b, "DescribeInstances");
   strs(&b->query, "InstanceId", r->instance_ids, r->instance_id_count);
+  filters(&b->query, r->filters, r->filter_count);
   if (r->max_results > 0)
     kiln__query_i64(&b->query, r->max_results, "MaxResults");
   return b->query.err;
@@ -804,4 +810,171 @@ int kiln_ec2_describe_instances(
   kiln__ec2_describe_instances_body(req, &b);
   return kiln__op_start(client, &kiln__ec2_describe_instances_desc, &b, arena,
                         out, sizeof(*out), cb, data);
+}
+
+/* ---- DeregisterImage / DeleteSnapshot ---- */
+
+const struct kiln__op_desc kiln__ec2_deregister_image_desc = {
+    KILN_AWS_EC2, "DeregisterImage", NULL, NULL, NULL, parse_return};
+const struct kiln__op_desc kiln__ec2_delete_snapshot_desc = {
+    KILN_AWS_EC2, "DeleteSnapshot", NULL, NULL, NULL, parse_return};
+
+static int one_id_call(struct kiln_aws_client *client,
+                       const struct kiln__op_desc *desc, const char *member,
+                       const char *id, kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (id == NULL)
+    return KILN_EINVAL;
+  init(&b, desc->action);
+  kiln__query_str(&b.query, id, "%s", member);
+  return kiln__op_start(client, desc, &b, NULL, NULL, 0, cb, data);
+}
+
+int kiln_ec2_deregister_image(struct kiln_aws_client *client,
+                              const char *image_id, kiln_aws_done_cb *cb,
+                              void *data)
+{
+  return one_id_call(client, &kiln__ec2_deregister_image_desc, "ImageId",
+                     image_id, cb, data);
+}
+
+int kiln_ec2_delete_snapshot(struct kiln_aws_client *client,
+                             const char *snapshot_id, kiln_aws_done_cb *cb,
+                             void *data)
+{
+  return one_id_call(client, &kiln__ec2_delete_snapshot_desc, "SnapshotId",
+                     snapshot_id, cb, data);
+}
+
+/* ---- DescribeSnapshots ---- */
+
+int kiln__ec2_describe_snapshots_body(
+    const struct kiln_ec2_describe_snapshots_request *r,
+    struct kiln__op_body *b)
+{
+  init(b, "DescribeSnapshots");
+  strs(&b->query, "Owner", r->owners, r->owner_count);
+  filters(&b->query, r->filters, r->filter_count);
+  if (r->max_results > 0)
+    kiln__query_i64(&b->query, r->max_results, "MaxResults");
+  return b->query.err;
+}
+
+static int parse_snapshots(struct kiln__px *px, void *out,
+                           const struct kiln_aws_response *res,
+                           const char **next)
+{
+  struct kiln_ec2_snapshots *o = out;
+
+  if (!expect_root(res, "DescribeSnapshotsResponse"))
+    return KILN_EPARSE;
+  for (xmlNodePtr e =
+           kiln__xml_first(kiln__xml_find(res->xml, "snapshotSet"), "item");
+       e != NULL; e = kiln__xml_next(e)) {
+    struct kiln_ec2_snapshot *sn =
+        kiln__vec_push(px, &o->snapshots, &o->count, sizeof(*sn));
+    if (sn == NULL)
+      break;
+    sn->snapshot_id = kiln__xml_str(px, e, "snapshotId");
+    if (!kiln__xml_i64(px, e, "volumeSize", &sn->volume_gib))
+      sn->volume_gib = 0;
+    parse_tags(px, e, &sn->tags, &sn->tag_count);
+    if (sn->snapshot_id == NULL && px->err == 0)
+      px->err = KILN_EPARSE;
+  }
+  *next = kiln__xml_str(px, res->xml, "nextToken");
+  return px->err;
+}
+
+const struct kiln__op_desc kiln__ec2_describe_snapshots_desc = {
+    KILN_AWS_EC2, "DescribeSnapshots", NULL, NULL, "NextToken",
+    parse_snapshots};
+
+int kiln_ec2_describe_snapshots(
+    struct kiln_aws_client *client,
+    const struct kiln_ec2_describe_snapshots_request *req,
+    struct kiln_arena *arena, struct kiln_ec2_snapshots *out,
+    kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__ec2_describe_snapshots_body(req, &b);
+  return kiln__op_start(client, &kiln__ec2_describe_snapshots_desc, &b, arena,
+                        out, sizeof(*out), cb, data);
+}
+
+/* ---- DeleteLaunchTemplateVersions ---- */
+
+int kiln__ec2_delete_launch_template_versions_body(
+    const struct kiln_ec2_delete_launch_template_versions_request *r,
+    struct kiln__op_body *b)
+{
+  init(b, "DeleteLaunchTemplateVersions");
+  if (r->launch_template_id == NULL || r->version_count == 0 ||
+      r->version_count > 200)
+    b->query.err = KILN_EINVAL;
+  kiln__query_str(&b->query, r->launch_template_id, "LaunchTemplateId");
+  for (size_t i = 0; i < r->version_count; i++)
+    kiln__query_i64(&b->query, r->versions[i], "LaunchTemplateVersion.%zu",
+                    i + 1);
+  return b->query.err;
+}
+
+static int parse_deleted_versions(struct kiln__px *px, void *out,
+                                  const struct kiln_aws_response *res,
+                                  const char **next)
+{
+  struct kiln_ec2_deleted_versions *o = out;
+
+  (void)next;
+  if (!expect_root(res, "DeleteLaunchTemplateVersionsResponse"))
+    return KILN_EPARSE;
+  for (xmlNodePtr e = kiln__xml_first(
+           kiln__xml_find(res->xml,
+                          "successfullyDeletedLaunchTemplateVersionSet"),
+           "item");
+       e != NULL; e = kiln__xml_next(e)) {
+    int64_t *v = kiln__vec_push(px, &o->deleted, &o->n_deleted, sizeof(*v));
+    if (v == NULL || !kiln__xml_i64(px, e, "versionNumber", v))
+      break;
+  }
+  for (xmlNodePtr e = kiln__xml_first(
+           kiln__xml_find(res->xml,
+                          "unsuccessfullyDeletedLaunchTemplateVersionSet"),
+           "item");
+       e != NULL; e = kiln__xml_next(e)) {
+    size_t n = o->n_refused;
+    const char **why =
+        kiln__vec_push(px, &o->refused_why, &n, sizeof(*why));
+    int64_t *v = kiln__vec_push(px, &o->refused, &o->n_refused, sizeof(*v));
+    if (v == NULL || why == NULL)
+      break;
+    kiln__xml_i64(px, e, "versionNumber", v);
+    *why = kiln__xml_str(px, e, "responseError/message");
+  }
+  return px->err;
+}
+
+const struct kiln__op_desc kiln__ec2_delete_launch_template_versions_desc = {
+    KILN_AWS_EC2, "DeleteLaunchTemplateVersions", NULL, NULL, NULL,
+    parse_deleted_versions};
+
+int kiln_ec2_delete_launch_template_versions(
+    struct kiln_aws_client *client,
+    const struct kiln_ec2_delete_launch_template_versions_request *req,
+    struct kiln_arena *arena, struct kiln_ec2_deleted_versions *out,
+    kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+
+  if (req == NULL)
+    return KILN_EINVAL;
+  kiln__ec2_delete_launch_template_versions_body(req, &b);
+  return kiln__op_start(client,
+                        &kiln__ec2_delete_launch_template_versions_desc, &b,
+                        arena, out, sizeof(*out), cb, data);
 }

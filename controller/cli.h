@@ -32,6 +32,7 @@ int kiln_cli_parse_duration(const char *s, uint64_t *out_ms);
 
 int kiln_cmd_validate(int argc, char **argv);
 int kiln_cmd_whoami(int argc, char **argv);
+int kiln_cmd_gc(int argc, char **argv);
 int kiln_cmd_plan(int argc, char **argv);
 int kiln_cmd_apply(int argc, char **argv);
 int kiln_cmd_run(int argc, char **argv);

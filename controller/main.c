@@ -31,6 +31,8 @@ static const struct command commands[] = {
     {"status", kiln_cmd_status, "show what a running kiln run sees"},
     {"history", kiln_cmd_history,
      "show recorded releases: commit, AMI, version, outcome"},
+    {"gc", kiln_cmd_gc,
+     "delete images git can no longer ask for (a report without --delete)"},
     {"whoami", kiln_cmd_whoami,
      "show the AWS identity, region and endpoints Kiln would use"},
     {"version", cmd_version, "print Kiln's version"},

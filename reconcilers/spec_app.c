@@ -17,7 +17,7 @@
 static const char *const app_keys[] = {
     "apiVersion",  "kind",    "name",  "region",  "version",      "image",
     "launchTemplate", "autoscaling", "rollout", "drift", "suspend",
-    "environments", NULL};
+    "environments", "retention", NULL};
 static const char *const image_keys[] = {"parent", "components", "build",
                                          "home", NULL};
 static const char *const component_keys[] = {"file", "arn", "parameters", NULL};
@@ -46,8 +46,9 @@ static const char *const rollout_keys[] = {
     "autoRollback",      "alarms",
     "checkpoints",       "checkpointDelaySeconds",
     "bakeTimeSeconds",   NULL};
-static const char *const defaults_keys[] = {"apiVersion", "kind",  "region",
-                                            "tags",       "image", NULL};
+static const char *const defaults_keys[] = {
+    "apiVersion", "kind", "region", "tags", "image", "retention", NULL};
+static const char *const retention_keys[] = {"releases", "minAgeDays", NULL};
 static const char *const defaults_image_keys[] = {"build", NULL};
 
 static void check_header(struct pctx *c, const struct kiln_ynode *root,
@@ -803,6 +804,21 @@ static void parse_modes(struct pctx *c, const struct kiln_ynode *root,
   kiln__get_bool(c, root, "suspend", "", &app->suspend);
 }
 
+/* retention: {releases: 1-1000, minAgeDays: 0-3650} over base. */
+static void parse_retention(struct pctx *c, const struct kiln_ynode *root,
+                            const struct kiln_retention_spec *base,
+                            struct kiln_retention_spec *out)
+{
+  const struct kiln_ynode *r = kiln_ynode_get(root, "retention");
+  *out = *base;
+  if (kiln__is_null(r) || !kiln__expect_map(c, r, "retention"))
+    return;
+  kiln__check_keys(c, r, "retention", retention_keys);
+  kiln__get_int(c, r, "releases", "retention", 1, 1000, false, &out->releases);
+  kiln__get_int(c, r, "minAgeDays", "retention", 0, 3650, false,
+                &out->min_age_days);
+}
+
 static void check_tag_total(struct pctx *c, const struct kiln_ynode *root,
                             const struct kiln_app_spec *app)
 {
@@ -865,6 +881,7 @@ void kiln__spec_parse_target(struct pctx *c, struct kiln_spec_repo *repo,
   parse_autoscaling(c, root, app);
   parse_rollout(c, root, app);
   parse_modes(c, root, app);
+  parse_retention(c, root, &repo->defaults.retention, &app->retention);
   check_tag_total(c, root, app);
 }
 
@@ -958,6 +975,10 @@ int kiln_spec_parse_defaults(struct kiln_spec_repo *repo, const char *text,
   check_header(&c, root, "Defaults");
   d->region =
       get_checked(&c, root, "region", "", false, kiln__check_region, "region");
+  parse_retention(&c, root,
+                  &(struct kiln_retention_spec){KILN_RETENTION_RELEASES,
+                                                KILN_RETENTION_MIN_AGE_DAYS},
+                  &d->retention);
   kiln__get_tags(&c, root, "tags", "", &d->tags);
   image = kiln_ynode_get(root, "image");
   if (!kiln__is_null(image) && kiln__expect_map(&c, image, "image")) {

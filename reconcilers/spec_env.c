@@ -26,12 +26,13 @@
 #define MAX_SOAK_SECONDS (30LL * 24 * 3600)
 
 static const char *const env_keys[] = {
-    "region",      "account",     "version", "promote", "launchTemplate",
-    "autoscaling", "rollout",     "drift",   "suspend", NULL};
+    "region",      "account", "version", "promote", "launchTemplate",
+    "autoscaling", "rollout", "drift",   "suspend", "retention",
+    NULL};
 /* The keys of an environment that override the app's. */
 static const char *const merged_keys[] = {
-    "region", "version", "launchTemplate", "autoscaling",
-    "rollout", "drift",  "suspend",        NULL};
+    "region",  "version", "launchTemplate", "autoscaling", "rollout",
+    "drift",   "suspend", "retention",      NULL};
 static const char *const promote_keys[] = {"from", "soakSeconds", NULL};
 static const char *const account_keys[] = {"roleArn", "externalId", NULL};
 static const char *const home_keys[] = {"region", "account", NULL};

@@ -86,6 +86,8 @@ static int load_defaults(const struct kiln_tree *tree,
   int err = read_text(tree, "kiln.yaml", &b);
 
   repo->defaults_valid = true;
+  repo->defaults.retention = (struct kiln_retention_spec){
+      KILN_RETENTION_RELEASES, KILN_RETENTION_MIN_AGE_DAYS};
   if (err == KILN_ENOENT) {
     err = 0;
   } else if (err == KILN_ETOOBIG) {

@@ -54,8 +54,10 @@ struct kiln_ec2_image {
   const char *owner_id;
   struct kiln_aws_tag *tags;
   size_t tag_count;
-  /* The EBS snapshots of its block device mappings. */
+  /* The EBS snapshots of its block device mappings, and their volume
+   * sizes (GiB; 0: not said). */
   const char **snapshot_ids;
+  int64_t *snapshot_gib;
   size_t snapshot_count;
 };
 
@@ -305,6 +307,8 @@ int kiln_ec2_modify_launch_template(
 struct kiln_ec2_describe_instances_request {
   const char **instance_ids;
   size_t instance_id_count;
+  struct kiln_ec2_filter *filters; /* "image-id", "instance-state-name" */
+  size_t filter_count;
   /* Per page; 0: AWS's default. AWS refuses it together with ids. */
   int max_results;
 };
@@ -331,6 +335,67 @@ int kiln_ec2_describe_instances(
     struct kiln_aws_client *client,
     const struct kiln_ec2_describe_instances_request *req,
     struct kiln_arena *arena, struct kiln_ec2_instances *out,
+    kiln_aws_done_cb *cb, void *data);
+
+/* ---- DeregisterImage / DeleteSnapshot ---- */
+
+/* No result: arena and out are not taken. */
+int kiln_ec2_deregister_image(struct kiln_aws_client *client,
+                              const char *image_id, kiln_aws_done_cb *cb,
+                              void *data);
+int kiln_ec2_delete_snapshot(struct kiln_aws_client *client,
+                             const char *snapshot_id, kiln_aws_done_cb *cb,
+                             void *data);
+
+/* ---- DescribeSnapshots ---- */
+
+struct kiln_ec2_describe_snapshots_request {
+  const char **owners; /* "self" */
+  size_t owner_count;
+  struct kiln_ec2_filter *filters;
+  size_t filter_count;
+  int max_results; /* per page; 0: AWS's default */
+};
+
+struct kiln_ec2_snapshot {
+  const char *snapshot_id;
+  int64_t volume_gib;
+  struct kiln_aws_tag *tags;
+  size_t tag_count;
+};
+
+struct kiln_ec2_snapshots {
+  struct kiln_ec2_snapshot *snapshots;
+  size_t count;
+};
+
+int kiln_ec2_describe_snapshots(
+    struct kiln_aws_client *client,
+    const struct kiln_ec2_describe_snapshots_request *req,
+    struct kiln_arena *arena, struct kiln_ec2_snapshots *out,
+    kiln_aws_done_cb *cb, void *data);
+
+/* ---- DeleteLaunchTemplateVersions ---- */
+
+/* At most 200 versions a call, never the default (AWS refuses it). */
+struct kiln_ec2_delete_launch_template_versions_request {
+  const char *launch_template_id;
+  const int64_t *versions;
+  size_t version_count;
+};
+
+struct kiln_ec2_deleted_versions {
+  int64_t *deleted; /* versions AWS deleted */
+  size_t n_deleted;
+  int64_t *refused; /* and those it did not, with why */
+  const char **refused_why;
+  size_t n_refused;
+};
+
+int kiln_ec2_delete_launch_template_versions(
+    struct kiln_aws_client *client,
+    const struct kiln_ec2_delete_launch_template_versions_request *req,
+    struct kiln_arena *arena, struct kiln_ec2_deleted_versions *out,
     kiln_aws_done_cb *cb, void *data);
 
 #endif

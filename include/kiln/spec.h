@@ -152,6 +152,15 @@ enum kiln_drift_mode {
   KILN_DRIFT_REPORT,
 };
 
+/* retention: which images garbage collection keeps (kiln gc). */
+struct kiln_retention_spec {
+  int64_t releases;     /* the last N distinct digests released; default 5 */
+  int64_t min_age_days; /* nothing younger is deleted; default 7 */
+};
+
+#define KILN_RETENTION_RELEASES 5
+#define KILN_RETENTION_MIN_AGE_DAYS 7
+
 /* promote: an environment rolls out a digest only once environment `from`
  * has run it as a healthy release for soak_seconds. */
 struct kiln_promote_spec {
@@ -180,6 +189,7 @@ struct kiln_app_spec {
   bool suspend;
   struct kiln_tags tags; /* from kiln.yaml: on every resource Kiln creates */
   struct kiln_promote_spec promote;
+  struct kiln_retention_spec retention; /* kiln.yaml's, then the app's */
   /* account: the environment's AWS account, through this role; NULL:
    * Kiln's own credentials. */
   const char *role_arn;
@@ -204,6 +214,7 @@ bool kiln_spec_selects(const struct kiln_app_spec *s, const char *only_app,
 struct kiln_spec_defaults {
   bool present; /* kiln.yaml exists */
   const char *region;
+  struct kiln_retention_spec retention;
   struct kiln_tags tags;
   struct kiln_build_spec build;
 };

@@ -13,7 +13,7 @@ import time
 import traceback
 import urllib.parse
 
-from . import accounts, activities, checks, protocol
+from . import accounts, activities, checks, lt_versions, protocol
 from .accounting import Accounting
 from .copies import Copies
 from .errors import ApiError
@@ -198,6 +198,8 @@ class Emulator:
             return replayed
         if req.service == "ec2" and req.action == "CopyImage":
             answer = self.copies.handle(req)
+        elif req.service == "ec2" and req.action == "DeleteLaunchTemplateVersions":
+            answer = lt_versions.handle(req)
         else:
             if req.service == "iam":
                 accounts.ensure_org_role(req.account_id)

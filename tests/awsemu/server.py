@@ -76,11 +76,12 @@ def main(argv=None):
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from . import motoglue
+    from . import lt_versions, motoglue
     from .app import Emulator
     from .httpserver import KeepAliveHandler
 
     motoglue.install()
+    lt_versions.install()
     emulator = Emulator(DomainDispatcherApplication(create_backend_app),
                         bake_seconds=(args.bake_seconds if args.bake_seconds is not None
                                       else DEFAULT_AWS_BAKE_S / args.time_scale),

@@ -490,3 +490,4 @@ def test_copy_image_refusals(emu):
     snap = west.describe_snapshots(SnapshotIds=[root_snapshot(image(west, encrypted))])[
         "Snapshots"][0]
     assert snap["Encrypted"] and snap["KmsKeyId"]
+

@@ -212,7 +212,8 @@ static void test_ec2_create_launch_template(void **state)
 static void test_ec2_describe_instances(void **state)
 {
   const char *ids[] = {"i-1", "i-2"};
-  struct kiln_ec2_describe_instances_request r = {ids, 2, 0};
+  struct kiln_ec2_describe_instances_request r = {.instance_ids = ids,
+                                                  .instance_id_count = 2};
 
   (void)state;
   RENDER(ec2_describe_instances, &r,
