@@ -4,7 +4,8 @@ Components, image recipes and infrastructure configurations are kept per
 account and region. CreateImage starts a bake that walks PENDING →
 BUILDING → TESTING → AVAILABLE over --bake-seconds and then registers a
 real AMI in moto's EC2, derived from the recipe's parent image; a bake-fail
-fault ends it FAILED with a reason and no AMI.
+fault ends it FAILED with a reason and no AMI. DeleteImage,
+DeleteImageRecipe and DeleteComponent remove what nothing still depends on.
 """
 
 import base64
@@ -92,6 +93,7 @@ class Region:
         self.recipes = {}      # ARN → dict
         self.infra = {}        # ARN → dict
         self.images = {}       # build ARN → dict
+        self.last_build = {}   # (name slug, version) → last build number given
         self.tokens = {}       # (action, clientToken) → (fingerprint, response)
 
 
@@ -230,6 +232,30 @@ class ImageBuilder:
         rows = _filter(rows, p.get("filters"), ("name", "platform", "type", "supportedOsVersion"))
         return _page(p, rows, "componentVersionList")
 
+    def _DeleteComponent(self, ctx, p):
+        """Deletes one of the account's component build versions, refused
+        (ResourceDependencyException) while a recipe uses it: names it, or
+        names a version or wildcard that resolves to it now."""
+        arn = p["componentBuildVersionArn"]
+        if arn not in ctx.state.components:
+            raise _err("ResourceNotFoundException", f"The component {arn} was not found.")
+        users = sorted(r["arn"] for r in ctx.state.recipes.values()
+                       if any(self._resolves_to(ctx, ref["componentArn"], arn)
+                              for ref in r["components"]))
+        if users:
+            more = f" (and {len(users) - 1} more)" if len(users) > 1 else ""
+            raise _err("ResourceDependencyException",
+                       f"Resource dependency error: the component {arn} is used by the "
+                       f"image recipe {users[0]}{more}; delete the recipe first.")
+        del ctx.state.components[arn]
+        return {"componentBuildVersionArn": arn}
+
+    def _resolves_to(self, ctx, ref, arn):
+        try:
+            return self._find_component(ctx, ref)["arn"] == arn
+        except ApiError:
+            return False
+
     # -------------------------------------------------------------- recipes
 
     def _CreateImageRecipe(self, ctx, p):
@@ -331,6 +357,19 @@ class ImageBuilder:
         rows = _filter(rows, p.get("filters"), ("name", "parentImage", "platform"))
         return _page(p, rows, "imageRecipeSummaryList")
 
+    def _DeleteImageRecipe(self, ctx, p):
+        """Deletes a recipe version by its exact ARN. Images built from it
+        keep their own copy of it, so they do not hold it (AWS refuses only
+        while an image pipeline uses it; the emulator has no pipelines)."""
+        arn = p["imageRecipeArn"]
+        if arn not in ctx.state.recipes:
+            hint = (" DeleteImageRecipe takes a recipe's exact version, not a wildcard."
+                    if "x" in arn.rsplit("/", 1)[-1] else "")
+            raise _err("ResourceNotFoundException",
+                       f"The image recipe {arn} was not found.{hint}")
+        del ctx.state.recipes[arn]
+        return {"imageRecipeArn": arn}
+
     # ---------------------------------------- infrastructure configurations
 
     _INFRA_FIELDS = ("description", "instanceTypes", "instanceProfileName", "securityGroupIds",
@@ -391,9 +430,11 @@ class ImageBuilder:
         recipe = self._find_recipe(ctx, p["imageRecipeArn"])
         infra = self._find_infra(ctx, p["infrastructureConfigurationArn"])
         name = _slug(recipe["name"])
-        builds = [i for i in ctx.state.images.values()
-                  if _slug(i["name"]) == name and i["_semver"] == recipe["_semver"]]
-        build = len(builds) + 1
+        # Build numbers count up per name and version and are never given
+        # again, even once a build is deleted.
+        key = (name, recipe["version"])
+        build = ctx.state.last_build.get(key, 0) + 1
+        ctx.state.last_build[key] = build
         arn = f"{ctx.arn_prefix}:image/{name}/{recipe['version']}/{build}"
         now = time.time()
         ctx.state.images[arn] = {
@@ -438,6 +479,21 @@ class ImageBuilder:
                        f"{image['state']['status']}.")
         image["state"] = {"status": "CANCELLED", "reason": CANCEL_REASON}
         return {"clientToken": p.get("clientToken"), "imageBuildVersionArn": arn}
+
+    def _DeleteImage(self, ctx, p):
+        """Deletes an image build version; the AMI it produced stays in EC2,
+        as in AWS. A build that has not ended is refused, as AWS documents
+        (ResourceDependencyException): cancel it first."""
+        arn = p["imageBuildVersionArn"]
+        image = self._find_image(ctx, arn)
+        status = image["state"]["status"]
+        if status not in TERMINAL:
+            raise _err("ResourceDependencyException",
+                       f"Resource dependency error: the image {arn} is still being built "
+                       f"(its state is {status}); cancel it with CancelImageCreation "
+                       "before you delete it.")
+        del ctx.state.images[arn]
+        return {"imageBuildVersionArn": arn}
 
     def _GetImage(self, ctx, p):
         arn = p["imageBuildVersionArn"]
