@@ -9,11 +9,14 @@
 
 #include "kiln/buf.h"
 #include "kiln/error.h"
+#include "kiln/history.h"
+#include "kiln/paths.h"
 
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char usage[] =
     "Usage: kiln gc --repo SRC [--ref REF] [--app NAME] [--delete]\n"
@@ -48,9 +51,35 @@ struct gc_cli {
   int rc;
 };
 
+/* What was deleted goes to the history store, as releases do (apply). */
+static void record(struct kiln_gc_run *run)
+{
+  struct kiln_history_collection *items;
+  struct kiln_history *h = NULL;
+  char dir[1024], why[KILN_HISTORY_ERRMAX];
+  size_t n;
+
+  if (!run->delete || kiln_gc_run_deletions(run, &items, &n) != 0 || n == 0)
+    return;
+  snprintf(why, sizeof(why), "no state directory ($KILN_STATE_DIR)");
+  if (kiln_paths_default_dir(KILN_PATHS_STATE, dir, sizeof(dir)) != 0 ||
+      kiln_history_open(dir, &h, why, sizeof(why)) != 0) {
+    fprintf(stderr, "kiln gc: warning: the deletions are not recorded in "
+                    "history: %s\n",
+            why);
+    return;
+  }
+  if (kiln_history_record_collection(h, items, n, (int64_t)time(NULL) * 1000) !=
+      0)
+    fprintf(stderr, "kiln gc: warning: the deletions are not recorded: %s\n",
+            kiln_history_errmsg(h));
+  kiln_history_close(h);
+}
+
 static void collected(struct kiln_gc_run *run, void *data)
 {
   struct gc_cli *c = data;
+  record(run);
   if (c->format == KILN_FORMAT_JSON) {
     json_object *doc = kiln_gc_report_json(run);
     printf("%s\n", json_object_to_json_string_ext(

@@ -1,5 +1,6 @@
 /* kiln run --repo SRC [--ref REF] [--interval DUR] [--resync DUR]
- *          [--listen ADDR:PORT] [--state-dir DIR] [--webhook-secret-file F] */
+ *          [--listen ADDR:PORT] [--state-dir DIR] [--webhook-secret-file F]
+ *          [--gc-interval DUR] */
 #include "cli.h"
 #include "daemon.h"
 
@@ -13,7 +14,7 @@ static const char usage[] =
     "Usage: kiln run --repo SRC [--ref REF] [--interval DUR] [--resync DUR]\n"
     "                [--state-dir DIR] [--listen ADDR:PORT]\n"
     "                [--webhook-secret-file FILE] [--bake-poll DUR]\n"
-    "                [--refresh-poll DUR]\n"
+    "                [--refresh-poll DUR] [--gc-interval DUR]\n"
     "\n"
     "Runs Kiln as a controller: fetches SRC on start and every --interval,\n"
     "reconciles every app when its desired state changes, while a bake or an\n"
@@ -39,6 +40,11 @@ static const char usage[] =
     "  --bake-poll DUR  look at a bake in flight every DUR (default 30s)\n"
     "  --refresh-poll DUR\n"
     "                   look at an instance refresh every DUR (default 10s)\n"
+    "  --gc-interval DUR\n"
+    "                   after a pass, collect the images git can no longer\n"
+    "                   ask for (as kiln gc --delete) every DUR (default:\n"
+    "                   never); deletions are logged, recorded in history\n"
+    "                   and counted in /metrics\n"
     "  --state-dir DIR  where Kiln keeps its state (default: $KILN_STATE_DIR,\n"
     "                   $XDG_STATE_HOME/kiln or ~/.local/state/kiln)\n"
     "  -h, --help       show this help\n";
@@ -55,6 +61,7 @@ int kiln_cmd_run(int argc, char **argv)
       {"listen", required_argument, NULL, 'l'},
       {"webhook-secret-file", required_argument, NULL, 'w'},
       {"refresh-poll", required_argument, NULL, 'p'},
+      {"gc-interval", required_argument, NULL, 'g'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   struct kiln_daemon_options o = {.interval_ms = 60000,
@@ -76,10 +83,12 @@ int kiln_cmd_run(int argc, char **argv)
     case 'i':
     case 's':
     case 'b':
+    case 'g':
     case 'p': {
       uint64_t *ms = c == 'i'   ? &o.interval_ms
                      : c == 's' ? &o.resync_ms
                      : c == 'b' ? &o.bake_poll_ms
+                     : c == 'g' ? &o.gc_interval_ms
                                 : &o.refresh_poll_ms;
       if (kiln_cli_parse_duration(optarg, ms) != 0 || *ms == 0)
         return kiln_cli_usage_error("run",

@@ -135,8 +135,8 @@ static void on_commit(struct kiln_commit_source *cs, struct kiln_snapshot *snap,
 
   (void)cs;
   if (snap == NULL) { /* the fetch in flight at a stop ended */
-    if (d->stopping && !d->passing)
-      shutdown_now(d);
+    if (d->stopping)
+      kiln__daemon_stop_if_idle(d);
     return;
   }
   memcpy(old, d->s.commit, sizeof(old));
@@ -280,8 +280,7 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
   count_pass(d, r->error != NULL);
   if (d->stopping) {
     record(d, run);
-    if (!kiln_commit_source_busy(&d->source))
-      shutdown_now(d);
+    kiln__daemon_stop_if_idle(d);
     return;
   }
   if (kiln_status_set(&d->status, r->commit, r->apps, r->n, r->error) != 0)
@@ -305,6 +304,7 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
   d->pass_again = false;
   record(d, run);
   schedule_pass(d, next);
+  kiln__daemon_gc_after_pass(d);
 }
 
 /* Before any record is written, the proofs a restart left in history:
@@ -398,11 +398,17 @@ static void on_signal(uv_signal_t *h, int signum)
            signum == SIGTERM ? "SIGTERM" : "SIGINT");
   kiln_commit_source_stop(&d->source);
   uv_timer_stop(&d->pass_timer);
-  if (!d->passing && !kiln_commit_source_busy(&d->source)) {
+  if (!d->passing && d->gc == NULL && !kiln_commit_source_busy(&d->source)) {
     shutdown_now(d);
     return;
   }
   uv_timer_start(&d->stop_timer, on_stop_grace, STOP_GRACE_MS, 0);
+}
+
+void kiln__daemon_stop_if_idle(struct kiln__daemon *d)
+{
+  if (!d->passing && d->gc == NULL && !kiln_commit_source_busy(&d->source))
+    shutdown_now(d);
 }
 
 static void reload_secret(struct kiln__daemon *d)

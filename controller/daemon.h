@@ -21,6 +21,7 @@ struct kiln_daemon_options {
   uint64_t refresh_poll_ms; /* and at a refresh; default 10 s */
   const char *listen;       /* ADDR:PORT for the HTTP server, or NULL */
   const char *webhook_secret_file;
+  uint64_t gc_interval_ms;  /* collect images every; 0: never (default) */
 };
 
 /* Runs until SIGTERM or SIGINT. Returns the process exit code: 0 after a

@@ -6,6 +6,7 @@
 
 #include "commit_source.h"
 #include "daemon.h"
+#include "gc_run.h"
 #include "history_writer.h"
 #include "log_limit.h"
 #include "loop_lag.h"
@@ -37,6 +38,13 @@ struct kiln_pass_stats {
   double last_seconds;
   double last_cpu_seconds;
   struct kiln_loop_lag last_lag;
+};
+
+/* What the daemon's collections did, for /metrics. */
+struct kiln__gc_stats {
+  uint64_t runs_ok, runs_failed;
+  uint64_t images, snapshots, versions; /* deleted */
+  uint64_t freed_gib;
 };
 
 struct kiln__daemon {
@@ -72,6 +80,10 @@ struct kiln__daemon {
    * from history_reader, once): what the session's gates judge by. */
   struct kiln_proofs *proofs;
   struct kiln_history_writer writer;
+  /* The collection in flight (--gc-interval), or NULL. */
+  struct kiln_gc_run *gc;
+  uint64_t gc_started_ms;
+  struct kiln__gc_stats gc_stats;
   struct kiln_http_server *http;
   struct kiln_webhook_secret secret;
 
@@ -87,6 +99,13 @@ int kiln__daemon_http_start(struct kiln__daemon *d);
 void kiln__daemon_http_stop(struct kiln__daemon *d);
 /* "overload", ..., "bad_signature": the label of a refusal kind. */
 const char *kiln__reject_kind_name(int kind);
+
+/* daemon_gc.c: after a pass, a collection when one is due. */
+void kiln__daemon_gc_after_pass(struct kiln__daemon *d);
+
+/* daemon.c: while stopping, shut down once no pass, fetch or collection is
+ * in flight. */
+void kiln__daemon_stop_if_idle(struct kiln__daemon *d);
 
 /* daemon.c: a hook or signal asks for a fetch now. */
 void kiln__daemon_fetch_now(struct kiln__daemon *d, const char *why);

@@ -3,6 +3,7 @@
 #include "git_history.h"
 
 #include "kiln/error.h"
+#include "kiln/history.h"
 #include "kiln/json_text.h"
 #include "kiln/str.h"
 
@@ -276,6 +277,49 @@ void kiln_gc_run_cleanup(struct kiln_gc_run *run)
   kiln_spec_repo_free(run->repo);
   run->repo = NULL;
   kiln_arena_cleanup(&run->a);
+}
+
+int kiln_gc_run_deletions(struct kiln_gc_run *r,
+                          struct kiln_history_collection **items, size_t *n)
+{
+  size_t cap = 1;
+  *n = 0;
+  for (size_t l = 0; l < r->n; l++)
+    for (size_t i = 0; r->w[l].deleting && i < r->w[l].plan.n_images; i++)
+      cap += 1 + r->w[l].plan.images[i].image->n_snapshots;
+  for (size_t l = 0; l < r->n; l++)
+    cap += r->w[l].plan.n_versions;
+  *items = kiln_arena_alloc(&r->a, cap * sizeof(**items));
+  if (*items == NULL)
+    return KILN_ENOMEM;
+  for (size_t l = 0; l < r->n; l++) {
+    const struct kiln_gc_where *w = &r->w[l];
+    const char *region = w->loc->config.region, *role = w->loc->role_arn;
+    for (size_t i = 0; w->deleting && i < w->plan.n_images; i++) {
+      const struct kiln_gc_image_verdict *v = &w->plan.images[i];
+      if (!v->delete || w->del.image_errors[i] != NULL)
+        continue;
+      (*items)[(*n)++] = (struct kiln_history_collection){
+          region, role, "image", v->image->image_id, v->image->app, v->why};
+      for (size_t s = 0; s < v->image->n_snapshots; s++)
+        (*items)[(*n)++] = (struct kiln_history_collection){
+            region, role, "snapshot", v->image->snapshots[s], v->image->app,
+            v->image->image_id};
+    }
+    for (size_t i = 0; w->deleting && i < w->plan.n_versions; i++) {
+      const struct kiln_gc_version_verdict *v = &w->plan.versions[i];
+      const char *id;
+      if (!v->delete || w->del.version_errors[i] != NULL)
+        continue;
+      id = kiln_arena_printf(&r->a, "%s/%lld", v->version->template_id,
+                             (long long)v->version->version);
+      if (id == NULL)
+        return KILN_ENOMEM;
+      (*items)[(*n)++] = (struct kiln_history_collection){
+          region, role, "launch-template-version", id, v->version->app, v->why};
+    }
+  }
+  return 0;
 }
 
 /* ---- the report --------------------------------------------------------- */

@@ -63,6 +63,12 @@ int kiln_gc_run_start(struct kiln_gc_run *run, struct kiln_session *s,
 
 void kiln_gc_run_cleanup(struct kiln_gc_run *run);
 
+/* What the run deleted, as the history store records it (arena of the
+ * run). Returns 0 or KILN_ENOMEM. */
+struct kiln_history_collection;
+int kiln_gc_run_deletions(struct kiln_gc_run *run,
+                          struct kiln_history_collection **items, size_t *n);
+
 /* The report: text for people (how it ended, when deleting), or JSON
  * {commit, deleted, images[], launch_template_versions[], errors[],
  * freed_gib, estimated_monthly_usd}. */

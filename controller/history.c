@@ -62,6 +62,17 @@ static const char *const migrations[KILN_HISTORY_SCHEMA_VERSION] = {
     "ALTER TABLE releases RENAME COLUMN started_at TO started_at_ms;"
     "ALTER TABLE releases RENAME COLUMN ended_at TO ended_at_ms;"
     "ALTER TABLE drift RENAME COLUMN observed_at TO observed_at_ms;",
+    /* What garbage collection deleted, where and why. */
+    "CREATE TABLE collections ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at_ms INTEGER NOT NULL,"
+    "  region TEXT NOT NULL,"
+    "  role_arn TEXT,"
+    "  kind TEXT NOT NULL CHECK (kind IN"
+    "    ('image', 'snapshot', 'launch-template-version')),"
+    "  resource TEXT NOT NULL,"
+    "  app TEXT,"
+    "  reason TEXT);",
 };
 
 #define RELEASE_COLS                                                           \
@@ -85,6 +96,8 @@ enum stmt_id {
   S_DRIFT_INSERT,
   S_DRIFT,
   S_DRIFT_APP,
+  S_COLLECTION_INSERT,
+  S_COLLECTIONS_COUNT,
   S__COUNT
 };
 
@@ -125,6 +138,10 @@ static const char *const sql[S__COUNT] = {
     [S_DRIFT] = "SELECT " DRIFT_COLS " FROM drift ORDER BY id DESC LIMIT ?1",
     [S_DRIFT_APP] = "SELECT " DRIFT_COLS " FROM drift WHERE app = ?1"
                     " ORDER BY id DESC LIMIT ?2",
+    [S_COLLECTION_INSERT] = "INSERT INTO collections (at_ms, region, role_arn,"
+                            " kind, resource, app, reason)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_COLLECTIONS_COUNT] = "SELECT count(*) FROM collections",
 };
 
 struct kiln_history {
@@ -927,6 +944,53 @@ int kiln_history_drift_record(struct kiln_history *h,
   err = tx_end(h, err);
   if (err == 0 && written != NULL)
     *written = count;
+  return err;
+}
+
+int kiln_history_record_collection(struct kiln_history *h,
+                                   const struct kiln_history_collection *items,
+                                   size_t n, int64_t now_ms)
+{
+  int err = check_time(h, now_ms);
+  if (err != 0 || n == 0 || (err = tx_begin(h)) != 0)
+    return err;
+  for (size_t i = 0; err == 0 && i < n; i++) {
+    const struct kiln_history_collection *c = &items[i];
+    sqlite3_stmt *s = stmt(h, S_COLLECTION_INSERT, &err);
+    if (s == NULL)
+      break;
+    if (c->region == NULL || c->kind == NULL || c->resource == NULL) {
+      release_stmt(s);
+      set_error(h, "%s: a deletion needs a region, a kind and a resource",
+                h->path);
+      err = KILN_EINVAL;
+      break;
+    }
+    sqlite3_bind_int64(s, 1, now_ms);
+    bind_text(s, 2, c->region);
+    bind_text(s, 3, c->role_arn);
+    bind_text(s, 4, c->kind);
+    bind_text(s, 5, c->resource);
+    bind_text(s, 6, c->app);
+    bind_text(s, 7, c->reason);
+    err = run(h, s, "recording a deletion");
+  }
+  return tx_end(h, err);
+}
+
+int kiln_history_collections_count(struct kiln_history *h, int64_t *count)
+{
+  int err = 0, rc;
+  sqlite3_stmt *s = stmt(h, S_COLLECTIONS_COUNT, &err);
+  *count = 0;
+  if (s == NULL)
+    return err;
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    *count = sqlite3_column_int64(s, 0);
+  else
+    err = sql_error(h, rc, "counting deletions");
+  release_stmt(s);
   return err;
 }
 

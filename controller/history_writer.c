@@ -18,6 +18,8 @@ struct kiln_history_job {
   int64_t now_ms;
   const struct kiln_spec_repo *proofs_for;
   struct kiln_proofs *proofs;
+  /* A collection's deletions instead of a pass (NULL: a pass). */
+  const struct kiln_history_collection *collection;
   kiln_history_written_cb *done;
   void *data;
   int err;
@@ -36,8 +38,11 @@ void kiln_history_writer_init(struct kiln_history_writer *w, uv_loop_t *loop,
 static void write_work(uv_work_t *req)
 {
   struct kiln_history_job *j = req->data;
-  j->err =
-      kiln_history_record_pass(j->w->h, j->commit, j->apps, j->n, j->now_ms);
+  j->err = j->collection != NULL
+               ? kiln_history_record_collection(j->w->h, j->collection, j->n,
+                                                j->now_ms)
+               : kiln_history_record_pass(j->w->h, j->commit, j->apps, j->n,
+                                          j->now_ms);
   if (j->err != 0)
     snprintf(j->why, sizeof(j->why), "%s", kiln_history_errmsg(j->w->h));
   if (j->proofs_for != NULL && (j->proofs = calloc(1, sizeof(*j->proofs))) &&
@@ -90,6 +95,16 @@ static void next(struct kiln_history_writer *w)
   }
 }
 
+static void enqueue(struct kiln_history_writer *w, struct kiln_history_job *j)
+{
+  if (w->tail != NULL)
+    w->tail->next = j;
+  else
+    w->head = j;
+  w->tail = j;
+  next(w);
+}
+
 int kiln_history_writer_submit(struct kiln_history_writer *w,
                                const char *commit,
                                const struct kiln_pass_app *apps, size_t n,
@@ -109,12 +124,25 @@ int kiln_history_writer_submit(struct kiln_history_writer *w,
                                  .proofs_for = proofs_for,
                                  .done = done,
                                  .data = data};
-  if (w->tail != NULL)
-    w->tail->next = j;
-  else
-    w->head = j;
-  w->tail = j;
-  next(w);
+  enqueue(w, j);
+  return 0;
+}
+
+int kiln_history_writer_submit_collection(
+    struct kiln_history_writer *w, const struct kiln_history_collection *items,
+    size_t n, int64_t now_ms, kiln_history_written_cb *done, void *data)
+{
+  struct kiln_history_job *j = calloc(1, sizeof(*j));
+
+  if (j == NULL)
+    return KILN_ENOMEM;
+  *j = (struct kiln_history_job){.w = w,
+                                 .collection = items,
+                                 .n = n,
+                                 .now_ms = now_ms,
+                                 .done = done,
+                                 .data = data};
+  enqueue(w, j);
   return 0;
 }
 

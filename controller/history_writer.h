@@ -51,6 +51,13 @@ int kiln_history_writer_submit(struct kiln_history_writer *w,
                                const struct kiln_spec_repo *proofs_for,
                                kiln_history_written_cb *done, void *data);
 
+/* Queues the record of a collection's deletions (items borrowed until
+ * done runs). done gets no proofs. Returns 0 or KILN_ENOMEM. */
+struct kiln_history_collection;
+int kiln_history_writer_submit_collection(
+    struct kiln_history_writer *w, const struct kiln_history_collection *items,
+    size_t n, int64_t now_ms, kiln_history_written_cb *done, void *data);
+
 /* Records queued or in flight. */
 bool kiln_history_writer_busy(const struct kiln_history_writer *w);
 

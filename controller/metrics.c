@@ -292,6 +292,31 @@ static void http_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
                     (unsigned long long)d->log_suppressed[i]);
 }
 
+static void gc_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
+{
+  const struct kiln__gc_stats *g = &d->gc_stats;
+  metric(b, "kiln_gc_runs_total", "counter",
+         "Garbage collections (--gc-interval), by outcome (failed: something "
+         "could not be looked at or deleted; the rest was).");
+  kiln_buf_printf(b, "kiln_gc_runs_total{outcome=\"ok\"} %llu\n",
+                  (unsigned long long)g->runs_ok);
+  kiln_buf_printf(b, "kiln_gc_runs_total{outcome=\"failed\"} %llu\n",
+                  (unsigned long long)g->runs_failed);
+  metric(b, "kiln_gc_deleted_total", "counter",
+         "What garbage collection deleted, by kind.");
+  kiln_buf_printf(b, "kiln_gc_deleted_total{kind=\"image\"} %llu\n",
+                  (unsigned long long)g->images);
+  kiln_buf_printf(b, "kiln_gc_deleted_total{kind=\"snapshot\"} %llu\n",
+                  (unsigned long long)g->snapshots);
+  kiln_buf_printf(b,
+                  "kiln_gc_deleted_total{kind=\"launch_template_version\"} "
+                  "%llu\n",
+                  (unsigned long long)g->versions);
+  metric_sample(b, "kiln_gc_freed_gib_total", "counter",
+                "EBS snapshot storage garbage collection freed, in GiB.",
+                "%llu", (unsigned long long)g->freed_gib);
+}
+
 void kiln__metrics_render(const struct kiln__daemon *d, struct kiln_buf *b)
 {
   pass_metrics(&d->stats, b);
@@ -302,4 +327,5 @@ void kiln__metrics_render(const struct kiln__daemon *d, struct kiln_buf *b)
   release_metrics(&d->status, b);
   failure_metrics(&d->status, b);
   http_metrics(d, b);
+  gc_metrics(d, b);
 }

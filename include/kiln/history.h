@@ -32,7 +32,7 @@ struct kiln_pass_app;
 struct kiln_history;
 
 /* The schema version this Kiln writes (PRAGMA user_version). */
-#define KILN_HISTORY_SCHEMA_VERSION 2
+#define KILN_HISTORY_SCHEMA_VERSION 3
 
 /* Room for the message of a failed kiln_history_open(). */
 #define KILN_HISTORY_ERRMAX 512
@@ -152,6 +152,27 @@ int kiln_history_release_end(struct kiln_history *h, int64_t id,
 int kiln_history_drift_record(struct kiln_history *h,
                               const struct kiln_history_app_drift *apps,
                               size_t n, int64_t now_ms, size_t *written);
+
+/* What a garbage collection deleted: kind "image", "snapshot" or
+ * "launch-template-version"; resource "ami-...", "snap-...",
+ * "lt-.../3". */
+struct kiln_history_collection {
+  const char *region;
+  const char *role_arn; /* NULL: Kiln's own account */
+  const char *kind;
+  const char *resource;
+  const char *app; /* may be NULL */
+  const char *reason;
+};
+
+/* Records the deletions of one collection at now_ms, in one transaction.
+ * Returns 0 or a KILN_E... code. */
+int kiln_history_record_collection(struct kiln_history *h,
+                                   const struct kiln_history_collection *items,
+                                   size_t n, int64_t now_ms);
+
+/* How many deletions are recorded (all collections). */
+int kiln_history_collections_count(struct kiln_history *h, int64_t *count);
 
 /* Releases of app (NULL: every app), newest first, at most limit (0: no
  * limit). The array and its strings live in arena. */

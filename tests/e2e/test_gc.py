@@ -97,6 +97,11 @@ def test_six_releases_keep_the_last_two_and_a_revert_still_needs_no_bake(fleet):
     versions = {v["VersionNumber"] for v in fleet.ec2.describe_launch_template_versions(
         LaunchTemplateName="hello")["LaunchTemplateVersions"]}
     assert versions == {5, 6}, versions
+    import sqlite3
+    db = sqlite3.connect(os.path.join(fleet.env["KILN_STATE_DIR"], "history.db"))
+    recorded = {r[0] for r in db.execute(
+        "SELECT resource FROM collections WHERE kind = 'image'").fetchall()}
+    assert recorded == set(old), recorded
     # Collected: a second run has nothing left to do.
     rc, doc = gc(fleet, "--delete")
     assert rc == 0 and not [i for i in doc["images"] if i["action"] == "delete"], doc
@@ -175,3 +180,31 @@ def test_killed_mid_collection_the_next_run_finishes_and_keeps_what_it_must(flee
     assert existing(fleet, [amis[5], amis[6]]) == {amis[5], amis[6]}
     for a in (amis[5], amis[6]):
         assert set(snapshots_of(fleet, a)) <= live_snapshots(fleet)
+
+
+def test_the_daemon_collects_on_its_interval_and_says_what_it_deleted(fleet, tmp_path):
+    import sqlite3
+
+    from kiln_cli import http
+    from test_daemon import Daemon, listening
+    six_releases(fleet)
+    amis = images_by_version(fleet)
+    old = [amis[v] for v in (1, 2, 3, 4)]
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0", "--resync", "1s",
+               "--gc-interval", "1s")
+    try:
+        port = listening(d)
+        wait_until(lambda: existing(fleet, old) == set(), timeout=60,
+                   what="the daemon's collection")
+        assert existing(fleet, [amis[5], amis[6]]) == {amis[5], amis[6]}
+        wait_until(lambda: d.said(f"gc: deleted AMI {old[0]}"), timeout=10, what="the log")
+        assert d.said("gc: collected 4 image(s)")
+        metrics = http(port, "/metrics")[1]
+        assert 'kiln_gc_deleted_total{kind="image"} 4' in metrics, metrics
+        assert 'kiln_gc_runs_total{outcome="ok"}' in metrics
+    finally:
+        assert d.stop() == 0
+    db = sqlite3.connect(tmp_path / "state" / "history.db")
+    rows = db.execute("SELECT resource, reason FROM collections WHERE kind = 'image'").fetchall()
+    assert {r[0] for r in rows} == set(old), rows
+    assert all(r[1] == "not among the last 2 releases" for r in rows), rows

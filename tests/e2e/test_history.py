@@ -130,7 +130,7 @@ def test_apply_records_a_succeeded_release(fleet):
     # The store is a sound SQLite database with the schema it says.
     db = sqlite3.connect(fleet.state / "history.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     columns = {row[1] for row in db.execute("PRAGMA table_info(releases)")}
     assert {"started_at_ms", "ended_at_ms"} <= columns
     assert not {"started_at", "ended_at"} & columns
@@ -284,7 +284,7 @@ def test_an_existing_state_dir_is_migrated(tmp_path):
         "started_at_ms": 1700000000123, "ended_at_ms": 1700000060456,
         "outcome": "failed", "reason": "bake failed"}]
     db = sqlite3.connect(state / "history.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     assert db.execute("SELECT started_at_ms, ended_at_ms FROM releases").fetchall() == [
         (1700000000123, 1700000060456)]
     assert db.execute("SELECT count(*) FROM drift WHERE observed_at_ms > 0").fetchone() == (0,)

@@ -531,6 +531,29 @@ static void write_schema_1(const char *db)
            "PRAGMA user_version = 1;");
 }
 
+/* A collection's deletions are recorded in one transaction; one without
+ * a resource records nothing. */
+static void test_collections_are_recorded(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_collection items[] = {
+      {"us-east-1", NULL, "image", "ami-1", "hello", "not among the last 2"},
+      {"us-east-1", NULL, "snapshot", "snap-1", "hello", NULL},
+      {"eu-west-1", "arn:aws:iam::210987654321:role/k",
+       "launch-template-version", "lt-1/3", "hello", "its image is not kept"},
+  };
+  struct kiln_history_collection bad = {"us-east-1", NULL, "image", NULL, NULL,
+                                        NULL};
+  int64_t n;
+  assert_int_equal(kiln_history_record_collection(f->h, items, 3, 1000), 0);
+  assert_int_equal(kiln_history_collections_count(f->h, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(kiln_history_record_collection(f->h, &bad, 1, 2000),
+                   KILN_EINVAL);
+  assert_int_equal(kiln_history_collections_count(f->h, &n), 0);
+  assert_int_equal(n, 3);
+}
+
 static void test_schema_1_is_migrated_and_keeps_its_rows(void **state)
 {
   struct fixture *f = *state;
@@ -543,8 +566,13 @@ static void test_schema_1_is_migrated_and_keeps_its_rows(void **state)
   close_and_remove_db(f);
   write_schema_1(f->db);
   assert_int_equal(kiln_history_open(f->state, &f->h, err, sizeof(err)), 0);
-  assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+  assert_int_equal(raw_int(f->db, "PRAGMA user_version"),
+                   KILN_HISTORY_SCHEMA_VERSION);
   assert_int_equal(raw_int(f->db, "PRAGMA application_id"), 0x4b494c4e);
+  /* Version 3: the table of what collections deleted. */
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE"
+                                  " name = 'collections'"),
+                   1);
   /* The columns carry their unit; none is left under the old name. */
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM pragma_table_info"
                                   "('releases') WHERE name IN"
@@ -609,7 +637,8 @@ static void test_schema_1_is_migrated_and_keeps_its_rows(void **state)
   /* Opening again migrates nothing more. */
   kiln_history_close(f->h);
   assert_int_equal(kiln_history_open(f->state, &f->h, err, sizeof(err)), 0);
-  assert_int_equal(raw_int(f->db, "PRAGMA user_version"), 2);
+  assert_int_equal(raw_int(f->db, "PRAGMA user_version"),
+                   KILN_HISTORY_SCHEMA_VERSION);
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM releases"), 3);
 }
 
@@ -1086,6 +1115,8 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(
           test_schema_1_is_migrated_and_keeps_its_rows, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_collections_are_recorded, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_state_dir_that_is_a_file, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_completed_release_survives_sigkill,
