@@ -588,3 +588,154 @@ int kiln_ib_get_image(struct kiln_aws_client *client,
   return kiln__op_start(client, &kiln__ib_get_image_desc, &b, arena, out,
                         sizeof(*out), cb, data);
 }
+
+/* ---- what garbage collection uses ---- */
+
+static int parse_builds(struct kiln__px *px, void *out,
+                        const struct kiln_aws_response *res, const char **next)
+{
+  struct kiln_ib_builds *o = out;
+  struct json_object *a = kiln__json_get(res->json, "imageSummaryList");
+
+  if (a == NULL || !json_object_is_type(a, json_type_array))
+    return KILN_EPARSE;
+  for (size_t i = 0; i < json_object_array_length(a) && px->err == 0; i++) {
+    struct json_object *e = json_object_array_get_idx(a, i);
+    struct kiln_ib_build *b =
+        kiln__vec_push(px, &o->items, &o->count, sizeof(*b));
+    if (b == NULL)
+      break;
+    b->arn = kiln__json_str(px, e, "arn");
+    b->state_status = kiln__json_str(px, kiln__json_get(e, "state"), "status");
+    if (b->arn == NULL && px->err == 0)
+      px->err = KILN_EPARSE;
+  }
+  *next = kiln__json_str(px, res->json, "nextToken");
+  return px->err;
+}
+
+const struct kiln__op_desc kiln__ib_list_image_build_versions_desc = {
+    KILN_AWS_IMAGEBUILDER, "ListImageBuildVersions", "POST",
+    "/ListImageBuildVersions", "nextToken", parse_builds};
+
+int kiln_ib_list_image_build_versions(struct kiln_aws_client *client,
+                                      const char *image_version_arn,
+                                      struct kiln_arena *arena,
+                                      struct kiln_ib_builds *out,
+                                      kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+  int err = 0;
+
+  if (image_version_arn == NULL)
+    return KILN_EINVAL;
+  kiln__op_body_init(&b);
+  b.json = kiln__json_obj(&err);
+  kiln__json_add_str(&err, b.json, "imageVersionArn", image_version_arn);
+  b.query.err = err;
+  return kiln__op_start(client, &kiln__ib_list_image_build_versions_desc, &b,
+                        arena, out, sizeof(*out), cb, data);
+}
+
+static int parse_recipe(struct kiln__px *px, void *out,
+                        const struct kiln_aws_response *res, const char **next)
+{
+  struct kiln_ib_recipe *r = out;
+  struct json_object *o = kiln__json_get(res->json, "imageRecipe"), *cs;
+
+  (void)next;
+  if (o == NULL || !json_object_is_type(o, json_type_object))
+    return KILN_EPARSE;
+  r->arn = kiln__json_str(px, o, "arn");
+  cs = kiln__json_get(o, "components");
+  if (cs != NULL && !json_object_is_type(cs, json_type_array))
+    return KILN_EPARSE;
+  for (size_t i = 0; cs != NULL && i < json_object_array_length(cs) &&
+                     px->err == 0;
+       i++) {
+    const char **c = kiln__vec_push(px, &r->components, &r->component_count,
+                                    sizeof(*c));
+    if (c == NULL)
+      break;
+    *c = kiln__json_str(px, json_object_array_get_idx(cs, i), "componentArn");
+    if (*c == NULL && px->err == 0)
+      px->err = KILN_EPARSE;
+  }
+  if (r->arn == NULL && px->err == 0)
+    px->err = KILN_EPARSE;
+  return px->err;
+}
+
+const struct kiln__op_desc kiln__ib_get_image_recipe_desc = {
+    KILN_AWS_IMAGEBUILDER, "GetImageRecipe", "GET", "/GetImageRecipe", NULL,
+    parse_recipe};
+
+int kiln_ib_get_image_recipe(struct kiln_aws_client *client,
+                             const char *image_recipe_arn,
+                             struct kiln_arena *arena,
+                             struct kiln_ib_recipe *out, kiln_aws_done_cb *cb,
+                             void *data)
+{
+  struct kiln__op_body b;
+
+  get_query(&b, "imageRecipeArn", image_recipe_arn);
+  return kiln__op_start(client, &kiln__ib_get_image_recipe_desc, &b, arena, out,
+                        sizeof(*out), cb, data);
+}
+
+/* A delete answers its ARN back; nothing else is kept. */
+static int parse_deleted(struct kiln__px *px, void *out,
+                         const struct kiln_aws_response *res,
+                         const char **next)
+{
+  (void)px;
+  (void)out;
+  (void)next;
+  return res->json != NULL && json_object_is_type(res->json, json_type_object)
+             ? 0
+             : KILN_EPARSE;
+}
+
+const struct kiln__op_desc kiln__ib_delete_image_desc = {
+    KILN_AWS_IMAGEBUILDER, "DeleteImage", "DELETE", "/DeleteImage", NULL,
+    parse_deleted};
+const struct kiln__op_desc kiln__ib_delete_image_recipe_desc = {
+    KILN_AWS_IMAGEBUILDER, "DeleteImageRecipe", "DELETE", "/DeleteImageRecipe",
+    NULL, parse_deleted};
+const struct kiln__op_desc kiln__ib_delete_component_desc = {
+    KILN_AWS_IMAGEBUILDER, "DeleteComponent", "DELETE", "/DeleteComponent",
+    NULL, parse_deleted};
+
+static int delete_op(struct kiln_aws_client *client,
+                     const struct kiln__op_desc *desc, const char *key,
+                     const char *arn, kiln_aws_done_cb *cb, void *data)
+{
+  struct kiln__op_body b;
+  get_query(&b, key, arn);
+  return kiln__op_start(client, desc, &b, NULL, NULL, 0, cb, data);
+}
+
+int kiln_ib_delete_image(struct kiln_aws_client *client,
+                         const char *image_build_version_arn,
+                         kiln_aws_done_cb *cb, void *data)
+{
+  return delete_op(client, &kiln__ib_delete_image_desc, "imageBuildVersionArn",
+                   image_build_version_arn, cb, data);
+}
+
+int kiln_ib_delete_image_recipe(struct kiln_aws_client *client,
+                                const char *image_recipe_arn,
+                                kiln_aws_done_cb *cb, void *data)
+{
+  return delete_op(client, &kiln__ib_delete_image_recipe_desc,
+                   "imageRecipeArn", image_recipe_arn, cb, data);
+}
+
+int kiln_ib_delete_component(struct kiln_aws_client *client,
+                             const char *component_build_version_arn,
+                             kiln_aws_done_cb *cb, void *data)
+{
+  return delete_op(client, &kiln__ib_delete_component_desc,
+                   "componentBuildVersionArn", component_build_version_arn, cb,
+                   data);
+}

@@ -34,6 +34,8 @@ static void tally(struct kiln_gc_run *r)
       }
     for (size_t i = 0; w->deleting && i < w->plan.n_versions; i++)
       r->failed |= w->del.version_errors[i] != NULL;
+    for (size_t i = 0; w->deleting && i < w->plan.n_recipes; i++)
+      r->failed |= w->del.recipe_errors[i] != NULL;
   }
 }
 
@@ -288,7 +290,7 @@ int kiln_gc_run_deletions(struct kiln_gc_run *r,
     for (size_t i = 0; r->w[l].deleting && i < r->w[l].plan.n_images; i++)
       cap += 1 + r->w[l].plan.images[i].image->n_snapshots;
   for (size_t l = 0; l < r->n; l++)
-    cap += r->w[l].plan.n_versions;
+    cap += r->w[l].plan.n_versions + r->w[l].plan.n_recipes;
   *items = kiln_arena_alloc(&r->a, cap * sizeof(**items));
   if (*items == NULL)
     return KILN_ENOMEM;
@@ -317,6 +319,13 @@ int kiln_gc_run_deletions(struct kiln_gc_run *r,
         return KILN_ENOMEM;
       (*items)[(*n)++] = (struct kiln_history_collection){
           region, role, "launch-template-version", id, v->version->app, v->why};
+    }
+    for (size_t i = 0; w->deleting && i < w->plan.n_recipes; i++) {
+      const struct kiln_gc_recipe_verdict *v = &w->plan.recipes[i];
+      if (v->delete && w->del.recipe_errors[i] == NULL)
+        (*items)[(*n)++] = (struct kiln_history_collection){
+            region, role, "image-recipe", v->recipe->arn, v->recipe->app,
+            v->why};
     }
   }
   return 0;
@@ -368,6 +377,21 @@ int kiln_gc_report_text(const struct kiln_gc_run *r, struct kiln_buf *b)
                       v->version->template_name, (long long)v->version->version,
                       v->why, err != NULL ? ": " : "", err != NULL ? err : "");
     }
+    for (size_t i = 0; i < w->plan.n_recipes; i++) {
+      const struct kiln_gc_recipe_verdict *v = &w->plan.recipes[i];
+      const char *err = w->deleting ? w->del.recipe_errors[i] : NULL;
+      if (!v->delete)
+        continue;
+      kiln_buf_printf(b, "  %-8s image recipe %s/%s  %s%s%s\n",
+                      err != NULL ? "FAILED" : r->delete ? "deleted" : "delete",
+                      v->recipe->app, v->recipe->version, v->why,
+                      err != NULL ? ": " : "", err != NULL ? err : "");
+    }
+    if (w->deleting && (w->del.builds_deleted > 0 ||
+                        w->del.components_deleted > 0))
+      kiln_buf_printf(b, "  with them %zu image build version(s) and %zu "
+                         "component(s) no other recipe used\n",
+                      w->del.builds_deleted, w->del.components_deleted);
     if (w->deleting && w->del.orphans_deleted > 0)
       kiln_buf_printf(b, "  deleted %zu snapshot(s) an earlier collection "
                          "left behind\n",
@@ -426,9 +450,26 @@ static json_object *version_json(const struct kiln_gc_where *w, size_t i)
   return o;
 }
 
+static json_object *recipe_json(const struct kiln_gc_where *w, size_t i)
+{
+  const struct kiln_gc_recipe_verdict *v = &w->plan.recipes[i];
+  json_object *o = json_object_new_object();
+  add_where(o, w);
+  json_object_object_add(o, "arn", kiln_json_string(v->recipe->arn));
+  json_object_object_add(o, "app", kiln_json_string(v->recipe->app));
+  json_object_object_add(o, "action",
+                         kiln_json_string(v->delete ? "delete" : "keep"));
+  json_object_object_add(o, "reason", kiln_json_string(v->why));
+  json_object_object_add(
+      o, "error",
+      kiln_json_string(w->deleting ? w->del.recipe_errors[i] : NULL));
+  return o;
+}
+
 json_object *kiln_gc_report_json(const struct kiln_gc_run *r)
 {
   json_object *root = json_object_new_object();
+  json_object *recipes = json_object_new_array();
   json_object *images = json_object_new_array();
   json_object *versions = json_object_new_array();
   json_object *errors = json_object_new_array();
@@ -450,11 +491,14 @@ json_object *kiln_gc_report_json(const struct kiln_gc_run *r)
       json_object_array_add(images, image_json(w, i));
     for (size_t i = 0; i < w->plan.n_versions; i++)
       json_object_array_add(versions, version_json(w, i));
+    for (size_t i = 0; i < w->plan.n_recipes; i++)
+      json_object_array_add(recipes, recipe_json(w, i));
   }
   json_object_object_add(root, "commit", kiln_json_string(r->commit));
   json_object_object_add(root, "deleted", json_object_new_boolean(r->delete));
   json_object_object_add(root, "images", images);
   json_object_object_add(root, "launch_template_versions", versions);
+  json_object_object_add(root, "image_recipes", recipes);
   json_object_object_add(root, "errors", errors);
   json_object_object_add(root, "freed_gib", json_object_new_int64(r->freed_gib));
   json_object_object_add(root, "estimated_monthly_usd",

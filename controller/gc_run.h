@@ -70,8 +70,8 @@ int kiln_gc_run_deletions(struct kiln_gc_run *run,
                           struct kiln_history_collection **items, size_t *n);
 
 /* The report: text for people (how it ended, when deleting), or JSON
- * {commit, deleted, images[], launch_template_versions[], errors[],
- * freed_gib, estimated_monthly_usd}. */
+ * {commit, deleted, images[], launch_template_versions[], image_recipes[],
+ * errors[], freed_gib, estimated_monthly_usd}. */
 int kiln_gc_report_text(const struct kiln_gc_run *run, struct kiln_buf *out);
 json_object *kiln_gc_report_json(const struct kiln_gc_run *run);
 

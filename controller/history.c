@@ -69,7 +69,7 @@ static const char *const migrations[KILN_HISTORY_SCHEMA_VERSION] = {
     "  region TEXT NOT NULL,"
     "  role_arn TEXT,"
     "  kind TEXT NOT NULL CHECK (kind IN"
-    "    ('image', 'snapshot', 'launch-template-version')),"
+    "    ('image', 'snapshot', 'launch-template-version', 'image-recipe')),"
     "  resource TEXT NOT NULL,"
     "  app TEXT,"
     "  reason TEXT);",

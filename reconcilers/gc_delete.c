@@ -4,6 +4,7 @@
 #include "kiln/aws_error.h"
 #include "kiln/error.h"
 #include "kiln/gc_look.h"
+#include "kiln/imagebuilder.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -199,6 +200,109 @@ static bool versions_call(struct kiln_gc_delete *d)
   return true;
 }
 
+/* ---- Image Builder recipes ---------------------------------------------- */
+
+static bool ib_code(const struct kiln_aws_response *res, const char *code)
+{
+  return res != NULL && res->error != NULL &&
+         strcmp(res->error->code, code) == 0;
+}
+
+static bool recipe_call(struct kiln_gc_delete *d);
+
+static void recipe_failed(struct kiln_gc_delete *d, const char *why)
+{
+  d->recipe_errors[d->step] = why;
+  d->step++;
+  d->sub = 0;
+  next(d);
+}
+
+/* Steps of recipe step: 0 list its builds, 1..B delete them, B+1 read the
+ * recipe, B+2 delete it, then each component it named. */
+static void on_recipe_step(int err, const struct kiln_aws_response *res,
+                           void *data)
+{
+  struct kiln_gc_delete *d = data;
+  size_t b = d->builds.count, sub = d->sub - 1; /* the call that answered */
+  bool not_found = ib_code(res, "ResourceNotFoundException");
+
+  if (sub == 0 && err != 0 && !not_found)
+    return recipe_failed(d, why(d, err, res, "ListImageBuildVersions"));
+  if (sub >= 1 && sub <= b && err != 0 && !not_found)
+    return recipe_failed(
+        d, ib_code(res, "ResourceDependencyException")
+               ? "a bake of it is in flight: the recipe stays"
+               : why(d, err, res, "DeleteImage"));
+  if (sub >= 1 && sub <= b && err == 0)
+    d->builds_deleted++;
+  if (sub == b + 1 && err != 0) {
+    if (!not_found)
+      return recipe_failed(d, why(d, err, res, "GetImageRecipe"));
+    d->recipe.component_count = 0; /* gone already: nothing to follow */
+  }
+  if (sub == b + 2 && err != 0 && !not_found)
+    return recipe_failed(d, why(d, err, res, "DeleteImageRecipe"));
+  /* A component another recipe still uses stays, as AWS says. */
+  if (sub > b + 2 && err == 0)
+    d->components_deleted++;
+  next(d);
+}
+
+/* This account's component build versions only: an AWS-managed one
+ * (arn:aws:imagebuilder:REGION:aws:component/...) is never touched. */
+static bool own_component(const char *arn)
+{
+  return arn != NULL && strstr(arn, ":aws:component/") == NULL &&
+         strstr(arn, ":component/kiln-") != NULL;
+}
+
+static bool recipe_call(struct kiln_gc_delete *d)
+{
+  const struct kiln_gc_recipe *r = d->plan->recipes[d->step].recipe;
+  size_t sub = d->sub++, b = d->builds.count;
+  int err;
+
+  if (sub == 0) {
+    const char *at = strstr(r->arn, ":image-recipe/");
+    const char *image =
+        at != NULL ? kiln_arena_printf(d->a, "%.*s:image/%s",
+                                       (int)(at - r->arn), r->arn, at + 14)
+                   : NULL;
+    memset(&d->builds, 0, sizeof(d->builds));
+    memset(&d->recipe, 0, sizeof(d->recipe));
+    if (image == NULL) {
+      recipe_failed(d, "not an image recipe ARN");
+      return true;
+    }
+    err = kiln_ib_list_image_build_versions(d->client, image, d->a, &d->builds,
+                                            on_recipe_step, d);
+  } else if (sub <= b) {
+    err = kiln_ib_delete_image(d->client, d->builds.items[sub - 1].arn,
+                               on_recipe_step, d);
+  } else if (sub == b + 1) {
+    err = kiln_ib_get_image_recipe(d->client, r->arn, d->a, &d->recipe,
+                                   on_recipe_step, d);
+  } else if (sub == b + 2) {
+    err = kiln_ib_delete_image_recipe(d->client, r->arn, on_recipe_step, d);
+  } else {
+    size_t c = sub - b - 3;
+    while (c < d->recipe.component_count &&
+           !own_component(d->recipe.components[c]))
+      c = (d->sub = c + b + 4) - b - 3; /* skip it */
+    if (c >= d->recipe.component_count)
+      return false;
+    d->sub = c + b + 4;
+    err = kiln_ib_delete_component(d->client, d->recipe.components[c],
+                                   on_recipe_step, d);
+  }
+  if (err != 0) {
+    recipe_failed(d, "cannot start the call");
+    return true;
+  }
+  return true;
+}
+
 /* ---- the sequence ------------------------------------------------------ */
 
 static void next(struct kiln_gc_delete *d)
@@ -221,8 +325,15 @@ static void next(struct kiln_gc_delete *d)
     d->phase = KILN_GC_VERSIONS;
     d->step = 0;
   }
-  if (versions_call(d))
+  if (d->phase == KILN_GC_VERSIONS && versions_call(d))
     return;
+  if (d->phase == KILN_GC_VERSIONS) {
+    d->phase = KILN_GC_RECIPES;
+    d->step = d->sub = 0;
+  }
+  for (; d->step < d->plan->n_recipes; d->step++, d->sub = 0)
+    if (d->plan->recipes[d->step].delete && recipe_call(d))
+      return;
   d->phase = KILN_GC_DONE;
   if (!d->starting)
     d->cb(d, d->data);
@@ -246,7 +357,10 @@ int kiln_gc_delete_start(struct kiln_gc_delete *d,
       kiln_arena_alloc(arena, (plan->n_images + 1) * sizeof(char *));
   d->version_errors =
       kiln_arena_alloc(arena, (plan->n_versions + 1) * sizeof(char *));
+  d->recipe_errors =
+      kiln_arena_alloc(arena, (plan->n_recipes + 1) * sizeof(char *));
   if (d->image_errors == NULL || d->version_errors == NULL ||
+      d->recipe_errors == NULL ||
       find_orphans(d, marked, images) != 0)
     return KILN_ENOMEM;
   d->starting = true;

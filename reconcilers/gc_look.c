@@ -4,6 +4,7 @@
 #include "kiln/aws_client.h"
 #include "kiln/aws_credentials.h"
 #include "kiln/error.h"
+#include "kiln/imagebuilder.h"
 #include "kiln/naming.h"
 #include "kiln/str.h"
 
@@ -48,6 +49,59 @@ static void on_instances(int err, const struct kiln_aws_response *res,
 static void on_marked(int err, const struct kiln_aws_response *res, void *data)
 {
   call_done(data, err, res, "cannot list the snapshots a collection marked");
+}
+
+static void on_recipes(int err, const struct kiln_aws_response *res,
+                       void *data)
+{
+  call_done(data, err, res, "cannot list Image Builder's recipes");
+}
+
+/* Is t the first target of its app here that bakes the image? */
+static bool first_home(const struct kiln_gc_look *l, size_t t)
+{
+  const struct kiln_app_spec *s = &l->repo->apps[t];
+  if (!here(l, s) || !kiln_spec_image_at_home(s))
+    return false;
+  for (size_t j = 0; j < t; j++)
+    if (here(l, &l->repo->apps[j]) &&
+        kiln_spec_image_at_home(&l->repo->apps[j]) &&
+        strcmp(kiln_spec_app_name(&l->repo->apps[j]),
+               kiln_spec_app_name(s)) == 0)
+      return false;
+  return true;
+}
+
+static int look_recipes(struct kiln_gc_look *l)
+{
+  for (size_t t = 0; t < l->repo->n_apps; t++) {
+    struct kiln_ib_filter *f;
+    const char **name;
+    char recipe[160];
+    int err;
+    if (!first_home(l, t))
+      continue;
+    kiln_naming_recipe(&l->repo->apps[t], recipe, sizeof(recipe));
+    f = kiln_arena_alloc(l->a, sizeof(*f));
+    name = kiln_arena_alloc(l->a, sizeof(*name));
+    if (f == NULL || name == NULL ||
+        (name[0] = kiln_arena_strdup(l->a, recipe)) == NULL)
+      return KILN_ENOMEM;
+    *f = (struct kiln_ib_filter){"name", name, 1};
+    l->pending++;
+    err = kiln_ib_list_image_recipes(
+        l->client,
+        &(struct kiln_ib_list_request){.owner = "Self",
+                                       .filters = f,
+                                       .filter_count = 1,
+                                       .max_results = 25},
+        l->a, &l->recipes[t], on_recipes, l);
+    if (err != 0) {
+      l->pending--;
+      return err;
+    }
+  }
+  return 0;
 }
 
 static int look_versions(struct kiln_gc_look *l)
@@ -138,7 +192,7 @@ static void observed(int err, struct kiln_observation *obs, void *data)
   }
   l->pending = 1; /* held until every look has started */
   if ((err = look_versions(l)) != 0 || (err = look_instances(l)) != 0 ||
-      (err = look_marked(l)) != 0) {
+      (err = look_marked(l)) != 0 || (err = look_recipes(l)) != 0) {
     l->err = err;
     l->why = "cannot start every request";
   }
@@ -160,7 +214,9 @@ int kiln_gc_look_start(struct kiln_gc_look *look, struct kiln_aws_client *client
   look->data = data;
   look->versions =
       kiln_arena_alloc(arena, (repo->n_apps + 1) * sizeof(*look->versions));
-  if (look->versions == NULL)
+  look->recipes =
+      kiln_arena_alloc(arena, (repo->n_apps + 1) * sizeof(*look->recipes));
+  if (look->versions == NULL || look->recipes == NULL)
     return KILN_ENOMEM;
   return kiln_observe_start(client, role_arn, repo, NULL, arena, observed,
                             look);
@@ -260,6 +316,37 @@ static int add_versions(const struct kiln_gc_look *l, size_t t,
   return 0;
 }
 
+/* The version of a recipe ARN: its last path component. */
+static const char *arn_version(const char *arn)
+{
+  const char *slash = arn != NULL ? strrchr(arn, '/') : NULL;
+  return slash != NULL && slash[1] != '\0' ? slash + 1 : NULL;
+}
+
+static int add_recipes(const struct kiln_gc_look *l, struct kiln_arena *a,
+                       struct kiln_gc_inputs *in)
+{
+  size_t n = 0;
+  struct kiln_gc_recipe *r;
+  for (size_t t = 0; t < l->repo->n_apps; t++)
+    n += l->recipes[t].count;
+  r = kiln_arena_alloc(a, (n + 1) * sizeof(*r));
+  if (r == NULL)
+    return KILN_ENOMEM;
+  in->recipes = r;
+  in->n_recipes = 0;
+  for (size_t t = 0; t < l->repo->n_apps; t++)
+    for (size_t i = 0; i < l->recipes[t].count; i++) {
+      const struct kiln_ib_summary *x = &l->recipes[t].items[i];
+      r[in->n_recipes++] = (struct kiln_gc_recipe){
+          .arn = x->arn,
+          .app = kiln_spec_app_name(&l->repo->apps[t]),
+          .version = arn_version(x->arn),
+          .created_s = epoch_s(x->date_created)};
+    }
+  return 0;
+}
+
 int kiln_gc_look_inputs(const struct kiln_gc_look *l, struct kiln_arena *a,
                         struct kiln_gc_inputs *in)
 {
@@ -325,5 +412,5 @@ int kiln_gc_look_inputs(const struct kiln_gc_look *l, struct kiln_arena *a,
   in->n_versions = n_versions;
   in->uses = uses;
   in->n_uses = n_uses;
-  return err;
+  return err != 0 ? err : add_recipes(l, a, in);
 }

@@ -2,6 +2,7 @@
 
 #include "kiln/arena.h"
 #include "kiln/error.h"
+#include "kiln/naming.h"
 
 #include <string.h>
 
@@ -170,6 +171,66 @@ static const char *judge_version(const struct kiln_gc_inputs *in,
   return "its image is not kept";
 }
 
+/* Is a kept AMI's digest of app at this Image Builder version? */
+static bool version_kept(const struct kiln_gc_plan *p, const char *app,
+                         const char *version)
+{
+  char v[32];
+  for (size_t i = 0; i < p->n_images; i++) {
+    const struct kiln_gc_image *im = p->images[i].image;
+    if (p->images[i].delete || strcmp(im->app, app) != 0)
+      continue;
+    kiln_naming_version(im->digest, v);
+    if (strcmp(v, version) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* Is version that of one of app's last releases? */
+static bool version_recent(const struct kiln_gc_inputs *in,
+                           const struct kiln_gc_app *a, const char *version,
+                           struct kiln_arena *arena, int *err)
+{
+  char v[32];
+  for (size_t i = 0; i < in->n_versions + in->n_other_versions; i++) {
+    const struct kiln_gc_version *x =
+        i < in->n_versions ? &in->versions[i]
+                           : &in->other_versions[i - in->n_versions];
+    if (x->digest == NULL || x->digest[0] == '\0' || x->app == NULL ||
+        strcmp(x->app, a->name) != 0)
+      continue;
+    kiln_naming_version(x->digest, v);
+    if (strcmp(v, version) == 0 && recent(in, a, x->digest, arena, err))
+      return true;
+  }
+  return false;
+}
+
+static const char *judge_recipe(const struct kiln_gc_inputs *in,
+                                const struct kiln_gc_plan *p,
+                                const struct kiln_gc_recipe *r,
+                                struct kiln_arena *arena, bool *del, int *err)
+{
+  const struct kiln_gc_app *a = app_of(in, r->app);
+  *del = false;
+  if (a == NULL || r->version == NULL)
+    return "not an app of this repository";
+  if (a->busy)
+    return "its app has a refresh or rollback in flight";
+  if (version_kept(p, r->app, r->version))
+    return "its image is kept";
+  if (version_recent(in, a, r->version, arena, err))
+    return kiln_arena_printf(arena, "within the last %lld releases",
+                             (long long)a->retention.releases);
+  if (r->created_s == 0 ||
+      in->now_s - r->created_s < a->retention.min_age_days * DAY_S)
+    return kiln_arena_printf(arena, "younger than %lld days",
+                             (long long)a->retention.min_age_days);
+  *del = true;
+  return "its image is not kept";
+}
+
 int kiln_gc_plan(const struct kiln_gc_inputs *in, struct kiln_arena *arena,
                  struct kiln_gc_plan *out)
 {
@@ -179,7 +240,9 @@ int kiln_gc_plan(const struct kiln_gc_inputs *in, struct kiln_arena *arena,
   out->images = kiln_arena_alloc(arena, (in->n_images + 1) * sizeof(*out->images));
   out->versions =
       kiln_arena_alloc(arena, (in->n_versions + 1) * sizeof(*out->versions));
-  if (out->images == NULL || out->versions == NULL)
+  out->recipes =
+      kiln_arena_alloc(arena, (in->n_recipes + 1) * sizeof(*out->recipes));
+  if (out->images == NULL || out->versions == NULL || out->recipes == NULL)
     return KILN_ENOMEM;
   for (size_t i = 0; i < in->n_images && err == 0; i++) {
     const struct kiln_gc_image *im = &in->images[i];
@@ -201,6 +264,13 @@ int kiln_gc_plan(const struct kiln_gc_inputs *in, struct kiln_arena *arena,
     struct kiln_gc_version_verdict *v = &out->versions[out->n_versions++];
     v->version = &in->versions[i];
     v->why = judge_version(in, out, v->version, arena, &v->delete, &err);
+    if (v->why == NULL)
+      err = KILN_ENOMEM;
+  }
+  for (size_t i = 0; i < in->n_recipes && err == 0; i++) {
+    struct kiln_gc_recipe_verdict *v = &out->recipes[out->n_recipes++];
+    v->recipe = &in->recipes[i];
+    v->why = judge_recipe(in, out, v->recipe, arena, &v->delete, &err);
     if (v->why == NULL)
       err = KILN_ENOMEM;
   }

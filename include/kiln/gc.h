@@ -16,6 +16,11 @@
  *
  * A launch template version goes when Kiln made it, it is not its
  * template's default, no group names it, and its digest is not kept.
+ *
+ * An Image Builder recipe version Kiln made (kiln-<app>, the version of a
+ * digest) goes, with its image build versions and the components only it
+ * used, when no kept AMI of the app has its version, it is not among the
+ * app's last releases, and it is older than minAgeDays.
  */
 #ifndef KILN_GC_H
 #define KILN_GC_H
@@ -48,6 +53,14 @@ struct kiln_gc_version {
   const char *commit; /* from Kiln's description; NULL: not Kiln's */
   const char *digest;
   const char *image_id;
+};
+
+/* An Image Builder recipe version of an app: "kiln-hello", "1.2.3". */
+struct kiln_gc_recipe {
+  const char *arn;
+  const char *app;
+  const char *version;
+  int64_t created_s; /* 0: not known (counts as new) */
 };
 
 /* An AMI something uses: "in use by group hello-prod". */
@@ -85,6 +98,8 @@ struct kiln_gc_inputs {
    * location counts the same releases: (app, commit, digest) triples. */
   const struct kiln_gc_version *other_versions;
   size_t n_other_versions;
+  const struct kiln_gc_recipe *recipes; /* Kiln's, where images are baked */
+  size_t n_recipes;
 };
 
 struct kiln_gc_image_verdict {
@@ -100,11 +115,19 @@ struct kiln_gc_version_verdict {
   const char *why;
 };
 
+struct kiln_gc_recipe_verdict {
+  const struct kiln_gc_recipe *recipe;
+  bool delete;
+  const char *why;
+};
+
 struct kiln_gc_plan {
   struct kiln_gc_image_verdict *images; /* Kiln's AMIs of this repo's apps */
   size_t n_images;
   struct kiln_gc_version_verdict *versions;
   size_t n_versions;
+  struct kiln_gc_recipe_verdict *recipes;
+  size_t n_recipes;
   int64_t freed_gib; /* by the deletions */
 };
 

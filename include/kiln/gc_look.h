@@ -2,7 +2,8 @@
  * account), gathered from AWS: the observation of the repository's targets
  * there (kiln/observe.h), every version of their launch templates, the
  * instances that run Kiln's AMIs, and the snapshots an earlier collection
- * marked and left behind. Then the pure planner's inputs (kiln/gc.h).
+ * marked and left behind, and where images are baked, Image Builder's
+ * recipes of each app. Then the pure planner's inputs (kiln/gc.h).
  *
  * Runs on the loop; the callback runs once, never before
  * kiln_gc_look_start() returns.
@@ -12,6 +13,7 @@
 
 #include "kiln/ec2.h"
 #include "kiln/gc.h"
+#include "kiln/imagebuilder.h"
 #include "kiln/observe.h"
 
 /* The tag that marks a snapshot whose AMI a collection deregisters: set
@@ -33,6 +35,9 @@ struct kiln_gc_look {
   struct kiln_ec2_instances *instances; /* per chunk of AMIs */
   size_t n_instance_chunks;
   struct kiln_ec2_snapshots marked; /* snapshots tagged KILN_GC_SNAPSHOT_TAG */
+  /* Image Builder recipe versions kiln-<app>, per app baked here (at the
+   * repo index of its first target here; empty elsewhere). */
+  struct kiln_ib_summaries *recipes;
   /* internal */
   int pending;
   void (*cb)(struct kiln_gc_look *, void *);

@@ -153,9 +153,10 @@ int kiln_history_drift_record(struct kiln_history *h,
                               const struct kiln_history_app_drift *apps,
                               size_t n, int64_t now_ms, size_t *written);
 
-/* What a garbage collection deleted: kind "image", "snapshot" or
- * "launch-template-version"; resource "ami-...", "snap-...",
- * "lt-.../3". */
+/* What a garbage collection deleted: kind "image", "snapshot",
+ * "launch-template-version" or "image-recipe" (with its image build
+ * versions and the components only it used); resource "ami-...",
+ * "snap-...", "lt-.../3", the recipe's ARN. */
 struct kiln_history_collection {
   const char *region;
   const char *role_arn; /* NULL: Kiln's own account */

@@ -253,4 +253,49 @@ int kiln_ib_get_image(struct kiln_aws_client *client,
                       struct kiln_arena *arena, struct kiln_ib_image *out,
                       kiln_aws_done_cb *cb, void *data);
 
+/* ---- what garbage collection uses ---- */
+
+/* The build versions of one image version ("arn:...:image/kiln-hello/1.2.3"),
+ * each with its state. */
+struct kiln_ib_build {
+  const char *arn;
+  const char *state_status; /* "AVAILABLE", "BUILDING", ... */
+};
+
+struct kiln_ib_builds {
+  struct kiln_ib_build *items;
+  size_t count;
+};
+
+int kiln_ib_list_image_build_versions(struct kiln_aws_client *client,
+                                      const char *image_version_arn,
+                                      struct kiln_arena *arena,
+                                      struct kiln_ib_builds *out,
+                                      kiln_aws_done_cb *cb, void *data);
+
+/* The component ARNs an image recipe names. */
+struct kiln_ib_recipe {
+  const char *arn;
+  const char **components;
+  size_t component_count;
+};
+
+int kiln_ib_get_image_recipe(struct kiln_aws_client *client,
+                             const char *image_recipe_arn,
+                             struct kiln_arena *arena,
+                             struct kiln_ib_recipe *out, kiln_aws_done_cb *cb,
+                             void *data);
+
+/* DeleteImage (an image build version: its AMI stays), DeleteImageRecipe,
+ * DeleteComponent (a component build version). No result. */
+int kiln_ib_delete_image(struct kiln_aws_client *client,
+                         const char *image_build_version_arn,
+                         kiln_aws_done_cb *cb, void *data);
+int kiln_ib_delete_image_recipe(struct kiln_aws_client *client,
+                                const char *image_recipe_arn,
+                                kiln_aws_done_cb *cb, void *data);
+int kiln_ib_delete_component(struct kiln_aws_client *client,
+                             const char *component_build_version_arn,
+                             kiln_aws_done_cb *cb, void *data);
+
 #endif

@@ -97,6 +97,15 @@ def test_six_releases_keep_the_last_two_and_a_revert_still_needs_no_bake(fleet):
     versions = {v["VersionNumber"] for v in fleet.ec2.describe_launch_template_versions(
         LaunchTemplateName="hello")["LaunchTemplateVersions"]}
     assert versions == {5, 6}, versions
+    # Image Builder keeps the recipes (and builds) of the kept images only;
+    # their AMIs are what a revert needs.
+    ib = fleet.emu.client("imagebuilder")
+    recipes = ib.list_image_recipes(owner="Self")["imageRecipeSummaryList"]
+    assert len(recipes) == 2, recipes
+    builds = [b for r in recipes for b in ib.list_image_build_versions(
+        imageVersionArn=r["arn"].replace(":image-recipe/", ":image/"))["imageSummaryList"]]
+    assert len(builds) == 2, builds
+    assert sum(1 for r in doc["image_recipes"] if r["action"] == "delete") == 4, doc
     import sqlite3
     db = sqlite3.connect(os.path.join(fleet.env["KILN_STATE_DIR"], "history.db"))
     recorded = {r[0] for r in db.execute(
