@@ -8,6 +8,16 @@
 
 #define DAY_S 86400
 
+/* "within the last 5 releases", "not among the last release". */
+static const char *releases_phrase(struct kiln_arena *arena, const char *lead,
+                                   const struct kiln_gc_app *a)
+{
+  if (a->retention.releases == 1)
+    return kiln_arena_printf(arena, "%s release", lead);
+  return kiln_arena_printf(arena, "%s %lld releases", lead,
+                           (long long)a->retention.releases);
+}
+
 static const struct kiln_gc_app *app_of(const struct kiln_gc_inputs *in,
                                         const char *name)
 {
@@ -125,16 +135,14 @@ static const char *judge_image(const struct kiln_gc_inputs *in,
   }
   if (strcmp(im->state, "available") == 0 &&
       recent(in, a, im->digest, arena, err))
-    return kiln_arena_printf(arena, "within the last %lld releases",
-                             (long long)a->retention.releases);
+    return releases_phrase(arena, "within the last", a);
   if (im->created_s == 0 || in->now_s - im->created_s < min_age)
     return kiln_arena_printf(arena, "younger than %lld days",
                              (long long)a->retention.min_age_days);
   *del = true;
   return strcmp(im->state, "failed") == 0
              ? "a failed copy"
-             : kiln_arena_printf(arena, "not among the last %lld releases",
-                                 (long long)a->retention.releases);
+             : releases_phrase(arena, "not among the last", a);
 }
 
 static bool digest_kept(const struct kiln_gc_plan *p, const char *digest)
@@ -165,8 +173,7 @@ static const char *judge_version(const struct kiln_gc_inputs *in,
   if (digest_kept(p, v->digest))
     return "its image is kept";
   if (recent(in, a, v->digest, arena, err))
-    return kiln_arena_printf(arena, "within the last %lld releases",
-                             (long long)a->retention.releases);
+    return releases_phrase(arena, "within the last", a);
   *del = true;
   return "its image is not kept";
 }
@@ -221,8 +228,7 @@ static const char *judge_recipe(const struct kiln_gc_inputs *in,
   if (version_kept(p, r->app, r->version))
     return "its image is kept";
   if (version_recent(in, a, r->version, arena, err))
-    return kiln_arena_printf(arena, "within the last %lld releases",
-                             (long long)a->retention.releases);
+    return releases_phrase(arena, "within the last", a);
   if (r->created_s == 0 ||
       in->now_s - r->created_s < a->retention.min_age_days * DAY_S)
     return kiln_arena_printf(arena, "younger than %lld days",
