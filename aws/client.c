@@ -790,3 +790,18 @@ void kiln_aws_client_close(struct kiln_aws_client *c,
    * requests, so calls waiting for credentials end too. */
   kiln_http_client_close(c->http, on_http_closed, c);
 }
+
+const char *kiln_aws_tag_value(const struct kiln_aws_tag *tags, size_t n,
+                               const char *key)
+{
+  for (size_t i = 0; i < n; i++)
+    if (tags[i].key != NULL && strcmp(tags[i].key, key) == 0)
+      return tags[i].value;
+  return NULL;
+}
+
+int64_t kiln_aws_time_s(const char *iso)
+{
+  int64_t ms;
+  return iso != NULL && kiln_aws_parse_time(iso, &ms) == 0 ? ms / 1000 : 0;
+}

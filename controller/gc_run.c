@@ -168,12 +168,10 @@ static int collect_apps(struct kiln_gc_run *r, const char *repo_path)
     const struct kiln_ec2_images *im =
         r->w[l].look.obs != NULL ? r->w[l].look.obs->images : NULL;
     for (size_t i = 0; im != NULL && i < im->count; i++) {
-      const char *app = NULL;
+      const char *app = kiln_aws_tag_value(im->images[i].tags,
+                                           im->images[i].tag_count, "kiln:app");
       bool seen;
       int64_t at;
-      for (size_t t = 0; t < im->images[i].tag_count; t++)
-        if (strcmp(im->images[i].tags[t].key, "kiln:app") == 0)
-          app = im->images[i].tags[t].value;
       if (app == NULL || listed(apps, n, app) ||
           (r->only_app != NULL && strcmp(app, r->only_app) != 0) ||
           kiln_git_app_removed_at(repo_path, r->history, r->n_history, app,

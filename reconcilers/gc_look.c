@@ -239,21 +239,6 @@ bool kiln_gc_look_busy(const struct kiln_gc_look *l, const char *app)
 
 /* ---- the planner's inputs --------------------------------------------- */
 
-static const char *tag_of(const struct kiln_aws_tag *t, size_t n,
-                          const char *key)
-{
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(t[i].key, key) == 0)
-      return t[i].value;
-  return NULL;
-}
-
-static int64_t epoch_s(const char *iso)
-{
-  int64_t ms;
-  return iso != NULL && kiln_aws_parse_time(iso, &ms) == 0 ? ms / 1000 : 0;
-}
-
 /* The AMI of version `named` ("3", "$Default", "$Latest") among vs. */
 static const char *version_ami(const struct kiln_ec2_launch_template_versions *vs,
                                const char *named)
@@ -342,7 +327,7 @@ static int add_recipes(const struct kiln_gc_look *l, struct kiln_arena *a,
           .arn = x->arn,
           .app = kiln_spec_app_name(&l->repo->apps[t]),
           .version = arn_version(x->arn),
-          .created_s = epoch_s(x->date_created)};
+          .created_s = kiln_aws_time_s(x->date_created)};
     }
   return 0;
 }
@@ -372,10 +357,10 @@ int kiln_gc_look_inputs(const struct kiln_gc_look *l, struct kiln_arena *a,
     const struct kiln_ec2_image *e = &im->images[i];
     images[i] = (struct kiln_gc_image){
         .image_id = e->image_id,
-        .app = tag_of(e->tags, e->tag_count, "kiln:app"),
-        .digest = tag_of(e->tags, e->tag_count, "kiln:digest"),
+        .app = kiln_aws_tag_value(e->tags, e->tag_count, "kiln:app"),
+        .digest = kiln_aws_tag_value(e->tags, e->tag_count, "kiln:digest"),
         .state = e->state != NULL ? e->state : "?",
-        .created_s = epoch_s(e->creation_date),
+        .created_s = kiln_aws_time_s(e->creation_date),
         .snapshots = e->snapshot_ids,
         .snapshot_gib = e->snapshot_gib,
         .n_snapshots = e->snapshot_count};

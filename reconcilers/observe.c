@@ -133,7 +133,6 @@ static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
 
 static void finish(struct observe *o);
 static void round_two(struct observe *o);
-static int64_t epoch_s(const char *iso);
 
 /* Every call's callback ends here. The first failure is kept as the
  * observation's error unless the caller can live without that call. */
@@ -331,15 +330,6 @@ static int start_round_one(struct observe *o)
 
 /* ---- from AWS results to the observed model ---------------------------- */
 
-static const char *tag_value(const struct kiln_aws_tag *tags, size_t n,
-                             const char *key)
-{
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(tags[i].key, key) == 0)
-      return tags[i].value;
-  return NULL;
-}
-
 static void resolve_parent(struct observe *o, const struct kiln_app_spec *s,
                            struct kiln_observed_app *out)
 {
@@ -372,7 +362,7 @@ void kiln_observation_find_image(const struct kiln_observation *obs,
   const struct kiln_ec2_images *images = obs->images;
   for (size_t i = 0; images != NULL && i < images->count; i++) {
     const struct kiln_ec2_image *im = &images->images[i];
-    const char *d = tag_value(im->tags, im->tag_count, "kiln:digest");
+    const char *d = kiln_aws_tag_value(im->tags, im->tag_count, "kiln:digest");
     if (d == NULL || strcmp(d, digest) != 0)
       continue;
     if (strcmp(im->state, "available") == 0) {
@@ -517,7 +507,7 @@ static int find_launch_template(struct observe *o,
     out->lt_id = v->launch_template_id;
     out->lt_default_version = v->version_number;
     out->lt_latest_version = v->version_number;
-    out->lt_default_created_s = epoch_s(v->create_time);
+    out->lt_default_created_s = kiln_aws_time_s(v->create_time);
     char digest[65];
     if (kiln_naming_parse_lt_description(v->description, commit, digest) == 0) {
       out->lt_default_commit = kiln_arena_strdup(o->a, commit);
@@ -529,7 +519,7 @@ static int find_launch_template(struct observe *o,
     lt = bsearch(&tp, o->lt_by_id, o->templates.count, sizeof(*o->lt_by_id),
                  cmp_lt_id);
     if (lt != NULL && v->launch_template_id != NULL) {
-      const char *kv = tag_value((*lt)->tags, (*lt)->tag_count, "kiln:version");
+      const char *kv = kiln_aws_tag_value((*lt)->tags, (*lt)->tag_count, "kiln:version");
       struct kiln_tag *tags =
           kiln_arena_alloc(o->a, ((*lt)->tag_count + 1) * sizeof(*tags));
       if (tags == NULL)
@@ -741,14 +731,6 @@ static void round_two(struct observe *o)
   call_done(o, 0, NULL, false);
 }
 
-/* Seconds since the epoch of an ISO 8601 time AWS sent; 0 when absent or
- * not a time. */
-static int64_t epoch_s(const char *iso)
-{
-  int64_t ms;
-  return iso != NULL && kiln_aws_parse_time(iso, &ms) == 0 ? ms / 1000 : 0;
-}
-
 static int64_t opt_or(struct kiln_aws_opt_int v, int64_t otherwise)
 {
   return v.set ? v.value : otherwise;
@@ -794,9 +776,9 @@ static void apply_refresh(const struct kiln_asg_instance_refreshes *r,
       latest->percentage_complete.set ? latest->percentage_complete.value : 0;
   a->refresh_reason = latest->rollback_reason != NULL ? latest->rollback_reason
                                                       : latest->status_reason;
-  a->refresh_start_s = epoch_s(latest->start_time);
-  a->refresh_end_s = epoch_s(latest->end_time);
-  a->refresh_rollback_start_s = epoch_s(latest->rollback_start_time);
+  a->refresh_start_s = kiln_aws_time_s(latest->start_time);
+  a->refresh_end_s = kiln_aws_time_s(latest->end_time);
+  a->refresh_rollback_start_s = kiln_aws_time_s(latest->rollback_start_time);
   a->refresh_warmup_s = opt_or(latest->preferences.instance_warmup_s, -1);
   a->refresh_checkpoint_delay_s =
       opt_or(latest->preferences.checkpoint_delay_s, -1);
@@ -818,8 +800,8 @@ static void apply_activities(const struct kiln_asg_activities *acts,
 {
   for (size_t i = 0; i < acts->count; i++) {
     const struct kiln_asg_activity *act = &acts->activities[i];
-    int64_t end = epoch_s(act->end_time);
-    if (epoch_s(act->start_time) < a->refresh_start_s ||
+    int64_t end = kiln_aws_time_s(act->end_time);
+    if (kiln_aws_time_s(act->start_time) < a->refresh_start_s ||
         !starts_with(act->description, "Launching a new EC2 instance"))
       continue;
     if (strcmp(act->status_code, "Successful") == 0 && end > a->last_launch_s)

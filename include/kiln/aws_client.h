@@ -192,6 +192,14 @@ struct kiln_aws_tag {
   const char *value;
 };
 
+/* The value of tag key among tags[0..n), or NULL. */
+const char *kiln_aws_tag_value(const struct kiln_aws_tag *tags, size_t n,
+                               const char *key);
+
+/* Seconds since the epoch of an ISO 8601 time AWS sent; 0 when absent or
+ * not a time. */
+int64_t kiln_aws_time_s(const char *iso);
+
 /* An optional number: set 0 means absent. */
 struct kiln_aws_opt_int {
   int set;
