@@ -328,6 +328,9 @@ struct route {
 };
 
 static const struct route routes[] = {
+    {"/", false, "GET", kiln__daemon_ui_page},
+    {"/app/", true, "GET", kiln__daemon_ui_page},
+    {"/ui/", true, "GET", kiln__daemon_ui_file},
     {"/healthz", false, "GET", serve_healthz},
     {"/readyz", false, "GET", serve_readyz},
     {"/metrics", false, "GET", serve_metrics},

@@ -100,6 +100,17 @@ void kiln__daemon_http_stop(struct kiln__daemon *d);
 /* "overload", ..., "bad_signature": the label of a refusal kind. */
 const char *kiln__reject_kind_name(int kind);
 
+/* daemon_ui.c: the status page (GET /, /app/NAME) and its files
+ * (GET /ui/FILE). */
+struct kiln_http_server_request;
+struct kiln_http_responder;
+void kiln__daemon_ui_page(struct kiln__daemon *d,
+                          struct kiln_http_server_request *req,
+                          struct kiln_http_responder *res);
+void kiln__daemon_ui_file(struct kiln__daemon *d,
+                          struct kiln_http_server_request *req,
+                          struct kiln_http_responder *res);
+
 /* daemon_gc.c: after a pass, a collection when one is due. */
 void kiln__daemon_gc_after_pass(struct kiln__daemon *d);
 

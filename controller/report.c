@@ -127,6 +127,9 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p, int64_t now)
   json_object_object_add(o, "environment", str_or_null(p->environment));
   json_object_object_add(o, "status",
                          kiln_json_string(kiln_plan_status_name(p->status)));
+  json_object_object_add(o, "version", kiln_json_string(p->version));
+  json_object_object_add(o, "ami", kiln_json_string(p->ami));
+  json_object_object_add(o, "running_ami", kiln_json_string(p->running_ami));
   json_object_object_add(
       o, "digest", p->digest[0] != '\0' ? kiln_json_string(p->digest) : NULL);
   json_object_object_add(o, "bake_needed",

@@ -50,10 +50,19 @@ static bool copy_plan(struct kiln_arena *a, struct kiln_plan *to,
   to->app = dup(a, from->app, &ok);
   to->app_name = dup(a, from->app_name, &ok);
   to->environment = dup(a, from->environment, &ok);
+  to->version = dup(a, from->version, &ok);
+  to->ami = dup(a, from->ami, &ok);
+  to->running_ami = dup(a, from->running_ami, &ok);
   to->message = dup(a, from->message, &ok);
   to->action.digest = dup(a, from->action.digest, &ok);
   to->action.ami_id = dup(a, from->action.ami_id, &ok);
   to->action.lt_data = NULL;
+  /* A copy's source is the executor's too. */
+  to->action.source_ami = dup(a, from->action.source_ami, &ok);
+  to->action.source_region = dup(a, from->action.source_region, &ok);
+  to->action.source_snapshots = NULL;
+  to->action.n_source_snapshots = 0;
+  to->action.share_with = dup(a, from->action.share_with, &ok);
   /* The executor's tag plan, like the template data, is not reported. */
   memset(&to->group_tags, 0, sizeof(to->group_tags));
   memset(&to->lt_tags, 0, sizeof(to->lt_tags));

@@ -801,6 +801,7 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
   out->app = spec->name;
   out->app_name = kiln_spec_app_name(spec);
   out->environment = spec->env;
+  out->version = spec->version;
   if (!spec->valid) {
     out->status = KILN_STATUS_ERROR;
     out->message = "the app's spec is invalid and is never applied; run kiln "
@@ -822,6 +823,8 @@ int kiln_plan_app(const struct kiln_app_spec *spec, const char *commit,
 
   /* Every stage reports its drift; the first that needs a step acts. */
   ami = stage_image(&p);
+  out->ami = ami;
+  out->running_ami = obs->lt_exists ? obs->lt_default.image_id : NULL;
   version = ami != NULL ? stage_launch_template(&p, ami) : 0;
   lt_tags_drift(&p);
   if (kiln_release_derive(obs, version, &spec->rollout.alarms, arena,

@@ -120,6 +120,11 @@ struct kiln_plan {
   const char *app;         /* the target: "hello", or "hello/prod" */
   const char *app_name;    /* its app: "hello" */
   const char *environment; /* its environment, or NULL */
+  const char *version;     /* the version git wants (NULL: invalid spec) */
+  /* The AMI git's image is (NULL: not baked or copied yet), and the AMI
+   * its launch template's default names now (NULL: no template). */
+  const char *ami;
+  const char *running_ami;
   enum kiln_app_status status;
   char digest[65];  /* desired image digest; "" when it cannot be known */
   bool bake_needed; /* no AMI for the digest yet (cache miss) */
