@@ -58,6 +58,8 @@ static void failed(struct kiln_commit_source *cs, struct kiln_snapshot *snap)
                                   : "no desired state yet",
            (unsigned long long)retry);
   uv_timer_start(&cs->timer, on_timer, retry, 0);
+  if (cs->on_fetched != NULL)
+    cs->on_fetched(cs, false, why, cs->data);
 }
 
 static void fetch_done(uv_work_t *w, int status)
@@ -84,6 +86,8 @@ static void fetch_done(uv_work_t *w, int status)
     cs->failures = 0;
     cs->last_error[0] = '\0';
     cs->last_ok_unix = (int64_t)time(NULL);
+    if (cs->on_fetched != NULL)
+      cs->on_fetched(cs, true, NULL, cs->data);
     uv_timer_start(&cs->timer, on_timer, cs->interval_ms, 0);
     if (strcmp(snap->commit, cs->current) == 0) {
       kiln_snapshot_cleanup(snap);

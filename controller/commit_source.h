@@ -26,12 +26,19 @@ struct kiln_commit_source;
 typedef void kiln_commit_source_cb(struct kiln_commit_source *cs,
                                    struct kiln_snapshot *snap, void *data);
 
+/* Optional: every fetch's outcome (ok, or why it failed), after it is
+ * logged. Runs on the loop. */
+typedef void kiln_commit_source_fetched_cb(struct kiln_commit_source *cs,
+                                           bool ok, const char *why,
+                                           void *data);
+
 struct kiln_commit_source {
   uv_loop_t *loop;
   struct kiln_git_source *git;
   const char *ref;
   uint64_t interval_ms;
   kiln_commit_source_cb *on_commit;
+  kiln_commit_source_fetched_cb *on_fetched; /* may be NULL */
   void *data;
 
   uv_timer_t timer;

@@ -151,6 +151,8 @@ static void on_commit(struct kiln_commit_source *cs, struct kiln_snapshot *snap,
   kiln_log("info", NULL, d->s.commit, "desired state is now commit %s%s%.12s%s",
            d->s.commit, old[0] != '\0' ? ", was " : "", old,
            d->passing ? "; the pass in flight finishes on the old one" : "");
+  /* Adopted: the diagnostics are the session's now. */
+  kiln__daemon_notify_invalid(d, d->s.commit, &d->s.diags);
   /* Git changed: apps that were backing off get a fresh start. */
   kiln_step_retry_forget_all(&d->retry);
   schedule_pass(d, 0);
@@ -300,6 +302,7 @@ static void pass_done(struct kiln_session *s, struct kiln_session_result *r,
     kiln_systemd_notify("READY=1");
   }
   log_outcomes(d, r);
+  kiln__daemon_notify_pass(d, r);
   next = d->pass_again ? 0 : next_pass_ms(d, r);
   d->pass_again = false;
   record(d, run);
@@ -370,6 +373,7 @@ static void shutdown_now(struct kiln__daemon *d)
   uv_close((uv_handle_t *)&d->sig_term, NULL);
   uv_close((uv_handle_t *)&d->sig_int, NULL);
   uv_close((uv_handle_t *)&d->sig_hup, NULL);
+  kiln_notifier_close(&d->notifier);
   /* The loop runs on until the history records queued are written. */
 }
 
@@ -484,6 +488,10 @@ static void init_handles(struct kiln__daemon *d)
   uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
   kiln_commit_source_init(&d->source, loop, &d->s.source, d->opts.ref,
                           d->opts.interval_ms, on_commit, d);
+  d->source.on_fetched = kiln__daemon_notify_fetch;
+  kiln_events_init(&d->events);
+  if (kiln_notifier_init(&d->notifier, loop) != 0)
+    kiln_log("warn", NULL, NULL, "notifications are off: no HTTP client");
   /* With WatchdogSec= set, systemd expects a ping at least every
    * WATCHDOG_USEC; ping at half of it, from the loop, so a stuck loop is
    * noticed. */
@@ -544,6 +552,7 @@ done:
     kiln_proofs_cleanup(d->proofs);
     free(d->proofs);
   }
+  kiln_events_cleanup(&d->events);
   kiln_webhook_secret_cleanup(&d->secret);
   kiln_status_cleanup(&d->status);
   kiln_step_retry_cleanup(&d->retry);

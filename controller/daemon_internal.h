@@ -9,6 +9,8 @@
 #include "gc_run.h"
 #include "history_writer.h"
 #include "log_limit.h"
+#include "notify.h"
+#include "notify_events.h"
 #include "loop_lag.h"
 #include "session.h"
 #include "status.h"
@@ -80,6 +82,9 @@ struct kiln__daemon {
    * from history_reader, once): what the session's gates judge by. */
   struct kiln_proofs *proofs;
   struct kiln_history_writer writer;
+  /* Notifications (kiln.yaml's): what happened, told as it happens. */
+  struct kiln_notifier notifier;
+  struct kiln_events events;
   /* The collection in flight (--gc-interval), or NULL. */
   struct kiln_gc_run *gc;
   uint64_t gc_started_ms;
@@ -110,6 +115,16 @@ void kiln__daemon_ui_page(struct kiln__daemon *d,
 void kiln__daemon_ui_file(struct kiln__daemon *d,
                           struct kiln_http_server_request *req,
                           struct kiln_http_responder *res);
+
+/* daemon_notify.c: the events of a pass, of a fetch, of a new commit's
+ * invalid specs, sent to the desired state's notifications. */
+void kiln__daemon_notify_pass(struct kiln__daemon *d,
+                              const struct kiln_session_result *r);
+void kiln__daemon_notify_fetch(struct kiln_commit_source *cs, bool ok,
+                               const char *why, void *data);
+struct kiln_diags;
+void kiln__daemon_notify_invalid(struct kiln__daemon *d, const char *commit,
+                                 const struct kiln_diags *diags);
 
 /* daemon_gc.c: after a pass, a collection when one is due. */
 void kiln__daemon_gc_after_pass(struct kiln__daemon *d);

@@ -317,6 +317,22 @@ static void gc_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
                 "%llu", (unsigned long long)g->freed_gib);
 }
 
+static void notify_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
+{
+  metric(b, "kiln_notifications_total", "counter",
+         "Notifications by destination type and outcome (failed: refused or "
+         "a secret file unreadable; gave_up: still failing after every "
+         "retry; dropped: its queue was full).");
+  for (int t = 0; t < 4; t++)
+    for (int o = 0; o < KILN_NOTIFY_OUTCOMES; o++)
+      kiln_buf_printf(b,
+                      "kiln_notifications_total{target=\"%s\",outcome=\"%s\"} "
+                      "%llu\n",
+                      kiln_notify_type_name((enum kiln_notifier_type)t),
+                      kiln_notify_outcome_name((enum kiln_notify_outcome)o),
+                      (unsigned long long)d->notifier.counts[t][o]);
+}
+
 void kiln__metrics_render(const struct kiln__daemon *d, struct kiln_buf *b)
 {
   pass_metrics(&d->stats, b);
@@ -328,4 +344,5 @@ void kiln__metrics_render(const struct kiln__daemon *d, struct kiln_buf *b)
   failure_metrics(&d->status, b);
   http_metrics(d, b);
   gc_metrics(d, b);
+  notify_metrics(d, b);
 }

@@ -47,7 +47,8 @@ static const char *const rollout_keys[] = {
     "checkpoints",       "checkpointDelaySeconds",
     "bakeTimeSeconds",   NULL};
 static const char *const defaults_keys[] = {
-    "apiVersion", "kind", "region", "tags", "image", "retention", NULL};
+    "apiVersion", "kind",      "region",        "tags",
+    "image",      "retention", "notifications", NULL};
 static const char *const retention_keys[] = {"releases", "minAgeDays", NULL};
 static const char *const defaults_image_keys[] = {"build", NULL};
 
@@ -980,6 +981,7 @@ int kiln_spec_parse_defaults(struct kiln_spec_repo *repo, const char *text,
                                                 KILN_RETENTION_MIN_AGE_DAYS},
                   &d->retention);
   kiln__get_tags(&c, root, "tags", "", &d->tags);
+  kiln__spec_parse_notifications(&c, root, d);
   image = kiln_ynode_get(root, "image");
   if (!kiln__is_null(image) && kiln__expect_map(&c, image, "image")) {
     kiln__check_keys(&c, image, "image", defaults_image_keys);

@@ -59,6 +59,15 @@ int kiln__spec_parse_environments(struct pctx *c, struct kiln_spec_repo *repo,
                                   const struct kiln_ynode *root, size_t index,
                                   struct kiln_arena *scratch);
 
+/* kiln.yaml's notifications into d (spec_notify.c). */
+void kiln__spec_parse_notifications(struct pctx *c,
+                                    const struct kiln_ynode *root,
+                                    struct kiln_spec_defaults *d);
+
+/* A notification URL: https, or http to a loopback address; NULL when
+ * fine, else why not. */
+const char *kiln__check_notify_url(const char *u);
+
 /* A new, zeroed app slot of repo (the array may move); NULL when out of
  * memory. */
 struct kiln_app_spec *kiln__spec_new_app(struct kiln_spec_repo *repo);

@@ -211,8 +211,28 @@ bool kiln_spec_image_at_home(const struct kiln_app_spec *s);
 bool kiln_spec_selects(const struct kiln_app_spec *s, const char *only_app,
                        const char *only_env);
 
+/* kiln.yaml's notifications: where Kiln says what happened. */
+enum kiln_notifier_type {
+  KILN_NOTIFY_GITHUB,  /* commit statuses: repository, token_file, url */
+  KILN_NOTIFY_GITLAB,  /* commit statuses: repository (project), ... */
+  KILN_NOTIFY_WEBHOOK, /* signed JSON: url, secret_file */
+  KILN_NOTIFY_SLACK,   /* an incoming webhook's URL in url_file */
+};
+
+struct kiln_notifier_spec {
+  enum kiln_notifier_type type;
+  const char *repository; /* github: owner/name; gitlab: the project path */
+  const char *token_file;
+  const char *url; /* github/gitlab: the API's base URL; webhook: its URL */
+  const char *secret_file;
+  const char *url_file;
+  int line; /* in kiln.yaml */
+};
+
 struct kiln_spec_defaults {
   bool present; /* kiln.yaml exists */
+  struct kiln_notifier_spec *notifiers;
+  size_t n_notifiers;
   const char *region;
   struct kiln_retention_spec retention;
   struct kiln_tags tags;

@@ -447,6 +447,61 @@ static void test_invalid_defaults_invalidate_apps(void **state)
   kiln_diags_cleanup(&d);
 }
 
+/* notifications: each type's fields, absolute secret files, https or
+ * loopback http only; every mistake said with its line. */
+static void test_notifications_are_checked(void **state)
+{
+  struct mem_file files[] = {
+      {"kiln.yaml",
+       "apiVersion: kiln.dev/v1\nkind: Defaults\nregion: us-east-1\n"
+       "image: {build: {instanceProfile: builder}}\n"
+       "notifications:\n"
+       "  - {type: github, repository: acme/fleet, tokenFile: /etc/t}\n"
+       "  - {type: webhook, url: \"http://127.0.0.1:9/h\", secretFile: /s}\n"
+       "  - {type: slack, urlFile: /etc/slack}\n",
+       0},
+      {"apps/hello/app.yaml", app_yaml, 0},
+      {"apps/hello/comp.yaml", comp_yaml, 0},
+  };
+  struct mem_tree t;
+  struct kiln_spec_repo *repo;
+  struct kiln_diags d;
+  (void)state;
+  mem_tree_init(&t, files, 3);
+  kiln_diags_init(&d, 0);
+  assert_int_equal(kiln_spec_load(&t.tree, &d, &repo), 0);
+  if (d.n > 0)
+    dump(&d);
+  assert_int_equal(d.n, 0);
+  assert_int_equal(repo->defaults.n_notifiers, 3);
+  assert_string_equal(repo->defaults.notifiers[0].url,
+                      "https://api.github.com");
+  assert_int_equal(repo->defaults.notifiers[1].type, KILN_NOTIFY_WEBHOOK);
+  kiln_spec_repo_free(repo);
+  kiln_diags_cleanup(&d);
+
+  files[0].data =
+      "apiVersion: kiln.dev/v1\nkind: Defaults\nregion: us-east-1\n"
+      "image: {build: {instanceProfile: builder}}\n"
+      "notifications:\n"
+      "  - {type: pager}\n"
+      "  - {type: webhook, url: \"http://hooks.example.com/k\", secretFile: "
+      "s}\n"
+      "  - {type: gitlab, project: fleet, tokenFile: /t}\n";
+  mem_tree_init(&t, files, 3);
+  kiln_diags_init(&d, 0);
+  assert_int_equal(kiln_spec_load(&t.tree, &d, &repo), 0);
+  assert_int_equal(d.n, 4);
+  assert_non_null(strstr(d.items[0].message, "'pager' is not github"));
+  assert_int_equal(d.items[0].line, 6);
+  assert_non_null(strstr(d.items[1].message, "plain http to a host"));
+  assert_non_null(strstr(d.items[2].message, "must be an absolute path"));
+  assert_non_null(strstr(d.items[3].message, "must be owner/name"));
+  assert_false(repo->apps[0].valid);
+  kiln_spec_repo_free(repo);
+  kiln_diags_cleanup(&d);
+}
+
 static void test_one_invalid_app_leaves_others(void **state)
 {
   struct mem_file files[] = {
@@ -649,6 +704,7 @@ int main(void)
       cmocka_unit_test(test_rollout_gates_parse),
       cmocka_unit_test(test_environments_merge_over_the_app),
       cmocka_unit_test(test_image_home_is_where_one_environment_runs),
+      cmocka_unit_test(test_notifications_are_checked),
       cmocka_unit_test(test_all_errors_of_a_file_reported),
       cmocka_unit_test(test_component_document_checked),
       cmocka_unit_test(test_invalid_defaults_invalidate_apps),
