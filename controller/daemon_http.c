@@ -7,6 +7,7 @@
 #include "kiln/error.h"
 #include "kiln/history.h"
 #include "kiln/history_json.h"
+#include "kiln/json_text.h"
 #include "kiln/http_server.h"
 #include "kiln/report.h"
 #include "kiln/webhook.h"
@@ -102,6 +103,27 @@ static void serve_history(struct kiln__daemon *d, const char *query,
   }
   out = json_object_new_object();
   json_object_object_add(out, "releases", list);
+  /* With an app: its drift over time too (a row per change, "cleared"
+   * when a field stopped drifting), for the status page. */
+  if (app[0] != '\0') {
+    struct kiln_history_drift_row *rows = NULL;
+    size_t nr = 0;
+    json_object *drift = json_object_new_array();
+    if (kiln_history_drift_list(d->history_reader, app, (size_t)limit, &a,
+                                &rows, &nr) == 0)
+      for (size_t i = 0; i < nr; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "observed_at_ms",
+                               json_object_new_int64(rows[i].observed_at_ms));
+        json_object_object_add(o, "commit", kiln_json_string(rows[i].commit));
+        json_object_object_add(o, "field", kiln_json_string(rows[i].field));
+        json_object_object_add(o, "desired", kiln_json_string(rows[i].desired));
+        json_object_object_add(o, "actual", kiln_json_string(rows[i].actual));
+        json_object_object_add(o, "cause", kiln_json_string(rows[i].cause));
+        json_object_array_add(drift, o);
+      }
+    json_object_object_add(out, "drift", drift);
+  }
   kiln_http_server_respond_json(res, 200, out);
   json_object_put(out);
   kiln_arena_cleanup(&a);

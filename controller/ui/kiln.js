@@ -110,10 +110,14 @@ function renderApp(doc) {
   document.getElementById("no-drift").hidden = drift.length !== 0;
 }
 
+function when(ms) {
+  return ms ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z").replace("T", " ") : null;
+}
+
 function renderHistory(doc) {
   const rows = (doc.releases || []).map(r => {
     const tr = el("tr");
-    tr.appendChild(cell("Started", r.started_at_ms ? new Date(r.started_at_ms).toISOString().replace(".000", "") : null));
+    tr.appendChild(cell("Started", when(r.started_at_ms)));
     tr.appendChild(cell("Commit", String(r.commit || "").slice(0, 12), "mono"));
     tr.appendChild(cell("AMI", r.ami, "mono"));
     tr.appendChild(cell("Version", r.launch_template_version));
@@ -124,6 +128,18 @@ function renderHistory(doc) {
   document.querySelector("#history tbody").replaceChildren(...rows);
   document.getElementById("history").hidden = rows.length === 0;
   document.getElementById("no-history").hidden = rows.length !== 0;
+  const drift = (doc.drift || []).map(d => {
+    const tr = el("tr");
+    tr.appendChild(cell("Seen", when(d.observed_at_ms)));
+    tr.appendChild(cell("Field", d.field, "mono"));
+    tr.appendChild(cell("Desired", d.desired));
+    tr.appendChild(cell("Actual", d.actual));
+    tr.appendChild(cell("Cause", d.cause, "cause-" + String(d.cause).replace(/[^a-z-]/g, "")));
+    return tr;
+  });
+  document.querySelector("#drift-history tbody").replaceChildren(...drift);
+  document.getElementById("drift-history").hidden = drift.length === 0;
+  document.getElementById("no-drift-history").hidden = drift.length !== 0;
 }
 
 function showError(text) {

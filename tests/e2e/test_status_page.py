@@ -115,6 +115,10 @@ def test_drift_and_hostile_values_are_shown_as_text(fleet, tmp_path, browser):
         assert browser.find_elements(By.CSS_SELECTOR, "#drift img") == []
         assert browser.find_elements(By.CSS_SELECTOR, "#drift script") == []
         assert "Releases" in browser.find_element(By.TAG_NAME, "body").text
+        # The drift as history recorded it, hostile value and all, as text.
+        wait_until(lambda: "autoscaling.max" in text_of(browser, "#drift-history tbody"),
+                   timeout=30, what="the drift history")
+        assert browser.execute_script("return window.__pwned") is None
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "status-page-app.png"))
     finally:
