@@ -23,13 +23,18 @@ def release(fleet, version):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def six_releases(fleet):
+def releases(fleet, n):
+    """n releases of hello (0.1.0 ... 0.n.0), keeping the last two."""
     p = fleet.root / APP
     p.write_text(p.read_text() + RETENTION)
     git(fleet.root, "commit", "-qam", "retention")
     assert fleet.apply().returncode == 0
-    for v in ("0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0"):
-        release(fleet, v)
+    for i in range(2, n + 1):
+        release(fleet, f"0.{i}.0")
+
+
+def six_releases(fleet):
+    releases(fleet, 6)
 
 
 def images_by_version(fleet):
@@ -125,7 +130,7 @@ def test_six_releases_keep_the_last_two_and_a_revert_still_needs_no_bake(fleet):
 
 
 def test_an_image_a_group_was_pointed_at_by_hand_is_kept_with_the_reason(fleet):
-    six_releases(fleet)
+    releases(fleet, 4)
     amis = images_by_version(fleet)
     fleet.asg.update_auto_scaling_group(
         AutoScalingGroupName="hello",
@@ -138,11 +143,11 @@ def test_an_image_a_group_was_pointed_at_by_hand_is_kept_with_the_reason(fleet):
     assert existing(fleet, [amis[2]]) == {amis[2]}
     versions = {v["VersionNumber"] for v in fleet.ec2.describe_launch_template_versions(
         LaunchTemplateName="hello")["LaunchTemplateVersions"]}
-    assert 2 in versions and 6 in versions and 1 not in versions, versions
+    assert 2 in versions and 4 in versions and 1 not in versions, versions
 
 
 def test_images_not_of_this_repositorys_apps_are_never_touched(fleet):
-    six_releases(fleet)
+    releases(fleet, 3)
     base = fleet.ec2.describe_images(Owners=["self"])["Images"][0]
     untagged = fleet.ec2.register_image(
         Name="someone-elses", RootDeviceName="/dev/xvda",
@@ -163,9 +168,9 @@ def test_images_not_of_this_repositorys_apps_are_never_touched(fleet):
 
 
 def test_killed_mid_collection_the_next_run_finishes_and_keeps_what_it_must(fleet):
-    six_releases(fleet)
+    releases(fleet, 4)
     amis = images_by_version(fleet)
-    old = [amis[v] for v in (1, 2, 3, 4)]
+    old = [amis[v] for v in (1, 2)]
     old_snaps = {s for a in old for s in snapshots_of(fleet, a)}
     # Every snapshot deletion takes 2 s: kill -9 once the first AMI is
     # deregistered, before its snapshots are gone.
@@ -186,8 +191,8 @@ def test_killed_mid_collection_the_next_run_finishes_and_keeps_what_it_must(flee
     assert rc == 0, failures(doc)
     assert existing(fleet, old) == set()
     assert not (old_snaps & live_snapshots(fleet))
-    assert existing(fleet, [amis[5], amis[6]]) == {amis[5], amis[6]}
-    for a in (amis[5], amis[6]):
+    assert existing(fleet, [amis[3], amis[4]]) == {amis[3], amis[4]}
+    for a in (amis[3], amis[4]):
         assert set(snapshots_of(fleet, a)) <= live_snapshots(fleet)
 
 
@@ -196,20 +201,20 @@ def test_the_daemon_collects_on_its_interval_and_says_what_it_deleted(fleet, tmp
 
     from kiln_cli import http
     from test_daemon import Daemon, listening
-    six_releases(fleet)
+    releases(fleet, 4)
     amis = images_by_version(fleet)
-    old = [amis[v] for v in (1, 2, 3, 4)]
+    old = [amis[v] for v in (1, 2)]
     d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0", "--resync", "1s",
                "--gc-interval", "1s")
     try:
         port = listening(d)
         wait_until(lambda: existing(fleet, old) == set(), timeout=60,
                    what="the daemon's collection")
-        assert existing(fleet, [amis[5], amis[6]]) == {amis[5], amis[6]}
+        assert existing(fleet, [amis[3], amis[4]]) == {amis[3], amis[4]}
         wait_until(lambda: d.said(f"gc: deleted AMI {old[0]}"), timeout=10, what="the log")
-        assert d.said("gc: collected 4 image(s)")
+        assert d.said("gc: collected 2 image(s)")
         metrics = http(port, "/metrics")[1]
-        assert 'kiln_gc_deleted_total{kind="image"} 4' in metrics, metrics
+        assert 'kiln_gc_deleted_total{kind="image"} 2' in metrics, metrics
         assert 'kiln_gc_runs_total{outcome="ok"}' in metrics
     finally:
         assert d.stop() == 0
