@@ -48,11 +48,16 @@ def record(emu, name, rid, on=None, timeout=30):
     the time it was first seen. `on(snapshot)` is called on every poll."""
     seen = []
     deadline = time.monotonic() + timeout
+    polled = time.monotonic()  # when the previous poll began
     while True:
+        asked = time.monotonic()
         r = describe(emu, name, rid)
         key = (r["Status"], reason_kind(r.get("StatusReason")), r["PercentageComplete"])
         if not seen or seen[-1][0] != key:
+            # It began between the previous poll and this answer.
+            r["_began_after"] = polled
             seen.append((key, time.monotonic(), r))
+        polled = asked
         if on is not None:
             on(r)
         if r["Status"] in TERMINAL:
@@ -108,14 +113,20 @@ def test_checkpoints_pause_for_the_delay_then_the_refresh_bakes(emu):
         ("Successful", "", 100),
     ]
     times = {k: t for k, t, _ in seen}
+    began_after = {k: r["_began_after"] for k, _, r in seen}
+
+    def span(a, b):
+        """The longest the emulator can have spent from state a to state b:
+        from the poll before a was seen to b's answer. A slow poll only
+        lengthens it, so a machine under load cannot fail the bounds."""
+        return times[b] - began_after[a]
+
     # The delay (200 AWS s) separates the checkpoint from the next batch,
     # the bake (100 AWS s) the last batch from the end, the warmup (100 AWS s)
     # the first batch from the checkpoint, each scaled.
-    assert times[("Baking", "bake", 100)] - times[("InProgress", "checkpoint", 25)] \
-        >= 0.9 * 200 / SCALE
-    assert times[("Successful", "", 100)] - times[("Baking", "bake", 100)] >= 0.9 * 100 / SCALE
-    assert times[("InProgress", "checkpoint", 25)] - times[("InProgress", "", 25)] \
-        >= 0.9 * 100 / SCALE
+    assert span(("InProgress", "checkpoint", 25), ("Baking", "bake", 100)) >= 0.9 * 200 / SCALE
+    assert span(("Baking", "bake", 100), ("Successful", "", 100)) >= 0.9 * 100 / SCALE
+    assert span(("InProgress", "", 25), ("InProgress", "checkpoint", 25)) >= 0.9 * 100 / SCALE
     waiting = [r for k, _, r in seen if k[1] == "checkpoint"][0]
     assert "Checkpoint 1 of 2 (25%)" in waiting["StatusReason"]
     assert group(emu, name)["LaunchTemplate"]["Version"] == "2"
@@ -255,7 +266,10 @@ def test_manual_rollback_while_baking(emu):
     wait_until(lambda: describe(emu, name, rid)["Status"] == "Baking", what="Baking")
     asg.rollback_instance_refresh(AutoScalingGroupName=name)
     got = states(record(emu, name, rid))
-    assert got[0][0] == "RollbackInProgress" and got[-1][0] == "RollbackSuccessful"
+    # The rollback may be over by the first look (one batch of two): it is
+    # in progress, then successful, and nothing else.
+    assert {k[0] for k in got} <= {"RollbackInProgress", "RollbackSuccessful"}, got
+    assert got[-1][0] == "RollbackSuccessful", got
     assert versions(emu, name) == ["1", "1"]
     with pytest.raises(botocore.exceptions.ClientError) as e:
         asg.rollback_instance_refresh(AutoScalingGroupName=name)
