@@ -4,6 +4,7 @@
  */
 #include "credentials_private.h"
 
+#include "kiln/str.h"
 #include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/aws_retry.h"
@@ -65,19 +66,6 @@ static int child_text(xmlNode *n, const char *name, char *out, size_t size)
   return 1;
 }
 
-/* The account id is the fifth field of an ARN. */
-static void account_from_arn(const char *arn, char *out, size_t size)
-{
-  const char *p = arn;
-  out[0] = '\0';
-  for (int i = 0; i < 4; i++) {
-    p = strchr(p, ':');
-    if (p == NULL)
-      return;
-    p++;
-  }
-  snprintf(out, size, "%.*s", (int)strcspn(p, ":"), p);
-}
 
 /* libxml2 frees text without wiping it: wipe every text node first. */
 static void wipe_text(xmlNode *n)
@@ -177,7 +165,7 @@ int kiln__sts_parse(const char *body, size_t len, const char *action,
   user = find(root, "AssumedRoleUser", 0);
   if (user != NULL)
     child_text(user, "Arn", out->assumed_arn, sizeof(out->assumed_arn));
-  account_from_arn(out->assumed_arn, account, sizeof(account));
+  kiln_arn_account(out->assumed_arn, account, sizeof(account));
   if (akid[0] == '\0' || secret[0] == '\0' || token == NULL ||
       kiln_aws_parse_time(expiration, &exp_ms) != 0) {
     err = KILN_EPARSE;

@@ -2,6 +2,7 @@
 
 #include "daemon_internal.h"
 
+#include "kiln/str.h"
 #include "kiln/aws_client.h"
 #include "kiln/aws_endpoint.h"
 #include "kiln/buf.h"
@@ -163,13 +164,11 @@ static void status_metrics(const struct kiln__daemon *d, struct kiln_buf *b)
 static void location_labels(const struct kiln_session_location *l, char *out,
                             size_t size)
 {
-  const char *at = l->role_arn;
-  for (int i = 0; i < 4 && at != NULL; i++)
-    if ((at = strchr(at, ':')) != NULL)
-      at++;
-  if (at != NULL)
-    snprintf(out, size, "region=\"%s\",account=\"%.*s\"",
-             kiln_aws_client_region(l->client), (int)strcspn(at, ":"), at);
+  char account[32];
+  if (l->role_arn != NULL)
+    snprintf(out, size, "region=\"%s\",account=\"%s\"",
+             kiln_aws_client_region(l->client),
+             kiln_arn_account(l->role_arn, account, sizeof(account)));
   else
     snprintf(out, size, "region=\"%s\"", kiln_aws_client_region(l->client));
 }

@@ -121,6 +121,16 @@ static int role_credentials(struct kiln_session *s,
   return 0;
 }
 
+size_t kiln_session_location_of(const struct kiln_session *s,
+                                const struct kiln_app_spec *t)
+{
+  for (size_t l = 0; l < s->n_locations; l++)
+    if (kiln_spec_runs_in(t, s->locations[l].config.region,
+                          s->locations[l].role_arn))
+      return l;
+  return SIZE_MAX;
+}
+
 /* A client for the location of target t (its region, in its account),
  * unless there is one. */
 static int add_location(struct kiln_session *s, const struct kiln_app_spec *t)
@@ -131,10 +141,8 @@ static int add_location(struct kiln_session *s, const struct kiln_app_spec *t)
                                        kiln_aws_config_real_read_file, NULL};
   int err;
 
-  for (size_t i = 0; i < s->n_locations; i++)
-    if (strcmp(s->locations[i].config.region, t->region) == 0 &&
-        kiln_str_eq(s->locations[i].role_arn, t->role_arn))
-      return 0;
+  if (kiln_session_location_of(s, t) != SIZE_MAX)
+    return 0;
   if (s->n_locations == KILN_SESSION_MAX_LOCATIONS) {
     fprintf(stderr, "kiln %s: apps span more than %d regions and accounts\n",
             s->cmd, KILN_SESSION_MAX_LOCATIONS);

@@ -103,6 +103,11 @@ int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
  * error (printed). */
 int kiln_session_adopt(struct kiln_session *s, struct kiln_snapshot *snap);
 
+/* The index of target t's location (region and account) among s's, or
+ * SIZE_MAX when it has none. */
+size_t kiln_session_location_of(const struct kiln_session *s,
+                                const struct kiln_app_spec *t);
+
 /* Reads the desired state of ref (NULL: the default branch) from src and
  * prepares a client per region. Prints what went wrong to stderr. Returns
  * 0 or a KILN_E... code. */

@@ -85,11 +85,8 @@ static const struct probe *probe_of(const struct probe *probes, size_t n,
                                     const struct kiln_session *s,
                                     const struct kiln_app_spec *t)
 {
-  for (size_t l = 0; l < n; l++)
-    if (strcmp(s->locations[l].config.region, t->region) == 0 &&
-        kiln_str_eq(s->locations[l].role_arn, t->role_arn))
-      return &probes[l];
-  return NULL;
+  size_t l = kiln_session_location_of(s, t);
+  return l < n ? &probes[l] : NULL;
 }
 
 static void print_text(const struct kiln_session *s, const struct probe *pr,

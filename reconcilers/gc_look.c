@@ -15,8 +15,7 @@
 
 static bool here(const struct kiln_gc_look *l, const struct kiln_app_spec *s)
 {
-  return s->valid && s->region != NULL && strcmp(s->region, l->region) == 0 &&
-         kiln_str_eq(s->role_arn, l->role_arn);
+  return s->valid && kiln_spec_runs_in(s, l->region, l->role_arn);
 }
 
 static void call_done(struct kiln_gc_look *l, int err,

@@ -127,8 +127,7 @@ struct observe {
  * is never looked at with these credentials. */
 static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
 {
-  return s->valid && s->region != NULL && strcmp(s->region, o->region) == 0 &&
-         kiln_str_eq(s->role_arn, o->role_arn);
+  return s->valid && kiln_spec_runs_in(s, o->region, o->role_arn);
 }
 
 static void finish(struct observe *o);

@@ -503,8 +503,7 @@ static size_t location_of(const struct kiln_pass_options *o,
                           const struct kiln_app_spec *s)
 {
   for (size_t l = 0; l < o->n_locations; l++)
-    if (kiln_str_eq(o->locations[l].region, s->region) &&
-        kiln_str_eq(o->locations[l].role_arn, s->role_arn))
+    if (kiln_spec_runs_in(s, o->locations[l].region, o->locations[l].role_arn))
       return l;
   return SIZE_MAX;
 }

@@ -96,12 +96,9 @@ static void fail_release(struct planner *p, const char *message)
 /* The account of an IAM role ARN (arn:aws:iam::ACCOUNT:role/...). */
 static const char *role_account(struct planner *p, const char *arn)
 {
-  const char *at = arn;
-  for (int i = 0; i < 4 && at != NULL; i++)
-    if ((at = strchr(at, ':')) != NULL)
-      at++;
-  return at != NULL ? kiln_arena_printf(p->a, "%.*s", (int)strcspn(at, ":"), at)
-                    : NULL;
+  char account[32];
+  return kiln_arena_strdup(p->a,
+                           kiln_arn_account(arn, account, sizeof(account)));
 }
 
 /* An image baked elsewhere: a copy of the home's AMI, taken once the home

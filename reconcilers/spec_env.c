@@ -269,7 +269,7 @@ static void check_home(struct pctx *c, struct kiln_spec_repo *repo,
     slots[i] = repo->n_apps - n + i;
   for (size_t i = 0; i < n && !found; i++) {
     const struct kiln_app_spec *t = &repo->apps[slots[i]];
-    found = kiln_str_eq(t->region, region) && kiln_str_eq(t->role_arn, role);
+    found = kiln_spec_runs_in(t, region, role);
     for (size_t j = 0; found && j < n; j++)
       repo->apps[slots[j]].image.home_target = t->name;
   }
@@ -456,11 +456,17 @@ int kiln__spec_parse_environments(struct pctx *c, struct kiln_spec_repo *repo,
   return c->oom ? KILN_ENOMEM : err;
 }
 
+bool kiln_spec_runs_in(const struct kiln_app_spec *s, const char *region,
+                       const char *role_arn)
+{
+  return s->region != NULL && region != NULL && strcmp(s->region, region) == 0 &&
+         kiln_str_eq(s->role_arn, role_arn);
+}
+
 bool kiln_spec_image_at_home(const struct kiln_app_spec *s)
 {
   return s->image.home_region == NULL ||
-         (kiln_str_eq(s->region, s->image.home_region) &&
-          kiln_str_eq(s->role_arn, s->image.home_role_arn));
+         kiln_spec_runs_in(s, s->image.home_region, s->image.home_role_arn);
 }
 
 bool kiln_spec_selects(const struct kiln_app_spec *s, const char *only_app,

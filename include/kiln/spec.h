@@ -203,6 +203,11 @@ static inline const char *kiln_spec_app_name(const struct kiln_app_spec *s)
   return s->app != NULL ? s->app : s->name;
 }
 
+/* Does target s run in region, in the account of role_arn (NULL: Kiln's
+ * own)? */
+bool kiln_spec_runs_in(const struct kiln_app_spec *s, const char *region,
+                       const char *role_arn);
+
 /* Is target s where its image is baked (same region and account)? */
 bool kiln_spec_image_at_home(const struct kiln_app_spec *s);
 
