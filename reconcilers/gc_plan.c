@@ -57,35 +57,58 @@ static void note_release(const struct kiln_gc_inputs *in,
   r[(*n)++] = (struct release){at, v->digest};
 }
 
-/* Is digest one of app's last `keep` distinct released digests? */
-static bool recent(const struct kiln_gc_inputs *in, const struct kiln_gc_app *a,
-                   const char *digest, struct kiln_arena *arena, int *err)
+/* What the planner works out once per collection: each app's last
+ * `releases` distinct digests released, newest first (apps in the inputs'
+ * order). */
+struct planner {
+  const struct kiln_gc_inputs *in;
+  struct kiln_arena *a;
+  const char ***recent;
+  size_t *n_recent;
+};
+
+/* App a's last releases, from the versions of every location ordered by
+ * the first-parent history. */
+static int last_releases(const struct kiln_gc_inputs *in,
+                         const struct kiln_gc_app *a, struct kiln_arena *arena,
+                         const char ***out, size_t *n_out)
 {
-  size_t cap = in->n_versions + in->n_other_versions + 1, n = 0, distinct = 0;
+  size_t cap = in->n_versions + in->n_other_versions + 1, n = 0;
   struct release *r = kiln_arena_alloc(arena, cap * sizeof(*r));
-  if (r == NULL) {
-    *err = KILN_ENOMEM;
-    return true;
-  }
+  const char **keep = kiln_arena_alloc(
+      arena, ((size_t)a->retention.releases + 1) * sizeof(*keep));
+
+  *n_out = 0;
+  *out = keep;
+  if (r == NULL || keep == NULL)
+    return KILN_ENOMEM;
   for (size_t i = 0; i < in->n_versions; i++)
     note_release(in, &in->versions[i], a->name, r, &n);
   for (size_t i = 0; i < in->n_other_versions; i++)
     note_release(in, &in->other_versions[i], a->name, r, &n);
-  /* Newest first: walk the history and count distinct digests. */
-  for (size_t at = 0; at < in->n_history && distinct < (size_t)a->retention.releases;
-       at++)
-    for (size_t i = 0; i < n; i++) {
+  /* Newest first: walk the history and keep distinct digests. */
+  for (size_t at = 0;
+       at < in->n_history && *n_out < (size_t)a->retention.releases; at++)
+    for (size_t i = 0; i < n && *n_out < (size_t)a->retention.releases; i++) {
       bool seen = false;
       if (r[i].at != at)
         continue;
-      for (size_t j = 0; j < n; j++)
-        seen |= r[j].at < at && strcmp(r[j].digest, r[i].digest) == 0;
-      if (seen)
-        continue;
-      if (strcmp(r[i].digest, digest) == 0)
-        return true;
-      distinct++;
+      for (size_t k = 0; k < *n_out; k++)
+        seen |= strcmp(keep[k], r[i].digest) == 0;
+      if (!seen)
+        keep[(*n_out)++] = r[i].digest;
     }
+  return 0;
+}
+
+/* Is digest one of app a's last releases? */
+static bool recent(const struct planner *pl, const struct kiln_gc_app *a,
+                   const char *digest)
+{
+  size_t i = (size_t)(a - pl->in->apps);
+  for (size_t k = 0; k < pl->n_recent[i]; k++)
+    if (strcmp(pl->recent[i][k], digest) == 0)
+      return true;
   return false;
 }
 
@@ -108,11 +131,12 @@ static bool on_the_way(const struct kiln_gc_inputs *in, const char *digest)
   return false;
 }
 
-static const char *judge_image(const struct kiln_gc_inputs *in,
+static const char *judge_image(const struct planner *pl,
                                const struct kiln_gc_image *im,
-                               const struct kiln_gc_app *a,
-                               struct kiln_arena *arena, bool *del, int *err)
+                               const struct kiln_gc_app *a, bool *del)
 {
+  const struct kiln_gc_inputs *in = pl->in;
+  struct kiln_arena *arena = pl->a;
   int64_t min_age = a->retention.min_age_days * DAY_S;
   const char *use;
 
@@ -133,8 +157,7 @@ static const char *judge_image(const struct kiln_gc_inputs *in,
     *del = true;
     return "its app was removed from git";
   }
-  if (strcmp(im->state, "available") == 0 &&
-      recent(in, a, im->digest, arena, err))
+  if (strcmp(im->state, "available") == 0 && recent(pl, a, im->digest))
     return releases_phrase(arena, "within the last", a);
   if (im->created_s == 0 || in->now_s - im->created_s < min_age)
     return kiln_arena_printf(arena, "younger than %lld days",
@@ -154,11 +177,11 @@ static bool digest_kept(const struct kiln_gc_plan *p, const char *digest)
   return false;
 }
 
-static const char *judge_version(const struct kiln_gc_inputs *in,
+static const char *judge_version(const struct planner *pl,
                                  const struct kiln_gc_plan *p,
-                                 const struct kiln_gc_version *v,
-                                 struct kiln_arena *arena, bool *del, int *err)
+                                 const struct kiln_gc_version *v, bool *del)
 {
+  const struct kiln_gc_inputs *in = pl->in;
   const struct kiln_gc_app *a = app_of(in, v->app);
   *del = false;
   if (v->is_default)
@@ -172,8 +195,8 @@ static const char *judge_version(const struct kiln_gc_inputs *in,
     return "its app has a refresh or rollback in flight";
   if (digest_kept(p, v->digest))
     return "its image is kept";
-  if (recent(in, a, v->digest, arena, err))
-    return releases_phrase(arena, "within the last", a);
+  if (recent(pl, a, v->digest))
+    return releases_phrase(pl->a, "within the last", a);
   *del = true;
   return "its image is not kept";
 }
@@ -194,31 +217,26 @@ static bool version_kept(const struct kiln_gc_plan *p, const char *app,
   return false;
 }
 
-/* Is version that of one of app's last releases? */
-static bool version_recent(const struct kiln_gc_inputs *in,
-                           const struct kiln_gc_app *a, const char *version,
-                           struct kiln_arena *arena, int *err)
+/* Is version the Image Builder version of one of app a's last releases? */
+static bool version_recent(const struct planner *pl,
+                           const struct kiln_gc_app *a, const char *version)
 {
+  size_t i = (size_t)(a - pl->in->apps);
   char v[32];
-  for (size_t i = 0; i < in->n_versions + in->n_other_versions; i++) {
-    const struct kiln_gc_version *x =
-        i < in->n_versions ? &in->versions[i]
-                           : &in->other_versions[i - in->n_versions];
-    if (x->digest == NULL || x->digest[0] == '\0' || x->app == NULL ||
-        strcmp(x->app, a->name) != 0)
-      continue;
-    kiln_naming_version(x->digest, v);
-    if (strcmp(v, version) == 0 && recent(in, a, x->digest, arena, err))
+  for (size_t k = 0; k < pl->n_recent[i]; k++) {
+    kiln_naming_version(pl->recent[i][k], v);
+    if (strcmp(v, version) == 0)
       return true;
   }
   return false;
 }
 
-static const char *judge_recipe(const struct kiln_gc_inputs *in,
+static const char *judge_recipe(const struct planner *pl,
                                 const struct kiln_gc_plan *p,
-                                const struct kiln_gc_recipe *r,
-                                struct kiln_arena *arena, bool *del, int *err)
+                                const struct kiln_gc_recipe *r, bool *del)
 {
+  const struct kiln_gc_inputs *in = pl->in;
+  struct kiln_arena *arena = pl->a;
   const struct kiln_gc_app *a = app_of(in, r->app);
   *del = false;
   if (a == NULL || r->version == NULL)
@@ -227,7 +245,7 @@ static const char *judge_recipe(const struct kiln_gc_inputs *in,
     return "its app has a refresh or rollback in flight";
   if (version_kept(p, r->app, r->version))
     return "its image is kept";
-  if (version_recent(in, a, r->version, arena, err))
+  if (version_recent(pl, a, r->version))
     return releases_phrase(arena, "within the last", a);
   if (r->created_s == 0 ||
       in->now_s - r->created_s < a->retention.min_age_days * DAY_S)
@@ -240,9 +258,18 @@ static const char *judge_recipe(const struct kiln_gc_inputs *in,
 int kiln_gc_plan(const struct kiln_gc_inputs *in, struct kiln_arena *arena,
                  struct kiln_gc_plan *out)
 {
+  struct planner pl = {
+      .in = in,
+      .a = arena,
+      .recent = kiln_arena_alloc(arena, (in->n_apps + 1) * sizeof(char **)),
+      .n_recent = kiln_arena_alloc(arena, (in->n_apps + 1) * sizeof(size_t))};
   int err = 0;
 
   memset(out, 0, sizeof(*out));
+  if (pl.recent == NULL || pl.n_recent == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < in->n_apps && err == 0; i++)
+    err = last_releases(in, &in->apps[i], arena, &pl.recent[i], &pl.n_recent[i]);
   out->images = kiln_arena_alloc(arena, (in->n_images + 1) * sizeof(*out->images));
   out->versions =
       kiln_arena_alloc(arena, (in->n_versions + 1) * sizeof(*out->versions));
@@ -260,7 +287,7 @@ int kiln_gc_plan(const struct kiln_gc_inputs *in, struct kiln_arena *arena,
     v->image = im;
     for (size_t s = 0; s < im->n_snapshots; s++)
       v->gib += im->snapshot_gib != NULL ? im->snapshot_gib[s] : 0;
-    v->why = judge_image(in, im, a, arena, &v->delete, &err);
+    v->why = judge_image(&pl, im, a, &v->delete);
     if (v->why == NULL)
       err = KILN_ENOMEM;
     if (v->delete)
@@ -269,14 +296,14 @@ int kiln_gc_plan(const struct kiln_gc_inputs *in, struct kiln_arena *arena,
   for (size_t i = 0; i < in->n_versions && err == 0; i++) {
     struct kiln_gc_version_verdict *v = &out->versions[out->n_versions++];
     v->version = &in->versions[i];
-    v->why = judge_version(in, out, v->version, arena, &v->delete, &err);
+    v->why = judge_version(&pl, out, v->version, &v->delete);
     if (v->why == NULL)
       err = KILN_ENOMEM;
   }
   for (size_t i = 0; i < in->n_recipes && err == 0; i++) {
     struct kiln_gc_recipe_verdict *v = &out->recipes[out->n_recipes++];
     v->recipe = &in->recipes[i];
-    v->why = judge_recipe(in, out, v->recipe, arena, &v->delete, &err);
+    v->why = judge_recipe(&pl, out, v->recipe, &v->delete);
     if (v->why == NULL)
       err = KILN_ENOMEM;
   }
