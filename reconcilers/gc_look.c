@@ -56,19 +56,14 @@ static void on_recipes(int err, const struct kiln_aws_response *res,
   call_done(data, err, res, "cannot list Image Builder's recipes");
 }
 
-/* Is t the first target of its app here that bakes the image? */
-static bool first_home(const struct kiln_gc_look *l, size_t t)
+/* Is t the target that bakes its app's image (so Image Builder's
+ * recipes of the app are listed once)? */
+static bool bakes_here(const struct kiln_gc_look *l, size_t t)
 {
   const struct kiln_app_spec *s = &l->repo->apps[t];
-  if (!here(l, s) || !kiln_spec_image_at_home(s))
-    return false;
-  for (size_t j = 0; j < t; j++)
-    if (here(l, &l->repo->apps[j]) &&
-        kiln_spec_image_at_home(&l->repo->apps[j]) &&
-        strcmp(kiln_spec_app_name(&l->repo->apps[j]),
-               kiln_spec_app_name(s)) == 0)
-      return false;
-  return true;
+  return here(l, s) && kiln_spec_image_at_home(s) &&
+         (s->image.home_target == NULL ||
+          strcmp(s->name, s->image.home_target) == 0);
 }
 
 static int look_recipes(struct kiln_gc_look *l)
@@ -78,7 +73,7 @@ static int look_recipes(struct kiln_gc_look *l)
     const char **name;
     char recipe[160];
     int err;
-    if (!first_home(l, t))
+    if (!bakes_here(l, t))
       continue;
     kiln_naming_recipe(&l->repo->apps[t], recipe, sizeof(recipe));
     f = kiln_arena_alloc(l->a, sizeof(*f));

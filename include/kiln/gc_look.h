@@ -36,7 +36,7 @@ struct kiln_gc_look {
   size_t n_instance_chunks;
   struct kiln_ec2_snapshots marked; /* snapshots tagged KILN_GC_SNAPSHOT_TAG */
   /* Image Builder recipe versions kiln-<app>, per app baked here (at the
-   * repo index of its first target here; empty elsewhere). */
+   * repo index of the target that bakes it; empty elsewhere). */
   struct kiln_ib_summaries *recipes;
   /* internal */
   int pending;
