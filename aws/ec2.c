@@ -474,6 +474,7 @@ int kiln__ec2_describe_launch_templates_body(
   init(b, "DescribeLaunchTemplates");
   strs(&b->query, "LaunchTemplateName", r->names, r->name_count);
   strs(&b->query, "LaunchTemplateId", r->ids, r->id_count);
+  filters(&b->query, r->filters, r->filter_count);
   if (r->max_results > 0)
     kiln__query_i64(&b->query, r->max_results, "MaxResults");
   return b->query.err;

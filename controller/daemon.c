@@ -32,6 +32,7 @@
  * (the record borrows them). */
 struct pass_run {
   struct kiln__daemon *d;
+  double started_process_cpu; /* every thread's, when the pass began */
   struct kiln_arena arena;
   struct kiln_session_result result; /* holds a snapshot reference */
   bool has_result;
@@ -176,6 +177,24 @@ static double thread_cpu_seconds(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU time of every thread of the process: a pass's whole cost, with its
+ * history record written on the thread pool. */
+static double process_cpu_seconds(void)
+{
+  struct timespec ts;
+
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The pass is over, its record written or given up: what it cost in all. */
+static void count_pass_work(struct pass_run *run)
+{
+  run->d->stats.last_process_cpu_seconds =
+      process_cpu_seconds() - run->started_process_cpu;
+}
+
 static void on_lag_tick(uv_timer_t *t)
 {
   struct kiln__daemon *d = t->data;
@@ -227,6 +246,7 @@ static void history_written(int err, const char *why,
   if (err != 0)
     kiln_log("warn", NULL, run->result.commit, "history not recorded: %s", why);
   take_proofs(run->d, proofs);
+  count_pass_work(run);
   pass_run_free(run);
 }
 
@@ -238,8 +258,10 @@ static void record(struct kiln__daemon *d, struct pass_run *run)
       kiln_history_writer_submit(
           &d->writer, run->result.commit, run->result.apps, run->result.n,
           now.tv_sec * 1000 + now.tv_usec / 1000, run->result.repo,
-          history_written, run) != 0)
+          history_written, run) != 0) {
+    count_pass_work(run);
     pass_run_free(run);
+  }
 }
 
 static void log_outcomes(struct kiln__daemon *d, struct kiln_session_result *r)
@@ -346,6 +368,7 @@ static void start_pass(struct kiln__daemon *d)
   d->passing = true;
   d->pass_started_ms = uv_now(&d->s.loop);
   d->pass_started_cpu = thread_cpu_seconds();
+  run->started_process_cpu = process_cpu_seconds();
   lag_start(d);
   if (kiln_session_pass(&d->s, true, &run->arena, pass_done, run) != 0) {
     d->passing = false;

@@ -38,7 +38,9 @@ struct kiln_pass_stats {
   double seconds_sum;
   double cpu_seconds_sum;
   double last_seconds;
-  double last_cpu_seconds;
+  double last_cpu_seconds; /* on the loop's thread, to the pass's end */
+  /* Every thread, to the pass's history record written: all its work. */
+  double last_process_cpu_seconds;
   struct kiln_loop_lag last_lag;
 };
 

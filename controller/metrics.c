@@ -113,7 +113,12 @@ static void pass_metrics(const struct kiln_pass_stats *p, struct kiln_buf *b)
   metric_sample(b, "kiln_last_pass_duration_seconds", "gauge",
                 "How long the last pass took.", "%.6f", p->last_seconds);
   metric_sample(b, "kiln_last_pass_cpu_seconds", "gauge",
-                "CPU time of the last pass.", "%.6f", p->last_cpu_seconds);
+                "CPU time of the last pass on the loop's thread.", "%.6f",
+                p->last_cpu_seconds);
+  metric_sample(b, "kiln_last_pass_process_cpu_seconds", "gauge",
+                "CPU time of the last pass on every thread, its history "
+                "record included.",
+                "%.6f", p->last_process_cpu_seconds);
   metric_sample(b, "kiln_last_pass_loop_lag_p99_seconds", "gauge",
                 "How late a 10 ms timer fired during the last pass, 99th "
                 "percentile: blocking work on the loop's thread.",

@@ -4,6 +4,7 @@
 #include "kiln/aws_client.h"
 #include "kiln/aws_credentials.h"
 #include "kiln/http.h"
+#include "kiln/observe.h"
 #include "kiln/proofs.h"
 #include "kiln/str.h"
 #include "kiln/error.h"
@@ -181,6 +182,9 @@ static int add_location(struct kiln_session *s, const struct kiln_app_spec *t)
     kiln_aws_config_cleanup(&l->config);
     return err;
   }
+  /* Without a cache every pass reads every default version: slower, and
+   * as right. */
+  l->memory = kiln_observe_memory_new();
   s->n_locations++;
   return 0;
 }
@@ -377,6 +381,7 @@ void kiln_session_close(struct kiln_session *s)
   for (size_t i = 0; i < s->n_locations; i++) {
     kiln_aws_config_cleanup(&s->locations[i].config);
     free((char *)s->locations[i].role_arn);
+    kiln_observe_memory_free(s->locations[i].memory);
   }
   kiln_prev_specs_cleanup(&s->prevs);
   kiln_bakes_cleanup(&s->bakes);
@@ -497,9 +502,9 @@ int kiln_session_pass(struct kiln_session *s, bool apply,
       return err;
   }
   for (size_t i = 0; i < s->n_locations; i++)
-    locs[i] = (struct kiln_pass_location){s->locations[i].client,
-                                          s->locations[i].config.region,
-                                          s->locations[i].role_arn};
+    locs[i] = (struct kiln_pass_location){
+        s->locations[i].client, s->locations[i].config.region,
+        s->locations[i].role_arn, s->locations[i].memory};
   /* From here on the pass runs: it holds its snapshot to its end. */
   m->repo = kiln_spec_repo_ref(s->repo);
   kiln_prev_specs_new_pass(&s->prevs);

@@ -17,7 +17,7 @@
 #include "prev_specs.h"
 
 #define KILN_SESSION_MAX_LOCATIONS 64
-#define KILN_SESSION_MAX_ROLES 32
+#define KILN_SESSION_MAX_ROLES     32
 
 struct kiln_aws_credentials_provider;
 struct kiln_http_client;
@@ -27,6 +27,8 @@ struct kiln_session_location {
   struct kiln_aws_config config;
   struct kiln_aws_client *client;
   const char *role_arn; /* NULL: Kiln's own credentials (owned copy) */
+  /* What earlier passes read that later ones need not ask again. */
+  struct kiln_observe_memory *memory;
 };
 
 /* One STS session per role, shared by the role's regions: AssumeRole from

@@ -212,8 +212,9 @@ int kiln_gc_look_start(struct kiln_gc_look *look, struct kiln_aws_client *client
       kiln_arena_alloc(arena, (repo->n_apps + 1) * sizeof(*look->recipes));
   if (look->versions == NULL || look->recipes == NULL)
     return KILN_ENOMEM;
-  return kiln_observe_start(client, role_arn, repo, NULL, arena, observed,
-                            look);
+  return kiln_observe_start(client, role_arn, repo,
+                            &(struct kiln_observe_options){.all_images = true},
+                            arena, observed, look);
 }
 
 bool kiln_gc_look_busy(const struct kiln_gc_look *l, const char *app)

@@ -1,7 +1,8 @@
-/* Observe, in two rounds of parallel calls: first what every app needs
- * (parents, Kiln's AMIs, $Default launch template versions, groups), then
- * only what some apps need (refreshes of groups off their version, bakes in
- * flight). See observe.h. */
+/* Observe, in rounds of parallel calls: first what the desired state names
+ * (parents, launch templates and groups by name), then what those answers
+ * name (the AMIs of the digests, the default versions not seen before),
+ * then only what some apps need (refreshes of groups off their version,
+ * bakes in flight), and rarely a recheck. See observe.h. */
 #include "kiln/observe.h"
 #include "kiln/str.h"
 #include "kiln/arena.h"
@@ -11,6 +12,9 @@
 #include "kiln/ec2.h"
 #include "kiln/error.h"
 #include "kiln/imagebuilder.h"
+#include "kiln/keep.h"
+#include "kiln/lt_cache.h"
+#include "kiln/refresh_seen.h"
 #include "kiln/naming.h"
 #include "kiln/ssm.h"
 
@@ -63,6 +67,41 @@ void kiln_bakes_cleanup(struct kiln_bakes *b)
   memset(b, 0, sizeof(*b));
 }
 
+/* ---- what a location's passes keep ------------------------------------ */
+
+struct kiln_observe_memory {
+  struct kiln_lt_cache *versions;
+  struct kiln_keep *refreshes; /* struct kiln_refresh_seen by group name */
+};
+
+static int copy_seen(struct kiln_arena *a, const void *from, void *to)
+{
+  return kiln_refresh_seen_copy(a, from, to);
+}
+
+struct kiln_observe_memory *kiln_observe_memory_new(void)
+{
+  struct kiln_observe_memory *m = calloc(1, sizeof(*m));
+  if (m == NULL)
+    return NULL;
+  m->versions = kiln_lt_cache_new();
+  m->refreshes = kiln_keep_new(sizeof(struct kiln_refresh_seen), copy_seen);
+  if (m->versions == NULL || m->refreshes == NULL) {
+    kiln_observe_memory_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+void kiln_observe_memory_free(struct kiln_observe_memory *m)
+{
+  if (m == NULL)
+    return;
+  kiln_lt_cache_free(m->versions);
+  kiln_keep_free(m->refreshes);
+  free(m);
+}
+
 /* ---- the observation in progress -------------------------------------- */
 
 struct observe;
@@ -76,7 +115,9 @@ struct call {
 struct observe {
   struct kiln_aws_client *client;
   const struct kiln_spec_repo *repo;
-  const struct kiln_bakes *bakes;
+  struct kiln_observe_options opts;
+  struct kiln_lt_cache *lt_cache;   /* the memory's, or NULL */
+  struct kiln_keep *refreshes_seen; /* the memory's, or NULL */
   struct kiln_arena *a;
   kiln_observe_cb *cb;
   void *data;
@@ -89,34 +130,53 @@ struct observe {
   int round;
   int err;
 
-  /* Round one. */
+  /* Round one: by the names in the desired state. */
   const char **ssm_names;
   size_t n_ssm;
   struct kiln_ssm_parameters *ssm; /* one per chunk of 10 */
   const char **ssm_errors;         /* per chunk, NULL when it worked */
-  struct kiln_ec2_images images;
-  struct kiln_ec2_launch_template_versions ltv;
-  struct kiln_ec2_launch_templates templates;
+  const char **lt_names;
+  size_t n_lt_names;
+  struct kiln_ec2_launch_templates *templates; /* one per chunk of names */
   const char **group_names;
   size_t n_groups;
   struct kiln_asg_groups *groups; /* one per chunk of 100 */
+  /* Every Kiln AMI of the location, when opts.all_images (gc); else the
+   * AMIs of round two's chunks, merged. */
+  struct kiln_ec2_images images;
 
   /* Name indexes over round one's results, sorted for bsearch: a fleet of
    * thousands of apps is matched in n log n. */
-  const struct kiln_ec2_launch_template_version **ltv_by_name;
-  const struct kiln_ec2_launch_template **lt_by_id;
+  const struct kiln_ec2_launch_template **lt_by_name;
+  size_t n_lt_index;
   const struct kiln_asg_group **group_by_name;
   size_t n_group_index;
 
-  /* Round two, per app. */
+  /* Round two: what round one's answers name. */
   char (*digests)[65];
+  const char **image_keys; /* digests, then apps whose image is a copy */
+  size_t n_image_digests, n_image_apps;
+  struct kiln_ec2_images *image_chunks;
+  size_t n_image_chunks;
+  const struct kiln_ec2_launch_template **lt_of; /* per app; NULL: none */
+  /* The default versions not in the cache: one call per template when
+   * they are few, else one listing of every template's $Default. */
+  struct kiln_ec2_launch_template_versions *ltv_one; /* per app */
+  bool *ltv_asked;                                   /* per app */
+  struct kiln_ec2_launch_template_versions ltv_all;
+  const struct kiln_ec2_launch_template_version **ltv_by_id;
+  bool ltv_listed;
+
+  /* Round three, per app. */
   struct kiln_asg_instance_refreshes *refreshes;
+  uint64_t *fingerprints; /* of the group, when its refresh was looked at */
+  bool *refresh_asked;
   struct kiln_ib_image *bake_images;
   /* The app whose GetImage stands for this one's (apps with the same image
    * inputs share a bake: one look serves them all); SIZE_MAX: none. */
   size_t *bake_source;
 
-  /* Round three, rarely: groups described again after their refresh, and
+  /* Round four, rarely: groups described again after their refresh, and
    * the scaling activities of releases at a checkpoint, baking or failed
    * (per app). */
   struct kiln_asg_groups recheck;
@@ -127,11 +187,14 @@ struct observe {
  * is never looked at with these credentials. */
 static bool in_scope(const struct observe *o, const struct kiln_app_spec *s)
 {
-  return s->valid && kiln_spec_runs_in(s, o->region, o->role_arn);
+  return s->valid &&
+         (o->opts.wanted == NULL || o->opts.wanted[s - o->repo->apps]) &&
+         kiln_spec_runs_in(s, o->region, o->role_arn);
 }
 
 static void finish(struct observe *o);
 static void round_two(struct observe *o);
+static void round_three(struct observe *o);
 
 /* Every call's callback ends here. The first failure is kept as the
  * observation's error unless the caller can live without that call. */
@@ -150,6 +213,8 @@ static void call_done(struct observe *o, int err,
     return;
   if (o->round == 1 && o->err == 0)
     round_two(o);
+  else if (o->round == 2 && o->err == 0)
+    round_three(o);
   else
     finish(o);
 }
@@ -196,22 +261,19 @@ static void on_ssm(int err, const struct kiln_aws_response *res, void *data)
   call_done(c->o, err, res, !definite);
 }
 
-static void on_images(int err, const struct kiln_aws_response *res, void *data)
+static void on_fatal(int err, const struct kiln_aws_response *res, void *data)
 {
   call_done(data, err, res, true);
 }
 
-static void on_ltv(int err, const struct kiln_aws_response *res, void *data)
-{
-  call_done(data, err, res, true);
-}
-
-static void on_groups(int err, const struct kiln_aws_response *res, void *data)
+static void on_chunk(int err, const struct kiln_aws_response *res, void *data)
 {
   struct call *c = data;
   call_done(c->o, err, res, true);
 }
 
+/* Appends s to list[0..*n) unless it is there: the lists are short where
+ * this is used (parents), or deduplicated by sorting (names, digests). */
 static bool seen(const char **list, size_t n, const char *s)
 {
   for (size_t i = 0; i < n; i++)
@@ -220,12 +282,29 @@ static bool seen(const char **list, size_t n, const char *s)
   return false;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts list[0..n) and drops repeats; returns the new count. */
+static size_t sort_unique(const char **list, size_t n)
+{
+  size_t out = 0;
+  qsort(list, n, sizeof(*list), cmp_str);
+  for (size_t i = 0; i < n; i++)
+    if (out == 0 || strcmp(list[out - 1], list[i]) != 0)
+      list[out++] = list[i];
+  return out;
+}
+
 static int collect_names(struct observe *o)
 {
   const struct kiln_spec_repo *r = o->repo;
   o->ssm_names = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
+  o->lt_names = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
   o->group_names = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
-  if (o->ssm_names == NULL || o->group_names == NULL)
+  if (o->ssm_names == NULL || o->lt_names == NULL || o->group_names == NULL)
     return KILN_ENOMEM;
   for (size_t i = 0; i < r->n_apps; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
@@ -235,91 +314,120 @@ static int collect_names(struct observe *o)
     if (s->image.parent_kind == KILN_PARENT_SSM && kiln_spec_image_at_home(s) &&
         !seen(o->ssm_names, o->n_ssm, s->image.parent_ref))
       o->ssm_names[o->n_ssm++] = s->image.parent_ref;
+    o->lt_names[o->n_lt_names++] = s->launch_template.name;
     o->group_names[o->n_groups++] = s->autoscaling.name;
   }
+  o->n_lt_names = sort_unique(o->lt_names, o->n_lt_names);
   return 0;
 }
 
-static int start_round_one(struct observe *o)
+static size_t chunks_of(size_t n, size_t per)
+{
+  return (n + per - 1) / per;
+}
+
+static size_t chunk_len(size_t n, size_t per, size_t chunk)
+{
+  return n - chunk * per < per ? n - chunk * per : per;
+}
+
+/* Every Kiln AMI of the location (gc judges them all). */
+static int start_all_images(struct observe *o)
 {
   static const char *self[] = {"self"};
   static const char *digest_key[] = {"kiln:digest"};
-  static const char *default_version[] = {"$Default"};
   struct kiln_ec2_filter filter = {"tag-key", digest_key, 1};
-  size_t n_ssm_chunks =
-      (o->n_ssm + KILN_SSM_MAX_NAMES - 1) / KILN_SSM_MAX_NAMES;
-  size_t n_group_chunks =
-      (o->n_groups + KILN_ASG_MAX_NAMES - 1) / KILN_ASG_MAX_NAMES;
-  struct call *c;
-  int err;
-
-  o->round = 1;
-  o->ssm = kiln_arena_alloc(o->a, (n_ssm_chunks + 1) * sizeof(*o->ssm));
-  o->ssm_errors = kiln_arena_alloc(o->a, (n_ssm_chunks + 1) * sizeof(char *));
-  o->groups = kiln_arena_alloc(o->a, (n_group_chunks + 1) * sizeof(*o->groups));
-  if (o->ssm == NULL || o->ssm_errors == NULL || o->groups == NULL)
-    return KILN_ENOMEM;
-
-  /* Count every call before starting any, so that no callback sees the
-   * counter reach zero early. */
-  o->planned = o->pending = 3 + (int)n_ssm_chunks + (int)n_group_chunks;
-
-  err = kiln_ec2_describe_images(
+  return kiln_ec2_describe_images(
       o->client,
       &(struct kiln_ec2_describe_images_request){.owners = self,
                                                  .owner_count = 1,
                                                  .filters = &filter,
                                                  .filter_count = 1,
                                                  .max_results = 1000},
-      o->a, &o->images, on_images, o);
-  if (err != 0)
-    return err;
-  o->started++;
-  err = kiln_ec2_describe_launch_template_versions(
-      o->client,
-      &(struct kiln_ec2_describe_launch_template_versions_request){
-          .versions = default_version, .version_count = 1, .max_results = 200},
-      o->a, &o->ltv, on_ltv, o);
-  if (err != 0)
-    return err;
-  o->started++;
-  /* Template tags carry the default version Kiln last set (kiln:version),
-   * which tells a default flipped by hand from one Kiln chose. */
-  err = kiln_ec2_describe_launch_templates(
-      o->client,
-      &(struct kiln_ec2_describe_launch_templates_request){.max_results = 200},
-      o->a, &o->templates, on_ltv, o);
-  if (err != 0)
-    return err;
-  o->started++;
+      o->a, &o->images, on_fatal, o);
+}
+
+static int start_round_one(struct observe *o)
+{
+  size_t n_ssm_chunks = chunks_of(o->n_ssm, KILN_SSM_MAX_NAMES);
+  size_t n_lt_chunks = chunks_of(o->n_lt_names, KILN_EC2_MAX_FILTER_VALUES);
+  size_t n_group_chunks = chunks_of(o->n_groups, KILN_ASG_MAX_NAMES);
+  struct call *c;
+  int err;
+
+  o->round = 1;
+  o->ssm = kiln_arena_alloc(o->a, (n_ssm_chunks + 1) * sizeof(*o->ssm));
+  o->ssm_errors = kiln_arena_alloc(o->a, (n_ssm_chunks + 1) * sizeof(char *));
+  o->templates =
+      kiln_arena_alloc(o->a, (n_lt_chunks + 1) * sizeof(*o->templates));
+  o->groups = kiln_arena_alloc(o->a, (n_group_chunks + 1) * sizeof(*o->groups));
+  if (o->ssm == NULL || o->ssm_errors == NULL || o->templates == NULL ||
+      o->groups == NULL)
+    return KILN_ENOMEM;
+
+  /* Count every call before starting any, so that no callback sees the
+   * counter reach zero early. */
+  o->planned = o->pending = (o->opts.all_images ? 1 : 0) + (int)n_ssm_chunks +
+                            (int)n_lt_chunks + (int)n_group_chunks;
+  if (o->planned == 0) {
+    /* Nothing of this location is wanted. The answer still comes from the
+     * loop, through one cheap call that names no template (':' is not
+     * allowed in a template's name). */
+    static const char *none[] = {"kiln:none"};
+    struct kiln_ec2_filter filter = {"launch-template-name", none, 1};
+    o->planned = o->pending = 1;
+    o->started++;
+    return kiln_ec2_describe_launch_templates(
+        o->client,
+        &(struct kiln_ec2_describe_launch_templates_request){
+            .filters = &filter, .filter_count = 1, .max_results = 1},
+        o->a, &o->templates[0], on_fatal, o);
+  }
+  if (o->opts.all_images) {
+    if ((err = start_all_images(o)) != 0)
+      return err;
+    o->started++;
+  }
   for (size_t i = 0; i < n_ssm_chunks; i++) {
-    size_t first = i * KILN_SSM_MAX_NAMES;
-    size_t count = o->n_ssm - first < KILN_SSM_MAX_NAMES ? o->n_ssm - first
-                                                         : KILN_SSM_MAX_NAMES;
     if ((c = new_call(o, i)) == NULL)
       return KILN_ENOMEM;
     err = kiln_ssm_get_parameters(
         o->client,
-        &(struct kiln_ssm_get_parameters_request){.names = o->ssm_names + first,
-                                                  .name_count = count},
+        &(struct kiln_ssm_get_parameters_request){
+            .names = o->ssm_names + i * KILN_SSM_MAX_NAMES,
+            .name_count = chunk_len(o->n_ssm, KILN_SSM_MAX_NAMES, i)},
         o->a, &o->ssm[i], on_ssm, c);
     if (err != 0)
       return err;
     o->started++;
   }
-  for (size_t i = 0; i < n_group_chunks; i++) {
-    size_t first = i * KILN_ASG_MAX_NAMES;
-    size_t count = o->n_groups - first < KILN_ASG_MAX_NAMES
-                       ? o->n_groups - first
-                       : KILN_ASG_MAX_NAMES;
+  /* Templates by name, in filters AWS accepts (a name that does not exist
+   * is no error in a filter, as it would be in LaunchTemplateName.N). */
+  for (size_t i = 0; i < n_lt_chunks; i++) {
+    struct kiln_ec2_filter filter = {
+        "launch-template-name", o->lt_names + i * KILN_EC2_MAX_FILTER_VALUES,
+        chunk_len(o->n_lt_names, KILN_EC2_MAX_FILTER_VALUES, i)};
     if ((c = new_call(o, i)) == NULL)
       return KILN_ENOMEM;
-    err = kiln_asg_describe_groups(o->client,
-                                   &(struct kiln_asg_describe_groups_request){
-                                       .names = o->group_names + first,
-                                       .name_count = count,
-                                       .max_records = 100},
-                                   o->a, &o->groups[i], on_groups, c);
+    err = kiln_ec2_describe_launch_templates(
+        o->client,
+        &(struct kiln_ec2_describe_launch_templates_request){
+            .filters = &filter, .filter_count = 1, .max_results = 200},
+        o->a, &o->templates[i], on_chunk, c);
+    if (err != 0)
+      return err;
+    o->started++;
+  }
+  for (size_t i = 0; i < n_group_chunks; i++) {
+    if ((c = new_call(o, i)) == NULL)
+      return KILN_ENOMEM;
+    err = kiln_asg_describe_groups(
+        o->client,
+        &(struct kiln_asg_describe_groups_request){
+            .names = o->group_names + i * KILN_ASG_MAX_NAMES,
+            .name_count = chunk_len(o->n_groups, KILN_ASG_MAX_NAMES, i),
+            .max_records = 100},
+        o->a, &o->groups[i], on_chunk, c);
     if (err != 0)
       return err;
     o->started++;
@@ -438,20 +546,20 @@ static const char *or_empty(const char *s)
   return s != NULL ? s : "";
 }
 
-static int cmp_ltv_name(const void *a, const void *b)
+static int cmp_lt_name(const void *a, const void *b)
+{
+  return strcmp(
+      or_empty((*(const struct kiln_ec2_launch_template *const *)a)->name),
+      or_empty((*(const struct kiln_ec2_launch_template *const *)b)->name));
+}
+
+static int cmp_ltv_id(const void *a, const void *b)
 {
   return strcmp(
       or_empty((*(const struct kiln_ec2_launch_template_version *const *)a)
-                   ->launch_template_name),
+                   ->launch_template_id),
       or_empty((*(const struct kiln_ec2_launch_template_version *const *)b)
-                   ->launch_template_name));
-}
-
-static int cmp_lt_id(const void *a, const void *b)
-{
-  return strcmp(
-      or_empty((*(const struct kiln_ec2_launch_template *const *)a)->id),
-      or_empty((*(const struct kiln_ec2_launch_template *const *)b)->id));
+                   ->launch_template_id));
 }
 
 static int cmp_group_name(const void *a, const void *b)
@@ -460,28 +568,28 @@ static int cmp_group_name(const void *a, const void *b)
                 (*(const struct kiln_asg_group *const *)b)->name);
 }
 
+/* Round one's templates and groups, by name. */
 static int build_indexes(struct observe *o)
 {
-  size_t chunks = (o->n_groups + KILN_ASG_MAX_NAMES - 1) / KILN_ASG_MAX_NAMES;
-  size_t n_groups = 0;
+  size_t lt_chunks = chunks_of(o->n_lt_names, KILN_EC2_MAX_FILTER_VALUES);
+  size_t group_chunks = chunks_of(o->n_groups, KILN_ASG_MAX_NAMES);
+  size_t n_templates = 0, n_groups = 0;
 
-  for (size_t c = 0; c < chunks; c++)
+  for (size_t c = 0; c < lt_chunks; c++)
+    n_templates += o->templates[c].count;
+  for (size_t c = 0; c < group_chunks; c++)
     n_groups += o->groups[c].count;
-  o->ltv_by_name =
-      kiln_arena_alloc(o->a, (o->ltv.count + 1) * sizeof(*o->ltv_by_name));
-  o->lt_by_id =
-      kiln_arena_alloc(o->a, (o->templates.count + 1) * sizeof(*o->lt_by_id));
+  o->lt_by_name =
+      kiln_arena_alloc(o->a, (n_templates + 1) * sizeof(*o->lt_by_name));
   o->group_by_name =
       kiln_arena_alloc(o->a, (n_groups + 1) * sizeof(*o->group_by_name));
-  if (o->ltv_by_name == NULL || o->lt_by_id == NULL || o->group_by_name == NULL)
+  if (o->lt_by_name == NULL || o->group_by_name == NULL)
     return KILN_ENOMEM;
-  for (size_t i = 0; i < o->ltv.count; i++)
-    o->ltv_by_name[i] = &o->ltv.versions[i];
-  qsort(o->ltv_by_name, o->ltv.count, sizeof(*o->ltv_by_name), cmp_ltv_name);
-  for (size_t i = 0; i < o->templates.count; i++)
-    o->lt_by_id[i] = &o->templates.templates[i];
-  qsort(o->lt_by_id, o->templates.count, sizeof(*o->lt_by_id), cmp_lt_id);
-  for (size_t c = 0; c < chunks; c++)
+  for (size_t c = 0; c < lt_chunks; c++)
+    for (size_t i = 0; i < o->templates[c].count; i++)
+      o->lt_by_name[o->n_lt_index++] = &o->templates[c].templates[i];
+  qsort(o->lt_by_name, o->n_lt_index, sizeof(*o->lt_by_name), cmp_lt_name);
+  for (size_t c = 0; c < group_chunks; c++)
     for (size_t i = 0; i < o->groups[c].count; i++)
       o->group_by_name[o->n_group_index++] = &o->groups[c].groups[i];
   qsort(o->group_by_name, o->n_group_index, sizeof(*o->group_by_name),
@@ -489,48 +597,94 @@ static int build_indexes(struct observe *o)
   return 0;
 }
 
-static int find_launch_template(struct observe *o,
-                                const struct kiln_app_spec *s,
+static const struct kiln_ec2_launch_template *
+template_named(const struct observe *o, const char *name)
+{
+  struct kiln_ec2_launch_template key = {.name = name};
+  const struct kiln_ec2_launch_template *kp = &key, **found;
+  found = bsearch(&kp, o->lt_by_name, o->n_lt_index, sizeof(*o->lt_by_name),
+                  cmp_lt_name);
+  return found != NULL ? *found : NULL;
+}
+
+/* The default version of app i's template as round two read it, or NULL
+ * (not read: the cache has it, or the template went in between). */
+static const struct kiln_ec2_launch_template_version *
+version_read(const struct observe *o, size_t i)
+{
+  const struct kiln_ec2_launch_template *lt = o->lt_of[i];
+  if (o->ltv_asked[i])
+    return o->ltv_one[i].count > 0 ? &o->ltv_one[i].versions[0] : NULL;
+  if (o->ltv_listed) {
+    struct kiln_ec2_launch_template_version key = {.launch_template_id =
+                                                       lt->id};
+    const struct kiln_ec2_launch_template_version *kp = &key, **found;
+    found = bsearch(&kp, o->ltv_by_id, o->ltv_all.count, sizeof(*o->ltv_by_id),
+                    cmp_ltv_id);
+    return found != NULL ? *found : NULL;
+  }
+  return NULL;
+}
+
+/* A version read from AWS, as the cache keeps it (strings borrowed). */
+static int cached_form(struct observe *o,
+                       const struct kiln_ec2_launch_template_version *v,
+                       struct kiln_lt_cached *out)
+{
+  char commit[41], digest[65];
+  memset(out, 0, sizeof(*out));
+  out->version = v->version_number;
+  out->created_s = kiln_aws_time_s(v->create_time);
+  if (kiln_naming_parse_lt_description(v->description, commit, digest) == 0) {
+    out->commit = kiln_arena_strdup(o->a, commit);
+    out->digest = digest[0] != '\0' ? kiln_arena_strdup(o->a, digest) : NULL;
+  }
+  return kiln_observe_lt_data(o->a, &v->data, &out->data);
+}
+
+static int find_launch_template(struct observe *o, size_t i,
                                 struct kiln_observed_app *out)
 {
-  struct kiln_ec2_launch_template_version key_v = {.launch_template_name =
-                                                       s->launch_template.name};
-  const struct kiln_ec2_launch_template_version *kp = &key_v, **found;
+  const struct kiln_ec2_launch_template *lt = o->lt_of[i];
+  const struct kiln_ec2_launch_template_version *read;
+  const struct kiln_lt_cached *hit;
+  struct kiln_lt_cached v;
+  struct kiln_tag *tags;
+  int err;
 
-  found = bsearch(&kp, o->ltv_by_name, o->ltv.count, sizeof(*o->ltv_by_name),
-                  cmp_ltv_name);
-  if (found != NULL) {
-    const struct kiln_ec2_launch_template_version *v = *found;
-    char commit[41];
-    out->lt_exists = true;
-    out->lt_id = v->launch_template_id;
-    out->lt_default_version = v->version_number;
-    out->lt_latest_version = v->version_number;
-    out->lt_default_created_s = kiln_aws_time_s(v->create_time);
-    char digest[65];
-    if (kiln_naming_parse_lt_description(v->description, commit, digest) == 0) {
-      out->lt_default_commit = kiln_arena_strdup(o->a, commit);
-      out->lt_default_digest =
-          digest[0] != '\0' ? kiln_arena_strdup(o->a, digest) : NULL;
-    }
-    struct kiln_ec2_launch_template key_t = {.id = v->launch_template_id};
-    const struct kiln_ec2_launch_template *tp = &key_t, **lt;
-    lt = bsearch(&tp, o->lt_by_id, o->templates.count, sizeof(*o->lt_by_id),
-                 cmp_lt_id);
-    if (lt != NULL && v->launch_template_id != NULL) {
-      const char *kv = kiln_aws_tag_value((*lt)->tags, (*lt)->tag_count, "kiln:version");
-      struct kiln_tag *tags =
-          kiln_arena_alloc(o->a, ((*lt)->tag_count + 1) * sizeof(*tags));
-      if (tags == NULL)
-        return KILN_ENOMEM;
-      for (size_t t = 0; t < (*lt)->tag_count; t++)
-        tags[t] = (struct kiln_tag){(*lt)->tags[t].key, (*lt)->tags[t].value};
-      out->lt_tags = (struct kiln_tags){tags, (*lt)->tag_count};
-      out->lt_latest_version = (*lt)->latest_version;
-      out->lt_kiln_version = version_tag(kv);
-    }
-    return kiln_observe_lt_data(o->a, &v->data, &out->lt_default);
+  if (lt == NULL)
+    return 0;
+  if ((read = version_read(o, i)) != NULL) {
+    if ((err = cached_form(o, read, &v)) != 0)
+      return err;
+    if (kiln_lt_cache_put(o->lt_cache, lt->id, &v) != 0)
+      return KILN_ENOMEM;
+  } else if ((hit = kiln_lt_cache_get(o->lt_cache, lt->id,
+                                      lt->default_version)) != NULL) {
+    /* The observation never borrows from the cache: a later put may
+     * replace what it points at while this pass still plans. */
+    if (kiln_lt_cached_copy(o->a, hit, &v) != 0)
+      return KILN_ENOMEM;
+  } else {
+    return 0; /* deleted since round one */
   }
+  tags = kiln_arena_alloc(o->a, (lt->tag_count + 1) * sizeof(*tags));
+  if (tags == NULL)
+    return KILN_ENOMEM;
+  for (size_t t = 0; t < lt->tag_count; t++)
+    tags[t] = (struct kiln_tag){lt->tags[t].key, lt->tags[t].value};
+  out->lt_exists = true;
+  out->lt_id = lt->id;
+  out->lt_default_version = v.version;
+  out->lt_latest_version =
+      lt->latest_version > v.version ? lt->latest_version : v.version;
+  out->lt_default_created_s = v.created_s;
+  out->lt_default_commit = v.commit;
+  out->lt_default_digest = v.digest;
+  out->lt_default = v.data;
+  out->lt_tags = (struct kiln_tags){tags, lt->tag_count};
+  out->lt_kiln_version =
+      version_tag(kiln_aws_tag_value(lt->tags, lt->tag_count, "kiln:version"));
   return 0;
 }
 
@@ -612,17 +766,177 @@ static int fill_group(struct kiln_arena *arena, const struct kiln_asg_group *g,
   return 0;
 }
 
-static int find_group(struct observe *o, const struct kiln_app_spec *s,
-                      struct kiln_observed_app *out)
+static const struct kiln_asg_group *group_named(const struct observe *o,
+                                                const char *name)
 {
-  struct kiln_asg_group key = {.name = s->autoscaling.name};
+  struct kiln_asg_group key = {.name = name};
   const struct kiln_asg_group *kp = &key, **found;
   found = bsearch(&kp, o->group_by_name, o->n_group_index,
                   sizeof(*o->group_by_name), cmp_group_name);
-  return found != NULL ? fill_group(o->a, *found, out) : 0;
+  return found != NULL ? *found : NULL;
 }
 
-/* ---- round two -------------------------------------------------------- */
+/* ---- round two: what round one's answers name ------------------------- */
+
+/* Default versions not in the cache: one call per template costs less than
+ * a listing of every template's (Kiln's and anyone else's, 200 a page)
+ * while they are this few. */
+static bool one_by_one(size_t misses, size_t templates)
+{
+  return misses <= 1 + templates / 200;
+}
+
+static int start_versions(struct observe *o, size_t misses)
+{
+  static const char *default_version[] = {"$Default"};
+  const struct kiln_spec_repo *r = o->repo;
+  struct call *c;
+  int err;
+
+  if (misses == 0)
+    return 0;
+  if (!one_by_one(misses, o->n_lt_index)) {
+    o->ltv_listed = true;
+    o->pending++;
+    err = kiln_ec2_describe_launch_template_versions(
+        o->client,
+        &(struct kiln_ec2_describe_launch_template_versions_request){
+            .versions = default_version,
+            .version_count = 1,
+            .max_results = 200},
+        o->a, &o->ltv_all, on_fatal, o);
+    if (err != 0)
+      o->pending--;
+    return err;
+  }
+  for (size_t i = 0; i < r->n_apps; i++) {
+    const struct kiln_ec2_launch_template *lt = o->lt_of[i];
+    const char *number;
+    if (lt == NULL || o->ltv_asked[i] ||
+        kiln_lt_cache_get(o->lt_cache, lt->id, lt->default_version) != NULL)
+      continue;
+    number = kiln_arena_printf(o->a, "%lld", (long long)lt->default_version);
+    if (number == NULL || (c = new_call(o, i)) == NULL)
+      return KILN_ENOMEM;
+    o->ltv_asked[i] = true;
+    o->pending++;
+    err = kiln_ec2_describe_launch_template_versions(
+        o->client,
+        &(struct kiln_ec2_describe_launch_template_versions_request){
+            .launch_template_id = lt->id,
+            .versions = &number,
+            .version_count = 1},
+        o->a, &o->ltv_one[i], on_chunk, c);
+    if (err != 0) {
+      o->pending--;
+      return err;
+    }
+  }
+  return 0;
+}
+
+/* Kiln's AMIs of the digests wanted here (and of the apps whose image is a
+ * copy, whose digest only the home's observation gives), 200 values a
+ * call: a fleet's past images are never listed. */
+static int start_images(struct observe *o)
+{
+  static const char *self[] = {"self"};
+  size_t n_digest_chunks =
+      chunks_of(o->n_image_digests, KILN_EC2_MAX_FILTER_VALUES);
+  size_t n_app_chunks = chunks_of(o->n_image_apps, KILN_EC2_MAX_FILTER_VALUES);
+  struct call *c;
+  int err;
+
+  o->n_image_chunks = n_digest_chunks + n_app_chunks;
+  o->image_chunks = kiln_arena_alloc(o->a, (o->n_image_chunks + 1) *
+                                               sizeof(*o->image_chunks));
+  if (o->image_chunks == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < o->n_image_chunks; i++) {
+    bool by_digest = i < n_digest_chunks;
+    size_t k = by_digest ? i : i - n_digest_chunks;
+    struct kiln_ec2_filter filter = {
+        by_digest ? "tag:kiln:digest" : "tag:kiln:app",
+        o->image_keys + (by_digest ? 0 : o->n_image_digests) +
+            k * KILN_EC2_MAX_FILTER_VALUES,
+        chunk_len(by_digest ? o->n_image_digests : o->n_image_apps,
+                  KILN_EC2_MAX_FILTER_VALUES, k)};
+    if ((c = new_call(o, i)) == NULL)
+      return KILN_ENOMEM;
+    o->pending++;
+    err = kiln_ec2_describe_images(
+        o->client,
+        &(struct kiln_ec2_describe_images_request){.owners = self,
+                                                   .owner_count = 1,
+                                                   .filters = &filter,
+                                                   .filter_count = 1,
+                                                   .max_results = 1000},
+        o->a, &o->image_chunks[i], on_chunk, c);
+    if (err != 0) {
+      o->pending--;
+      return err;
+    }
+  }
+  return 0;
+}
+
+static void round_two(struct observe *o)
+{
+  const struct kiln_spec_repo *r = o->repo;
+  const char **apps = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
+  size_t misses = 0;
+  int err = 0;
+
+  o->round = 2;
+  o->pending = 1; /* held until every call below has started */
+  o->image_keys = kiln_arena_alloc(o->a, (2 * r->n_apps + 1) * sizeof(char *));
+  if (apps == NULL || o->image_keys == NULL)
+    err = KILN_ENOMEM;
+  if (err == 0)
+    err = build_indexes(o);
+  for (size_t i = 0; i < r->n_apps && err == 0; i++) {
+    const struct kiln_app_spec *s = &r->apps[i];
+    struct kiln_observed_app *a = &o->obs.apps[i];
+    const struct kiln_ec2_launch_template *lt;
+
+    if (!in_scope(o, s))
+      continue;
+    o->lt_of[i] = lt = template_named(o, s->launch_template.name);
+    if (lt != NULL &&
+        kiln_lt_cache_get(o->lt_cache, lt->id, lt->default_version) == NULL)
+      misses++;
+    /* An image whose home is elsewhere: its parent and digest come from
+     * the home's observation, and the AMI here is a copy (kiln_pass). */
+    a->image_elsewhere = !kiln_spec_image_at_home(s);
+    if (a->image_elsewhere) {
+      apps[o->n_image_apps++] = kiln_spec_app_name(s);
+      continue;
+    }
+    resolve_parent(o, s, a);
+    if (a->parent_ami == NULL)
+      continue;
+    if (kiln_spec_image_digest(s, a->parent_ami, o->digests[i], NULL) != 0)
+      err = KILN_ENOMEM;
+    o->image_keys[o->n_image_digests++] = o->digests[i];
+  }
+  if (err == 0) {
+    o->n_image_digests = sort_unique(o->image_keys, o->n_image_digests);
+    o->n_image_apps = sort_unique(apps, o->n_image_apps);
+    memcpy(o->image_keys + o->n_image_digests, apps,
+           o->n_image_apps * sizeof(*apps));
+    if (!o->opts.all_images)
+      err = start_images(o);
+  }
+  if (err == 0)
+    err = start_versions(o, misses);
+  if (err != 0 && o->err == 0) {
+    o->err = err;
+    o->obs.error = "cannot observe AWS: out of memory";
+  }
+  call_done(o, 0, NULL, false);
+}
+
+/* ---- round three: what some apps need --------------------------------- */
 
 static void on_refreshes(int err, const struct kiln_aws_response *res,
                          void *data)
@@ -651,61 +965,130 @@ static size_t same_bake(const struct observe *o, size_t i)
   return i;
 }
 
-static void round_two(struct observe *o)
+/* The refresh of app i's group g: remembered when it cannot have moved
+ * (kiln/refresh_seen.h), else asked of AWS. */
+static int look_at_refresh(struct observe *o, size_t i,
+                           const struct kiln_asg_group *g)
+{
+  const char *group = o->repo->apps[i].autoscaling.name;
+  const struct kiln_refresh_seen *seen =
+      kiln_keep_get(o->refreshes_seen, group);
+  struct kiln_refresh_seen copy;
+  struct call *c;
+  int err;
+
+  o->fingerprints[i] = kiln_refresh_seen_fingerprint(g);
+  if (kiln_refresh_seen_holds(seen, o->fingerprints[i], &o->obs.apps[i],
+                              o->opts.now_s)) {
+    /* Copied: the observation never borrows from the memory. */
+    if (kiln_refresh_seen_copy(o->a, seen, &copy) != 0)
+      return KILN_ENOMEM;
+    o->refreshes[i].refreshes =
+        kiln_arena_alloc(o->a, sizeof(*o->refreshes[i].refreshes));
+    if (o->refreshes[i].refreshes == NULL)
+      return KILN_ENOMEM;
+    o->refreshes[i].refreshes[0] = copy.refresh;
+    o->refreshes[i].count = 1;
+    return 0;
+  }
+  if ((c = new_call(o, i)) == NULL)
+    return KILN_ENOMEM;
+  o->refresh_asked[i] = true;
+  o->pending++;
+  err = kiln_asg_describe_instance_refreshes(
+      o->client,
+      &(struct kiln_asg_describe_instance_refreshes_request){.group_name =
+                                                                 group},
+      o->a, &o->refreshes[i], on_refreshes, c);
+  if (err != 0)
+    o->pending--;
+  return err;
+}
+
+/* Keeps what round three asked of AWS for the next pass. */
+static void remember_refreshes(struct observe *o)
+{
+  for (size_t i = 0; i < o->repo->n_apps; i++) {
+    const char *group = o->repo->apps[i].autoscaling.name;
+    if (!o->refresh_asked[i])
+      continue;
+    if (o->refreshes[i].count == 0)
+      kiln_keep_forget(o->refreshes_seen, group);
+    else if (kiln_keep_put(o->refreshes_seen, group,
+                           &(struct kiln_refresh_seen){
+                               .group_fingerprint = o->fingerprints[i],
+                               .seen_s = o->opts.now_s,
+                               .refresh = o->refreshes[i].refreshes[0]}) != 0)
+      kiln_keep_forget(o->refreshes_seen, group); /* never a stale one */
+  }
+}
+
+/* The AMIs of round two's chunks as one list, and the versions listed
+ * indexed by template id. */
+static int gather(struct observe *o)
+{
+  size_t n = 0;
+  if (!o->opts.all_images) {
+    for (size_t c = 0; c < o->n_image_chunks; c++)
+      n += o->image_chunks[c].count;
+    o->images.images =
+        kiln_arena_alloc(o->a, (n + 1) * sizeof(*o->images.images));
+    if (o->images.images == NULL)
+      return KILN_ENOMEM;
+    for (size_t c = 0; c < o->n_image_chunks; c++)
+      for (size_t i = 0; i < o->image_chunks[c].count; i++)
+        o->images.images[o->images.count++] = o->image_chunks[c].images[i];
+  }
+  if (o->ltv_listed) {
+    o->ltv_by_id =
+        kiln_arena_alloc(o->a, (o->ltv_all.count + 1) * sizeof(*o->ltv_by_id));
+    if (o->ltv_by_id == NULL)
+      return KILN_ENOMEM;
+    for (size_t i = 0; i < o->ltv_all.count; i++)
+      o->ltv_by_id[i] = &o->ltv_all.versions[i];
+    qsort(o->ltv_by_id, o->ltv_all.count, sizeof(*o->ltv_by_id), cmp_ltv_id);
+  }
+  return 0;
+}
+
+static void round_three(struct observe *o)
 {
   const struct kiln_spec_repo *r = o->repo;
-  int err = 0;
+  int err;
 
-  o->round = 2;
+  o->round = 3;
   o->pending = 1; /* held until every call below has started */
-  err = build_indexes(o);
+  err = gather(o);
   for (size_t i = 0; i < r->n_apps && err == 0; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
     struct kiln_observed_app *a = &o->obs.apps[i];
+    const struct kiln_asg_group *g;
     const char *bake;
     struct call *c;
 
     if (!in_scope(o, s))
       continue;
-    /* An image whose home is elsewhere: its parent and digest come from
-     * the home's observation, and the AMI here is a copy (kiln_pass). */
-    a->image_elsewhere = !kiln_spec_image_at_home(s);
-    if (!a->image_elsewhere) {
-      resolve_parent(o, s, a);
-      if (a->parent_ami == NULL)
-        continue;
-      if (kiln_spec_image_digest(s, a->parent_ami, o->digests[i], NULL) != 0) {
-        err = KILN_ENOMEM;
-        break;
-      }
+    /* Without its parent an app is planned as an error, from no more. */
+    if (!a->image_elsewhere && a->parent_ami == NULL)
+      continue;
+    if (!a->image_elsewhere)
       kiln_observation_find_image(&o->obs, o->digests[i], a);
-    }
-    err = find_launch_template(o, s, a);
+    err = find_launch_template(o, i, a);
     if (err != 0)
       break;
-    err = find_group(o, s, a);
-    if (err != 0)
+    if ((g = group_named(o, s->autoscaling.name)) != NULL &&
+        (err = fill_group(o->a, g, a)) != 0)
       break;
     /* kiln:version is the bookkeeping of apps Kiln drives; where it only
      * reports, a tag left behind must not cost a look every pass. */
     if (s->drift != KILN_DRIFT_CORRECT || s->suspend)
       a->asg_kiln_version = 0;
-    if (kiln_observed_needs_refresh_look(a)) {
-      if ((c = new_call(o, i)) == NULL) {
-        err = KILN_ENOMEM;
-        break;
-      }
-      o->pending++;
-      err = kiln_asg_describe_instance_refreshes(
-          o->client,
-          &(struct kiln_asg_describe_instance_refreshes_request){
-              .group_name = s->autoscaling.name},
-          o->a, &o->refreshes[i], on_refreshes, c);
-      if (err != 0)
-        o->pending--;
-    }
+    if (kiln_observed_needs_refresh_look(a))
+      err = look_at_refresh(o, i, g);
+    else
+      kiln_keep_forget(o->refreshes_seen, s->autoscaling.name);
     if (err == 0 && !a->image_elsewhere && a->image_ami == NULL &&
-        (bake = kiln_bakes_get(o->bakes, o->digests[i])) != NULL) {
+        (bake = kiln_bakes_get(o->opts.bakes, o->digests[i])) != NULL) {
       if ((o->bake_source[i] = same_bake(o, i)) != i)
         continue;
       if ((c = new_call(o, i)) == NULL) {
@@ -807,9 +1190,8 @@ static void apply_activities(const struct kiln_asg_activities *acts,
       a->last_launch_s = end;
     else if (strcmp(act->status_code, "Failed") == 0 &&
              a->failed_launches++ == 0)
-      a->failed_launch_message = act->status_message != NULL
-                                     ? act->status_message
-                                     : act->description;
+      a->failed_launch_message =
+          act->status_message != NULL ? act->status_message : act->description;
   }
 }
 
@@ -876,8 +1258,7 @@ static void apply_bake(struct observe *o, const struct kiln_ib_image *im,
     a->bake_reason =
         im->state_reason != NULL
             ? im->state_reason
-            : kiln_arena_printf(o->a, "Image Builder says the image is %s",
-                                st);
+            : kiln_arena_printf(o->a, "Image Builder says the image is %s", st);
   }
 }
 
@@ -971,7 +1352,8 @@ static void start_activities(struct observe *o)
 
 static void finish(struct observe *o)
 {
-  if (o->err == 0 && o->round == 2) {
+  if (o->err == 0 && o->round == 3) {
+    remember_refreshes(o);
     for (size_t i = 0; i < o->repo->n_apps; i++) {
       if (!in_scope(o, &o->repo->apps[i]))
         continue;
@@ -979,7 +1361,7 @@ static void finish(struct observe *o)
       if (o->bake_source[i] != SIZE_MAX)
         apply_bake(o, &o->bake_images[o->bake_source[i]], &o->obs.apps[i]);
     }
-    o->round = 3;
+    o->round = 4;
     o->pending = 1; /* held until every call below has started */
     start_recheck(o);
     start_activities(o);
@@ -991,8 +1373,9 @@ static void finish(struct observe *o)
 
 int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
                        const struct kiln_spec_repo *repo,
-                       const struct kiln_bakes *bakes, struct kiln_arena *arena,
-                       kiln_observe_cb *cb, void *data)
+                       const struct kiln_observe_options *opts,
+                       struct kiln_arena *arena, kiln_observe_cb *cb,
+                       void *data)
 {
   struct observe *o = kiln_arena_alloc(arena, sizeof(*o));
   size_t n = repo->n_apps;
@@ -1002,7 +1385,12 @@ int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
     return KILN_ENOMEM;
   o->client = client;
   o->repo = repo;
-  o->bakes = bakes;
+  if (opts != NULL)
+    o->opts = *opts;
+  if (o->opts.memory != NULL) {
+    o->lt_cache = o->opts.memory->versions;
+    o->refreshes_seen = o->opts.memory->refreshes;
+  }
   o->a = arena;
   o->cb = cb;
   o->data = data;
@@ -1012,10 +1400,18 @@ int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
   o->obs.images = &o->images;
   o->obs.apps = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->obs.apps));
   o->digests = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->digests));
+  o->lt_of = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->lt_of));
+  o->ltv_one = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->ltv_one));
+  o->ltv_asked = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->ltv_asked));
   o->refreshes = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->refreshes));
+  o->fingerprints = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->fingerprints));
+  o->refresh_asked =
+      kiln_arena_alloc(arena, (n + 1) * sizeof(*o->refresh_asked));
   o->bake_images = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_images));
   o->bake_source = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_source));
-  if (o->obs.apps == NULL || o->digests == NULL || o->refreshes == NULL ||
+  if (o->obs.apps == NULL || o->digests == NULL || o->lt_of == NULL ||
+      o->ltv_one == NULL || o->ltv_asked == NULL || o->refreshes == NULL ||
+      o->fingerprints == NULL || o->refresh_asked == NULL ||
       o->bake_images == NULL || o->bake_source == NULL || collect_names(o) != 0)
     return KILN_ENOMEM;
   for (size_t i = 0; i < n; i++)

@@ -508,9 +508,45 @@ static size_t location_of(const struct kiln_pass_options *o,
   return SIZE_MAX;
 }
 
+static void want(const struct kiln_spec_repo *r, bool *wanted,
+                 const char *target)
+{
+  const struct kiln_app_spec *t =
+      target != NULL ? kiln_spec_repo_find(r, target) : NULL;
+  if (t != NULL)
+    wanted[t - r->apps] = true;
+}
+
+/* The apps a pass of some targets observes: those targets, the targets
+ * that bake their images and those their promotions come from. NULL: all
+ * (no selection), or out of memory (then all, which is only slower). */
+static const bool *wanted_apps(const struct kiln_pass_options *o,
+                               struct kiln_arena *arena)
+{
+  const struct kiln_spec_repo *r = o->repo;
+  bool *wanted;
+  if (o->only_app == NULL && o->only_env == NULL)
+    return NULL;
+  if ((wanted = kiln_arena_alloc(arena, r->n_apps + 1)) == NULL)
+    return NULL;
+  for (size_t i = 0; i < r->n_apps; i++) {
+    const struct kiln_app_spec *s = &r->apps[i];
+    if (!s->valid || !kiln_spec_selects(s, o->only_app, o->only_env))
+      continue;
+    wanted[i] = true;
+    want(r, wanted, s->image.home_target);
+    if (s->promote.from != NULL)
+      want(r, wanted,
+           kiln_arena_printf(arena, "%s/%s", kiln_spec_app_name(s),
+                             s->promote.from));
+  }
+  return wanted;
+}
+
 int kiln_pass_start(const struct kiln_pass_options *opts,
                     struct kiln_arena *arena, kiln_pass_cb *cb, void *data)
 {
+  const bool *wanted;
   struct pass *p = kiln_arena_alloc(arena, sizeof(*p));
   const struct kiln_spec_repo *r = opts->repo;
   size_t started = 0;
@@ -543,13 +579,19 @@ int kiln_pass_start(const struct kiln_pass_options *opts,
     p->obs_index[p->result.n] = i;
     p->result.apps[p->result.n++].spec = s;
   }
+  wanted = wanted_apps(opts, arena);
   p->looking = opts->n_locations;
   for (size_t l = 0; l < opts->n_locations; l++) {
+    const struct kiln_pass_location *at = &opts->locations[l];
     int err;
     p->looks[l] = (struct look){.p = p, .loc = l};
-    err = kiln_observe_start(opts->locations[l].client,
-                             opts->locations[l].role_arn, r, opts->bakes, arena,
-                             observed, &p->looks[l]);
+    err = kiln_observe_start(
+        at->client, at->role_arn, r,
+        &(struct kiln_observe_options){.bakes = opts->bakes,
+                                       .memory = at->memory,
+                                       .now_s = (int64_t)time(NULL),
+                                       .wanted = wanted},
+        arena, observed, &p->looks[l]);
     if (err != 0 && started == 0 && l + 1 == opts->n_locations)
       return err; /* nothing started: out of memory */
     if (err != 0) {

@@ -25,6 +25,10 @@
 
 #define KILN_EC2_API_VERSION "2016-11-15"
 
+/* EC2 refuses more filter values than this in one call
+ * (FilterLimitExceeded). */
+#define KILN_EC2_MAX_FILTER_VALUES 200
+
 struct kiln_ec2_filter {
   const char *name; /* "tag:kiln:digest", "tag-key", "name", ... */
   const char **values;
@@ -182,10 +186,14 @@ struct kiln_ec2_launch_template_data {
 /* ---- DescribeLaunchTemplates ---- */
 
 struct kiln_ec2_describe_launch_templates_request {
-  const char **names; /* none: every launch template */
+  /* Names AWS must know (one it does not fails the call); none: every
+   * launch template, or those the filters match. */
+  const char **names;
   size_t name_count;
   const char **ids;
   size_t id_count;
+  struct kiln_ec2_filter *filters; /* "launch-template-name", "tag:…" */
+  size_t filter_count;
   int max_results; /* per page; 0: AWS's default */
 };
 

@@ -1,18 +1,22 @@
 /* Observe: one batched look at AWS for every app of a snapshot in one
  * region, turned into Kiln's observed model (kiln/observed.h).
  *
- * Steady state costs a handful of requests whatever the number of apps:
- * SSM GetParameters for the distinct ssm: parents (10 per call), one
- * paginated DescribeImages of Kiln's AMIs (by the kiln:digest tag), one
- * paginated DescribeLaunchTemplateVersions of every template's $Default
- * version, DescribeAutoScalingGroups by name (100 per call). Instance
- * refreshes are described only for groups whose instances or version are
- * not where their launch template says, or whose kiln:version tag (the
- * version Kiln last sent them to) is not its default; Image Builder is
- * asked only about bakes Kiln knows are in flight; and a group found off
- * the version its last refresh completed is described once more, since
- * the calls of a pass are not one snapshot and the refresh may have ended
- * in between.
+ * It asks by what the desired state names, never by listing a region, so
+ * its cost follows the apps observed and not the account: the AMIs of
+ * past releases, anyone else's templates and images are never read.
+ * Steady state, for N apps: SSM GetParameters for the distinct ssm:
+ * parents (10 per call); DescribeLaunchTemplates and DescribeImages
+ * filtered by the templates' names and the images' digests (200 values a
+ * call, EC2's limit); DescribeAutoScalingGroups by name (100 per call);
+ * and the default version of each template only when the cache has not
+ * seen it (one call per template when a few are new, else one listing of
+ * every template's $Default). Instance refreshes are described only for
+ * groups whose instances or version are not where their launch template
+ * says, or whose kiln:version tag (the version Kiln last sent them to) is
+ * not its default; Image Builder is asked only about bakes Kiln knows are
+ * in flight; and a group found off the version its last refresh completed
+ * is described once more, since the calls of a pass are not one snapshot
+ * and the refresh may have ended in between.
  *
  * Runs on the loop; the callback runs once, never before
  * kiln_observe_start() returns.
@@ -21,6 +25,7 @@
 #define KILN_OBSERVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kiln/observed.h"
 #include "kiln/spec.h"
@@ -56,7 +61,8 @@ struct kiln_observation {
   /* Set when AWS could not be observed at all: a sentence with the
    * action, the AWS error code and the request id. */
   const char *error;
-  /* Kiln's AMIs in the location (kiln_observation_find_image()). */
+  /* Kiln's AMIs of the observed digests and copies (every Kiln AMI of the
+   * location with all_images): kiln_observation_find_image(). */
   const struct kiln_ec2_images *images;
 };
 
@@ -69,14 +75,36 @@ void kiln_observation_find_image(const struct kiln_observation *obs,
 
 typedef void kiln_observe_cb(int err, struct kiln_observation *obs, void *data);
 
+/* What the passes of one location keep from one to the next: the launch
+ * template versions already read (kiln/lt_cache.h) and the refreshes seen
+ * in flight (kiln/refresh_seen.h). Without it every pass asks AWS for
+ * everything: slower, and as right. */
+struct kiln_observe_memory;
+
+/* NULL when out of memory. */
+struct kiln_observe_memory *kiln_observe_memory_new(void);
+void kiln_observe_memory_free(struct kiln_observe_memory *m);
+
+struct kiln_observe_options {
+  const struct kiln_bakes *bakes;     /* NULL: no bake known in flight */
+  struct kiln_observe_memory *memory; /* NULL: none */
+  int64_t now_s; /* the wall clock, for the memory's age; 0: no reuse */
+  /* Per app of the repo, whether to look at it; NULL: every app. */
+  const bool *wanted;
+  /* List every Kiln AMI of the location, not only the wanted digests':
+   * garbage collection judges them all. */
+  bool all_images;
+};
+
 /* Observes the apps of repo in the client's location: its region, and the
  * account of role_arn (NULL: Kiln's own). Everything is allocated in arena,
- * which must outlive the callback's use of obs. bakes may be NULL. Returns
+ * which must outlive the callback's use of obs; opts may be NULL. Returns
  * 0 (cb will run) or KILN_ENOMEM (it will not). */
 int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
                        const struct kiln_spec_repo *repo,
-                       const struct kiln_bakes *bakes, struct kiln_arena *arena,
-                       kiln_observe_cb *cb, void *data);
+                       const struct kiln_observe_options *opts,
+                       struct kiln_arena *arena, kiln_observe_cb *cb,
+                       void *data);
 
 /* why: AWS's message when err is not 0, else NULL. */
 typedef void kiln_observe_refresh_cb(int err, const char *why, void *data);

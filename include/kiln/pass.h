@@ -61,6 +61,7 @@ struct kiln_pass_location {
   struct kiln_aws_client *client;
   const char *region;
   const char *role_arn; /* the account's role; NULL: Kiln's own account */
+  struct kiln_observe_memory *memory; /* kept between passes; NULL: none */
 };
 
 struct kiln_pass_options {

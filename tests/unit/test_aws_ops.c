@@ -110,7 +110,8 @@ static void test_ec2_launch_templates(void **state)
 {
   const char *names[] = {"a", "b"};
   const char *versions[] = {"$Default", "$Latest"};
-  struct kiln_ec2_describe_launch_templates_request d = {names, 2, NULL, 0, 5};
+  struct kiln_ec2_describe_launch_templates_request d = {
+      .names = names, .name_count = 2, .max_results = 5};
   struct kiln_ec2_describe_launch_template_versions_request v = {0};
   struct kiln_ec2_modify_launch_template_request m = {"lt-1", NULL, "4", "tok"};
   struct kiln_ec2_modify_launch_template_request both = {"lt-1", "n", "4",

@@ -1,0 +1,48 @@
+/* Instance refreshes seen in flight, by group: what lets a pass skip
+ * DescribeInstanceRefreshes (one call per group: AWS has no batched form)
+ * for a refresh that cannot have moved since it was last looked at.
+ *
+ * A refresh moves its group: it launches and terminates instances, and
+ * their states and health change as it goes. So a refresh seen running,
+ * towards the version the template and the group still name, with
+ * instances still to replace, whose group is as it was then (the same
+ * fingerprint), is where it was: waiting out a checkpoint or a warmup.
+ * What a group does not show — a refresh cancelled or failed by someone
+ * else while paused — is seen at the latest when the memory is
+ * KILN_REFRESH_SEEN_MAX_AGE_S old.
+ */
+#ifndef KILN_REFRESH_SEEN_H
+#define KILN_REFRESH_SEEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kiln/autoscaling.h"
+
+struct kiln_arena;
+struct kiln_observed_app;
+
+#define KILN_REFRESH_SEEN_MAX_AGE_S 600
+
+struct kiln_refresh_seen {
+  uint64_t group_fingerprint;
+  int64_t seen_s; /* when AWS described it */
+  struct kiln_asg_instance_refresh refresh;
+};
+
+/* What of g a refresh changes: its template version, sizes and every
+ * instance's id, lifecycle state, health and version (in any order). */
+uint64_t kiln_refresh_seen_fingerprint(const struct kiln_asg_group *g);
+
+/* Whether seen still stands for app a's refresh at now_s (a is observed
+ * but for its refresh). */
+bool kiln_refresh_seen_holds(const struct kiln_refresh_seen *seen,
+                             uint64_t fingerprint,
+                             const struct kiln_observed_app *a, int64_t now_s);
+
+/* A deep copy into arena. Returns 0 or KILN_ENOMEM. */
+int kiln_refresh_seen_copy(struct kiln_arena *arena,
+                           const struct kiln_refresh_seen *from,
+                           struct kiln_refresh_seen *to);
+
+#endif
