@@ -52,18 +52,16 @@ bool kiln_refresh_seen_holds(const struct kiln_refresh_seen *seen,
                              uint64_t fingerprint,
                              const struct kiln_observed_app *a, int64_t now_s)
 {
-  char v[32];
   if (seen == NULL || now_s <= 0 || seen->group_fingerprint != fingerprint ||
       now_s - seen->seen_s >= KILN_REFRESH_SEEN_MAX_AGE_S ||
       now_s < seen->seen_s || !running(seen->refresh.status))
     return false;
-  /* Heading where the template and the group point, with instances still
-   * to replace: once all are replaced it is baking or done, and a look is
-   * what tells which. */
-  snprintf(v, sizeof(v), "%lld", (long long)a->lt_default_version);
+  /* Heading for the template's default (a refresh with a desired
+   * configuration leaves the group's own version to its end), with
+   * instances still to replace: once all are, it is baking or done, and a
+   * look is what tells which. */
   return seen->refresh.desired_launch_template.version_number ==
              a->lt_default_version &&
-         a->asg_lt_version != NULL && strcmp(a->asg_lt_version, v) == 0 &&
          a->asg_instances_stale > 0;
 }
 

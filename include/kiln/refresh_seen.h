@@ -4,7 +4,7 @@
  *
  * A refresh moves its group: it launches and terminates instances, and
  * their states and health change as it goes. So a refresh seen running,
- * towards the version the template and the group still name, with
+ * towards the version the template still names as its default, with
  * instances still to replace, whose group is as it was then (the same
  * fingerprint), is where it was: waiting out a checkpoint or a warmup.
  * What a group does not show — a refresh cancelled or failed by someone
