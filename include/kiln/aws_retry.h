@@ -123,8 +123,10 @@ void kiln_ratelimit_bucket_init(struct kiln_ratelimit_bucket *b,
 int kiln_ratelimit_bucket_take(struct kiln_ratelimit_bucket *b, uint64_t now_ms,
                                uint64_t *wait_ms);
 
-/* Kiln's share of a published bucket, unless told otherwise. */
-#define KILN_RATELIMIT_DEFAULT_SHARE 0.8
+/* Kiln's share of a published bucket, unless told otherwise: close to
+ * what the buckets allow, leaving a tenth to the account's other tools
+ * (a throttled answer lowers it further, see above). */
+#define KILN_RATELIMIT_DEFAULT_SHARE 0.9
 
 /* The bucket AWS publishes (EC2), or Kiln's guess (the services that
  * publish none), for one action of a service ("ec2", "autoscaling",
