@@ -2,6 +2,7 @@
  * expansion, bounded size; and small helpers to walk elements by local
  * name and copy what is found into an arena.
  */
+#define _GNU_SOURCE /* memmem */
 #include "aws_client_private.h"
 
 #include "kiln/arena.h"
@@ -47,12 +48,7 @@ void *kiln__vec_push(struct kiln__px *px, void *items_ptr, size_t *count,
 
 static const char *find_bytes(const char *h, size_t hlen, const char *needle)
 {
-  size_t nlen = strlen(needle);
-
-  for (size_t i = 0; i + nlen <= hlen; i++)
-    if (memcmp(h + i, needle, nlen) == 0)
-      return h + i;
-  return NULL;
+  return memmem(h, hlen, needle, strlen(needle));
 }
 
 int kiln__xml_parse(const char *body, size_t len, struct _xmlDoc **out)
@@ -74,7 +70,8 @@ int kiln__xml_parse(const char *body, size_t len, struct _xmlDoc **out)
     return KILN_ENOMEM;
   doc = xmlCtxtReadMemory(ctxt, body, (int)len, "aws.xml", NULL,
                           XML_PARSE_NONET | XML_PARSE_NOERROR |
-                              XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+                              XML_PARSE_NOWARNING | XML_PARSE_NOCDATA |
+                              XML_PARSE_NOBLANKS | XML_PARSE_COMPACT);
   if (doc != NULL && !ctxt->wellFormed) {
     xmlFreeDoc(doc);
     doc = NULL;
@@ -146,6 +143,14 @@ const char *kiln__xml_str(struct kiln__px *px, struct _xmlNode *n,
 
   if (e == NULL || px->err != 0)
     return NULL;
+  /* The usual element, one text child: copied once, not twice. */
+  if (e->children != NULL && e->children->next == NULL &&
+      e->children->type == XML_TEXT_NODE && e->children->content != NULL) {
+    s = kiln_arena_strdup(px->arena, (const char *)e->children->content);
+    if (s == NULL)
+      px->err = KILN_ENOMEM;
+    return s;
+  }
   text = xmlNodeGetContent(e);
   if (text == NULL) {
     px->err = KILN_ENOMEM;

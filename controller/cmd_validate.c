@@ -194,7 +194,7 @@ int kiln_cmd_validate(int argc, char **argv)
   }
   kiln_diags_init(&diags, 0);
   err = kiln_spec_load(&tree, &diags, &repo);
-  if (err != 0 && err != KILN_ENOENT) {
+  if (err != 0 && err != KILN_ENOENT && err != KILN_ETOOBIG) {
     fprintf(stderr, "kiln validate: %s: %s\n", dir, kiln_strerror(err));
     rc = KILN_EXIT_FAILED;
     goto done;

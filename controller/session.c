@@ -247,9 +247,13 @@ int kiln_session_fetch_snapshot(struct kiln_git_source *src, const char *ref,
       !descends(src->repo_path, since, out->commit))
     out->rewritten = true;
   out->err = load_commit(src, out->commit, &out->diags, &out->repo);
+  /* A repository too large to read says so in its diagnostic. */
   if (out->err != 0)
     snprintf(out->why, sizeof(out->why), "cannot read commit %.12s of %s: %s",
-             out->commit, src->display, kiln_strerror(out->err));
+             out->commit, src->display,
+             out->err == KILN_ETOOBIG && out->diags.n > 0
+                 ? out->diags.items[out->diags.n - 1].message
+                 : kiln_strerror(out->err));
   return out->err;
 }
 

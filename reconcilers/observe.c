@@ -171,6 +171,7 @@ struct observe {
   struct kiln_asg_instance_refreshes *refreshes;
   uint64_t *fingerprints; /* of the group, when its refresh was looked at */
   bool *refresh_asked;
+  bool *activities_known; /* from the memory, with the refresh */
   struct kiln_ib_image *bake_images;
   /* The app whose GetImage stands for this one's (apps with the same image
    * inputs share a bake: one look serves them all); SIZE_MAX: none. */
@@ -181,6 +182,7 @@ struct observe {
    * (per app). */
   struct kiln_asg_groups recheck;
   struct kiln_asg_activities *activities;
+  bool *activities_asked;
 };
 
 /* Apps of this client's region and account: another account's environment
@@ -462,16 +464,51 @@ static void resolve_parent(struct observe *o, const struct kiln_app_spec *s,
     out->parent_error = "SSM has no such parameter";
 }
 
+static int cmp_by_digest(const void *a, const void *b)
+{
+  const struct kiln_image_by_digest *x = a, *y = b;
+  int c = strcmp(x->digest, y->digest);
+  /* Ties as AWS listed them: the same images, the same verdict. */
+  return c != 0 ? c : (x->image > y->image) - (x->image < y->image);
+}
+
+/* obs->by_digest over obs->images. Returns 0 or KILN_ENOMEM. */
+static int index_images(struct kiln_arena *arena, struct kiln_observation *obs)
+{
+  const struct kiln_ec2_images *images = obs->images;
+  struct kiln_image_by_digest *index =
+      kiln_arena_alloc(arena, (images->count + 1) * sizeof(*index));
+  size_t n = 0;
+  if (index == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < images->count; i++) {
+    const struct kiln_ec2_image *im = &images->images[i];
+    const char *d = kiln_aws_tag_value(im->tags, im->tag_count, "kiln:digest");
+    if (d != NULL)
+      index[n++] = (struct kiln_image_by_digest){d, im};
+  }
+  qsort(index, n, sizeof(*index), cmp_by_digest);
+  obs->by_digest = index;
+  obs->n_by_digest = n;
+  return 0;
+}
+
 void kiln_observation_find_image(const struct kiln_observation *obs,
                                  const char *digest,
                                  struct kiln_observed_app *out)
 {
-  const struct kiln_ec2_images *images = obs->images;
-  for (size_t i = 0; images != NULL && i < images->count; i++) {
-    const struct kiln_ec2_image *im = &images->images[i];
-    const char *d = kiln_aws_tag_value(im->tags, im->tag_count, "kiln:digest");
-    if (d == NULL || strcmp(d, digest) != 0)
-      continue;
+  size_t lo = 0, hi = obs->n_by_digest;
+  /* The first entry of digest. */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(obs->by_digest[mid].digest, digest) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (; lo < obs->n_by_digest && strcmp(obs->by_digest[lo].digest, digest) == 0;
+       lo++) {
+    const struct kiln_ec2_image *im = obs->by_digest[lo].image;
     if (strcmp(im->state, "available") == 0) {
       out->image_ami = im->image_id;
       out->image_pending = false;
@@ -989,6 +1026,12 @@ static int look_at_refresh(struct observe *o, size_t i,
       return KILN_ENOMEM;
     o->refreshes[i].refreshes[0] = copy.refresh;
     o->refreshes[i].count = 1;
+    if (copy.activities_seen) {
+      o->obs.apps[i].last_launch_s = copy.last_launch_s;
+      o->obs.apps[i].failed_launches = copy.failed_launches;
+      o->obs.apps[i].failed_launch_message = copy.failed_launch_message;
+      o->activities_known[i] = true;
+    }
     return 0;
   }
   if ((c = new_call(o, i)) == NULL)
@@ -1005,20 +1048,27 @@ static int look_at_refresh(struct observe *o, size_t i,
   return err;
 }
 
-/* Keeps what round three asked of AWS for the next pass. */
+/* Keeps what rounds three and four asked of AWS for the next pass. */
 static void remember_refreshes(struct observe *o)
 {
   for (size_t i = 0; i < o->repo->n_apps; i++) {
     const char *group = o->repo->apps[i].autoscaling.name;
+    const struct kiln_observed_app *a = &o->obs.apps[i];
     if (!o->refresh_asked[i])
       continue;
     if (o->refreshes[i].count == 0)
       kiln_keep_forget(o->refreshes_seen, group);
-    else if (kiln_keep_put(o->refreshes_seen, group,
-                           &(struct kiln_refresh_seen){
-                               .group_fingerprint = o->fingerprints[i],
-                               .seen_s = o->opts.now_s,
-                               .refresh = o->refreshes[i].refreshes[0]}) != 0)
+    else if (kiln_keep_put(
+                 o->refreshes_seen, group,
+                 &(struct kiln_refresh_seen){
+                     .group_fingerprint = o->fingerprints[i],
+                     .seen_s = o->opts.now_s,
+                     .refresh = o->refreshes[i].refreshes[0],
+                     .activities_seen = o->activities_asked != NULL &&
+                                        o->activities_asked[i],
+                     .last_launch_s = a->last_launch_s,
+                     .failed_launches = a->failed_launches,
+                     .failed_launch_message = a->failed_launch_message}) != 0)
       kiln_keep_forget(o->refreshes_seen, group); /* never a stale one */
   }
 }
@@ -1039,6 +1089,8 @@ static int gather(struct observe *o)
       for (size_t i = 0; i < o->image_chunks[c].count; i++)
         o->images.images[o->images.count++] = o->image_chunks[c].images[i];
   }
+  if (index_images(o->a, &o->obs) != 0)
+    return KILN_ENOMEM;
   if (o->ltv_listed) {
     o->ltv_by_id =
         kiln_arena_alloc(o->a, (o->ltv_all.count + 1) * sizeof(*o->ltv_by_id));
@@ -1318,8 +1370,10 @@ static void on_activities(int err, const struct kiln_aws_response *res,
                           void *data)
 {
   struct call *c = data;
-  if (err == 0)
+  if (err == 0) {
     apply_activities(&c->o->activities[c->index], &c->o->obs.apps[c->index]);
+    c->o->activities_asked[c->index] = true;
+  }
   call_done(c->o, err, res, false);
 }
 
@@ -1330,12 +1384,14 @@ static void start_activities(struct observe *o)
 {
   for (size_t i = 0; i < o->repo->n_apps; i++) {
     struct call *c;
-    if (!in_scope(o, &o->repo->apps[i]) ||
+    if (!in_scope(o, &o->repo->apps[i]) || o->activities_known[i] ||
         !kiln_observed_needs_activities(&o->obs.apps[i]))
       continue;
     if (o->activities == NULL &&
-        (o->activities = kiln_arena_alloc(
-             o->a, (o->repo->n_apps + 1) * sizeof(*o->activities))) == NULL)
+        ((o->activities = kiln_arena_alloc(
+              o->a, (o->repo->n_apps + 1) * sizeof(*o->activities))) == NULL ||
+         (o->activities_asked = kiln_arena_alloc(
+              o->a, (o->repo->n_apps + 1) * sizeof(bool))) == NULL))
       return;
     if ((c = new_call(o, i)) == NULL)
       return;
@@ -1353,7 +1409,6 @@ static void start_activities(struct observe *o)
 static void finish(struct observe *o)
 {
   if (o->err == 0 && o->round == 3) {
-    remember_refreshes(o);
     for (size_t i = 0; i < o->repo->n_apps; i++) {
       if (!in_scope(o, &o->repo->apps[i]))
         continue;
@@ -1368,6 +1423,8 @@ static void finish(struct observe *o)
     call_done(o, 0, NULL, false);
     return;
   }
+  if (o->err == 0)
+    remember_refreshes(o);
   o->cb(o->err, &o->obs, o->data);
 }
 
@@ -1407,11 +1464,14 @@ int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
   o->fingerprints = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->fingerprints));
   o->refresh_asked =
       kiln_arena_alloc(arena, (n + 1) * sizeof(*o->refresh_asked));
+  o->activities_known =
+      kiln_arena_alloc(arena, (n + 1) * sizeof(*o->activities_known));
   o->bake_images = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_images));
   o->bake_source = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_source));
   if (o->obs.apps == NULL || o->digests == NULL || o->lt_of == NULL ||
       o->ltv_one == NULL || o->ltv_asked == NULL || o->refreshes == NULL ||
       o->fingerprints == NULL || o->refresh_asked == NULL ||
+      o->activities_known == NULL ||
       o->bake_images == NULL || o->bake_source == NULL || collect_names(o) != 0)
     return KILN_ENOMEM;
   for (size_t i = 0; i < n; i++)

@@ -95,6 +95,7 @@ int kiln_refresh_seen_copy(struct kiln_arena *a,
       dup(a, f->desired_launch_template.version, &bad);
   t->rollback_reason = dup(a, f->rollback_reason, &bad);
   t->rollback_start_time = dup(a, f->rollback_start_time, &bad);
+  to->failed_launch_message = dup(a, from->failed_launch_message, &bad);
   if (fp->alarm_count > 0) {
     const char **alarms =
         kiln_arena_alloc(a, fp->alarm_count * sizeof(*alarms));

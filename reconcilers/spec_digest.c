@@ -105,17 +105,25 @@ int kiln_spec_image_digest(const struct kiln_app_spec *app,
                            const char *resolved_parent, char digest_hex[65],
                            char **canonical)
 {
-  json_object *root = json_object_new_object();
-  json_object *comps = json_object_new_array();
+  /* The memo is the snapshot's cache, not its meaning: writable. */
+  struct kiln_digest_memo *memo = (struct kiln_digest_memo *)&app->digest_memo;
+  const char *parent =
+      resolved_parent != NULL ? resolved_parent : app->image.parent;
+  json_object *root, *comps;
   const char *text;
   int err = KILN_ENOMEM;
 
   if (canonical != NULL)
     *canonical = NULL;
-  if (app->image.parent == NULL || app->version == NULL) {
-    err = KILN_EINVAL;
-    goto done;
+  if (app->image.parent == NULL || app->version == NULL)
+    return KILN_EINVAL;
+  if (canonical == NULL && memo->parent[0] != '\0' &&
+      strcmp(memo->parent, parent) == 0) {
+    memcpy(digest_hex, memo->hex, sizeof(memo->hex));
+    return 0;
   }
+  root = json_object_new_object();
+  comps = json_object_new_array();
   if (root == NULL || comps == NULL)
     goto done;
   for (size_t i = 0; i < app->image.n_components; i++) {
@@ -127,10 +135,7 @@ int kiln_spec_image_digest(const struct kiln_app_spec *app,
   json_object_object_add(root, "build", build_json(&app->image.build));
   json_object_object_add(root, "components", comps);
   comps = NULL;
-  json_object_object_add(root, "parent",
-                         json_object_new_string(resolved_parent != NULL
-                                                    ? resolved_parent
-                                                    : app->image.parent));
+  json_object_object_add(root, "parent", json_object_new_string(parent));
   /* The home's region: every environment of the app shares one digest. */
   json_object_object_add(root, "region",
                          nullable(app->image.home_region != NULL
@@ -144,6 +149,10 @@ int kiln_spec_image_digest(const struct kiln_app_spec *app,
   if (text == NULL)
     goto done;
   err = kiln_sha256_hex(text, strlen(text), digest_hex);
+  if (err == 0 && strlen(parent) < sizeof(memo->parent)) {
+    memcpy(memo->parent, parent, strlen(parent) + 1);
+    memcpy(memo->hex, digest_hex, sizeof(memo->hex));
+  }
   if (err == 0 && canonical != NULL) {
     *canonical = strdup(text);
     if (*canonical == NULL)

@@ -330,8 +330,12 @@ int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
     goto done;
   }
   if (err == KILN_ETOOBIG) {
+    /* An error, like a repository without apps/: a snapshot of some apps
+     * would plan the others as gone. */
     err = kiln_diags_add(diags, "apps", 0, 0, NULL,
                          "more than %d app directories", KILN_SPEC_MAX_APPS);
+    if (err == 0)
+      err = KILN_ETOOBIG;
     goto done;
   }
   if (err != 0)

@@ -64,11 +64,21 @@ struct kiln_observation {
   /* Kiln's AMIs of the observed digests and copies (every Kiln AMI of the
    * location with all_images): kiln_observation_find_image(). */
   const struct kiln_ec2_images *images;
+  /* The same AMIs by their kiln:digest tag (sorted by digest, then as AWS
+   * listed them; untagged ones left out), for kiln_observation_find_image. */
+  const struct kiln_image_by_digest *by_digest;
+  size_t n_by_digest;
+};
+
+struct kiln_image_by_digest {
+  const char *digest;
+  const struct kiln_ec2_image *image;
 };
 
 /* The AMI of digest among the observation's (available, else pending),
  * and the failed copies of it, into out: for a target whose image is baked
- * elsewhere, once the home's observation gives its digest. */
+ * elsewhere, once the home's observation gives its digest. Logarithmic in
+ * the observation's AMIs. */
 void kiln_observation_find_image(const struct kiln_observation *obs,
                                  const char *digest,
                                  struct kiln_observed_app *out);

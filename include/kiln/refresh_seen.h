@@ -28,6 +28,12 @@ struct kiln_refresh_seen {
   uint64_t group_fingerprint;
   int64_t seen_s; /* when AWS described it */
   struct kiln_asg_instance_refresh refresh;
+  /* What the group's scaling activities said then (a group that has not
+   * moved has launched nothing since), when they were looked at. */
+  bool activities_seen;
+  int64_t last_launch_s;
+  size_t failed_launches;
+  const char *failed_launch_message;
 };
 
 /* What of g a refresh changes: its template version, sizes and every

@@ -23,8 +23,8 @@ struct kiln_tree;
 #define KILN_SPEC_MAX_YAML_BYTES      (64 * 1024)
 #define KILN_SPEC_MAX_COMPONENT_BYTES 16000 /* CreateComponent's data limit */
 #define KILN_SPEC_MAX_USER_DATA_BYTES (16 * 1024)
-#define KILN_SPEC_MAX_APPS            5000
-#define KILN_SPEC_MAX_TARGETS         20000 /* apps and their environments */
+#define KILN_SPEC_MAX_APPS            20000
+#define KILN_SPEC_MAX_TARGETS         50000 /* apps and their environments */
 #define KILN_SPEC_MAX_TAGS            47 /* AWS allows 50; Kiln owns three kiln:* tags */
 
 struct kiln_strs {
@@ -194,6 +194,14 @@ struct kiln_app_spec {
    * Kiln's own credentials. */
   const char *role_arn;
   const char *external_id;
+  /* The digest last worked out for this spec, and the parent it was for:
+   * a snapshot's spec never changes and its parent seldom does, so a pass
+   * over thousands of apps need not encode them all again. Written by
+   * kiln_spec_image_digest() (see there). */
+  struct kiln_digest_memo {
+    char parent[64]; /* "": none yet */
+    char hex[65];
+  } digest_memo;
 };
 
 /* The app a target belongs to: its images and kiln:app tag are the
@@ -308,7 +316,9 @@ int kiln_spec_parse_defaults(struct kiln_spec_repo *repo, const char *text,
  * means use the parent as written), component documents' bytes and
  * parameters, component ARNs, app version, build settings — and nothing
  * else. Writes the canonical encoding to *canonical (malloc'd; may be NULL
- * to skip). Returns 0 or KILN_ENOMEM / KILN_EINVAL. */
+ * to skip). Returns 0 or KILN_ENOMEM / KILN_EINVAL. Remembers the digest
+ * in app->digest_memo, so it must not run on one snapshot from two
+ * threads at once (it runs on the loop's thread). */
 int kiln_spec_image_digest(const struct kiln_app_spec *app,
                            const char *resolved_parent, char digest_hex[65],
                            char **canonical);

@@ -136,6 +136,7 @@ def test_daemon_reads_a_default_version_once_and_a_paused_refresh_once(fleet, tm
             (counts, fleet.group(), fleet.asg.describe_instance_refreshes(
                 AutoScalingGroupName="hello")["InstanceRefreshes"][0])
         assert "ec2:DescribeLaunchTemplateVersions" not in counts, counts
+        assert "autoscaling:DescribeScalingActivities" not in counts, counts
         # The status still says where the release stands.
         _, body = http(port, "/api/v1/apps")
         assert re.search(r'"percent": ?50\b', body), body
