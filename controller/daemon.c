@@ -19,6 +19,7 @@
 #include "kiln/http_server.h"
 
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -188,11 +189,16 @@ static double process_cpu_seconds(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The pass is over, its record written or given up: what it cost in all. */
-static void count_pass_work(struct pass_run *run)
+/* The pass is over, its record written or given up: what it cost in all,
+ * then its memory back to the system. A pass over thousands of apps frees
+ * megabytes (its arena, AWS's answers) that malloc would otherwise keep
+ * for the next one, in every thread's arena. */
+static void pass_run_end(struct pass_run *run)
 {
   run->d->stats.last_process_cpu_seconds =
       process_cpu_seconds() - run->started_process_cpu;
+  pass_run_free(run);
+  malloc_trim(0);
 }
 
 static void on_lag_tick(uv_timer_t *t)
@@ -246,8 +252,7 @@ static void history_written(int err, const char *why,
   if (err != 0)
     kiln_log("warn", NULL, run->result.commit, "history not recorded: %s", why);
   take_proofs(run->d, proofs);
-  count_pass_work(run);
-  pass_run_free(run);
+  pass_run_end(run);
 }
 
 /* Hands the pass to the history writer, which frees it once written. */
@@ -258,10 +263,8 @@ static void record(struct kiln__daemon *d, struct pass_run *run)
       kiln_history_writer_submit(
           &d->writer, run->result.commit, run->result.apps, run->result.n,
           now.tv_sec * 1000 + now.tv_usec / 1000, run->result.repo,
-          history_written, run) != 0) {
-    count_pass_work(run);
-    pass_run_free(run);
-  }
+          history_written, run) != 0)
+    pass_run_end(run);
 }
 
 static void log_outcomes(struct kiln__daemon *d, struct kiln_session_result *r)
