@@ -39,15 +39,56 @@ void kiln_events_cleanup(struct kiln_events *e)
   for (size_t i = 0; i < e->n; i++)
     free(e->targets[i].name);
   free(e->targets);
+  free(e->index);
   memset(e, 0, sizeof(*e));
+}
+
+static size_t name_hash(const char *s)
+{
+  size_t h = (size_t)14695981039346656037ULL;
+  for (; *s != '\0'; s++)
+    h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+  return h;
+}
+
+/* The index slot of name: its target's, or the empty one it would take. */
+static size_t slot_of(const struct kiln_events *e, const char *name)
+{
+  size_t i = name_hash(name) & (e->index_cap - 1);
+  while (e->index[i] != 0 && strcmp(e->targets[e->index[i] - 1].name, name) != 0)
+    i = (i + 1) & (e->index_cap - 1);
+  return i;
+}
+
+/* Room in the index for one more target. Returns 0 or KILN_ENOMEM. */
+static int index_grow(struct kiln_events *e)
+{
+  size_t cap = e->index_cap != 0 ? e->index_cap : 32;
+  size_t *old = e->index;
+  while (cap < 2 * (e->n + 1))
+    cap *= 2;
+  if (cap == e->index_cap)
+    return 0;
+  if ((e->index = calloc(cap, sizeof(*e->index))) == NULL) {
+    e->index = old;
+    return KILN_ENOMEM;
+  }
+  e->index_cap = cap;
+  for (size_t t = 0; t < e->n; t++)
+    e->index[slot_of(e, e->targets[t].name)] = t + 1;
+  free(old);
+  return 0;
 }
 
 static struct kiln_event_target *target(struct kiln_events *e,
                                         const char *name)
 {
-  for (size_t i = 0; i < e->n; i++)
-    if (strcmp(e->targets[i].name, name) == 0)
-      return &e->targets[i];
+  size_t slot;
+  if (index_grow(e) != 0)
+    return NULL;
+  slot = slot_of(e, name);
+  if (e->index[slot] != 0)
+    return &e->targets[e->index[slot] - 1];
   if (e->n == e->cap) {
     size_t cap = e->cap ? e->cap * 2 : 16;
     struct kiln_event_target *t = realloc(e->targets, cap * sizeof(*t));
@@ -59,6 +100,7 @@ static struct kiln_event_target *target(struct kiln_events *e,
   memset(&e->targets[e->n], 0, sizeof(e->targets[0]));
   if ((e->targets[e->n].name = strdup(name)) == NULL)
     return NULL;
+  e->index[slot] = e->n + 1;
   return &e->targets[e->n++];
 }
 

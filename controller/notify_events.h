@@ -47,6 +47,10 @@ struct kiln_event_target; /* per target: what the last pass said */
 struct kiln_events {
   struct kiln_event_target *targets;
   size_t n, cap;
+  /* targets by name: open addressing, each slot a target's index + 1 (0:
+   * empty); index_cap a power of two at least twice n. */
+  size_t *index;
+  size_t index_cap;
   bool fetch_failing;
   char invalid_commit[41]; /* the last commit reported invalid */
 };

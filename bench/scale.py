@@ -1,0 +1,146 @@
+"""Issue 19's goals on realistic fleets: what a look at AWS costs at 1,000
+and 10,000 apps with a past (bench/fleet_gen.py: a digest per app, parents
+over 5 SSM parameters, H past releases, groups of 1-2 instances, 5 % of
+the apps with a refresh paused at a checkpoint, and with --foreign 500
+launch templates and 2,000 AMIs that are not Kiln's).
+
+For each fleet (N:H:F, F 1 for the foreign resources):
+  plan        `kiln plan` from a fresh process (nothing remembered): AWS
+              requests by action, CPU, peak RSS, wall
+  plan_app    `kiln plan --app` of one app: AWS requests
+  daemon      `kiln run` over the fleet, its resync passes once warm
+              (default versions and paused refreshes seen by an earlier
+              pass): AWS requests per pass, CPU on the loop's thread and on
+              every thread to the pass's history record, RSS after the pass
+              and peak, the loop's lag p99 during the pass, wall
+
+Prints one JSON object per fleet. BENCH_REPEATS (default 3) runs per
+figure. Usage: python3 bench/scale.py [N:H:F,...]
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fleet_gen import GeneratedFleet, kiln_bin  # noqa: E402
+from awsemu.testing import wait_until  # noqa: E402
+
+DEFAULT = "1000:1:0,1000:1:1,1000:20:1,10000:1:1"
+
+
+def counts(emu):
+    c = emu.counts()
+    return sum(c.values()), dict(sorted(c.items()))
+
+
+def plan_cold(fleet, repeats):
+    out = {"requests": [], "cpu_s": [], "peak_rss_kib": [], "wall_s": []}
+    for _ in range(repeats):
+        fleet.emu.reset_requests()
+        r = subprocess.run(["/usr/bin/time", "-f", "KILNTIME %e %U %S %M", kiln_bin(), "plan",
+                            "--repo", str(fleet.repo), "--format", "json"], env=fleet.env,
+                           capture_output=True, text=True, timeout=1800)
+        if r.returncode not in (0, 2):
+            raise RuntimeError(f"kiln plan failed ({r.returncode}): {r.stderr[-2000:]}")
+        wall, user, sys_, rss = [l for l in r.stderr.splitlines()
+                                 if l.startswith("KILNTIME ")][-1].split()[1:]
+        total, by = counts(fleet.emu)
+        out["requests"].append(total)
+        out["by_action"] = by
+        out["cpu_s"].append(round(float(user) + float(sys_), 3))
+        out["peak_rss_kib"].append(int(rss))
+        out["wall_s"].append(float(wall))
+        statuses = [a["status"] for a in json.loads(r.stdout)["apps"]]
+        out["statuses"] = {s: statuses.count(s) for s in sorted(set(statuses))}
+    return out
+
+
+def plan_one_app(fleet):
+    app = fleet.apps[len(fleet.apps) // 3].name
+    fleet.emu.reset_requests()
+    r = fleet.kiln("plan", "--repo", fleet.repo, "--app", app)
+    if r.returncode not in (0, 2):
+        raise RuntimeError(f"kiln plan --app failed: {r.stderr[-2000:]}")
+    total, by = counts(fleet.emu)
+    return {"app": app, "requests": total, "by_action": by}
+
+
+def metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+            if l and not l.startswith("#") and "{" not in l}
+
+
+def daemon_passes(fleet, repeats):
+    log_path = fleet.dir / "daemon.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [kiln_bin(), "run", "--repo", str(fleet.repo), "--state-dir", str(fleet.dir / "state"),
+         "--listen", "127.0.0.1:0", "--interval", "1h", "--resync", "3s"],
+        env=fleet.env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        port = wait_until(lambda: (lambda m: int(m.group(1)) if m else None)(
+            re.search(r"listening on \S+ \(port (\d+)\)", log_path.read_text())),
+            timeout=60, interval=0.05, what="the daemon's HTTP server")
+
+        def passes():
+            return metrics(port).get("kiln_reconcile_passes_total", 0)
+        # The first pass reads every default version and refresh; the
+        # second is the first warm one.
+        wait_until(lambda: passes() >= 2, timeout=1800, interval=0.2, what="two passes")
+        samples = []
+        for _ in range(repeats):
+            done = passes()
+            fleet.emu.reset_requests()  # between passes: the next starts 3 s later
+            wait_until(lambda: passes() >= done + 1, timeout=1800, interval=0.2,
+                       what="a resync pass")
+            m = metrics(port)
+            total, by = counts(fleet.emu)
+            samples.append({
+                "requests": total, "by_action": by,
+                "cpu_s": m["kiln_last_pass_cpu_seconds"],
+                "process_cpu_s": m["kiln_last_pass_process_cpu_seconds"],
+                "rss_kib": m["process_resident_memory_bytes"] / 1024,
+                "peak_rss_kib": m["process_max_resident_memory_bytes"] / 1024,
+                "lag_p99_s": m["kiln_last_pass_loop_lag_p99_seconds"],
+                "lag_max_s": m["kiln_last_pass_loop_lag_max_seconds"],
+                "wall_s": m["kiln_last_pass_duration_seconds"],
+            })
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        log.close()
+    keys = [k for k in samples[0] if k != "by_action"]
+    out = {k: [round(s[k], 6) for s in samples] for k in keys}
+    out["by_action"] = samples[-1]["by_action"]
+    return out
+
+
+def main(configs, repeats):
+    for spec in configs:
+        n, h, foreign = (int(x) for x in spec.split(":"))
+        t = time.monotonic()
+        fleet = GeneratedFleet(n, h, foreign=bool(foreign), made_up_past_digests=h > 1)
+        try:
+            rss, peak = fleet.emulator_rss_mib()
+            result = {"bench": "scale", "n": n, "history": h, "foreign": bool(foreign),
+                      "rolling": len(fleet.rolling), "build_s": round(time.monotonic() - t, 1),
+                      "emulator_rss_mib": round(rss), "goal_requests": 10 + n / 50}
+            result["plan"] = plan_cold(fleet, repeats)
+            result["plan_app"] = plan_one_app(fleet)
+            result["daemon"] = daemon_passes(fleet, repeats)
+            result["seconds"] = round(time.monotonic() - t, 1)
+            print(json.dumps(result), flush=True)
+        finally:
+            fleet.close()
+
+
+if __name__ == "__main__":
+    main((sys.argv[1] if len(sys.argv) > 1 else DEFAULT).split(","),
+         int(os.environ.get("BENCH_REPEATS", "3")))
