@@ -171,6 +171,11 @@ struct observe {
   struct kiln_asg_instance_refreshes *refreshes;
   uint64_t *fingerprints; /* of the group, when its refresh was looked at */
   bool *refresh_asked;
+  struct held_refresh {
+    int64_t seen_s;
+    size_t app;
+  } *held; /* apps whose refresh the memory holds */
+  size_t n_held;
   bool *activities_known; /* from the memory, with the refresh */
   struct kiln_ib_image *bake_images;
   /* The app whose GetImage stands for this one's (apps with the same image
@@ -1002,49 +1007,89 @@ static size_t same_bake(const struct observe *o, size_t i)
   return i;
 }
 
-/* The refresh of app i's group g: remembered when it cannot have moved
- * (kiln/refresh_seen.h), else asked of AWS. */
-static int look_at_refresh(struct observe *o, size_t i,
-                           const struct kiln_asg_group *g)
+/* App i's refresh as the memory has it (copied: the observation never
+ * borrows from the memory). */
+static int use_seen_refresh(struct observe *o, size_t i,
+                            const struct kiln_refresh_seen *seen)
 {
-  const char *group = o->repo->apps[i].autoscaling.name;
-  const struct kiln_refresh_seen *seen =
-      kiln_keep_get(o->refreshes_seen, group);
   struct kiln_refresh_seen copy;
+  if (kiln_refresh_seen_copy(o->a, seen, &copy) != 0)
+    return KILN_ENOMEM;
+  o->refreshes[i].refreshes =
+      kiln_arena_alloc(o->a, sizeof(*o->refreshes[i].refreshes));
+  if (o->refreshes[i].refreshes == NULL)
+    return KILN_ENOMEM;
+  o->refreshes[i].refreshes[0] = copy.refresh;
+  o->refreshes[i].count = 1;
+  if (copy.activities_seen) {
+    o->obs.apps[i].last_launch_s = copy.last_launch_s;
+    o->obs.apps[i].failed_launches = copy.failed_launches;
+    o->obs.apps[i].failed_launch_message = copy.failed_launch_message;
+    o->activities_known[i] = true;
+  }
+  return 0;
+}
+
+static int ask_refresh(struct observe *o, size_t i)
+{
   struct call *c;
   int err;
-
-  o->fingerprints[i] = kiln_refresh_seen_fingerprint(g);
-  if (kiln_refresh_seen_holds(seen, o->fingerprints[i], &o->obs.apps[i],
-                              o->opts.now_s)) {
-    /* Copied: the observation never borrows from the memory. */
-    if (kiln_refresh_seen_copy(o->a, seen, &copy) != 0)
-      return KILN_ENOMEM;
-    o->refreshes[i].refreshes =
-        kiln_arena_alloc(o->a, sizeof(*o->refreshes[i].refreshes));
-    if (o->refreshes[i].refreshes == NULL)
-      return KILN_ENOMEM;
-    o->refreshes[i].refreshes[0] = copy.refresh;
-    o->refreshes[i].count = 1;
-    if (copy.activities_seen) {
-      o->obs.apps[i].last_launch_s = copy.last_launch_s;
-      o->obs.apps[i].failed_launches = copy.failed_launches;
-      o->obs.apps[i].failed_launch_message = copy.failed_launch_message;
-      o->activities_known[i] = true;
-    }
-    return 0;
-  }
   if ((c = new_call(o, i)) == NULL)
     return KILN_ENOMEM;
   o->refresh_asked[i] = true;
   o->pending++;
   err = kiln_asg_describe_instance_refreshes(
       o->client,
-      &(struct kiln_asg_describe_instance_refreshes_request){.group_name =
-                                                                 group},
+      &(struct kiln_asg_describe_instance_refreshes_request){
+          .group_name = o->repo->apps[i].autoscaling.name},
       o->a, &o->refreshes[i], on_refreshes, c);
   if (err != 0)
     o->pending--;
+  return err;
+}
+
+/* The refresh of app i's group g: asked of AWS, or, when the memory says
+ * it cannot have moved (kiln/refresh_seen.h), set aside for
+ * look_at_held_refreshes. */
+static int look_at_refresh(struct observe *o, size_t i,
+                           const struct kiln_asg_group *g)
+{
+  const struct kiln_refresh_seen *seen =
+      kiln_keep_get(o->refreshes_seen, o->repo->apps[i].autoscaling.name);
+  o->fingerprints[i] = kiln_refresh_seen_fingerprint(g);
+  if (kiln_refresh_seen_holds(seen, o->fingerprints[i], &o->obs.apps[i],
+                              o->opts.now_s)) {
+    o->held[o->n_held++] = (struct held_refresh){seen->seen_s, i};
+    return 0;
+  }
+  return ask_refresh(o, i);
+}
+
+static int cmp_held(const void *x, const void *y)
+{
+  const struct held_refresh *a = x, *b = y;
+  if (a->seen_s != b->seen_s)
+    return a->seen_s < b->seen_s ? -1 : 1;
+  return a->app < b->app ? -1 : a->app > b->app;
+}
+
+/* Refreshes the memory holds are still asked again, a few per pass, the
+ * longest unasked first: what a group does not show (a refresh cancelled,
+ * waiting on protected instances, its launches failing) is seen within
+ * n_held / rechecks passes, and a small fleet's within one. */
+static int look_at_held_refreshes(struct observe *o, size_t apps)
+{
+  size_t rechecks = kiln_refresh_seen_rechecks_per_pass(apps);
+  int err = 0;
+  qsort(o->held, o->n_held, sizeof(*o->held), cmp_held);
+  for (size_t k = 0; k < o->n_held && err == 0; k++) {
+    size_t i = o->held[k].app;
+    err = k < rechecks ? ask_refresh(o, i)
+                       : use_seen_refresh(
+                             o, i,
+                             kiln_keep_get(o->refreshes_seen,
+                                           o->repo->apps[i].autoscaling.name));
+  }
   return err;
 }
 
@@ -1106,6 +1151,7 @@ static int gather(struct observe *o)
 static void round_three(struct observe *o)
 {
   const struct kiln_spec_repo *r = o->repo;
+  size_t apps = 0; /* in scope */
   int err;
 
   o->round = 3;
@@ -1120,6 +1166,7 @@ static void round_three(struct observe *o)
 
     if (!in_scope(o, s))
       continue;
+    apps++;
     /* Without its parent an app is planned as an error, from no more. */
     if (!a->image_elsewhere && a->parent_ami == NULL)
       continue;
@@ -1156,6 +1203,8 @@ static void round_three(struct observe *o)
         o->pending--;
     }
   }
+  if (err == 0)
+    err = look_at_held_refreshes(o, apps);
   if (err != 0 && o->err == 0) {
     o->err = err;
     o->obs.error = "cannot observe AWS: out of memory";
@@ -1464,13 +1513,14 @@ int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
   o->fingerprints = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->fingerprints));
   o->refresh_asked =
       kiln_arena_alloc(arena, (n + 1) * sizeof(*o->refresh_asked));
+  o->held = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->held));
   o->activities_known =
       kiln_arena_alloc(arena, (n + 1) * sizeof(*o->activities_known));
   o->bake_images = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_images));
   o->bake_source = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_source));
   if (o->obs.apps == NULL || o->digests == NULL || o->lt_of == NULL ||
       o->ltv_one == NULL || o->ltv_asked == NULL || o->refreshes == NULL ||
-      o->fingerprints == NULL || o->refresh_asked == NULL ||
+      o->fingerprints == NULL || o->refresh_asked == NULL || o->held == NULL ||
       o->activities_known == NULL ||
       o->bake_images == NULL || o->bake_source == NULL || collect_names(o) != 0)
     return KILN_ENOMEM;

@@ -65,6 +65,12 @@ bool kiln_refresh_seen_holds(const struct kiln_refresh_seen *seen,
          a->asg_instances_stale > 0;
 }
 
+size_t kiln_refresh_seen_rechecks_per_pass(size_t apps)
+{
+  size_t n = apps / KILN_REFRESH_SEEN_APPS_PER_RECHECK;
+  return n > KILN_REFRESH_SEEN_RECHECKS_MIN ? n : KILN_REFRESH_SEEN_RECHECKS_MIN;
+}
+
 static const char *dup(struct kiln_arena *a, const char *s, bool *bad)
 {
   const char *d = kiln_arena_strdup(a, s);

@@ -4,6 +4,7 @@ its requests follow the apps observed, not the account around them.
 Judged by the emulator's request accounting (what reached "AWS"), on fleets
 made by Kiln itself.
 """
+import json
 import re
 import shutil
 
@@ -104,46 +105,62 @@ def wait_passes(port, n, timeout=60):
                timeout=timeout, interval=0.1, what=f"{n} passes")
 
 
-def test_daemon_reads_a_default_version_once_and_a_paused_refresh_once(fleet, tmp_path):
+PAUSED = 6  # more than a pass asks again (KILN_REFRESH_SEEN_RECHECKS_MIN)
+RECHECKS = 4
+
+
+def test_daemon_reads_a_default_version_once_and_asks_paused_refreshes_in_turn(
+        fleet, tmp_path):
     text = (fleet.root / APP).read_text().replace("desired: 1", "desired: 2")
     (fleet.root / APP).write_text(text)
     git(fleet.root, "commit", "-qam", "two instances")
+    names = ["hello"] + [f"app{i}" for i in range(1, PAUSED)]
+    add_apps(fleet, names[1:])
     assert fleet.apply().returncode == 0
-    # The next release pauses at its 50 % checkpoint for an hour.
-    text = (fleet.root / APP).read_text().replace('version: "0.1.0"', 'version: "0.2.0"')
-    text = text.replace("  # checkpoints: [50]", "  checkpoints: [50]")
-    text = text.replace("  # checkpointDelaySeconds: 300", "  checkpointDelaySeconds: 3600")
-    (fleet.root / APP).write_text(text)
-    git(fleet.root, "commit", "-qam", "release 0.2.0, pausing halfway")
+    # The next release of every app pauses at its 50 % checkpoint for an hour.
+    for name in names:
+        f = fleet.root / "apps" / name / "app.yaml"
+        text = re.sub(r'version: "0\.1\.(\d+)"', r'version: "0.2.\1"', f.read_text())
+        text = text.replace("  # checkpoints: [50]", "  checkpoints: [50]")
+        text = text.replace("  # checkpointDelaySeconds: 300", "  checkpointDelaySeconds: 3600")
+        f.write_text(text)
+    git(fleet.root, "commit", "-qam", "release 0.2, pausing halfway")
     d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0", "--resync", "1s",
                "--refresh-poll", "1h")
     try:
         port = listening(d)
 
-        def paused():
-            r = fleet.asg.describe_instance_refreshes(AutoScalingGroupName="hello")
-            refs = r["InstanceRefreshes"]
+        def paused(group):
+            refs = fleet.asg.describe_instance_refreshes(
+                AutoScalingGroupName=group)["InstanceRefreshes"]
             return refs and refs[0]["Status"] == "InProgress" and \
                 refs[0].get("PercentageComplete", 0) >= 50
-        wait_until(paused, timeout=60, what="the refresh paused at its checkpoint")
-        # Once the daemon has seen it paused, passes follow without asking.
+        wait_until(lambda: all(paused(n) for n in names), timeout=90,
+                   what="every refresh paused at its checkpoint")
+        # Once the daemon has seen them paused, a pass asks again only a few,
+        # in turn, and reads no template version.
         wait_passes(port, 2)
         fleet.emu.reset_requests()
-        wait_passes(port, 3)
+        wait_passes(port, 6)
         counts = fleet.emu.counts()
-        assert counts.get("autoscaling:DescribeAutoScalingGroups", 0) >= 3, counts
-        assert "autoscaling:DescribeInstanceRefreshes" not in counts, \
-            (counts, fleet.group(), fleet.asg.describe_instance_refreshes(
-                AutoScalingGroupName="hello")["InstanceRefreshes"][0])
+        passes = counts.get("autoscaling:DescribeAutoScalingGroups", 0)
+        asked = counts.get("autoscaling:DescribeInstanceRefreshes", 0)
+        assert passes >= 6, counts
+        assert 0 < asked <= RECHECKS * (passes + 1) < PAUSED * passes, counts
         assert "ec2:DescribeLaunchTemplateVersions" not in counts, counts
-        assert "autoscaling:DescribeScalingActivities" not in counts, counts
-        # The status still says where the release stands.
+        assert counts.get("autoscaling:DescribeScalingActivities", 0) <= asked, counts
+        # The status still says where each release stands.
         _, body = http(port, "/api/v1/apps")
-        assert re.search(r'"percent": ?50\b', body), body
-        # A group that moves is looked at again at once: a hand-made
-        # change of capacity (Kiln puts it back).
-        fleet.asg.set_desired_capacity(AutoScalingGroupName="hello", DesiredCapacity=3)
-        wait_until(lambda: fleet.emu.counts().get("autoscaling:DescribeInstanceRefreshes"),
-                   timeout=30, what="a look at the refresh after the group moved")
+        assert len(re.findall(r'"percent": ?50\b', body)) == PAUSED, body
+        # What a group does not show is still seen within a few passes: a
+        # refresh cancelled by hand fails the release (its instances stay).
+        fleet.asg.cancel_instance_refresh(AutoScalingGroupName=names[-1])
+
+        def status_of(name):
+            code, body = http(port, f"/api/v1/apps/{name}")
+            return json.loads(body)["status"] if code == 200 else None
+        wait_until(lambda: status_of(names[-1]) == "failed", timeout=30, interval=0.2,
+                   what="the cancelled refresh seen")
+        assert status_of(names[0]) == "rolling-out"
     finally:
         assert d.stop() == 0
