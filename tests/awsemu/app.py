@@ -13,7 +13,7 @@ import time
 import traceback
 import urllib.parse
 
-from . import accounts, activities, checks, lt_versions, protocol
+from . import accounts, activities, checks, fleet, lt_versions, protocol
 from .accounting import Accounting
 from .copies import Copies
 from .errors import ApiError
@@ -254,6 +254,12 @@ class Emulator:
         elif route == "requests/reset" and method == "POST":
             self.accounting.reset()
             return _json(200, {})
+        elif route == "fleet" and method == "POST":
+            try:
+                doc = json.loads(protocol.read_body(environ) or b"{}")
+            except ValueError as e:
+                return _json(400, {"error": f"body is not JSON: {e}"})
+            return _json(*fleet.handle(self, doc))
         elif route == "health" and method == "GET":
             return _json(200, {"ok": True})
         return _json(404, {"error": f"no admin route {method} {path}"})

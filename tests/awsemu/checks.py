@@ -23,6 +23,9 @@ MAX_RECORDS = {
 LAUNCH_TEMPLATE_NAME = re.compile(r"[a-zA-Z0-9().\-/_]{3,128}")
 AMI_NAME = re.compile(r"[a-zA-Z0-9()\[\] ./\-'@_]{3,128}")
 TEMPLATE_VERSION = re.compile(r"\d+|\$Latest|\$Default")
+# EC2 Describe* calls: the most filter values (every Filter.N.Value.M of
+# the request together) AWS takes in one call.
+MAX_FILTER_VALUES = 200
 
 # Auto Scaling actions naming one group that moto crashes on (KeyError)
 # when the group does not exist.
@@ -127,6 +130,9 @@ def _names(req, p):
 
 
 def _ec2(req, p):
+    if req.action.startswith("Describe"):
+        # A few actions call their filter list Filter, not Filters.
+        _filter_values((p.get("Filters") or []) + (p.get("Filter") or []))
     if req.action in ("CreateTags", "DeleteTags"):
         _tag_keys(p.get("Tags") or [])
     for spec in p.get("TagSpecifications") or []:
@@ -137,6 +143,14 @@ def _ec2(req, p):
         _template_exists(req, p)
     if req.action == "DescribeImageAttribute":
         _own_image_exists(req, p.get("ImageId"))
+
+
+def _filter_values(filters):
+    """AWS counts the values of all the filters of a call together."""
+    if sum(len(f.get("Values") or []) for f in filters) > MAX_FILTER_VALUES:
+        raise ApiError("FilterLimitExceeded",
+                       "The maximum number of filter values specified on a single call is "
+                       f"{MAX_FILTER_VALUES}")
 
 
 def _own_image_exists(req, image_id):

@@ -20,6 +20,11 @@ class HealthChecks:
 
     def tick(self, now):
         """Called by the emulator's ticker, under its lock."""
+        # Only an `unhealthy` fault makes an instance fail its checks: with
+        # none, nothing can be replaced, and a fleet of thousands of groups
+        # is not walked twenty times a second for nothing.
+        if not self.emulator.faults.active("unhealthy"):
+            return
         for group in motoglue.every_group():
             if not motoglue.elb_health_checked(group) or self._refreshing(group):
                 continue
@@ -30,4 +35,4 @@ class HealthChecks:
     def _refreshing(self, group):
         return any(r.active() and r.group_name == group.name
                    and r.account_id == group.account_id and r.region == group.region
-                   for r in self.emulator.refreshes.refreshes)
+                   for r in self.emulator.refreshes.live)

@@ -48,6 +48,30 @@ def _now_str(t):
     return protocol.iso8601(t)
 
 
+def image_arn(account, region, recipe_name, version, build):
+    """The ARN of build `build` of an image from recipe `recipe_name` at
+    `version` ('1.2.3')."""
+    return f"arn:aws:imagebuilder:{region}:{account}:image/{_slug(recipe_name)}/{version}/{build}"
+
+
+def baked_ami_name(recipe_name, when):
+    """The name of the AMI a bake registers at `when` (epoch seconds)."""
+    stamp = datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H-%M-%S.%f")[:-3]
+    return f"{recipe_name} {stamp}Z"
+
+
+def baked_ami_description(image_arn_):
+    return f"Built by awsemu Image Builder from {image_arn_}"
+
+
+def baked_ami_tags(image_arn_, ami_tags=None):
+    """The tags Image Builder puts on the AMI it registers."""
+    tags = {"Ec2ImageBuilderArn": image_arn_, "CreatedBy": "EC2 Image Builder"}
+    tags.update(ami_tags or {})
+    return tags
+
+
 def _slug(name):
     # Image Builder ARNs carry the name lowercased, spaces as hyphens.
     return name.lower().replace(" ", "-")
@@ -435,7 +459,7 @@ class ImageBuilder:
         key = (name, recipe["version"])
         build = ctx.state.last_build.get(key, 0) + 1
         ctx.state.last_build[key] = build
-        arn = f"{ctx.arn_prefix}:image/{name}/{recipe['version']}/{build}"
+        arn = image_arn(ctx.account, ctx.region, recipe["name"], recipe["version"], build)
         now = time.time()
         ctx.state.images[arn] = {
             "arn": arn, "type": "AMI", "name": recipe["name"],
@@ -593,12 +617,9 @@ class ImageBuilder:
             image["state"] = {"status": "FAILED", "reason": e.message}
             return
         ec2 = motoglue.ec2(account, region)
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
-        name = f"{image['name']} {stamp}Z"
-        tags = {"Ec2ImageBuilderArn": image["arn"], "CreatedBy": "EC2 Image Builder"}
-        tags.update(image["imageRecipe"].get("amiTags") or {})
-        ami = motoglue.register_ami(ec2, parent, name,
-                                    f"Built by awsemu Image Builder from {image['arn']}", tags)
+        name = baked_ami_name(image["name"], time.time())
+        tags = baked_ami_tags(image["arn"], image["imageRecipe"].get("amiTags"))
+        ami = motoglue.register_ami(ec2, parent, name, baked_ami_description(image["arn"]), tags)
         image["outputResources"] = {"amis": [{
             "region": region, "image": ami.id, "name": name,
             "description": ami.description, "accountId": account}]}

@@ -107,6 +107,16 @@ def install():
     _install_launch_checks()
     _install_shared_images()
     _install_snapshot_permissions()
+    _install_tag_lookup()
+    _install_literal_filters()
+    _install_tag_filters()
+    _install_image_id_lookup()
+    _install_instance_lookup()
+    _install_volume_lookup()
+    _install_free_addresses()
+    _install_instance_type_check()
+    _install_group_names_lookup()
+    _install_page_windows()
 
 
 def _install_instance_versions():
@@ -824,3 +834,347 @@ def _install_snapshot_permissions():
 
     ElasticBlockStore.modify_snapshot_attribute = modify_snapshot_attribute
     ElasticBlockStore._awsemu_permissions = True
+
+
+# ------------------------------------------------------------ speed
+#
+# A benchmark fleet holds tens of thousands of AMIs, templates and groups.
+# moto's answers cost the same as AWS's in what they return, but a few of
+# its lookups scan the whole region once per item, which makes a listing
+# quadratic. These keep moto's answers and make the lookups direct.
+
+_FNMATCH_SPECIAL = ("*", "?", "[")
+
+
+def _literal(value):
+    return isinstance(value, str) and not any(c in value for c in _FNMATCH_SPECIAL)
+
+
+def _install_tag_lookup():
+    """moto reads a resource's tags (every item of DescribeImages, every
+    template, every tag filter) through describe_tags with a resource-id
+    filter, which walks the region's whole tag store. With one resource id
+    that is not a pattern, only that resource is read; the answer is the
+    same."""
+    from types import SimpleNamespace
+
+    from moto.ec2.models.tags import TagBackend
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+
+    if getattr(TagBackend, "_awsemu_direct", False):
+        return
+    original = TagBackend.describe_tags
+
+    def describe_tags(self, filters=None):
+        ids = (filters or {}).get("resource-id")
+        if not isinstance(ids, list) or len(ids) != 1 or not _literal(ids[0]):
+            return original(self, filters)
+        rid = ids[0]
+        # dict.get: the store is a defaultdict, and a lookup must not add
+        # an empty entry for every resource ever asked about.
+        tags = self.tags.get(rid) or {}
+        if len(filters) == 1:
+            # A resource's own tags (every get_tags): what moto's walk
+            # gives, without compiling a pattern per resource.
+            kind = EC2_PREFIX_TO_RESOURCE.get(get_prefix(rid), "")
+            return [{"resource_id": rid, "key": k, "value": v, "resource_type": kind}
+                    for k, v in tags.items()]
+        return original(SimpleNamespace(tags={rid: tags} if tags else {},
+                                        VALID_TAG_FILTERS=self.VALID_TAG_FILTERS), filters)
+
+    TagBackend.describe_tags = describe_tags
+    TagBackend._awsemu_direct = True
+
+
+def _install_literal_filters():
+    """EC2 filters: moto matches every value of a filter against every item
+    with fnmatch, so a filter of 200 values over 20,000 AMIs costs four
+    million matches. Values without wildcards are compared as a set (a
+    list of strings, as tag-key gives, against one value: membership);
+    other items (booleans, dates, numbers) go the way moto goes."""
+    from moto.ec2 import utils as ec2_utils
+
+    if getattr(ec2_utils, "_awsemu_literal_filters", False):
+        return
+    matching = ec2_utils.is_filter_matching
+
+    def generic_filter(filters, objects):
+        if not filters:
+            return objects
+        for name, values in filters.items():
+            if isinstance(values, list) and values and all(_literal(v) for v in values):
+                wanted = set(values)
+
+                def keep(obj, name=name, values=values, wanted=wanted):
+                    value = obj.get_filter_value(name)
+                    if isinstance(value, str):
+                        return value in wanted
+                    if (len(values) == 1 and isinstance(value, list)
+                            and all(isinstance(v, str) for v in value)):
+                        # A list (tag-key, tag-value): one of its items.
+                        return values[0] in value
+                    return matching(obj, name, values)
+            else:
+                def keep(obj, name=name, values=values):
+                    return matching(obj, name, values)
+            objects = [obj for obj in objects if keep(obj)]
+        return objects
+
+    # Every EC2 model module imported moto's generic_filter by name.
+    import sys
+
+    moto_generic_filter = ec2_utils.generic_filter
+    for module in list(sys.modules.values()):
+        if (getattr(module, "__name__", "").startswith("moto.ec2")
+                and getattr(module, "generic_filter", None) is moto_generic_filter):
+            module.generic_filter = generic_filter
+    ec2_utils._awsemu_literal_filters = True
+
+
+def _install_tag_filters():
+    """A tag filter (tag:KEY, tag-key, tag-value) reads the resource's tags
+    as a list of records built from the tag store, for every item it
+    filters; the same values read from the store directly."""
+    from moto.ec2.models.core import TaggedEC2Resource
+
+    if getattr(TaggedEC2Resource, "_awsemu_direct", False):
+        return
+    original = TaggedEC2Resource.get_filter_value
+
+    def get_filter_value(self, filter_name, method_name=None):
+        if filter_name.startswith("tag:") or filter_name in ("tag-key", "tag-value"):
+            rid = getattr(self, "id", None)
+            tags = (self.ec2_backend.tags.get(rid) if rid else None) or {}
+            if filter_name.startswith("tag:"):
+                return tags.get(filter_name[4:])
+            return list(tags.keys() if filter_name == "tag-key" else tags.values())
+        return original(self, filter_name, method_name)
+
+    TaggedEC2Resource.get_filter_value = get_filter_value
+    TaggedEC2Resource._awsemu_direct = True
+
+
+def _install_image_id_lookup():
+    """Every instance moto launches looks its AMI up with an image-id
+    filter, a match against every AMI of the region: launching a fleet's
+    instances cost instances × AMIs. One id that is not a pattern is looked
+    up directly; the answer is the same."""
+    from moto.ec2.models.amis import AmiBackend
+
+    if getattr(AmiBackend, "_awsemu_direct", False):
+        return
+    original = AmiBackend.describe_images
+
+    def describe_images(self, ami_ids=None, filters=None, exec_users=None, owners=None):
+        wanted = (filters or {}).get("image-id")
+        if isinstance(wanted, list) and len(wanted) == 1:
+            wanted = wanted[0]
+        if (not ami_ids and not exec_users and not owners and filters
+                and len(filters) == 1 and _literal(wanted)):
+            ami = self.amis.get(wanted)
+            return [ami] if ami is not None else []
+        return original(self, ami_ids=ami_ids, filters=filters, exec_users=exec_users,
+                        owners=owners)
+
+    AmiBackend.describe_images = describe_images
+    AmiBackend._awsemu_direct = True
+
+
+def _install_instance_lookup():
+    """moto finds instances by id (for each volume it attaches at launch,
+    for each instance a call names) by walking every instance of the
+    region. Reservations and their instances are never removed (terminated
+    ones stay), so an index of id -> instance stays true once made; it
+    learns the reservations added since it last looked (the newest first)
+    when an id is new. An id it does not know goes moto's way, with moto's
+    answer or error."""
+    from moto.ec2.models.instances import InstanceBackend
+
+    if getattr(InstanceBackend, "_awsemu_index", False):
+        return
+    get_instance = InstanceBackend.get_instance
+    get_instance_by_id = InstanceBackend.get_instance_by_id
+    get_multi = InstanceBackend.get_multi_instances_by_id
+
+    def indexed(self, instance_id):
+        index = self.__dict__.setdefault("_awsemu_instances", {})
+        found = index.get(instance_id)
+        if found is not None:
+            return found
+        seen = self.__dict__.get("_awsemu_reservations_seen", 0)
+        total = len(self.reservations)
+        # The last reservation seen may have grown since: walk it again.
+        for n, reservation in enumerate(reversed(self.reservations.values())):
+            if n > total - seen:
+                break
+            for instance in reservation.instances:
+                index[instance.id] = instance
+        self._awsemu_reservations_seen = total
+        return index.get(instance_id)
+
+    def fast_get_instance(self, instance_id):
+        return indexed(self, instance_id) or get_instance(self, instance_id)
+
+    def fast_get_instance_by_id(self, instance_id):
+        return indexed(self, instance_id) or get_instance_by_id(self, instance_id)
+
+    def fast_get_multi(self, instance_ids, filters=None):
+        found = [indexed(self, i) for i in instance_ids]
+        if any(f is None for f in found):
+            return get_multi(self, instance_ids, filters)
+        return [i for i in found if i.applies(filters)]
+
+    InstanceBackend.get_instance = fast_get_instance
+    InstanceBackend.get_instance_by_id = fast_get_instance_by_id
+    InstanceBackend.get_multi_instances_by_id = fast_get_multi
+    InstanceBackend._awsemu_index = True
+
+
+def _install_volume_lookup():
+    """Each instance moto launches tags its volumes after finding each one
+    by id among all the region's volumes. One id is looked up directly (an
+    unknown one goes moto's way, for moto's error)."""
+    from moto.ec2.models.elastic_block_store import EBSBackend
+
+    if getattr(EBSBackend, "_awsemu_direct", False):
+        return
+    original = EBSBackend.describe_volumes
+
+    def describe_volumes(self, volume_ids=None, filters=None):
+        if volume_ids and len(volume_ids) == 1 and not filters:
+            volume = self.volumes.get(volume_ids[0])
+            if volume is not None:
+                return [volume]
+        return original(self, volume_ids=volume_ids, filters=filters)
+
+    EBSBackend.describe_volumes = describe_volumes
+    EBSBackend._awsemu_direct = True
+
+
+def _install_free_addresses():
+    """A subnet's free addresses (which the emulator checks before every
+    launch): moto copies and filters the region's network interfaces to
+    find the subnet's; the same count, read straight from them."""
+    from moto.ec2.models.subnets import Subnet
+
+    if getattr(Subnet, "_awsemu_direct", False):
+        return
+
+    def available_ip_address_count(self):
+        taken = 0
+        for eni in self.ec2_backend.enis.values():
+            if eni.subnet.id == self.id and eni.private_ip_addresses:
+                taken += len(eni.private_ip_addresses)
+        return self._available_ip_addresses - taken
+
+    Subnet.available_ip_address_count = property(available_ip_address_count)
+    Subnet._awsemu_direct = True
+
+
+def _install_instance_type_check():
+    """Every launch matches its instance type against each of the region's
+    instance type offerings (moto only warns when none matches, unless
+    MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION is set), through a general
+    filter function: the same test, made directly."""
+    from moto.ec2.models.instance_types import InstanceTypeOfferingBackend
+
+    cls = InstanceTypeOfferingBackend
+    if getattr(cls, "_awsemu_direct", False):
+        return
+    original = cls.matches_filters
+
+    def matches_filters(self, offering, filters, location_type):
+        if isinstance(filters, dict) and len(filters) == 1 and "instance-type" in filters:
+            return offering.get("InstanceType") in filters["instance-type"]
+        return original(self, offering, filters, location_type)
+
+    cls.matches_filters = matches_filters
+    cls._awsemu_direct = True
+
+
+def _install_group_names_lookup():
+    """DescribeAutoScalingGroups with names: moto tests each group against
+    the list of names (100 a call), a scan of groups times names. A set
+    makes it one scan, in moto's order."""
+    cls = asg_models.AutoScalingBackend
+    if getattr(cls, "_awsemu_names", False):
+        return
+    original = cls.describe_auto_scaling_groups
+
+    def describe_auto_scaling_groups(self, names, filters=None):
+        if not names or len(names) == 1:
+            return original(self, names, filters=filters)
+        wanted = set(names)
+        return [g for g in original(self, [], filters=filters) if g.name in wanted]
+
+    cls.describe_auto_scaling_groups = describe_auto_scaling_groups
+    cls._awsemu_names = True
+
+
+# ------------------------------------------------------------ pages
+#
+# pagination.py cuts pages of DescribeImages, DescribeLaunchTemplates and
+# DescribeLaunchTemplateVersions before moto renders them: rendering is
+# most of moto's cost (about a millisecond an AMI), and a whole answer
+# rendered for every page made a listing cost the square of its length.
+
+class PageWindow:
+    """The page a request wants of a list member (`key`) of moto's result:
+    items [offset, offset + size) (size None: all). `kept`: the items a
+    chain's first page found, or None to search. After the call, `found`
+    holds the items the page was cut from (None if the handler did not
+    run)."""
+
+    def __init__(self, key, offset, size, kept=None):
+        self.key, self.offset, self.size, self.kept = key, offset, size, kept
+        self.found = None
+
+
+_WINDOW = {"current": None}
+
+
+class page_window:
+    """While in effect (under the emulator's lock), the windowed handlers
+    answer with the window's page."""
+
+    def __init__(self, window):
+        self.window = window
+
+    def __enter__(self):
+        _WINDOW["current"] = self.window
+        return self.window
+
+    def __exit__(self, *exc):
+        _WINDOW["current"] = None
+
+
+def _install_page_windows():
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.amis import AmisResponse
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    def windowed(cls, name, key):
+        handler = getattr(cls, name)
+        if getattr(handler, "_awsemu_windowed", False):
+            return
+
+        def answer(self):
+            window = _WINDOW["current"]
+            if window is None or window.key != key:
+                return handler(self)
+            if window.kept is not None:
+                found, rest = window.kept, {}
+            else:
+                result = handler(self)
+                found = list(result._result.get(key) or [])
+                rest = {k: v for k, v in result._result.items() if k != key}
+            window.found = found
+            end = None if window.size is None else window.offset + window.size
+            return ActionResult({**rest, key: found[window.offset:end]})
+
+        answer._awsemu_windowed = True
+        setattr(cls, name, answer)
+
+    windowed(AmisResponse, "describe_images", "Images")
+    windowed(LaunchTemplates, "describe_launch_templates", "LaunchTemplates")
+    windowed(LaunchTemplates, "describe_launch_template_versions", "LaunchTemplateVersions")

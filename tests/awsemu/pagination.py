@@ -5,13 +5,24 @@ templates, 100 reservations) and no NextToken, and DescribeImages without
 any paging. The emulator asks moto for everything, then cuts the page
 itself, with AWS's MaxResults limits and an opaque NextToken that is only
 valid for the same request.
+
+DescribeImages, DescribeLaunchTemplates and DescribeLaunchTemplateVersions
+are cut before moto renders them (motoglue.PageWindow): moto finds every
+item, renders only the page, and the items found are kept for the pages
+that follow, so a listing of N items costs one search and N renderings
+however it is paged. A chain of pages therefore sees the items as they were
+at its first page, as a cursor does; a token whose kept items are gone
+(expired, or more chains than are kept) is answered by searching again.
 """
 
 import base64
+import collections
 import hashlib
 import io
 import json
+import time
 import urllib.parse
+import uuid
 from xml.etree import ElementTree as ET
 
 from . import motoglue
@@ -30,11 +41,22 @@ PAGED = {
 UNLIMITED = "1000000"
 # DescribeInstances with InstanceIds (no MaxResults allowed): instances per page.
 IDS_PAGE = 100
+# Cut before rendering: action -> the list member of moto's result.
+WINDOWED = {
+    "DescribeImages": "Images",
+    "DescribeLaunchTemplates": "LaunchTemplates",
+    "DescribeLaunchTemplateVersions": "LaunchTemplateVersions",
+}
+# Items kept for the pages after the first: how many chains, how long.
+KEPT_CHAINS = 32
+KEPT_SECONDS = 600
 
 
 class Pagination:
     def __init__(self, emulator):
         self.emulator = emulator
+        # chain id -> (time kept, account, region, the items of the chain)
+        self.kept = collections.OrderedDict()
 
     def applies(self, req):
         return req.service == "ec2" and req.action in PAGED
@@ -67,13 +89,23 @@ class Pagination:
                            "The parameter instancesSet cannot be used with the parameter "
                            "maxResults")
         fingerprint = _fingerprint(req.form)
-        offset = 0
+        offset, chain = 0, None
         if req.params.get("NextToken") is not None:
-            offset = _decode_token(req.params["NextToken"], fingerprint)
+            offset, chain = _decode_token(req.params["NextToken"], fingerprint)
+        if req.action == "DescribeInstances" and has_ids:
+            page_size = IDS_PAGE
+        elif max_results is not None:
+            page_size = max_results
+        elif req.params.get("NextToken") is not None:
+            page_size = high
+        else:
+            page_size = None  # everything, as AWS answers without MaxResults
 
         form = [(k, v) for k, v in req.form if k not in ("MaxResults", "NextToken")]
         if lift_cap and not (req.action == "DescribeInstances" and has_ids):
             form.append(("MaxResults", UNLIMITED))
+        if req.action in WINDOWED:
+            return self._windowed(req, environ, form, fingerprint, offset, chain, page_size)
         status, headers, body = self._moto(environ, form)
         if status != 200:
             return status, headers, body
@@ -82,24 +114,54 @@ class Pagination:
         items_el = _child(root, _list_wire_name(req.op))
         items = list(items_el) if items_el is not None else []
         units = _instances(items) if req.action == "DescribeInstances" else items
-        page_size = max_results if max_results is not None else len(units)
-        if req.action == "DescribeInstances" and has_ids:
-            page_size = IDS_PAGE
-        elif max_results is None and req.params.get("NextToken") is not None:
-            page_size = high
+        if page_size is None:
+            page_size = len(units)
         page = units[offset:offset + page_size]
         if items_el is not None:
-            for item in items:
-                items_el.remove(item)
+            # All at once: Element.remove searches, one item at a time it
+            # would cost the square of the answer's length.
+            del items_el[:]
             items_el.extend(_reservations(page) if req.action == "DescribeInstances" else page)
-        old = _child(root, "nextToken")
-        if old is not None:
-            root.remove(old)
-        if offset + page_size < len(units):
-            ET.SubElement(root, f"{{{EC2_NS}}}nextToken").text = _encode_token(
-                offset + page_size, fingerprint)
-        out = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
-        return status, headers, out
+        return status, headers, _with_token(root, offset + page_size < len(units),
+                                            offset + page_size, fingerprint, None)
+
+    def _windowed(self, req, environ, form, fingerprint, offset, chain, page_size):
+        kept = self._kept(chain, req)
+        window = motoglue.PageWindow(WINDOWED[req.action], offset, page_size, kept)
+        with motoglue.page_window(window):
+            status, headers, body = self._moto(environ, form)
+        if status != 200 or window.found is None:
+            return status, headers, body
+        more = page_size is not None and offset + page_size < len(window.found)
+        if more and kept is None:
+            chain = self._keep(req, window.found)
+        elif not more and chain is not None:
+            self.kept.pop(chain, None)
+        root = ET.fromstring(body)
+        return status, headers, _with_token(root, more, offset + (page_size or 0), fingerprint,
+                                            chain if chain in self.kept else None)
+
+    def _keep(self, req, found):
+        """Keeps the items of a chain's first page's search for its next
+        pages; returns the chain id its tokens carry."""
+        now = time.time()
+        for chain, entry in list(self.kept.items()):
+            if now - entry[0] > KEPT_SECONDS:
+                del self.kept[chain]
+        while len(self.kept) >= KEPT_CHAINS:
+            self.kept.popitem(last=False)
+        chain = uuid.uuid4().hex[:16]
+        self.kept[chain] = (now, req.account_id, req.region, found)
+        return chain
+
+    def _kept(self, chain, req):
+        entry = self.kept.get(chain) if chain is not None else None
+        if entry is None or entry[1] != req.account_id or entry[2] != req.region:
+            return None
+        if time.time() - entry[0] > KEPT_SECONDS:
+            del self.kept[chain]
+            return None
+        return entry[3]
 
     def _moto(self, environ, form):
         body = urllib.parse.urlencode(form).encode()
@@ -108,6 +170,18 @@ class Pagination:
         env["CONTENT_LENGTH"] = str(len(body))
         env["CONTENT_TYPE"] = "application/x-www-form-urlencoded; charset=utf-8"
         return self.emulator.call_moto(env)
+
+
+def _with_token(root, more, offset, fingerprint, chain):
+    """The answer, with moto's own nextToken replaced by the emulator's
+    when there is more."""
+    old = _child(root, "nextToken")
+    if old is not None:
+        root.remove(old)
+    if more:
+        ET.SubElement(root, f"{{{EC2_NS}}}nextToken").text = _encode_token(offset, fingerprint,
+                                                                        chain)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
 
 
 def _instances(reservations):
@@ -157,16 +231,21 @@ def _fingerprint(form):
     return hashlib.sha256(json.dumps(rest).encode()).hexdigest()[:16]
 
 
-def _encode_token(offset, fingerprint):
-    raw = json.dumps({"o": offset, "f": fingerprint}).encode()
+def _encode_token(offset, fingerprint, chain=None):
+    doc = {"o": offset, "f": fingerprint}
+    if chain is not None:
+        doc["c"] = chain
+    raw = json.dumps(doc).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
 def _decode_token(token, fingerprint):
+    """(offset, chain id or None) of a token made for this request."""
     try:
         doc = json.loads(base64.urlsafe_b64decode(token.encode()))
         if doc["f"] == fingerprint and isinstance(doc["o"], int) and doc["o"] >= 0:
-            return doc["o"]
+            chain = doc.get("c")
+            return doc["o"], chain if isinstance(chain, str) else None
     except (ValueError, KeyError, TypeError):
         pass
     raise ApiError("InvalidPaginationToken",

@@ -175,6 +175,9 @@ class InstanceRefreshes:
         self.emulator = emulator
         self.batch_seconds = batch_seconds
         self.refreshes = []  # every refresh ever started, oldest first
+        # The ones that may still change, which the ticker walks: a fleet
+        # holds thousands of finished refreshes that never change again.
+        self.live = []
 
     # -------------------------------------------------------------- requests
 
@@ -228,8 +231,14 @@ class InstanceRefreshes:
                                               "refresh-fail", req.account_id,
                                               req.region) is not None
         r = Refresh(group, now, prefs, desired, strategy, target, original, will_fail)
-        self.refreshes.append(r)
+        self.add(r)
         return {"InstanceRefreshId": r.id}
+
+    def add(self, r):
+        """Records a refresh (the newest), and follows it while active."""
+        self.refreshes.append(r)
+        if r.active():
+            self.live.append(r)
 
     def _preferences(self, prefs):
         out = dict(prefs)
@@ -381,9 +390,8 @@ class InstanceRefreshes:
         return self.emulator.aws_seconds(warmup)
 
     def tick(self, now):
-        for r in self.refreshes:
-            if not r.active():
-                continue
+        self.live = [r for r in self.live if r.active()]
+        for r in self.live:
             # Alarms are watched continuously while the refresh replaces
             # instances, waits at a checkpoint or bakes, not only between
             # batches.

@@ -151,6 +151,17 @@ class AwsEmu:
     def reset_requests(self):
         self._admin("POST", "requests/reset")
 
+    def build_fleet(self, doc, timeout=600):
+        """POST /_awsemu/fleet (tests/awsemu/fleet.py): builds the apps and
+        foreign resources `doc` describes in the emulator's state; returns
+        the counts of what was made."""
+        import requests
+
+        r = requests.post(f"{self.endpoint}/_awsemu/fleet", json=doc, timeout=timeout)
+        if r.status_code != 200:
+            raise RuntimeError(f"awsemu fleet: {r.status_code} {r.text}")
+        return r.json()
+
     def stop(self, timeout=10):
         """SIGTERM, then wait; returns the exit code."""
         if self.proc.poll() is None:

@@ -165,3 +165,24 @@ def test_image_builder_type_error_is_reported_once(awsemu):
                                     platform="Linux", data="x", clientToken="t")
     assert status == 400
     assert message == "1 validation error detected: Value '123' at 'name' is not a valid string"
+
+
+def test_more_than_200_filter_values_in_one_call_are_refused(awsemu):
+    """AWS counts every value of every filter of a Describe* call together
+    and refuses more than 200 (HTTP 400, FilterLimitExceeded)."""
+    ec2 = awsemu.client("ec2")
+    values = [f"v{i}" for i in range(150)]
+    too_many = [{"Name": "tag:a", "Values": values}, {"Name": "tag:b", "Values": values[:51]}]
+    for call in (ec2.describe_images, ec2.describe_instances, ec2.describe_launch_templates,
+                 ec2.describe_snapshots, ec2.describe_subnets, ec2.describe_security_groups):
+        assert refusal(call, Filters=too_many) == (
+            400, "FilterLimitExceeded",
+            "The maximum number of filter values specified on a single call is 200")
+    # The few actions whose member is called Filter count too.
+    assert refusal(ec2.describe_nat_gateways, Filter=too_many)[1] == "FilterLimitExceeded"
+    assert refusal(ec2.describe_launch_template_versions, Versions=["$Default"],
+                   Filters=too_many)[1] == "FilterLimitExceeded"
+    # 200 in all is allowed.
+    exactly = [{"Name": "tag:a", "Values": values}, {"Name": "tag:b", "Values": values[:50]}]
+    ec2.describe_images(Owners=["self"], Filters=exactly)
+    ec2.describe_launch_templates(Filters=exactly)
