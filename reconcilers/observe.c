@@ -1076,10 +1076,11 @@ static int cmp_held(const void *x, const void *y)
 /* Refreshes the memory holds are still asked again, a few per pass, the
  * longest unasked first: what a group does not show (a refresh cancelled,
  * waiting on protected instances, its launches failing) is seen within
- * n_held / rechecks passes, and a small fleet's within one. */
-static int look_at_held_refreshes(struct observe *o, size_t apps)
+ * n_held / KILN_REFRESH_SEEN_RECHECKS passes, and a small fleet's within
+ * one. */
+static int look_at_held_refreshes(struct observe *o)
 {
-  size_t rechecks = kiln_refresh_seen_rechecks_per_pass(apps);
+  const size_t rechecks = KILN_REFRESH_SEEN_RECHECKS;
   int err = 0;
   qsort(o->held, o->n_held, sizeof(*o->held), cmp_held);
   for (size_t k = 0; k < o->n_held && err == 0; k++) {
@@ -1151,7 +1152,6 @@ static int gather(struct observe *o)
 static void round_three(struct observe *o)
 {
   const struct kiln_spec_repo *r = o->repo;
-  size_t apps = 0; /* in scope */
   int err;
 
   o->round = 3;
@@ -1166,7 +1166,6 @@ static void round_three(struct observe *o)
 
     if (!in_scope(o, s))
       continue;
-    apps++;
     /* Without its parent an app is planned as an error, from no more. */
     if (!a->image_elsewhere && a->parent_ami == NULL)
       continue;
@@ -1204,7 +1203,7 @@ static void round_three(struct observe *o)
     }
   }
   if (err == 0)
-    err = look_at_held_refreshes(o, apps);
+    err = look_at_held_refreshes(o);
   if (err != 0 && o->err == 0) {
     o->err = err;
     o->obs.error = "cannot observe AWS: out of memory";

@@ -48,12 +48,19 @@ static bool running(const char *status)
          (strcmp(status, "Pending") == 0 || strcmp(status, "InProgress") == 0);
 }
 
+/* Between KILN_REFRESH_SEEN_MAX_AGE_S and twice that, by group. */
+static int64_t max_age(const struct kiln_refresh_seen *seen)
+{
+  return KILN_REFRESH_SEEN_MAX_AGE_S +
+         (int64_t)(seen->group_fingerprint % KILN_REFRESH_SEEN_MAX_AGE_S);
+}
+
 bool kiln_refresh_seen_holds(const struct kiln_refresh_seen *seen,
                              uint64_t fingerprint,
                              const struct kiln_observed_app *a, int64_t now_s)
 {
   if (seen == NULL || now_s <= 0 || seen->group_fingerprint != fingerprint ||
-      now_s - seen->seen_s >= KILN_REFRESH_SEEN_MAX_AGE_S ||
+      now_s - seen->seen_s >= max_age(seen) ||
       now_s < seen->seen_s || !running(seen->refresh.status))
     return false;
   /* Heading for the template's default (a refresh with a desired
@@ -63,12 +70,6 @@ bool kiln_refresh_seen_holds(const struct kiln_refresh_seen *seen,
   return seen->refresh.desired_launch_template.version_number ==
              a->lt_default_version &&
          a->asg_instances_stale > 0;
-}
-
-size_t kiln_refresh_seen_rechecks_per_pass(size_t apps)
-{
-  size_t n = apps / KILN_REFRESH_SEEN_APPS_PER_RECHECK;
-  return n > KILN_REFRESH_SEEN_RECHECKS_MIN ? n : KILN_REFRESH_SEEN_RECHECKS_MIN;
 }
 
 static const char *dup(struct kiln_arena *a, const char *s, bool *bad)

@@ -9,15 +9,15 @@
  * fingerprint), is where it was: waiting out a checkpoint or a warmup.
  * What a group does not show — a refresh cancelled by someone else, waiting
  * on protected instances, its launches failing — is why a pass still asks
- * again a few of the refreshes the memory holds, the longest unasked first
- * (kiln_refresh_seen_rechecks_per_pass), and every one whose memory is
- * KILN_REFRESH_SEEN_MAX_AGE_S old.
+ * again KILN_REFRESH_SEEN_RECHECKS of the refreshes the memory holds, the
+ * longest unasked first, and every one whose memory is older than
+ * KILN_REFRESH_SEEN_MAX_AGE_S and up to as much again (spread by group, so
+ * that refreshes paused together do not all expire in one pass).
  */
 #ifndef KILN_REFRESH_SEEN_H
 #define KILN_REFRESH_SEEN_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 #include "kiln/autoscaling.h"
@@ -26,11 +26,9 @@ struct kiln_arena;
 struct kiln_observed_app;
 
 #define KILN_REFRESH_SEEN_MAX_AGE_S 600
-/* At least this many held refreshes are asked again every pass: a fleet
- * with no more refreshes than that in flight always sees them fresh. */
-#define KILN_REFRESH_SEEN_RECHECKS_MIN 4
-/* Beyond that, one per this many apps a pass observes. */
-#define KILN_REFRESH_SEEN_APPS_PER_RECHECK 500
+/* Held refreshes asked again every pass: a fleet with no more refreshes
+ * than that in flight always sees them fresh. */
+#define KILN_REFRESH_SEEN_RECHECKS 4
 
 struct kiln_refresh_seen {
   uint64_t group_fingerprint;
@@ -53,10 +51,6 @@ uint64_t kiln_refresh_seen_fingerprint(const struct kiln_asg_group *g);
 bool kiln_refresh_seen_holds(const struct kiln_refresh_seen *seen,
                              uint64_t fingerprint,
                              const struct kiln_observed_app *a, int64_t now_s);
-
-/* How many of the refreshes the memory holds a pass over apps apps asks
- * again. */
-size_t kiln_refresh_seen_rechecks_per_pass(size_t apps);
 
 /* A deep copy into arena. Returns 0 or KILN_ENOMEM. */
 int kiln_refresh_seen_copy(struct kiln_arena *arena,

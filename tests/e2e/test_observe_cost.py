@@ -105,7 +105,7 @@ def wait_passes(port, n, timeout=60):
                timeout=timeout, interval=0.1, what=f"{n} passes")
 
 
-PAUSED = 6  # more than a pass asks again (KILN_REFRESH_SEEN_RECHECKS_MIN)
+PAUSED = 6  # more than a pass asks again (KILN_REFRESH_SEEN_RECHECKS)
 RECHECKS = 4
 
 

@@ -182,9 +182,12 @@ static void test_seen_holds_only_while_nothing_can_have_moved(void **state)
   assert_false(kiln_refresh_seen_holds(NULL, fp, &a, 1300));
   /* The group moved. */
   assert_false(kiln_refresh_seen_holds(&seen, fp + 1, &a, 1300));
-  /* Too old, or a clock that went back, or no clock. */
+  /* Too old (by group, between the age and twice it), or a clock that
+   * went back, or no clock. */
+  assert_true(kiln_refresh_seen_holds(&seen, fp, &a,
+                                      1000 + KILN_REFRESH_SEEN_MAX_AGE_S - 1));
   assert_false(kiln_refresh_seen_holds(&seen, fp, &a,
-                                       1000 + KILN_REFRESH_SEEN_MAX_AGE_S));
+                                       1000 + 2 * KILN_REFRESH_SEEN_MAX_AGE_S));
   assert_false(kiln_refresh_seen_holds(&seen, fp, &a, 900));
   assert_false(kiln_refresh_seen_holds(&seen, fp, &a, 0));
   /* Every instance replaced: baking or done, only AWS can say. */
