@@ -195,7 +195,16 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
   struct kiln_http_op *op = userdata;
   size_t n = size * nmemb;
+  curl_off_t announced = -1;
 
+  /* A body whose length is announced gets its room at once: an AWS page
+   * of a megabyte is then one block, not a dozen copies as it doubles.
+   * A length beyond the cap is left to the append to refuse. */
+  if (op->res.body.data == NULL &&
+      curl_easy_getinfo(op->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+                        &announced) == CURLE_OK &&
+      announced > 0 && (uint64_t)announced <= op->res.body.max_bytes)
+    (void)kiln_buf_reserve(&op->res.body, (size_t)announced);
   if (kiln_buf_append(&op->res.body, ptr, n) != 0) {
     op->too_big = 1;
     return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */

@@ -93,6 +93,11 @@ static int reserve(struct kiln_buf *b, size_t extra)
   return 0;
 }
 
+int kiln_buf_reserve(struct kiln_buf *b, size_t extra)
+{
+  return reserve(b, extra);
+}
+
 int kiln_buf_append(struct kiln_buf *b, const void *data, size_t len)
 {
   int err = reserve(b, len);

@@ -908,6 +908,7 @@ int kiln_spec_parse_app(struct kiln_spec_repo *repo,
     return KILN_ENOMEM;
   memset(&c, 0, sizeof(c));
   c.arena = &repo->arena;
+  c.repo = repo;
   c.diags = diags;
   c.warnings = &repo->warnings;
   c.tree = tree;

@@ -4,8 +4,9 @@
 #include "kiln/buf.h"
 #include "kiln/diag.h"
 #include "kiln/error.h"
-#include "kiln/str.h"
+#include "kiln/intern.h"
 #include "kiln/spec.h"
+#include "kiln/str.h"
 #include "kiln/tree.h"
 #include "kiln/utf8.h"
 
@@ -302,6 +303,22 @@ static int check_conflicts(struct kiln_spec_repo *repo,
   return err;
 }
 
+/* Sorted by name, the array no larger than the apps (it grew by doubling:
+ * at 10,000 apps that is 5 MB of slack). */
+static void sort_apps(struct kiln_spec_repo *repo)
+{
+  if (repo->n_apps > 0 && repo->n_apps < repo->apps_cap) {
+    struct kiln_app_spec *fit =
+        realloc(repo->apps, repo->n_apps * sizeof(*repo->apps));
+    if (fit != NULL) {
+      repo->apps = fit;
+      repo->apps_cap = repo->n_apps;
+    }
+  }
+  if (repo->n_apps > 1)
+    qsort(repo->apps, repo->n_apps, sizeof(*repo->apps), cmp_app);
+}
+
 int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
                    struct kiln_spec_repo **out)
 {
@@ -348,8 +365,7 @@ int kiln_spec_load(const struct kiln_tree *tree, struct kiln_diags *diags,
   err = check_conflicts(repo, diags);
   if (err != 0)
     goto fail;
-  if (repo->n_apps > 1)
-    qsort(repo->apps, repo->n_apps, sizeof(*repo->apps), cmp_app);
+  sort_apps(repo);
 done:
   for (size_t i = 0; i < dirs.n; i++)
     free(dirs.names[i]);
@@ -387,8 +403,7 @@ int kiln_spec_load_apps(const struct kiln_tree *tree, const char *const *names,
     kiln_spec_repo_free(repo);
     return err;
   }
-  if (repo->n_apps > 1)
-    qsort(repo->apps, repo->n_apps, sizeof(*repo->apps), cmp_app);
+  sort_apps(repo);
   *out = repo;
   return 0;
 }
@@ -404,6 +419,7 @@ void kiln_spec_repo_free(struct kiln_spec_repo *repo)
 {
   if (repo == NULL || --repo->refs > 0)
     return;
+  kiln_intern_free(repo->contents);
   kiln_arena_cleanup(&repo->arena);
   kiln_diags_cleanup(&repo->warnings);
   free(repo->apps);

@@ -11,6 +11,7 @@
 
 struct pctx {
   struct kiln_arena *arena; /* the snapshot's: output lives here */
+  struct kiln_spec_repo *repo; /* NULL: file contents not shared */
   struct kiln_diags *diags;
   struct kiln_diags *warnings;  /* NULL: not collected */
   const struct kiln_tree *tree; /* NULL: file references not read */

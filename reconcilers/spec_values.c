@@ -7,6 +7,7 @@
 #include "kiln/buf.h"
 #include "kiln/diag.h"
 #include "kiln/error.h"
+#include "kiln/intern.h"
 #include "kiln/tree.h"
 
 #include <ctype.h>
@@ -408,6 +409,18 @@ void kiln__get_tags(struct pctx *c, const struct kiln_ynode *map,
   qsort(out->items, out->n, sizeof(*out->items), cmp_tag);
 }
 
+/* Content read from the repository, shared with every other app that read
+ * the same bytes. */
+static const char *read_copy(struct pctx *c, const char *data, size_t len)
+{
+  if (c->repo == NULL || c->arena != &c->repo->arena)
+    return kiln_arena_strndup(c->arena, data, len);
+  if (c->repo->contents == NULL &&
+      (c->repo->contents = kiln_intern_new(&c->repo->arena)) == NULL)
+    return NULL;
+  return kiln_intern(c->repo->contents, data, len);
+}
+
 const char *kiln__read_ref(struct pctx *c, const struct kiln_ynode *n,
                            const char *ref, size_t max_bytes, const char *what,
                            size_t *len, const char **path_out)
@@ -429,7 +442,7 @@ const char *kiln__read_ref(struct pctx *c, const struct kiln_ynode *n,
   err = c->tree->ops->read_file(c->tree->self, path, &b);
   switch (err) {
   case 0:
-    out = kiln_arena_strndup(c->arena, b.data != NULL ? b.data : "", b.len);
+    out = read_copy(c, b.data != NULL ? b.data : "", b.len);
     *len = b.len;
     if (out == NULL)
       c->oom = true;

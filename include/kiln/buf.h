@@ -33,6 +33,11 @@ void kiln_buf_cleanup(struct kiln_buf *b);
 /* Like kiln_buf_cleanup(), but always wipes the bytes first. */
 void kiln_buf_cleanup_secret(struct kiln_buf *b);
 
+/* Makes room for extra more bytes (and the NUL) without appending: for a
+ * size known ahead, one allocation instead of a doubling chain. 0,
+ * KILN_ETOOBIG or KILN_ENOMEM. */
+int kiln_buf_reserve(struct kiln_buf *b, size_t extra);
+
 /* Appends len bytes. 0, KILN_ETOOBIG or KILN_ENOMEM; on error b is as
  * before. */
 int kiln_buf_append(struct kiln_buf *b, const void *data, size_t len);

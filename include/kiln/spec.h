@@ -252,6 +252,8 @@ struct kiln_spec_defaults {
   struct kiln_build_spec build;
 };
 
+struct kiln_intern;
+
 struct kiln_spec_repo {
   unsigned refs;           /* kiln_spec_repo_ref(); the last _free frees */
   struct kiln_arena arena; /* owns everything below */
@@ -263,6 +265,10 @@ struct kiln_spec_repo {
   struct kiln_app_spec *apps; /* sorted by name; valid and invalid */
   size_t n_apps;
   size_t apps_cap;
+  /* The files apps refer to (component documents, user data), each
+   * distinct content stored once in the arena (kiln/intern.h); NULL until
+   * the first is read. */
+  struct kiln_intern *contents;
 };
 
 /* Loads and validates the repository visible through tree. Returns a new

@@ -1,6 +1,7 @@
 /* What passes keep between them: kiln_keep (kiln/keep.h), the launch
  * template version cache (kiln/lt_cache.h) and the refreshes seen in
- * flight (kiln/refresh_seen.h). */
+ * flight (kiln/refresh_seen.h); and the file contents a snapshot stores
+ * once (kiln/intern.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "kiln/arena.h"
+#include "kiln/intern.h"
 #include "kiln/keep.h"
 #include "kiln/lt_cache.h"
 #include "kiln/observed.h"
@@ -28,6 +30,44 @@ static int copy_pair(struct kiln_arena *a, const void *from, void *to)
   t->n = f->n;
   t->text = kiln_arena_strdup(a, f->text);
   return t->text != NULL ? 0 : -1;
+}
+
+static void test_intern_stores_each_content_once(void **state)
+{
+  struct kiln_arena a;
+  struct kiln_intern *t;
+  const char *first, *again, *other, *prefix, *empty, *nul;
+  char buf[64];
+  (void)state;
+  kiln_arena_init(&a, 1 << 20);
+  assert_non_null(t = kiln_intern_new(&a));
+  first = kiln_intern(t, "steps: []\n", 10);
+  strcpy(buf, "steps: []\n"); /* the same bytes from elsewhere */
+  again = kiln_intern(t, buf, 10);
+  assert_ptr_equal(first, again);
+  assert_string_equal(first, "steps: []\n");
+  other = kiln_intern(t, "steps: [x]\n", 11);
+  prefix = kiln_intern(t, "steps: []\n", 5); /* "steps": a prefix is other bytes */
+  assert_ptr_not_equal(other, first);
+  assert_ptr_not_equal(prefix, first);
+  assert_string_equal(prefix, "steps");
+  empty = kiln_intern(t, "", 0);
+  assert_string_equal(empty, "");
+  nul = kiln_intern(t, "a\0b", 3); /* lengths, not C strings */
+  assert_ptr_not_equal(nul, kiln_intern(t, "a\0c", 3));
+  assert_int_equal(kiln_intern_count(t), 6);
+  /* Many distinct contents: the index grows and finds each again. */
+  for (int i = 0; i < 1000; i++) {
+    snprintf(buf, sizeof(buf), "content %d", i);
+    assert_non_null(kiln_intern(t, buf, strlen(buf)));
+  }
+  assert_int_equal(kiln_intern_count(t), 1006);
+  snprintf(buf, sizeof(buf), "content %d", 517);
+  assert_string_equal(kiln_intern(t, buf, strlen(buf)), "content 517");
+  assert_int_equal(kiln_intern_count(t), 1006);
+  assert_ptr_equal(kiln_intern(t, "steps: []\n", 10), first);
+  kiln_intern_free(t);
+  kiln_arena_cleanup(&a);
 }
 
 static void test_keep_put_get_forget(void **state)
@@ -233,6 +273,7 @@ static void test_seen_copy_is_deep(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_intern_stores_each_content_once),
       cmocka_unit_test(test_keep_put_get_forget),
       cmocka_unit_test(test_keep_replacing_compacts),
       cmocka_unit_test(test_lt_cache_by_version),

@@ -529,6 +529,48 @@ static void test_one_invalid_app_leaves_others(void **state)
   kiln_diags_cleanup(&d);
 }
 
+/* Apps whose directories hold the same component document share one copy
+ * of its bytes; different bytes stay apart, and each app still names its
+ * own file. */
+static void test_apps_share_identical_file_contents(void **state)
+{
+  static char twin[4096], third[4096];
+  snprintf(twin, sizeof(twin), "%s", edit(app_yaml, "name: hello", "name: twin"));
+  snprintf(third, sizeof(third), "%s", edit(app_yaml, "name: hello", "name: third"));
+  struct mem_file files[] = {
+      {"kiln.yaml", defaults_yaml, 0},
+      {"apps/hello/app.yaml", app_yaml, 0},
+      {"apps/hello/comp.yaml", comp_yaml, 0},
+      {"apps/twin/app.yaml", twin, 0},
+      {"apps/twin/comp.yaml", comp_yaml, 0},
+      {"apps/third/app.yaml", third, 0},
+      {"apps/third/comp.yaml", "name: other\nschemaVersion: 1.0\nphases:\n"
+                               "  - name: build\n    steps: []\n", 0},
+  };
+  struct mem_tree t;
+  struct kiln_spec_repo *repo;
+  struct kiln_diags d;
+  (void)state;
+  mem_tree_init(&t, files, 7);
+  kiln_diags_init(&d, 0);
+  assert_int_equal(kiln_spec_load(&t.tree, &d, &repo), 0);
+  if (kiln_spec_repo_valid_apps(repo) != 3)
+    dump(&d);
+  assert_int_equal(kiln_spec_repo_valid_apps(repo), 3);
+  const struct kiln_app_spec *h = kiln_spec_repo_find(repo, "hello");
+  const struct kiln_app_spec *w = kiln_spec_repo_find(repo, "twin");
+  const struct kiln_app_spec *o = kiln_spec_repo_find(repo, "third");
+  assert_ptr_equal(h->image.components[0].document, w->image.components[0].document);
+  assert_ptr_not_equal(h->image.components[0].document,
+                       o->image.components[0].document);
+  assert_string_equal(w->image.components[0].file, "apps/twin/comp.yaml");
+  assert_string_equal(o->image.components[0].document,
+                      "name: other\nschemaVersion: 1.0\nphases:\n"
+                      "  - name: build\n    steps: []\n");
+  kiln_spec_repo_free(repo);
+  kiln_diags_cleanup(&d);
+}
+
 /* ---- YAML hazards --------------------------------------------------- */
 
 static int parse_yaml(const char *text, size_t len, struct kiln_diags *d)
@@ -709,6 +751,7 @@ int main(void)
       cmocka_unit_test(test_component_document_checked),
       cmocka_unit_test(test_invalid_defaults_invalidate_apps),
       cmocka_unit_test(test_one_invalid_app_leaves_others),
+      cmocka_unit_test(test_apps_share_identical_file_contents),
       cmocka_unit_test(test_yaml_hazards_rejected),
       cmocka_unit_test(test_alias_bomb_and_deep_nesting_are_cheap),
       cmocka_unit_test(test_digest_ignores_what_does_not_shape_the_image),
