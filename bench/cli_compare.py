@@ -26,6 +26,10 @@ The AWS CLI is v1 from PyPI, pinned (AWSCLI_VERSION), in its own venv under
 $XDG_CACHE_HOME/kiln-bench (default ~/.cache/kiln-bench), made when missing:
 awscli pins its own botocore, which tests/requirements.txt's does not match.
 
+CLI_BESIDE names what else ran on the machine meanwhile (bench/run runs
+the 1,000-app comparison beside the release benchmark, which mostly waits
+on EC2's buckets): it goes into the output, and the report says it.
+
 Prints one JSON object per N. Usage: python3 bench/cli_compare.py [SIZES]
 (default 100,1000); BENCH_REPEATS (default 3) runs of kiln plan per N, the
 CLI once (CLI_REPEATS).
@@ -200,7 +204,9 @@ def main(sizes, repeats, cli_repeats):
                         "probed_apps": probed, "awscli": AWSCLI_VERSION})
             drift_lines = check_both_see_drift(fleet, aws, desired, names)
             med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+            beside = os.environ.get("CLI_BESIDE")
             print(json.dumps({
+                **({"beside": beside} if beside else {}),
                 "bench": "cli_compare", "apps": n, "setup_s": round(setup_s, 1),
                 "kiln": kiln, "cli": cli,
                 "ratio_requests": round(med(cli["requests"]) / med(kiln["requests"]), 1),

@@ -200,6 +200,9 @@ def cli_section(rows):
                "another template version and both must report that app alone "
                f"(the CLI: `{rows[0]['drift_check'][0]}`).")
     out += [f"- {r['apps']} apps: {r['note']}." for r in rows if r.get("note")]
+    out += [f"- {r['apps']} apps: ran beside {r['beside']}, so both checks' wall times include "
+            "sharing the 2 cores with it (the CPU times are each process's own)."
+            for r in rows if r.get("beside")]
     out.append("")
     return out
 
