@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fleet import Fleet, kiln_bin  # noqa: E402
 from idle_daemon import rss_kib  # noqa: E402
-from resync import listen_port, metrics  # noqa: E402
+from daemon_probe import listen_port, metrics  # noqa: E402
 from awsemu.testing import wait_until  # noqa: E402
 
 SAMPLE_EVERY = 100

@@ -19,15 +19,14 @@ figure (the cold plan runs once above 1,000 apps). Usage: python3 bench/scale.py
 """
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fleet_gen import GeneratedFleet, kiln_bin  # noqa: E402
+from daemon_probe import listen_port, metrics  # noqa: E402
 from awsemu.testing import wait_until  # noqa: E402
 
 DEFAULT = "1000:1:0,1000:1:1,1000:20:1,10000:1:1"
@@ -70,13 +69,6 @@ def plan_one_app(fleet):
     return {"app": app, "requests": total, "by_action": by}
 
 
-def metrics(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
-        text = r.read().decode()
-    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
-            if l and not l.startswith("#") and "{" not in l}
-
-
 def daemon_passes(fleet, repeats):
     log_path = fleet.dir / "daemon.log"
     log = open(log_path, "w")
@@ -85,9 +77,7 @@ def daemon_passes(fleet, repeats):
          "--listen", "127.0.0.1:0", "--interval", "1h", "--resync", "3s"],
         env=fleet.env, stdout=subprocess.DEVNULL, stderr=log)
     try:
-        port = wait_until(lambda: (lambda m: int(m.group(1)) if m else None)(
-            re.search(r"listening on \S+ \(port (\d+)\)", log_path.read_text())),
-            timeout=60, interval=0.05, what="the daemon's HTTP server")
+        port = listen_port(log_path)
 
         def passes():
             return metrics(port).get("kiln_reconcile_passes_total", 0)
