@@ -107,7 +107,10 @@ def requests_section(rows):
                "| `plan` peak RSS (MiB) | `plan` wall (s) |")
     out.append("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        p = r["plan"]
+        p = r.get("plan")
+        if p is None:
+            out.append(f"| {fleet_label(r)} | {r['plan_app']['requests']} | not run | | | |")
+            continue
         out.append(f"| {fleet_label(r)} | {r['plan_app']['requests']} | {runs(p['requests'])} "
                    f"| {runs(p['cpu_s'], '{:.2f}')} | "
                    f"{runs([k / 1024 for k in p['peak_rss_kib']], '{:.0f}')} | "
