@@ -7,7 +7,6 @@
 #include "kiln/error.h"
 #include "kiln/num.h"
 
-#include <libxml/tree.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,21 +46,21 @@ static void launch_template(struct kiln__query *q, const char *prefix,
 }
 
 /* The Result element of an action's response, checked by name. */
-static xmlNodePtr result(const struct kiln_aws_response *res,
+static const struct kiln_xml_node *result(const struct kiln_aws_response *res,
                          const char *action)
 {
   char name[96];
-  xmlNodePtr root = res->xml;
+  const struct kiln_xml_node *root = res->xml;
 
   snprintf(name, sizeof(name), "%sResponse", action);
-  if (root == NULL || strcmp((const char *)root->name, name) != 0)
+  if (root == NULL || strcmp(root->name, name) != 0)
     return NULL;
   snprintf(name, sizeof(name), "%sResult", action);
   return kiln__xml_find(root, name);
 }
 
 /* where names the element for an error message ("LaunchTemplate"). */
-static void parse_lt(struct kiln__px *px, xmlNodePtr n, const char *where,
+static void parse_lt(struct kiln__px *px, const struct kiln_xml_node *n, const char *where,
                      struct kiln_asg_launch_template *lt)
 {
   if (n == NULL)
@@ -95,11 +94,11 @@ static int parse_groups(struct kiln__px *px, void *out,
                         const struct kiln_aws_response *res, const char **next)
 {
   struct kiln_asg_groups *o = out;
-  xmlNodePtr r = result(res, "DescribeAutoScalingGroups");
+  const struct kiln_xml_node *r = result(res, "DescribeAutoScalingGroups");
 
   if (r == NULL)
     return KILN_EPARSE;
-  for (xmlNodePtr e =
+  for (const struct kiln_xml_node *e =
            kiln__xml_first(kiln__xml_find(r, "AutoScalingGroups"), "member");
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_asg_group *g =
@@ -122,7 +121,7 @@ static int parse_groups(struct kiln__px *px, void *out,
       g->vpc_zone_identifier = NULL;
     kiln__xml_strs(px, e, "AvailabilityZones", &g->availability_zones,
                    &g->availability_zone_count);
-    for (xmlNodePtr i =
+    for (const struct kiln_xml_node *i =
              kiln__xml_first(kiln__xml_find(e, "Instances"), "member");
          i != NULL; i = kiln__xml_next(i)) {
       struct kiln_asg_instance *in =
@@ -137,7 +136,7 @@ static int parse_groups(struct kiln__px *px, void *out,
       parse_lt(px, kiln__xml_find(i, "LaunchTemplate"),
                "Instances.LaunchTemplate", &in->launch_template);
     }
-    for (xmlNodePtr t = kiln__xml_first(kiln__xml_find(e, "Tags"), "member");
+    for (const struct kiln_xml_node *t = kiln__xml_first(kiln__xml_find(e, "Tags"), "member");
          t != NULL; t = kiln__xml_next(t)) {
       struct kiln_asg_tag *tag =
           kiln__vec_push(px, &g->tags, &g->tag_count, sizeof(*tag));
@@ -191,7 +190,7 @@ static int parse_empty(struct kiln__px *px, void *out,
   (void)out;
   (void)next;
   snprintf(name, sizeof(name), "%sResponse", res->action);
-  if (res->xml == NULL || strcmp((const char *)res->xml->name, name) != 0)
+  if (res->xml == NULL || strcmp(res->xml->name, name) != 0)
     return KILN_EPARSE;
   return 0;
 }
@@ -455,7 +454,7 @@ static int parse_refresh_id(struct kiln__px *px, void *out,
                             const char **next)
 {
   struct kiln_asg_refresh_id *o = out;
-  xmlNodePtr r = result(res, res->action);
+  const struct kiln_xml_node *r = result(res, res->action);
 
   (void)next;
   if (r == NULL)
@@ -531,18 +530,18 @@ int kiln__asg_describe_instance_refreshes_body(
   return b->query.err;
 }
 
-static void opt_i(struct kiln__px *px, xmlNodePtr n, const char *path,
+static void opt_i(struct kiln__px *px, const struct kiln_xml_node *n, const char *path,
                   struct kiln_aws_opt_int *v)
 {
   v->set = kiln__xml_i64(px, n, path, &v->value);
 }
 
-static void parse_checkpoints(struct kiln__px *px, xmlNodePtr prefs,
+static void parse_checkpoints(struct kiln__px *px, const struct kiln_xml_node *prefs,
                               struct kiln_asg_refresh_preferences *out)
 {
   int64_t *list = NULL;
   size_t n = 0;
-  for (xmlNodePtr m =
+  for (const struct kiln_xml_node *m =
            kiln__xml_first(kiln__xml_find(prefs, "CheckpointPercentages"),
                            "member");
        m != NULL && px->err == 0; m = kiln__xml_next(m)) {
@@ -559,16 +558,16 @@ static int parse_refreshes(struct kiln__px *px, void *out,
                            const char **next)
 {
   struct kiln_asg_instance_refreshes *o = out;
-  xmlNodePtr r = result(res, "DescribeInstanceRefreshes");
+  const struct kiln_xml_node *r = result(res, "DescribeInstanceRefreshes");
 
   if (r == NULL)
     return KILN_EPARSE;
-  for (xmlNodePtr e =
+  for (const struct kiln_xml_node *e =
            kiln__xml_first(kiln__xml_find(r, "InstanceRefreshes"), "member");
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_asg_instance_refresh *f =
         kiln__vec_push(px, &o->refreshes, &o->count, sizeof(*f));
-    xmlNodePtr p;
+    const struct kiln_xml_node *p;
 
     if (f == NULL)
       break;
@@ -649,12 +648,12 @@ static int parse_activities(struct kiln__px *px, void *out,
                             const char **next)
 {
   struct kiln_asg_activities *o = out;
-  xmlNodePtr r = result(res, "DescribeScalingActivities");
+  const struct kiln_xml_node *r = result(res, "DescribeScalingActivities");
 
   (void)next; /* one page: the newest activities are the ones that count */
   if (r == NULL)
     return KILN_EPARSE;
-  for (xmlNodePtr e = kiln__xml_first(kiln__xml_find(r, "Activities"), "member");
+  for (const struct kiln_xml_node *e = kiln__xml_first(kiln__xml_find(r, "Activities"), "member");
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_asg_activity *a =
         kiln__vec_push(px, &o->activities, &o->count, sizeof(*a));

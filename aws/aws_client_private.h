@@ -13,8 +13,7 @@
 #include "kiln/aws_client.h"
 #include "kiln/buf.h"
 
-struct _xmlDoc;
-struct _xmlNode;
+struct kiln_xml_doc;
 struct json_object;
 
 /* Largest response body the typed operations parse. */
@@ -42,42 +41,58 @@ void *kiln__vec_push(struct kiln__px *px, void *items_ptr, size_t *count,
 
 /* ---- XML (libxml2, no network, no DTD, no entities, bounded) ---- */
 
-/* Parses body into *doc. Returns 0, KILN_EPARSE (garbage, truncated, a
- * DOCTYPE) or KILN_ETOOBIG. */
-int kiln__xml_parse(const char *body, size_t len, struct _xmlDoc **doc);
+/* An element of a parsed response: its local name, its text (character
+ * data and references joined; "" when it holds elements), its first child
+ * element and its next sibling element. Lives as long as its document. */
+struct kiln_xml_node {
+  const char *name;
+  size_t name_len;
+  const char *text;
+  size_t text_len;
+  const struct kiln_xml_node *children;
+  const struct kiln_xml_node *next;
+};
 
-struct _xmlNode *kiln__xml_root(struct _xmlDoc *doc);
+/* Parses body into *doc. Returns 0, KILN_EPARSE (garbage, truncated, a
+ * DOCTYPE, nested too deep), KILN_ENOMEM or KILN_ETOOBIG. */
+int kiln__xml_parse(const char *body, size_t len, struct kiln_xml_doc **doc);
+void kiln__xml_free(struct kiln_xml_doc *doc);
+
+const struct kiln_xml_node *kiln__xml_root(const struct kiln_xml_doc *doc);
 
 /* First child element of n whose local name is name ("a/b/c" walks down);
  * NULL when absent or n is NULL. */
-struct _xmlNode *kiln__xml_find(struct _xmlNode *n, const char *path);
+const struct kiln_xml_node *kiln__xml_find(const struct kiln_xml_node *n,
+                                           const char *path);
 
-/* First child element of n (any name), and the next sibling element with
- * the same name as n. */
-struct _xmlNode *kiln__xml_first(struct _xmlNode *n, const char *name);
-struct _xmlNode *kiln__xml_next(struct _xmlNode *n);
+/* First child element of n (any name when name is NULL), and the next
+ * sibling element with the same name as n. */
+const struct kiln_xml_node *kiln__xml_first(const struct kiln_xml_node *n,
+                                            const char *name);
+const struct kiln_xml_node *kiln__xml_next(const struct kiln_xml_node *n);
 
 /* Text of the element at path below n, copied into the arena; NULL when
  * absent. */
-const char *kiln__xml_str(struct kiln__px *px, struct _xmlNode *n,
+const char *kiln__xml_str(struct kiln__px *px, const struct kiln_xml_node *n,
                           const char *path);
 
 /* Integer / boolean at path: sets out and returns 1 when present and
  * well-formed, 0 when absent; px->err = KILN_EPARSE when malformed. */
-int kiln__xml_i64(struct kiln__px *px, struct _xmlNode *n, const char *path,
-                  int64_t *out);
-int kiln__xml_bool(struct kiln__px *px, struct _xmlNode *n, const char *path,
-                   int *out);
+int kiln__xml_i64(struct kiln__px *px, const struct kiln_xml_node *n,
+                  const char *path, int64_t *out);
+int kiln__xml_bool(struct kiln__px *px, const struct kiln_xml_node *n,
+                   const char *path, int *out);
 
 /* Tags below n at path, as <item>|<member> elements with key/value
  * children (key_name, value_name: "key"/"value" or "Key"/"Value"). */
-void kiln__xml_tags(struct kiln__px *px, struct _xmlNode *n, const char *path,
-                    const char *key_name, const char *value_name,
-                    struct kiln_aws_tag **tags, size_t *count);
+void kiln__xml_tags(struct kiln__px *px, const struct kiln_xml_node *n,
+                    const char *path, const char *key_name,
+                    const char *value_name, struct kiln_aws_tag **tags,
+                    size_t *count);
 
-/* Strings of the list at path (its children, whatever their name). */
-void kiln__xml_strs(struct kiln__px *px, struct _xmlNode *n, const char *path,
-                    const char ***items, size_t *count);
+/* Strings of the list at path (its children named as the first is). */
+void kiln__xml_strs(struct kiln__px *px, const struct kiln_xml_node *n,
+                    const char *path, const char ***items, size_t *count);
 
 /* ---- JSON reading ---- */
 

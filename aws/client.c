@@ -26,7 +26,6 @@
 #include "kiln/sigv4.h"
 
 #include <json-c/json.h>
-#include <libxml/tree.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,7 +356,7 @@ static void finish(struct kiln_aws_call *call, int err,
 {
   struct kiln_aws_client *c = call->client;
   struct kiln_aws_response res;
-  struct _xmlDoc *doc = NULL;
+  struct kiln_xml_doc *doc = NULL;
   struct json_object *json = NULL;
   const char *rid = NULL;
   char message[1536], gw[160];
@@ -447,7 +446,7 @@ static void finish(struct kiln_aws_call *call, int err,
   call->state = ST_DONE;
   call->cb(err, &res, call->data);
   if (doc != NULL)
-    xmlFreeDoc(doc);
+    kiln__xml_free(doc);
   if (json != NULL)
     json_object_put(json);
   uv_close((uv_handle_t *)&call->timer, on_call_closed);

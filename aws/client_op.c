@@ -9,7 +9,6 @@
 #include "kiln/sigv4.h"
 
 #include <json-c/json.h>
-#include <libxml/tree.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,7 +268,7 @@ int kiln__op_parse_body(const struct kiln__op_desc *desc, const char *body,
   enum kiln_aws_protocol p = kiln_aws_service_protocol(desc->service);
   struct kiln_aws_response res;
   struct kiln__px px = {arena, 0, NULL};
-  struct _xmlDoc *doc = NULL;
+  struct kiln_xml_doc *doc = NULL;
   struct json_object *json = NULL;
   int err;
 
@@ -295,7 +294,7 @@ int kiln__op_parse_body(const struct kiln__op_desc *desc, const char *body,
   if (why != NULL)
     *why = err != 0 ? px.why : NULL;
   if (doc != NULL)
-    xmlFreeDoc(doc);
+    kiln__xml_free(doc);
   json_object_put(json);
   return err;
 }

@@ -7,7 +7,6 @@
 
 #include "kiln/error.h"
 
-#include <libxml/tree.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,28 +104,28 @@ static void init(struct kiln__op_body *b, const char *action)
 
 /* ---- response helpers ---- */
 
-static void parse_tags(struct kiln__px *px, struct _xmlNode *n,
+static void parse_tags(struct kiln__px *px, const struct kiln_xml_node *n,
                        struct kiln_aws_tag **t, size_t *count)
 {
   kiln__xml_tags(px, n, "tagSet", "key", "value", t, count);
 }
 
-static int opt_i(struct kiln__px *px, struct _xmlNode *n, const char *path,
+static int opt_i(struct kiln__px *px, const struct kiln_xml_node *n, const char *path,
                  struct kiln_aws_opt_int *out)
 {
   return out->set = kiln__xml_i64(px, n, path, &out->value);
 }
 
-static int opt_b(struct kiln__px *px, struct _xmlNode *n, const char *path,
+static int opt_b(struct kiln__px *px, const struct kiln_xml_node *n, const char *path,
                  struct kiln_aws_opt_bool *out)
 {
   return out->set = kiln__xml_bool(px, n, path, &out->value);
 }
 
-static void parse_lt_data(struct kiln__px *px, struct _xmlNode *n,
+static void parse_lt_data(struct kiln__px *px, const struct kiln_xml_node *n,
                           struct kiln_ec2_launch_template_data *d)
 {
-  struct _xmlNode *e;
+  const struct kiln_xml_node *e;
 
   if (n == NULL)
     return;
@@ -142,7 +141,7 @@ static void parse_lt_data(struct kiln__px *px, struct _xmlNode *n,
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_ec2_block_device *b = kiln__vec_push(
         px, &d->block_devices, &d->block_device_count, sizeof(*b));
-    struct _xmlNode *ebs;
+    const struct kiln_xml_node *ebs;
 
     if (b == NULL)
       return;
@@ -178,7 +177,7 @@ static void parse_lt_data(struct kiln__px *px, struct _xmlNode *n,
 static int expect_root(const struct kiln_aws_response *res, const char *name)
 {
   return res->xml != NULL &&
-         strcmp((const char *)((struct _xmlNode *)res->xml)->name, name) == 0;
+         strcmp(res->xml->name, name) == 0;
 }
 
 /* ---- DescribeImages ---- */
@@ -202,7 +201,7 @@ static int parse_images(struct kiln__px *px, void *out,
 
   if (!expect_root(res, "DescribeImagesResponse"))
     return KILN_EPARSE;
-  for (xmlNodePtr e =
+  for (const struct kiln_xml_node *e =
            kiln__xml_first(kiln__xml_find(res->xml, "imagesSet"), "item");
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_ec2_image *im =
@@ -217,7 +216,7 @@ static int parse_images(struct kiln__px *px, void *out,
     im->creation_date = kiln__xml_str(px, e, "creationDate");
     im->owner_id = kiln__xml_str(px, e, "imageOwnerId");
     parse_tags(px, e, &im->tags, &im->tag_count);
-    for (xmlNodePtr m = kiln__xml_first(kiln__xml_find(e, "blockDeviceMapping"),
+    for (const struct kiln_xml_node *m = kiln__xml_first(kiln__xml_find(e, "blockDeviceMapping"),
                                         "item");
          m != NULL; m = kiln__xml_next(m)) {
       const char *snap = kiln__xml_str(px, m, "ebs/snapshotId");
@@ -480,7 +479,7 @@ int kiln__ec2_describe_launch_templates_body(
   return b->query.err;
 }
 
-static void parse_template(struct kiln__px *px, xmlNodePtr e,
+static void parse_template(struct kiln__px *px, const struct kiln_xml_node *e,
                            struct kiln_ec2_launch_template *t)
 {
   t->id = kiln__xml_str(px, e, "launchTemplateId");
@@ -501,7 +500,7 @@ static int parse_templates(struct kiln__px *px, void *out,
 
   if (!expect_root(res, "DescribeLaunchTemplatesResponse"))
     return KILN_EPARSE;
-  for (xmlNodePtr e =
+  for (const struct kiln_xml_node *e =
            kiln__xml_first(kiln__xml_find(res->xml, "launchTemplates"), "item");
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_ec2_launch_template *t =
@@ -549,7 +548,7 @@ int kiln__ec2_describe_launch_template_versions_body(
   return b->query.err;
 }
 
-static void parse_version(struct kiln__px *px, xmlNodePtr e,
+static void parse_version(struct kiln__px *px, const struct kiln_xml_node *e,
                           struct kiln_ec2_launch_template_version *v)
 {
   v->launch_template_id = kiln__xml_str(px, e, "launchTemplateId");
@@ -571,7 +570,7 @@ static int parse_versions(struct kiln__px *px, void *out,
 
   if (!expect_root(res, "DescribeLaunchTemplateVersionsResponse"))
     return KILN_EPARSE;
-  for (xmlNodePtr e = kiln__xml_first(
+  for (const struct kiln_xml_node *e = kiln__xml_first(
            kiln__xml_find(res->xml, "launchTemplateVersionSet"), "item");
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_ec2_launch_template_version *v =
@@ -630,7 +629,7 @@ static int parse_one_template(struct kiln__px *px, void *out,
                               const struct kiln_aws_response *res,
                               const char **next)
 {
-  xmlNodePtr e = kiln__xml_find(res->xml, "launchTemplate");
+  const struct kiln_xml_node *e = kiln__xml_find(res->xml, "launchTemplate");
 
   (void)next;
   if (e == NULL)
@@ -679,7 +678,7 @@ static int parse_one_version(struct kiln__px *px, void *out,
                              const struct kiln_aws_response *res,
                              const char **next)
 {
-  xmlNodePtr e = kiln__xml_find(res->xml, "launchTemplateVersion");
+  const struct kiln_xml_node *e = kiln__xml_find(res->xml, "launchTemplateVersion");
 
   (void)next;
   if (e == NULL)
@@ -764,10 +763,10 @@ static int parse_instances(struct kiln__px *px, void *out,
 
   if (!expect_root(res, "DescribeInstancesResponse"))
     return KILN_EPARSE;
-  for (xmlNodePtr r =
+  for (const struct kiln_xml_node *r =
            kiln__xml_first(kiln__xml_find(res->xml, "reservationSet"), "item");
        r != NULL; r = kiln__xml_next(r)) {
-    for (xmlNodePtr e =
+    for (const struct kiln_xml_node *e =
              kiln__xml_first(kiln__xml_find(r, "instancesSet"), "item");
          e != NULL; e = kiln__xml_next(e)) {
       struct kiln_ec2_instance *in =
@@ -871,7 +870,7 @@ static int parse_snapshots(struct kiln__px *px, void *out,
 
   if (!expect_root(res, "DescribeSnapshotsResponse"))
     return KILN_EPARSE;
-  for (xmlNodePtr e =
+  for (const struct kiln_xml_node *e =
            kiln__xml_first(kiln__xml_find(res->xml, "snapshotSet"), "item");
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_ec2_snapshot *sn =
@@ -934,7 +933,7 @@ static int parse_deleted_versions(struct kiln__px *px, void *out,
   (void)next;
   if (!expect_root(res, "DeleteLaunchTemplateVersionsResponse"))
     return KILN_EPARSE;
-  for (xmlNodePtr e = kiln__xml_first(
+  for (const struct kiln_xml_node *e = kiln__xml_first(
            kiln__xml_find(res->xml,
                           "successfullyDeletedLaunchTemplateVersionSet"),
            "item");
@@ -943,7 +942,7 @@ static int parse_deleted_versions(struct kiln__px *px, void *out,
     if (v == NULL || !kiln__xml_i64(px, e, "versionNumber", v))
       break;
   }
-  for (xmlNodePtr e = kiln__xml_first(
+  for (const struct kiln_xml_node *e = kiln__xml_first(
            kiln__xml_find(res->xml,
                           "unsuccessfullyDeletedLaunchTemplateVersionSet"),
            "item");

@@ -1,6 +1,7 @@
-/* Reading AWS XML responses with libxml2: no network, no DTD, no entity
- * expansion, bounded size; and small helpers to walk elements by local
- * name and copy what is found into an arena.
+/* Reading AWS XML responses: libxml2 parses (no network, no DTD, no
+ * entity expansion, bounded size) into a light tree of elements and their
+ * text in one arena; small helpers walk it by local name and copy what is
+ * found into the caller's arena.
  */
 #define _GNU_SOURCE /* memmem */
 #include "aws_client_private.h"
@@ -12,7 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <libxml/parser.h>
-#include <libxml/tree.h>
+#include <libxml/parserInternals.h> /* xmlCreateMemoryParserCtxt */
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,10 +52,161 @@ static const char *find_bytes(const char *h, size_t hlen, const char *needle)
   return memmem(h, hlen, needle, strlen(needle));
 }
 
-int kiln__xml_parse(const char *body, size_t len, struct _xmlDoc **out)
-{
+/* ---- The tree: libxml2 tokenizes and checks well-formedness; its SAX2
+ * events build nodes in one arena. No libxml2 DOM: a page of 100 Auto
+ * Scaling groups is some 6,000 elements, and a DOM node per element and
+ * per text, each its own malloc and free, cost most of a pass's CPU. ---- */
+
+/* AWS nests some 15 deep; libxml2 stops at 256. */
+#define MAX_DEPTH 64
+
+struct kiln_xml_doc {
+  struct kiln_arena arena;
+  xmlDictPtr names; /* the parser's dictionary: every node's name */
+  struct kiln_xml_node *root;
+};
+
+struct open_element {
+  struct kiln_xml_node *node;
+  struct kiln_xml_node *last_child;
+};
+
+struct builder {
   xmlParserCtxtPtr ctxt;
-  xmlDocPtr doc;
+  struct kiln_xml_doc *doc;
+  struct open_element stack[MAX_DEPTH];
+  int depth;
+  int err;
+};
+
+static void stop(struct builder *b, int err)
+{
+  if (b->err == 0)
+    b->err = err;
+  xmlStopParser(b->ctxt);
+}
+
+static void on_start(void *ctx, const xmlChar *localname,
+                     const xmlChar *prefix, const xmlChar *uri,
+                     int nb_namespaces, const xmlChar **namespaces,
+                     int nb_attributes, int nb_defaulted,
+                     const xmlChar **attributes)
+{
+  struct builder *b = ctx;
+  struct kiln_xml_node *n;
+
+  (void)prefix, (void)uri, (void)nb_namespaces, (void)namespaces;
+  (void)nb_attributes, (void)nb_defaulted, (void)attributes;
+  if (b->err != 0)
+    return;
+  if (b->depth == MAX_DEPTH) {
+    stop(b, KILN_EPARSE);
+    return;
+  }
+  n = kiln_arena_alloc(&b->doc->arena, sizeof(*n));
+  if (n == NULL) {
+    stop(b, KILN_ENOMEM);
+    return;
+  }
+  n->name = (const char *)localname;
+  n->name_len = strlen(n->name);
+  n->text = "";
+  if (b->depth == 0) {
+    b->doc->root = n;
+  } else {
+    struct open_element *parent = &b->stack[b->depth - 1];
+
+    if (parent->last_child == NULL)
+      parent->node->children = n;
+    else
+      parent->last_child->next = n;
+    parent->last_child = n;
+    /* Text beside elements is layout, not a value. */
+    parent->node->text = "";
+    parent->node->text_len = 0;
+  }
+  b->stack[b->depth].node = n;
+  b->stack[b->depth].last_child = NULL;
+  b->depth++;
+}
+
+static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                   const xmlChar *uri)
+{
+  struct builder *b = ctx;
+
+  (void)localname, (void)prefix, (void)uri;
+  if (b->err == 0 && b->depth > 0)
+    b->depth--;
+}
+
+/* Character data, CDATA, and predefined or numeric references, which
+ * libxml2 hands over in pieces: joined into one string per element. */
+static void on_text(void *ctx, const xmlChar *ch, int len)
+{
+  struct builder *b = ctx;
+  struct kiln_xml_node *n;
+  char *joined;
+
+  if (b->err != 0 || b->depth == 0 || len <= 0)
+    return;
+  n = b->stack[b->depth - 1].node;
+  if (n->children != NULL)
+    return;
+  if (n->text_len == 0) {
+    joined = kiln_arena_strndup(&b->doc->arena, (const char *)ch, (size_t)len);
+  } else {
+    joined = kiln_arena_alloc(&b->doc->arena, n->text_len + (size_t)len + 1);
+    if (joined != NULL) {
+      memcpy(joined, n->text, n->text_len);
+      memcpy(joined + n->text_len, ch, (size_t)len);
+    }
+  }
+  if (joined == NULL) {
+    stop(b, KILN_ENOMEM);
+    return;
+  }
+  n->text = joined;
+  n->text_len += (size_t)len;
+}
+
+static int build(const char *body, size_t len, struct kiln_xml_doc *doc)
+{
+  struct builder b;
+  xmlSAXHandler *sax;
+  int err;
+
+  memset(&b, 0, sizeof(b));
+  b.doc = doc;
+  b.ctxt = xmlCreateMemoryParserCtxt(body, (int)len);
+  if (b.ctxt == NULL)
+    return KILN_ENOMEM;
+  sax = b.ctxt->sax;
+  memset(sax, 0, sizeof(*sax));
+  sax->initialized = XML_SAX2_MAGIC;
+  sax->startElementNs = on_start;
+  sax->endElementNs = on_end;
+  sax->characters = on_text;
+  sax->cdataBlock = on_text;
+  b.ctxt->userData = &b;
+  xmlCtxtUseOptions(b.ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                XML_PARSE_NOWARNING);
+  xmlParseDocument(b.ctxt);
+  err = b.err;
+  if (err == 0 && (!b.ctxt->wellFormed || doc->root == NULL))
+    err = KILN_EPARSE;
+  if (err == 0) {
+    doc->names = b.ctxt->dict;
+    xmlDictReference(doc->names);
+  }
+  xmlFreeParserCtxt(b.ctxt);
+  return err;
+}
+
+int kiln__xml_parse(const char *body, size_t len, struct kiln_xml_doc **out)
+{
+  struct kiln_xml_doc *doc;
+  int err;
 
   *out = NULL;
   if (len > KILN__MAX_DOC_BYTES)
@@ -65,48 +217,44 @@ int kiln__xml_parse(const char *body, size_t len, struct _xmlDoc **out)
   if (find_bytes(body, len, "<!DOCTYPE") != NULL ||
       find_bytes(body, len, "<!ENTITY") != NULL)
     return KILN_EPARSE;
-  ctxt = xmlNewParserCtxt();
-  if (ctxt == NULL)
+  doc = calloc(1, sizeof(*doc));
+  if (doc == NULL)
     return KILN_ENOMEM;
-  doc = xmlCtxtReadMemory(ctxt, body, (int)len, "aws.xml", NULL,
-                          XML_PARSE_NONET | XML_PARSE_NOERROR |
-                              XML_PARSE_NOWARNING | XML_PARSE_NOCDATA |
-                              XML_PARSE_NOBLANKS | XML_PARSE_COMPACT);
-  if (doc != NULL && !ctxt->wellFormed) {
-    xmlFreeDoc(doc);
-    doc = NULL;
-  }
-  xmlFreeParserCtxt(ctxt);
-  if (doc == NULL || xmlDocGetRootElement(doc) == NULL) {
-    if (doc != NULL)
-      xmlFreeDoc(doc);
-    return KILN_EPARSE;
+  kiln_arena_init(&doc->arena, 0);
+  err = build(body, len, doc);
+  if (err != 0) {
+    kiln__xml_free(doc);
+    return err;
   }
   *out = doc;
   return 0;
 }
 
-struct _xmlNode *kiln__xml_root(struct _xmlDoc *doc)
+void kiln__xml_free(struct kiln_xml_doc *doc)
 {
-  return doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+  if (doc == NULL)
+    return;
+  kiln_arena_cleanup(&doc->arena);
+  if (doc->names != NULL)
+    xmlDictFree(doc->names);
+  free(doc);
 }
 
-static int named(xmlNodePtr n, const char *name, size_t len)
+const struct kiln_xml_node *kiln__xml_root(const struct kiln_xml_doc *doc)
 {
-  return n->type == XML_ELEMENT_NODE && n->name != NULL &&
-         strlen((const char *)n->name) == len &&
-         memcmp(n->name, name, len) == 0;
+  return doc != NULL ? doc->root : NULL;
 }
 
-struct _xmlNode *kiln__xml_find(struct _xmlNode *n, const char *path)
+const struct kiln_xml_node *kiln__xml_find(const struct kiln_xml_node *n,
+                                           const char *path)
 {
   while (n != NULL && path != NULL && *path != '\0') {
     const char *slash = strchr(path, '/');
     size_t len = slash != NULL ? (size_t)(slash - path) : strlen(path);
-    xmlNodePtr c;
+    const struct kiln_xml_node *c;
 
     for (c = n->children; c != NULL; c = c->next)
-      if (named(c, path, len))
+      if (c->name_len == len && memcmp(c->name, path, len) == 0)
         break;
     n = c;
     path = slash != NULL ? slash + 1 : NULL;
@@ -114,50 +262,38 @@ struct _xmlNode *kiln__xml_find(struct _xmlNode *n, const char *path)
   return n;
 }
 
-struct _xmlNode *kiln__xml_first(struct _xmlNode *n, const char *name)
+const struct kiln_xml_node *kiln__xml_first(const struct kiln_xml_node *n,
+                                            const char *name)
 {
   if (n == NULL)
     return NULL;
-  for (xmlNodePtr c = n->children; c != NULL; c = c->next)
-    if (c->type == XML_ELEMENT_NODE &&
-        (name == NULL || strcmp((const char *)c->name, name) == 0))
+  for (const struct kiln_xml_node *c = n->children; c != NULL; c = c->next)
+    if (name == NULL || strcmp(c->name, name) == 0)
       return c;
   return NULL;
 }
 
-struct _xmlNode *kiln__xml_next(struct _xmlNode *n)
+const struct kiln_xml_node *kiln__xml_next(const struct kiln_xml_node *n)
 {
-  for (xmlNodePtr c = n != NULL ? n->next : NULL; c != NULL; c = c->next)
-    if (c->type == XML_ELEMENT_NODE &&
-        strcmp((const char *)c->name, (const char *)n->name) == 0)
+  /* One document's names come from one dictionary: the same name is
+   * almost always the same pointer. */
+  for (const struct kiln_xml_node *c = n != NULL ? n->next : NULL; c != NULL;
+       c = c->next)
+    if (c->name == n->name ||
+        (c->name_len == n->name_len && memcmp(c->name, n->name, n->name_len) == 0))
       return c;
   return NULL;
 }
 
-const char *kiln__xml_str(struct kiln__px *px, struct _xmlNode *n,
+const char *kiln__xml_str(struct kiln__px *px, const struct kiln_xml_node *n,
                           const char *path)
 {
-  xmlNodePtr e = kiln__xml_find(n, path);
-  xmlChar *text;
+  const struct kiln_xml_node *e = kiln__xml_find(n, path);
   char *s;
 
   if (e == NULL || px->err != 0)
     return NULL;
-  /* The usual element, one text child: copied once, not twice. */
-  if (e->children != NULL && e->children->next == NULL &&
-      e->children->type == XML_TEXT_NODE && e->children->content != NULL) {
-    s = kiln_arena_strdup(px->arena, (const char *)e->children->content);
-    if (s == NULL)
-      px->err = KILN_ENOMEM;
-    return s;
-  }
-  text = xmlNodeGetContent(e);
-  if (text == NULL) {
-    px->err = KILN_ENOMEM;
-    return NULL;
-  }
-  s = kiln_arena_strdup(px->arena, (const char *)text);
-  xmlFree(text);
+  s = kiln_arena_strndup(px->arena, e->text, e->text_len);
   if (s == NULL)
     px->err = KILN_ENOMEM;
   return s;
@@ -183,74 +319,59 @@ static int is_space(char c)
   return c == ' ' || c == '\n' || c == '\t' || c == '\r';
 }
 
-int kiln__xml_i64(struct kiln__px *px, struct _xmlNode *n, const char *path,
-                  int64_t *out)
+int kiln__xml_i64(struct kiln__px *px, const struct kiln_xml_node *n,
+                  const char *path, int64_t *out)
 {
-  xmlNodePtr e = kiln__xml_find(n, path);
-  xmlChar *text;
-  int ok;
+  const struct kiln_xml_node *e = kiln__xml_find(n, path);
+  const char *s;
+  size_t len;
+  int64_t v;
 
   if (e == NULL)
     return 0;
-  text = xmlNodeGetContent(e);
-  if (text == NULL) {
-    px->err = KILN_ENOMEM;
+  /* XML may wrap the number in white space; nothing else. */
+  s = e->text;
+  len = e->text_len;
+  while (len > 0 && is_space(*s))
+    s++, len--;
+  while (len > 0 && is_space(s[len - 1]))
+    len--;
+  if (kiln_num_parse_i64n(s, len, INT64_MIN, INT64_MAX, &v) != 0) {
+    kiln__px_bad(px, "%s \"%.40s\" is not a 64-bit integer", path, e->text);
     return 0;
   }
-  {
-    /* XML may wrap the number in white space; nothing else. */
-    const char *s = (const char *)text;
-    size_t len = strlen(s);
-    int64_t v;
-
-    while (len > 0 && is_space(*s))
-      s++, len--;
-    while (len > 0 && is_space(s[len - 1]))
-      len--;
-    ok = kiln_num_parse_i64n(s, len, INT64_MIN, INT64_MAX, &v) == 0;
-    if (ok)
-      *out = v;
-    else
-      kiln__px_bad(px, "%s \"%.40s\" is not a 64-bit integer", path,
-                   (const char *)text);
-  }
-  xmlFree(text);
-  return ok;
+  *out = v;
+  return 1;
 }
 
-int kiln__xml_bool(struct kiln__px *px, struct _xmlNode *n, const char *path,
-                   int *out)
+int kiln__xml_bool(struct kiln__px *px, const struct kiln_xml_node *n,
+                   const char *path, int *out)
 {
-  xmlNodePtr e = kiln__xml_find(n, path);
-  xmlChar *text;
-  int ok = 1;
+  const struct kiln_xml_node *e = kiln__xml_find(n, path);
 
   if (e == NULL)
     return 0;
-  text = xmlNodeGetContent(e);
-  if (text == NULL) {
-    px->err = KILN_ENOMEM;
-    return 0;
-  }
-  if (strcmp((const char *)text, "true") == 0)
+  if (strcmp(e->text, "true") == 0) {
     *out = 1;
-  else if (strcmp((const char *)text, "false") == 0)
+    return 1;
+  }
+  if (strcmp(e->text, "false") == 0) {
     *out = 0;
-  else
-    ok = 0;
-  xmlFree(text);
-  if (!ok && px->err == 0)
+    return 1;
+  }
+  if (px->err == 0)
     px->err = KILN_EPARSE;
-  return ok;
+  return 0;
 }
 
-void kiln__xml_tags(struct kiln__px *px, struct _xmlNode *n, const char *path,
-                    const char *key_name, const char *value_name,
-                    struct kiln_aws_tag **tags, size_t *count)
+void kiln__xml_tags(struct kiln__px *px, const struct kiln_xml_node *n,
+                    const char *path, const char *key_name,
+                    const char *value_name, struct kiln_aws_tag **tags,
+                    size_t *count)
 {
-  xmlNodePtr list = kiln__xml_find(n, path);
+  const struct kiln_xml_node *list = kiln__xml_find(n, path);
 
-  for (xmlNodePtr e = kiln__xml_first(list, NULL); e != NULL;
+  for (const struct kiln_xml_node *e = kiln__xml_first(list, NULL); e != NULL;
        e = kiln__xml_next(e)) {
     struct kiln_aws_tag *t = kiln__vec_push(px, tags, count, sizeof(*t));
 
@@ -265,21 +386,18 @@ void kiln__xml_tags(struct kiln__px *px, struct _xmlNode *n, const char *path,
   }
 }
 
-void kiln__xml_strs(struct kiln__px *px, struct _xmlNode *n, const char *path,
-                    const char ***items, size_t *count)
+void kiln__xml_strs(struct kiln__px *px, const struct kiln_xml_node *n,
+                    const char *path, const char ***items, size_t *count)
 {
-  xmlNodePtr list = kiln__xml_find(n, path);
+  const struct kiln_xml_node *list = kiln__xml_find(n, path);
 
-  for (xmlNodePtr e = kiln__xml_first(list, NULL); e != NULL;
+  for (const struct kiln_xml_node *e = kiln__xml_first(list, NULL); e != NULL;
        e = kiln__xml_next(e)) {
     const char **s = kiln__vec_push(px, items, count, sizeof(*s));
-    xmlChar *text;
 
     if (s == NULL)
       return;
-    text = xmlNodeGetContent(e);
-    *s = text != NULL ? kiln_arena_strdup(px->arena, (const char *)text) : NULL;
-    xmlFree(text);
+    *s = kiln_arena_strndup(px->arena, e->text, e->text_len);
     if (*s == NULL) {
       px->err = KILN_ENOMEM;
       return;

@@ -35,46 +35,56 @@ void kiln_arena_cleanup(struct kiln_arena *a)
   a->used_bytes = 0;
 }
 
-static size_t align_up(size_t n)
+static size_t align_up(size_t n, size_t al)
 {
-  size_t al = alignof(max_align_t);
   return (n + al - 1) & ~(al - 1);
+}
+
+/* size bytes at the given alignment (a power of two, at most
+ * max_align_t's), not zeroed. Strings take alignment 1: no padding. */
+static void *take(struct kiln_arena *a, size_t size, size_t align)
+{
+  struct kiln_arena_chunk *c;
+  size_t off;
+
+  if (size == 0)
+    size = 1;
+  if (size > SIZE_MAX / 2)
+    return NULL;
+  if (a->limit_bytes != 0 && size > a->limit_bytes - a->used_bytes)
+    return NULL;
+  c = a->head;
+  off = c != NULL ? align_up(c->off, align) : 0;
+  if (c == NULL || off > c->size || c->size - off < size) {
+    size_t chunk = size > CHUNK_MIN_BYTES ? align_up(size, alignof(max_align_t))
+                                          : CHUNK_MIN_BYTES;
+
+    c = malloc(sizeof(*c) + chunk);
+    if (c == NULL)
+      return NULL;
+    c->size = chunk;
+    c->next = a->head;
+    a->head = c;
+    off = 0;
+  }
+  c->off = off + size;
+  a->used_bytes += size;
+  return c->data + off;
 }
 
 void *kiln_arena_alloc(struct kiln_arena *a, size_t size_bytes)
 {
-  size_t need;
-  struct kiln_arena_chunk *c;
+  void *p = take(a, size_bytes, alignof(max_align_t));
 
-  if (size_bytes == 0)
-    size_bytes = 1;
-  if (size_bytes > SIZE_MAX / 2)
-    return NULL;
-  need = align_up(size_bytes);
-  if (a->limit_bytes != 0 && need > a->limit_bytes - a->used_bytes)
-    return NULL;
-
-  c = a->head;
-  if (c == NULL || c->size - c->off < need) {
-    size_t size = need > CHUNK_MIN_BYTES ? need : CHUNK_MIN_BYTES;
-    c = malloc(sizeof(*c) + size);
-    if (c == NULL)
-      return NULL;
-    c->size = size;
-    c->off = 0;
-    c->next = a->head;
-    a->head = c;
-  }
-  void *p = c->data + c->off;
-  c->off += need;
-  a->used_bytes += need;
-  memset(p, 0, size_bytes);
+  if (p != NULL)
+    memset(p, 0, size_bytes);
   return p;
 }
 
 char *kiln_arena_strndup(struct kiln_arena *a, const char *s, size_t len)
 {
-  char *p = kiln_arena_alloc(a, len + 1);
+  char *p = len < SIZE_MAX ? take(a, len + 1, 1) : NULL;
+
   if (p == NULL)
     return NULL;
   memcpy(p, s, len);
@@ -100,7 +110,7 @@ char *kiln_arena_printf(struct kiln_arena *a, const char *fmt, ...)
   va_end(ap);
   if (n < 0)
     return NULL;
-  p = kiln_arena_alloc(a, (size_t)n + 1);
+  p = take(a, (size_t)n + 1, 1);
   if (p == NULL)
     return NULL;
   va_start(ap, fmt);

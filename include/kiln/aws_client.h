@@ -29,7 +29,7 @@
 #include "kiln/aws_error.h"
 
 struct uv_loop_s;
-struct _xmlNode;
+struct kiln_xml_node;
 struct json_object;
 struct kiln_arena;
 struct kiln_aws_config;
@@ -111,7 +111,7 @@ struct kiln_aws_response {
    * REST-JSON; NULL for an empty body). */
   const char *body;
   size_t body_len;
-  struct _xmlNode *xml;
+  const struct kiln_xml_node *xml;
   struct json_object *json;
   /* For KILN_EAWS and KILN_ETHROTTLED: the AWS error (code, message,
    * request id, status); else NULL. */

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <libxml/tree.h>
 #include <uv.h>
 
+#include "aws_client_private.h" /* struct kiln_xml_node */
 #include "http_test_server.h"
 #include "kiln/arena.h"
 #include "kiln/autoscaling.h"
@@ -237,7 +237,7 @@ static void on_call(int err, const struct kiln_aws_response *res, void *data)
   snprintf(f->request_id, sizeof(f->request_id), "%s", res->request_id);
   snprintf(f->message, sizeof(f->message), "%s", res->message);
   snprintf(f->root, sizeof(f->root), "%s",
-           res->xml != NULL ? (const char *)res->xml->name : "");
+           res->xml != NULL ? res->xml->name : "");
   f->have_json = res->json != NULL;
 }
 

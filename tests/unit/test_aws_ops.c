@@ -702,7 +702,7 @@ static void test_parse_bad_documents(void **state)
 /* Bodies over the limit are refused before libxml2 or json-c sees them. */
 static void test_parse_size_limits(void **state)
 {
-  struct _xmlDoc *doc = (struct _xmlDoc *)1;
+  struct kiln_xml_doc *doc = (struct kiln_xml_doc *)1;
   struct json_object *json = (struct json_object *)1;
 
   (void)state;
@@ -712,6 +712,64 @@ static void test_parse_size_limits(void **state)
   assert_int_equal(kiln__json_parse("{}", KILN__MAX_DOC_BYTES + 1, &json),
                    KILN_ETOOBIG);
   assert_null(json);
+}
+
+/* The tree libxml2's events build: text joined across references and
+ * CDATA, layout between elements dropped, siblings walked by name, and
+ * what is not a document refused. */
+static void test_xml_tree(void **state)
+{
+  const char *body =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<R xmlns=\"urn:x\">\n  <list>\n"
+      "    <item><k>a &amp; b&#33;</k><n> 42 </n></item>\n"
+      "    <other>x</other>\n"
+      "    <item><k><![CDATA[<raw>]]> &lt;&gt;</k><n>-7</n><e/></item>\n"
+      "  </list>\n</R>\n";
+  struct kiln_arena arena;
+  struct kiln__px px;
+  struct kiln_xml_doc *doc;
+  const struct kiln_xml_node *root, *item, *list;
+  int64_t v = 0;
+  char deep[65 * 7 + 1];
+  size_t off = 0;
+
+  (void)state;
+  kiln_arena_init(&arena, 0);
+  px = (struct kiln__px){&arena, 0, NULL};
+  assert_int_equal(kiln__xml_parse(body, strlen(body), &doc), 0);
+  root = kiln__xml_root(doc);
+  assert_string_equal(root->name, "R");
+  assert_string_equal(root->text, "");
+  list = kiln__xml_find(root, "list");
+  assert_string_equal(list->text, "");
+  item = kiln__xml_first(list, "item");
+  assert_string_equal(kiln__xml_str(&px, item, "k"), "a & b!");
+  assert_int_equal(kiln__xml_i64(&px, item, "n", &v), 1);
+  assert_int_equal(v, 42);
+  item = kiln__xml_next(item);
+  assert_non_null(item);
+  assert_string_equal(kiln__xml_str(&px, item, "k"), "<raw> <>");
+  assert_int_equal(kiln__xml_i64(&px, item, "n", &v), 1);
+  assert_int_equal(v, -7);
+  assert_string_equal(kiln__xml_str(&px, item, "e"), "");
+  assert_null(kiln__xml_str(&px, item, "missing"));
+  assert_null(kiln__xml_next(item));
+  assert_string_equal(kiln__xml_str(&px, root, "list/other"), "x");
+  assert_int_equal(px.err, 0);
+  kiln__xml_free(doc);
+
+  /* Unclosed, undefined entity, two roots, nested past the limit. */
+  assert_int_equal(kiln__xml_parse("<a><b></a>", 10, &doc), KILN_EPARSE);
+  assert_null(doc);
+  assert_int_equal(kiln__xml_parse("<a>&e;</a>", 10, &doc), KILN_EPARSE);
+  assert_int_equal(kiln__xml_parse("<a/><b/>", 8, &doc), KILN_EPARSE);
+  for (int i = 0; i < 65; i++)
+    off += (size_t)snprintf(deep + off, sizeof(deep) - off, "<a>");
+  for (int i = 0; i < 65; i++)
+    off += (size_t)snprintf(deep + off, sizeof(deep) - off, "</a>");
+  assert_int_equal(kiln__xml_parse(deep, off, &doc), KILN_EPARSE);
+  kiln_arena_cleanup(&arena);
 }
 
 static void test_parse_launch_template_versions(void **state)
@@ -1255,6 +1313,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_parse_bad_documents, setup,
                                       teardown),
       cmocka_unit_test(test_parse_size_limits),
+      cmocka_unit_test(test_xml_tree),
       cmocka_unit_test_setup_teardown(test_parse_launch_template_versions,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_many_items_grow, setup,

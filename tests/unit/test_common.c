@@ -43,6 +43,29 @@ static void test_arena_limit_and_alignment(void **state)
   kiln_arena_cleanup(&a);
 }
 
+/* Strings take no padding; what follows them is aligned and zeroed, across
+ * chunk boundaries too. */
+static void test_arena_strings_pack(void **state)
+{
+  struct kiln_arena a;
+  kiln_arena_init(&a, 0);
+  char *x = kiln_arena_strdup(&a, "x");
+  char *y = kiln_arena_strdup(&a, "y");
+  assert_ptr_equal(y, x + 2);
+  for (int i = 0; i < 20000; i++) {
+    char *s = kiln_arena_strndup(&a, "abcdefg", (size_t)(i % 7));
+    assert_non_null(s);
+    assert_int_equal(strlen(s), i % 7);
+    if (i % 97 == 0) {
+      long double *d = kiln_arena_alloc(&a, 3 * sizeof(long double));
+      assert_non_null(d);
+      assert_int_equal((uintptr_t)d % _Alignof(max_align_t), 0);
+      assert_true(d[0] == 0 && d[2] == 0);
+    }
+  }
+  kiln_arena_cleanup(&a);
+}
+
 static void test_arena_large_allocations(void **state)
 {
   struct kiln_arena a;
@@ -264,6 +287,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors_are_negative_and_named),
       cmocka_unit_test(test_arena_limit_and_alignment),
+      cmocka_unit_test(test_arena_strings_pack),
       cmocka_unit_test(test_arena_large_allocations),
       cmocka_unit_test(test_buf_is_bounded),
       cmocka_unit_test(test_secret_buf_wipes_every_block),
