@@ -759,8 +759,11 @@ static void test_xml_tree(void **state)
   assert_int_equal(px.err, 0);
   kiln__xml_free(doc);
 
-  /* Unclosed, undefined entity, two roots, nested past the limit. */
+  /* Unclosed, undefined entity, two roots, a DTD (even one without
+   * entities), nested past the limit. */
   assert_int_equal(kiln__xml_parse("<a><b></a>", 10, &doc), KILN_EPARSE);
+  assert_int_equal(kiln__xml_parse("<!DOCTYPE a><a/>", 16, &doc), KILN_EPARSE);
+  assert_int_equal(kiln__xml_parse("<!DOCTYPE a SYSTEM \"file:///etc/passwd\"><a>x</a>", 48, &doc), KILN_EPARSE);
   assert_null(doc);
   assert_int_equal(kiln__xml_parse("<a>&e;</a>", 10, &doc), KILN_EPARSE);
   assert_int_equal(kiln__xml_parse("<a/><b/>", 8, &doc), KILN_EPARSE);
