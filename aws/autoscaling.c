@@ -47,7 +47,7 @@ static void launch_template(struct kiln__query *q, const char *prefix,
 
 /* The Result element of an action's response, checked by name. */
 static const struct kiln_xml_node *result(const struct kiln_aws_response *res,
-                         const char *action)
+                                          const char *action)
 {
   char name[96];
   const struct kiln_xml_node *root = res->xml;
@@ -60,8 +60,8 @@ static const struct kiln_xml_node *result(const struct kiln_aws_response *res,
 }
 
 /* where names the element for an error message ("LaunchTemplate"). */
-static void parse_lt(struct kiln__px *px, const struct kiln_xml_node *n, const char *where,
-                     struct kiln_asg_launch_template *lt)
+static void parse_lt(struct kiln__px *px, const struct kiln_xml_node *n,
+                     const char *where, struct kiln_asg_launch_template *lt)
 {
   if (n == NULL)
     return;
@@ -136,7 +136,8 @@ static int parse_groups(struct kiln__px *px, void *out,
       parse_lt(px, kiln__xml_find(i, "LaunchTemplate"),
                "Instances.LaunchTemplate", &in->launch_template);
     }
-    for (const struct kiln_xml_node *t = kiln__xml_first(kiln__xml_find(e, "Tags"), "member");
+    for (const struct kiln_xml_node *t =
+             kiln__xml_first(kiln__xml_find(e, "Tags"), "member");
          t != NULL; t = kiln__xml_next(t)) {
       struct kiln_asg_tag *tag =
           kiln__vec_push(px, &g->tags, &g->tag_count, sizeof(*tag));
@@ -530,20 +531,20 @@ int kiln__asg_describe_instance_refreshes_body(
   return b->query.err;
 }
 
-static void opt_i(struct kiln__px *px, const struct kiln_xml_node *n, const char *path,
-                  struct kiln_aws_opt_int *v)
+static void opt_i(struct kiln__px *px, const struct kiln_xml_node *n,
+                  const char *path, struct kiln_aws_opt_int *v)
 {
   v->set = kiln__xml_i64(px, n, path, &v->value);
 }
 
-static void parse_checkpoints(struct kiln__px *px, const struct kiln_xml_node *prefs,
+static void parse_checkpoints(struct kiln__px *px,
+                              const struct kiln_xml_node *prefs,
                               struct kiln_asg_refresh_preferences *out)
 {
   int64_t *list = NULL;
   size_t n = 0;
-  for (const struct kiln_xml_node *m =
-           kiln__xml_first(kiln__xml_find(prefs, "CheckpointPercentages"),
-                           "member");
+  for (const struct kiln_xml_node *m = kiln__xml_first(
+           kiln__xml_find(prefs, "CheckpointPercentages"), "member");
        m != NULL && px->err == 0; m = kiln__xml_next(m)) {
     int64_t *v = kiln__vec_push(px, &list, &n, sizeof(*v));
     if (v != NULL)
@@ -653,7 +654,8 @@ static int parse_activities(struct kiln__px *px, void *out,
   (void)next; /* one page: the newest activities are the ones that count */
   if (r == NULL)
     return KILN_EPARSE;
-  for (const struct kiln_xml_node *e = kiln__xml_first(kiln__xml_find(r, "Activities"), "member");
+  for (const struct kiln_xml_node *e =
+           kiln__xml_first(kiln__xml_find(r, "Activities"), "member");
        e != NULL; e = kiln__xml_next(e)) {
     struct kiln_asg_activity *a =
         kiln__vec_push(px, &o->activities, &o->count, sizeof(*a));

@@ -110,14 +110,14 @@ static void parse_tags(struct kiln__px *px, const struct kiln_xml_node *n,
   kiln__xml_tags(px, n, "tagSet", "key", "value", t, count);
 }
 
-static int opt_i(struct kiln__px *px, const struct kiln_xml_node *n, const char *path,
-                 struct kiln_aws_opt_int *out)
+static int opt_i(struct kiln__px *px, const struct kiln_xml_node *n,
+                 const char *path, struct kiln_aws_opt_int *out)
 {
   return out->set = kiln__xml_i64(px, n, path, &out->value);
 }
 
-static int opt_b(struct kiln__px *px, const struct kiln_xml_node *n, const char *path,
-                 struct kiln_aws_opt_bool *out)
+static int opt_b(struct kiln__px *px, const struct kiln_xml_node *n,
+                 const char *path, struct kiln_aws_opt_bool *out)
 {
   return out->set = kiln__xml_bool(px, n, path, &out->value);
 }
@@ -176,8 +176,7 @@ static void parse_lt_data(struct kiln__px *px, const struct kiln_xml_node *n,
 /* The root must be the operation's response element. */
 static int expect_root(const struct kiln_aws_response *res, const char *name)
 {
-  return res->xml != NULL &&
-         strcmp(res->xml->name, name) == 0;
+  return res->xml != NULL && strcmp(res->xml->name, name) == 0;
 }
 
 /* ---- DescribeImages ---- */
@@ -216,8 +215,8 @@ static int parse_images(struct kiln__px *px, void *out,
     im->creation_date = kiln__xml_str(px, e, "creationDate");
     im->owner_id = kiln__xml_str(px, e, "imageOwnerId");
     parse_tags(px, e, &im->tags, &im->tag_count);
-    for (const struct kiln_xml_node *m = kiln__xml_first(kiln__xml_find(e, "blockDeviceMapping"),
-                                        "item");
+    for (const struct kiln_xml_node *m =
+             kiln__xml_first(kiln__xml_find(e, "blockDeviceMapping"), "item");
          m != NULL; m = kiln__xml_next(m)) {
       const char *snap = kiln__xml_str(px, m, "ebs/snapshotId");
       const char **slot;
@@ -678,7 +677,8 @@ static int parse_one_version(struct kiln__px *px, void *out,
                              const struct kiln_aws_response *res,
                              const char **next)
 {
-  const struct kiln_xml_node *e = kiln__xml_find(res->xml, "launchTemplateVersion");
+  const struct kiln_xml_node *e =
+      kiln__xml_find(res->xml, "launchTemplateVersion");
 
   (void)next;
   if (e == NULL)

@@ -80,11 +80,10 @@ static void stop(struct builder *b, int err)
   xmlStopParser(b->ctxt);
 }
 
-static void on_start(void *ctx, const xmlChar *localname,
-                     const xmlChar *prefix, const xmlChar *uri,
-                     int nb_namespaces, const xmlChar **namespaces,
-                     int nb_attributes, int nb_defaulted,
-                     const xmlChar **attributes)
+static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                     const xmlChar *uri, int nb_namespaces,
+                     const xmlChar **namespaces, int nb_attributes,
+                     int nb_defaulted, const xmlChar **attributes)
 {
   struct builder *b = ctx;
   struct kiln_xml_node *n;
@@ -166,8 +165,8 @@ static void on_text(void *ctx, const xmlChar *ch, int len)
 
 /* AWS never sends a DTD; refusing one, before libxml2 reads its internal
  * subset, rules out entity tricks. */
-static void on_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
-                       const xmlChar *system_id)
+static void on_doctype(void *ctx, const xmlChar *name,
+                       const xmlChar *external_id, const xmlChar *system_id)
 {
   (void)name, (void)external_id, (void)system_id;
   stop(ctx, KILN_EPARSE);
@@ -193,8 +192,8 @@ static int build(const char *body, size_t len, struct kiln_xml_doc *doc)
   sax->characters = on_text;
   sax->cdataBlock = on_text;
   b.ctxt->userData = &b;
-  xmlCtxtUseOptions(b.ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                XML_PARSE_NOWARNING);
+  xmlCtxtUseOptions(b.ctxt,
+                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
   xmlParseDocument(b.ctxt);
   err = b.err;
   if (err == 0 && (!b.ctxt->wellFormed || doc->root == NULL))
@@ -279,8 +278,8 @@ const struct kiln_xml_node *kiln__xml_next(const struct kiln_xml_node *n)
    * almost always the same pointer. */
   for (const struct kiln_xml_node *c = n != NULL ? n->next : NULL; c != NULL;
        c = c->next)
-    if (c->name == n->name ||
-        (c->name_len == n->name_len && memcmp(c->name, n->name, n->name_len) == 0))
+    if (c->name == n->name || (c->name_len == n->name_len &&
+                               memcmp(c->name, n->name, n->name_len) == 0))
       return c;
   return NULL;
 }

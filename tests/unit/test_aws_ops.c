@@ -763,7 +763,10 @@ static void test_xml_tree(void **state)
    * entities), nested past the limit. */
   assert_int_equal(kiln__xml_parse("<a><b></a>", 10, &doc), KILN_EPARSE);
   assert_int_equal(kiln__xml_parse("<!DOCTYPE a><a/>", 16, &doc), KILN_EPARSE);
-  assert_int_equal(kiln__xml_parse("<!DOCTYPE a SYSTEM \"file:///etc/passwd\"><a>x</a>", 48, &doc), KILN_EPARSE);
+  assert_int_equal(
+      kiln__xml_parse("<!DOCTYPE a SYSTEM \"file:///etc/passwd\"><a>x</a>", 48,
+                      &doc),
+      KILN_EPARSE);
   assert_null(doc);
   assert_int_equal(kiln__xml_parse("<a>&e;</a>", 10, &doc), KILN_EPARSE);
   assert_int_equal(kiln__xml_parse("<a/><b/>", 8, &doc), KILN_EPARSE);
