@@ -7,6 +7,11 @@
  *    +---------- retryable failure (policy delay) <-------------+
  *                                            success / final --> DONE
  *
+ * At most KILN_AWS_MAX_IN_FLIGHT calls of a client are past the rate
+ * limiter at once (waiting for credentials or for their answer); the rest
+ * wait their turn, first come first served, without a request in curl's
+ * queue whose timeout would run meanwhile.
+ *
  * Every transition happens in a loop callback, so the user's callback is
  * never called before kiln_aws_call() returns. The retry driver is ours
  * rather than kiln_retry_call_start()'s because credentials arrive
@@ -54,6 +59,10 @@ struct kiln_aws_call {
   struct kiln_http_op *op;
   size_t stats_index;
   int lost;         /* a once-only call whose answer was lost: not sent again */
+  int has_token;    /* the rate limiter let this attempt go */
+  int has_slot;     /* counted in the client's in_flight */
+  int parked;       /* waiting for a slot, in the client's parked list */
+  struct kiln_aws_call *parked_next;
   char detail[512]; /* why credentials or the endpoint failed */
   kiln_aws_call_cb *cb;
   void *data;
@@ -73,6 +82,8 @@ struct kiln_aws_client {
   int endpoint_ok[KILN_AWS_SERVICE_COUNT];
   struct kiln_aws_call *calls;
   size_t call_count;
+  size_t in_flight; /* calls holding a slot */
+  struct kiln_aws_call *parked_head, *parked_tail;
   struct kiln_aws_action_stats *stats;
   size_t stats_count, stats_cap;
   int closing, http_closed;
@@ -349,6 +360,58 @@ static const char *gateway_text(const struct kiln_http_response *hres,
   return buf;
 }
 
+static void step(uv_timer_t *t);
+
+static void park(struct kiln_aws_call *call)
+{
+  struct kiln_aws_client *c = call->client;
+
+  call->parked = 1;
+  call->parked_next = NULL;
+  if (c->parked_tail != NULL)
+    c->parked_tail->parked_next = call;
+  else
+    c->parked_head = call;
+  c->parked_tail = call;
+}
+
+static void unpark(struct kiln_aws_call *call)
+{
+  struct kiln_aws_client *c = call->client;
+  struct kiln_aws_call **pp = &c->parked_head, *prev = NULL;
+
+  while (*pp != NULL && *pp != call) {
+    prev = *pp;
+    pp = &(*pp)->parked_next;
+  }
+  if (*pp == NULL)
+    return;
+  *pp = call->parked_next;
+  if (c->parked_tail == call)
+    c->parked_tail = prev;
+  call->parked = 0;
+  call->parked_next = NULL;
+}
+
+/* The call's answer is in (or it ended): its slot goes to the call that
+ * has waited longest, which is started at once. */
+static void release_slot(struct kiln_aws_call *call)
+{
+  struct kiln_aws_client *c = call->client;
+  struct kiln_aws_call *next = c->parked_head;
+
+  if (!call->has_slot)
+    return;
+  call->has_slot = 0;
+  c->in_flight--;
+  if (next == NULL)
+    return;
+  unpark(next);
+  next->has_slot = 1;
+  c->in_flight++;
+  uv_timer_start(&next->timer, step, 0, 0);
+}
+
 /* Ends the call: parses a successful body, reports, and closes the timer. */
 static void finish(struct kiln_aws_call *call, int err,
                    const struct kiln_http_response *hres,
@@ -444,6 +507,7 @@ static void finish(struct kiln_aws_call *call, int err,
     st->calls[outcome_of(err)]++;
   }
   call->state = ST_DONE;
+  release_slot(call);
   call->cb(err, &res, call->data);
   if (doc != NULL)
     kiln__xml_free(doc);
@@ -451,8 +515,6 @@ static void finish(struct kiln_aws_call *call, int err,
     json_object_put(json);
   uv_close((uv_handle_t *)&call->timer, on_call_closed);
 }
-
-static void step(uv_timer_t *t);
 
 static void on_http(struct kiln_http_response *hres, void *data)
 {
@@ -464,6 +526,7 @@ static void on_http(struct kiln_http_response *hres, void *data)
   int have_aerr = 0, err;
 
   call->op = NULL;
+  release_slot(call);
   if (call->canceled) {
     finish(call, KILN_ECANCELED, NULL, NULL);
     return;
@@ -649,7 +712,7 @@ static void step(uv_timer_t *t)
     finish(call, KILN_EINVAL, NULL, NULL);
     return;
   }
-  if (c->limiter != NULL) {
+  if (c->limiter != NULL && !call->has_token) {
     err = kiln_ratelimiter_take(c->limiter, service_name(call->service),
                                 c->region, call->action, uv_now(c->loop),
                                 &wait_ms);
@@ -661,7 +724,17 @@ static void step(uv_timer_t *t)
       finish(call, err, NULL, NULL);
       return;
     }
+    call->has_token = 1;
   }
+  if (!call->has_slot) {
+    if (c->in_flight >= KILN_AWS_MAX_IN_FLIGHT) {
+      park(call); /* release_slot() starts it again */
+      return;
+    }
+    call->has_slot = 1;
+    c->in_flight++;
+  }
+  call->has_token = 0; /* spent on this attempt */
   call->state = ST_CREDS;
   err = kiln_aws_credentials_get(c->creds, on_creds, call);
   if (err == KILN_ENOENT) {
@@ -759,6 +832,8 @@ void kiln_aws_call_cancel(struct kiln_aws_call *call)
   if (call == NULL || call->state == ST_DONE || call->canceled)
     return;
   call->canceled = 1;
+  if (call->parked)
+    unpark(call);
   if (call->state == ST_HTTP && call->op != NULL)
     kiln_http_cancel(call->op);
   else if (call->state == ST_WAIT)

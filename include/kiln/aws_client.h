@@ -183,6 +183,12 @@ double kiln_aws_client_pace(const struct kiln_aws_client *client,
 typedef void kiln_aws_done_cb(int err, const struct kiln_aws_response *res,
                               void *data);
 
+/* Calls of one client past the rate limiter at once (waiting for
+ * credentials or for an answer); the others wait their turn. Bounds the
+ * connections a pass opens to a service and the answers it holds at once
+ * (a page of 100 Auto Scaling groups is some 140 KB). */
+#define KILN_AWS_MAX_IN_FLIGHT 16
+
 /* Safety cap on pages followed by one paginated operation. */
 #define KILN_AWS_MAX_PAGES 1000
 

@@ -399,6 +399,50 @@ static void test_cancel_in_flight(void **state)
   assert_int_equal(f->err, KILN_ECANCELED);
 }
 
+/* At most KILN_AWS_MAX_IN_FLIGHT calls are sent at once; the others wait,
+ * unsent, and the longest waiting takes the slot a call gives back. A
+ * waiting call can be cancelled. */
+static void test_in_flight_capped(void **state)
+{
+  struct fx *f = *state;
+  struct kiln_aws_call *c[KILN_AWS_MAX_IN_FLIGHT + 4];
+  int never = 0;
+
+  f->mode = M_STALL;
+  for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+    assert_int_equal(
+        call(f, KILN_AWS_EC2, "DescribeImages", "Action=DescribeImages", &c[i]),
+        0);
+  for (int i = 0; i < 100 && f->server.requests < KILN_AWS_MAX_IN_FLIGHT; i++)
+    run_until(f, &never, 20);
+  assert_int_equal(f->server.requests, KILN_AWS_MAX_IN_FLIGHT);
+  run_until(f, &never, 200); /* nothing more goes */
+  assert_int_equal(f->server.requests, KILN_AWS_MAX_IN_FLIGHT);
+  assert_int_equal(f->done, 0);
+
+  /* A waiting call, cancelled, ends unsent. */
+  kiln_aws_call_cancel(c[KILN_AWS_MAX_IN_FLIGHT + 3]);
+  run_until(f, &f->done, 2000);
+  assert_int_equal(f->done, 1);
+  assert_int_equal(f->err, KILN_ECANCELED);
+  assert_int_equal(f->attempts, 0);
+  assert_int_equal(f->server.requests, KILN_AWS_MAX_IN_FLIGHT);
+
+  /* A sent call, cancelled, gives its slot to the next. */
+  kiln_aws_call_cancel(c[0]);
+  for (int i = 0; i < 100 && f->server.requests < KILN_AWS_MAX_IN_FLIGHT + 1;
+       i++)
+    run_until(f, &never, 20);
+  assert_int_equal(f->done, 2);
+  assert_int_equal(f->server.requests, KILN_AWS_MAX_IN_FLIGHT + 1);
+  /* Closing ends the rest, sent or waiting. */
+  kiln_aws_client_close(f->client, on_closed, f);
+  f->client = NULL;
+  run_until(f, &f->closed, 5000);
+  assert_int_equal(f->done, (int)(sizeof(c) / sizeof(c[0])));
+  assert_int_equal(f->server.requests, KILN_AWS_MAX_IN_FLIGHT + 1);
+}
+
 /* A call waiting out a long backoff ends at once when the client closes. */
 static void test_close_cancels_backoff_and_in_flight(void **state)
 {
@@ -525,6 +569,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_throttling_retried_then_reported,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel_in_flight, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_in_flight_capped, setup, teardown),
       cmocka_unit_test_teardown(test_close_cancels_backoff_and_in_flight,
                                 teardown),
       cmocka_unit_test_teardown(test_no_credentials, teardown),
