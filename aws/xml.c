@@ -1,7 +1,9 @@
 /* Reading AWS XML responses: libxml2 parses (no network, no DTD, no
  * entity expansion, bounded size) into a light tree of elements and their
  * text in one arena; small helpers walk it by local name and copy what is
- * found into the caller's arena.
+ * found into the caller's arena. Error bodies (aws_error.c) and STS's
+ * answers (credentials_sts.c, which wipes their secrets node by node) are
+ * small and rare, and keep libxml2's DOM.
  */
 #include "aws_client_private.h"
 

@@ -11,8 +11,12 @@ For each fleet (N:H:F, F 1 for the foreign resources):
   daemon      `kiln run` over the fleet, its resync passes once warm
               (default versions and paused refreshes seen by an earlier
               pass): AWS requests per pass, CPU on the loop's thread and on
-              every thread to the pass's history record, RSS after the pass
-              and peak, the loop's lag p99 during the pass, wall
+              every thread to the pass's history record, RSS after the pass,
+              at its peak during the pass (VmHWM, reset before it) and the
+              process's peak since it started; after the pass, RSS split
+              into Kiln's own memory (RssAnon) and mapped files (RssFile:
+              the shared libraries' pages), the loop's lag p99 during the
+              pass, wall
 
 Prints one JSON object per fleet. BENCH_REPEATS (default 3) runs per
 figure; no cold plan above SCALE_COLD_PLAN_MAX_APPS apps (default 1,000). Usage: python3 bench/scale.py [N:H:F,...]
@@ -72,6 +76,21 @@ def plan_one_app(fleet):
     return {"app": app, "requests": total, "by_action": by}
 
 
+def reset_peak_rss(pid):
+    """Linux: VmHWM starts again from the current RSS (proc(5), clear_refs 5)."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
+def proc_status_kib(pid, field):
+    """VmHWM, RssAnon, RssFile... of /proc/PID/status, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
 def daemon_passes(fleet, repeats):
     log_path = fleet.dir / "daemon.log"
     log = open(log_path, "w")
@@ -91,9 +110,13 @@ def daemon_passes(fleet, repeats):
         for _ in range(repeats):
             done = passes()
             fleet.emu.reset_requests()  # between passes: the next starts 3 s later
+            reset_peak_rss(proc.pid)
             wait_until(lambda: passes() >= done + 1, timeout=1800, interval=0.2,
                        what="a resync pass")
+            warm_peak = proc_status_kib(proc.pid, "VmHWM")
             m = metrics(port)
+            anon = proc_status_kib(proc.pid, "RssAnon")
+            shared_libs = proc_status_kib(proc.pid, "RssFile")
             total, by = counts(fleet.emu)
             samples.append({
                 "requests": total, "by_action": by,
@@ -101,6 +124,9 @@ def daemon_passes(fleet, repeats):
                 "process_cpu_s": m["kiln_last_pass_process_cpu_seconds"],
                 "rss_kib": m["process_resident_memory_bytes"] / 1024,
                 "peak_rss_kib": m["process_max_resident_memory_bytes"] / 1024,
+                "pass_peak_rss_kib": warm_peak,
+                "rss_anon_kib": anon,
+                "rss_file_kib": shared_libs,
                 "lag_p99_s": m["kiln_last_pass_loop_lag_p99_seconds"],
                 "lag_max_s": m["kiln_last_pass_loop_lag_max_seconds"],
                 "wall_s": m["kiln_last_pass_duration_seconds"],
