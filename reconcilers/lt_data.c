@@ -112,6 +112,25 @@ static const char *show(const char *s)
   return s != NULL ? s : "(none)";
 }
 
+static size_t count_str(const struct kiln_strs *s, const char *x)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < s->n; i++)
+    n += strcmp(s->items[i], x) == 0;
+  return n;
+}
+
+bool kiln_plan_same_set(const struct kiln_strs *a, const struct kiln_strs *b)
+{
+  if (a->n != b->n)
+    return false;
+  /* Sets of a few ids: counting beats sorting copies. */
+  for (size_t i = 0; i < a->n; i++)
+    if (count_str(a, a->items[i]) != count_str(b, a->items[i]))
+      return false;
+  return true;
+}
+
 const char *kiln_plan_set_text(struct kiln_arena *a, const struct kiln_strs *s)
 {
   struct kiln_buf b;
@@ -165,6 +184,37 @@ static const char *render_bdevs(struct kiln_arena *a,
   return out;
 }
 
+/* The same as render_bdevs() shows them. */
+static bool bdev_eq(const struct kiln_lt_bdev *x, const struct kiln_lt_bdev *y)
+{
+  return strcmp(x->device, y->device) == 0 && x->size_gib == y->size_gib &&
+         strcmp(show(x->type), show(y->type)) == 0 &&
+         x->encrypted == y->encrypted &&
+         x->delete_on_termination == y->delete_on_termination &&
+         x->iops == y->iops && x->throughput == y->throughput;
+}
+
+static size_t count_bdev(const struct kiln_lt_bdev *d, size_t n,
+                         const struct kiln_lt_bdev *x)
+{
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++)
+    c += bdev_eq(&d[i], x);
+  return c;
+}
+
+static bool same_bdevs(const struct kiln_lt_data *want,
+                       const struct kiln_lt_data *have)
+{
+  if (want->n_bdevs != have->n_bdevs)
+    return false;
+  for (size_t i = 0; i < want->n_bdevs; i++)
+    if (count_bdev(want->bdevs, want->n_bdevs, &want->bdevs[i]) !=
+        count_bdev(have->bdevs, have->n_bdevs, &want->bdevs[i]))
+      return false;
+  return true;
+}
+
 /* User data can be large: show its size and a short hash, not the bytes. */
 static const char *render_user_data(struct kiln_arena *a, const char *b64)
 {
@@ -212,7 +262,6 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *want,
                       struct kiln_drift **drift, size_t *n)
 {
   struct differ d = {arena, drift, n, cause, 0};
-  const char *x, *y;
 
   if (!kiln_str_eq(want->image_id, have->image_id))
     add(&d, "launchTemplate.imageId", show(want->image_id),
@@ -224,17 +273,17 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *want,
     add(&d, "launchTemplate.userData",
         render_user_data(arena, want->user_data_b64),
         render_user_data(arena, have->user_data_b64));
-  x = kiln_plan_set_text(arena, &want->security_groups);
-  y = kiln_plan_set_text(arena, &have->security_groups);
-  if (x == NULL || y == NULL || strcmp(x, y) != 0)
-    add(&d, "launchTemplate.securityGroups", x, y);
+  if (!kiln_plan_same_set(&want->security_groups, &have->security_groups))
+    add(&d, "launchTemplate.securityGroups",
+        kiln_plan_set_text(arena, &want->security_groups),
+        kiln_plan_set_text(arena, &have->security_groups));
   if (!kiln_str_eq(want->instance_profile, have->instance_profile))
     add(&d, "launchTemplate.instanceProfile", show(want->instance_profile),
         show(have->instance_profile));
-  x = render_bdevs(arena, want->bdevs, want->n_bdevs);
-  y = render_bdevs(arena, have->bdevs, have->n_bdevs);
-  if (x == NULL || y == NULL || strcmp(x, y) != 0)
-    add(&d, "launchTemplate.blockDevices", x, y);
+  if (!same_bdevs(want, have))
+    add(&d, "launchTemplate.blockDevices",
+        render_bdevs(arena, want->bdevs, want->n_bdevs),
+        render_bdevs(arena, have->bdevs, have->n_bdevs));
   if (!kiln_str_eq(want->http_tokens, have->http_tokens))
     add(&d, "launchTemplate.metadata.httpTokens", show(want->http_tokens),
         show(have->http_tokens));

@@ -335,16 +335,17 @@ static bool subnets_drift(struct planner *p)
 {
   const struct kiln_strs *want = &p->spec->autoscaling.subnets;
   const struct kiln_strs *have = &p->obs->asg_subnets;
-  const char *x = kiln_plan_set_text(p->a, want);
-  const char *y = kiln_plan_set_text(p->a, have);
+  const char *x, *y;
   enum kiln_drift_cause cause = KILN_CAUSE_COMMIT;
 
+  if (kiln_plan_same_set(want, have))
+    return false;
+  x = kiln_plan_set_text(p->a, want);
+  y = kiln_plan_set_text(p->a, have);
   if (x == NULL || y == NULL) {
     p->err = KILN_ENOMEM;
     return false;
   }
-  if (strcmp(x, y) == 0)
-    return false;
   if (p->prev != NULL) {
     const char *was = kiln_plan_set_text(p->a, &p->prev->autoscaling.subnets);
     cause = was != NULL && strcmp(was, y) == 0 ? KILN_CAUSE_COMMIT
@@ -393,7 +394,8 @@ static bool target_groups_drift(struct planner *p)
   const char *x, *y;
   enum kiln_drift_cause cause = KILN_CAUSE_COMMIT;
 
-  if (!want->has_target_groups)
+  if (!want->has_target_groups ||
+      kiln_plan_same_set(&want->target_groups, &p->obs->asg_target_groups))
     return false;
   x = kiln_plan_set_text(p->a, &want->target_groups);
   y = kiln_plan_set_text(p->a, &p->obs->asg_target_groups);
@@ -401,8 +403,6 @@ static bool target_groups_drift(struct planner *p)
     p->err = KILN_ENOMEM;
     return false;
   }
-  if (strcmp(x, y) == 0)
-    return false;
   /* Git's change when the applied commit left them alone or listed these. */
   if (p->prev != NULL && p->prev->autoscaling.has_target_groups) {
     const char *was =

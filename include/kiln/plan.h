@@ -175,6 +175,10 @@ int kiln_plan_lt_diff(const struct kiln_lt_data *a,
  * desired and actual values are then JSON objects (kiln_tags_json). */
 bool kiln_plan_drift_is_tags(const struct kiln_drift *d);
 
+/* Whether a and b hold the same members, as many times each, in any
+ * order: what kiln_plan_set_text() would show alike, without writing it. */
+bool kiln_plan_same_set(const struct kiln_strs *a, const struct kiln_strs *b);
+
 /* A set of AWS ids (no commas) as its sorted, comma-joined members;
  * "(none)" when empty. NULL on ENOMEM. */
 const char *kiln_plan_set_text(struct kiln_arena *arena,

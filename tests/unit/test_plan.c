@@ -173,6 +173,24 @@ static void lt_hand_edited(struct kiln_app_spec *s, struct kiln_observed_app *o,
   o->lt_default.instance_type = "m5.large";
   o->lt_default_commit = NULL;
 }
+static struct kiln_lt_bdev g_bigger_disk;
+static void lt_disk_grown_by_hand(struct kiln_app_spec *s,
+                                  struct kiln_observed_app *o,
+                                  const struct kiln_app_spec **prev)
+{
+  g_bigger_disk = o->lt_default.bdevs[0];
+  g_bigger_disk.size_gib = 16;
+  o->lt_default.bdevs = &g_bigger_disk;
+  o->lt_default_commit = NULL;
+}
+static const char *g_other_sg[] = {"sg-0fedcba987654321f"};
+static void lt_security_group_swapped_by_hand(struct kiln_app_spec *s,
+                                              struct kiln_observed_app *o,
+                                              const struct kiln_app_spec **prev)
+{
+  o->lt_default.security_groups = (struct kiln_strs){g_other_sg, 1};
+  o->lt_default_commit = NULL;
+}
 static void lt_old_commit(struct kiln_app_spec *s, struct kiln_observed_app *o,
                           const struct kiln_app_spec **prev)
 {
@@ -536,6 +554,13 @@ static const struct plan_case cases[] = {
     {"launch template edited by hand", lt_hand_edited,
      KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_DRIFTED,
      "launchTemplate.instanceType", KILN_CAUSE_OUT_OF_BAND, true},
+    {"launch template's disk grown by hand", lt_disk_grown_by_hand,
+     KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_DRIFTED,
+     "launchTemplate.blockDevices", KILN_CAUSE_OUT_OF_BAND, true},
+    {"launch template's security group swapped by hand",
+     lt_security_group_swapped_by_hand, KILN_ACTION_LT_SET_DEFAULT,
+     KILN_STATUS_DRIFTED, "launchTemplate.securityGroups",
+     KILN_CAUSE_OUT_OF_BAND, true},
     {"launch template from an older commit", lt_old_commit,
      KILN_ACTION_LT_SET_DEFAULT, KILN_STATUS_PENDING, "launchTemplate.imageId",
      KILN_CAUSE_COMMIT, true},
@@ -1057,6 +1082,32 @@ static void test_tag_plans(void **state)
   }
 }
 
+/* Sets compare as kiln_plan_set_text() would show them: in any order,
+ * each member as many times. */
+static void test_sets_compare_without_rendering(void **state)
+{
+  const char *ab[] = {"a", "b"}, *ba[] = {"b", "a"}, *aab[] = {"a", "a", "b"},
+             *abb[] = {"a", "b", "b"}, *ac[] = {"a", "c"};
+  struct kiln_strs s_ab = {ab, 2}, s_ba = {ba, 2}, s_aab = {aab, 3},
+                   s_abb = {abb, 3}, s_ac = {ac, 2}, none = {NULL, 0};
+  struct kiln_arena a;
+
+  (void)state;
+  kiln_arena_init(&a, 0);
+  assert_true(kiln_plan_same_set(&s_ab, &s_ba));
+  assert_true(kiln_plan_same_set(&none, &none));
+  assert_false(kiln_plan_same_set(&s_ab, &s_ac));
+  assert_false(kiln_plan_same_set(&s_ab, &none));
+  assert_false(kiln_plan_same_set(&s_aab, &s_abb));
+  assert_false(kiln_plan_same_set(&s_ab, &s_aab));
+  /* The same verdicts as the text. */
+  assert_string_equal(kiln_plan_set_text(&a, &s_ab),
+                      kiln_plan_set_text(&a, &s_ba));
+  assert_string_not_equal(kiln_plan_set_text(&a, &s_aab),
+                          kiln_plan_set_text(&a, &s_abb));
+  kiln_arena_cleanup(&a);
+}
+
 static void test_tag_maps_render_unambiguously(void **state)
 {
   struct kiln_tags one = {one_tag, 1}, two = {two_tags, 2};
@@ -1371,6 +1422,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plan_table),
+      cmocka_unit_test(test_sets_compare_without_rendering),
       cmocka_unit_test(test_release_states),
       cmocka_unit_test(test_release_failure_causes),
       cmocka_unit_test(test_promotion_gate),
