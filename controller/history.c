@@ -2,6 +2,7 @@
 #include "kiln/history.h"
 #include "kiln/arena.h"
 #include "kiln/error.h"
+#include "kiln/keep.h"
 #include "kiln/pass.h"
 #include "kiln/plan.h"
 
@@ -144,10 +145,21 @@ static const char *const sql[S__COUNT] = {
     [S_COLLECTIONS_COUNT] = "SELECT count(*) FROM collections",
 };
 
+/* An app's drift as last committed, by hash: a pass whose drift is what
+ * was recorded last reads and writes nothing for it. */
+struct drift_known_put {
+  char *app;
+  uint64_t hash;
+};
+
 struct kiln_history {
   sqlite3 *db;
   sqlite3_stmt *stmts[S__COUNT];
   int tx_depth;
+  struct kiln_keep *drift_known; /* app -> uint64_t hash; NULL: none yet */
+  int64_t drift_known_version;   /* PRAGMA data_version it holds for */
+  struct drift_known_put *drift_pending; /* applied when the commit lands */
+  size_t n_drift_pending, drift_pending_cap;
   char path[PATH_MAX];
   char errmsg[KILN_HISTORY_ERRMAX];
 };
@@ -301,17 +313,22 @@ static int tx_begin(struct kiln_history *h)
   return err;
 }
 
+static void drift_known_settle(struct kiln_history *h, bool committed);
+
 static int tx_end(struct kiln_history *h, int err)
 {
   if (--h->tx_depth > 0)
     return err;
   if (err == 0) {
     err = exec(h, "COMMIT", "committing");
-    if (err == 0)
+    if (err == 0) {
+      drift_known_settle(h, true);
       return 0;
+    }
   }
   /* Keeps the message of the first error. */
   sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+  drift_known_settle(h, false);
   return err;
 }
 
@@ -494,6 +511,9 @@ void kiln_history_close(struct kiln_history *h)
   for (size_t i = 0; i < S__COUNT; i++)
     sqlite3_finalize(h->stmts[i]);
   sqlite3_close_v2(h->db);
+  drift_known_settle(h, false);
+  free(h->drift_pending);
+  kiln_keep_free(h->drift_known);
   free(h);
 }
 
@@ -917,6 +937,94 @@ static int drift_app(struct kiln_history *h,
   return 0;
 }
 
+/* ---- drift already recorded ---------------------------------------------- */
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+  /* NULL and "" differ: NULL hashes as one byte past any string's end. */
+  if (s == NULL)
+    return (h ^ 0xffu) * 1099511628211ULL;
+  for (; *s != '\0'; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return (h ^ 0u) * 1099511628211ULL;
+}
+
+static uint64_t drift_hash(const struct kiln_history_app_drift *d)
+{
+  uint64_t h = 14695981039346656037ULL;
+
+  for (size_t i = 0; i < d->n; i++) {
+    h = fnv1a(h, d->drift[i].field);
+    h = fnv1a(h, d->drift[i].desired);
+    h = fnv1a(h, d->drift[i].actual);
+    h = fnv1a(h, d->drift[i].cause);
+  }
+  return h;
+}
+
+static int copy_hash(struct kiln_arena *a, const void *from, void *to)
+{
+  (void)a;
+  memcpy(to, from, sizeof(uint64_t));
+  return 0;
+}
+
+/* Another connection (kiln apply on the same state directory) may have
+ * written drift since: then nothing remembered holds. */
+static void drift_known_check(struct kiln_history *h)
+{
+  int64_t version = -1;
+
+  if (pragma_int(h, "PRAGMA data_version", &version) != 0 ||
+      version != h->drift_known_version) {
+    kiln_keep_free(h->drift_known);
+    h->drift_known = NULL;
+    h->drift_known_version = version;
+  }
+  if (h->drift_known == NULL)
+    h->drift_known = kiln_keep_new(sizeof(uint64_t), copy_hash);
+}
+
+static bool drift_known(const struct kiln_history *h,
+                        const struct kiln_history_app_drift *d, uint64_t hash)
+{
+  const uint64_t *v = kiln_keep_get(h->drift_known, d->app);
+  return v != NULL && *v == hash;
+}
+
+/* Remembered once the transaction commits. Out of memory only costs the
+ * next pass a read. */
+static void drift_known_later(struct kiln_history *h, const char *app,
+                              uint64_t hash)
+{
+  char *copy;
+
+  if (h->n_drift_pending == h->drift_pending_cap) {
+    size_t cap = h->drift_pending_cap ? 2 * h->drift_pending_cap : 64;
+    struct drift_known_put *grown =
+        realloc(h->drift_pending, cap * sizeof(*grown));
+    if (grown == NULL)
+      return;
+    h->drift_pending = grown;
+    h->drift_pending_cap = cap;
+  }
+  if ((copy = strdup(app)) == NULL)
+    return;
+  h->drift_pending[h->n_drift_pending++] = (struct drift_known_put){copy, hash};
+}
+
+static void drift_known_settle(struct kiln_history *h, bool committed)
+{
+  for (size_t i = 0; i < h->n_drift_pending; i++) {
+    struct drift_known_put *p = &h->drift_pending[i];
+    if (!committed || h->drift_known == NULL ||
+        kiln_keep_put(h->drift_known, p->app, &p->hash) != 0)
+      kiln_keep_forget(h->drift_known, p->app);
+    free(p->app);
+  }
+  h->n_drift_pending = 0;
+}
+
 int kiln_history_drift_record(struct kiln_history *h,
                               const struct kiln_history_app_drift *apps,
                               size_t n, int64_t now_ms, size_t *written)
@@ -931,14 +1039,21 @@ int kiln_history_drift_record(struct kiln_history *h,
     return err;
   if ((err = tx_begin(h)) != 0)
     return err;
+  drift_known_check(h);
   kiln_arena_init(&a, 0);
   for (size_t i = 0; err == 0 && i < n; i++) {
+    uint64_t hash;
     if (apps[i].app == NULL || apps[i].commit == NULL) {
       set_error(h, "%s: drift needs an app and a commit", h->path);
       err = KILN_EINVAL;
       break;
     }
+    hash = drift_hash(&apps[i]);
+    if (drift_known(h, &apps[i], hash))
+      continue;
     err = drift_app(h, &apps[i], now_ms, &a, &count);
+    if (err == 0)
+      drift_known_later(h, apps[i].app, hash);
   }
   kiln_arena_cleanup(&a);
   err = tx_end(h, err);

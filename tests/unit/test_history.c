@@ -380,6 +380,40 @@ static void test_drift_batch_is_all_or_nothing(void **state)
   assert_non_null(strstr(kiln_history_errmsg(f->h), f->db));
 }
 
+/* What a handle remembers of drift it recorded never hides what another
+ * connection wrote since, nor what a rolled-back batch did not write. */
+static void test_drift_remembered_only_while_true(void **state)
+{
+  struct fixture *f = *state;
+  struct kiln_history_drift max7 = {"autoscaling.max", "3", "7", "out-of-band"};
+  struct kiln_history_drift max9 = {"autoscaling.max", "3", "9", "out-of-band"};
+  struct kiln_history_drift bad = {"autoscaling.min", "0", "1", "gremlins"};
+  struct kiln_history_app_drift other = {"hello", "c2", &max9, 1};
+  struct kiln_history_app_drift batch[2] = {{"hello", "c3", &max9, 1},
+                                            {"b", "c3", &bad, 1}};
+  struct kiln_history *h2;
+  char err[256];
+  size_t written;
+
+  assert_int_equal(drift(f, "c1", T0, &max7, 1), 1);
+  assert_int_equal(drift(f, "c1", T0 + 1, &max7, 1), 0);
+  /* kiln apply on the same state directory sees 9. */
+  assert_int_equal(kiln_history_open(f->state, &h2, err, sizeof(err)), 0);
+  assert_int_equal(
+      kiln_history_drift_record(h2, &other, 1, T0 + 2, &written), 0);
+  assert_int_equal(written, 1);
+  kiln_history_close(h2);
+  /* The daemon sees 7 again: a change from the last row, written. */
+  assert_int_equal(drift(f, "c1", T0 + 3, &max7, 1), 1);
+  assert_int_equal(drift(f, "c1", T0 + 4, &max7, 1), 0);
+  /* A batch that fails writes nothing, and is not remembered as written. */
+  assert_int_equal(kiln_history_drift_record(f->h, batch, 2, T0 + 5, &written),
+                   KILN_EINVAL);
+  assert_int_equal(drift(f, "c1", T0 + 6, &max7, 1), 0);
+  assert_int_equal(drift(f, "c3", T0 + 7, &max9, 1), 1);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM drift"), 4);
+}
+
 /* ---- files that are not ours ---------------------------------------------
  */
 
@@ -1103,6 +1137,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drift_stores_changes_only, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_drift_remembered_only_while_true,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_drift_batch_is_all_or_nothing, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_file_is_an_error_and_kept,
