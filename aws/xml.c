@@ -8,6 +8,7 @@
 #include "aws_client_private.h"
 
 #include "kiln/arena.h"
+#include "kiln/buf.h"
 #include "kiln/error.h"
 #include "kiln/num.h"
 
@@ -73,6 +74,9 @@ struct builder {
   struct open_element stack[MAX_DEPTH];
   int depth;
   int err;
+  /* The open element's text so far: stored when it ends without a child,
+   * dropped (layout) when a child starts. */
+  struct kiln_buf text;
 };
 
 static void stop(struct builder *b, int err)
@@ -116,10 +120,9 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     else
       parent->last_child->next = n;
     parent->last_child = n;
-    /* Text beside elements is layout, not a value. */
-    parent->node->text = "";
-    parent->node->text_len = 0;
   }
+  /* Text beside elements is layout, not a value. */
+  kiln_buf_reset(&b->text);
   b->stack[b->depth].node = n;
   b->stack[b->depth].last_child = NULL;
   b->depth++;
@@ -129,10 +132,22 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
                    const xmlChar *uri)
 {
   struct builder *b = ctx;
+  struct kiln_xml_node *n;
 
   (void)localname, (void)prefix, (void)uri;
-  if (b->err == 0 && b->depth > 0)
-    b->depth--;
+  if (b->err != 0 || b->depth == 0)
+    return;
+  n = b->stack[--b->depth].node;
+  if (n->children == NULL && b->text.len > 0) {
+    char *text = kiln_arena_strndup(&b->doc->arena, b->text.data, b->text.len);
+    if (text == NULL) {
+      stop(b, KILN_ENOMEM);
+      return;
+    }
+    n->text = text;
+    n->text_len = b->text.len;
+  }
+  kiln_buf_reset(&b->text);
 }
 
 /* Character data, CDATA, and predefined or numeric references, which
@@ -140,29 +155,12 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 static void on_text(void *ctx, const xmlChar *ch, int len)
 {
   struct builder *b = ctx;
-  struct kiln_xml_node *n;
-  char *joined;
 
-  if (b->err != 0 || b->depth == 0 || len <= 0)
+  if (b->err != 0 || b->depth == 0 || len <= 0 ||
+      b->stack[b->depth - 1].node->children != NULL)
     return;
-  n = b->stack[b->depth - 1].node;
-  if (n->children != NULL)
-    return;
-  if (n->text_len == 0) {
-    joined = kiln_arena_strndup(&b->doc->arena, (const char *)ch, (size_t)len);
-  } else {
-    joined = kiln_arena_alloc(&b->doc->arena, n->text_len + (size_t)len + 1);
-    if (joined != NULL) {
-      memcpy(joined, n->text, n->text_len);
-      memcpy(joined + n->text_len, ch, (size_t)len);
-    }
-  }
-  if (joined == NULL) {
+  if (kiln_buf_append(&b->text, ch, (size_t)len) != 0)
     stop(b, KILN_ENOMEM);
-    return;
-  }
-  n->text = joined;
-  n->text_len += (size_t)len;
 }
 
 /* AWS never sends a DTD; refusing one, before libxml2 reads its internal
@@ -182,6 +180,7 @@ static int build(const char *body, size_t len, struct kiln_xml_doc *doc)
 
   memset(&b, 0, sizeof(b));
   b.doc = doc;
+  kiln_buf_init(&b.text, 0);
   b.ctxt = xmlCreateMemoryParserCtxt(body, (int)len);
   if (b.ctxt == NULL)
     return KILN_ENOMEM;
@@ -205,6 +204,7 @@ static int build(const char *body, size_t len, struct kiln_xml_doc *doc)
     xmlDictReference(doc->names);
   }
   xmlFreeParserCtxt(b.ctxt);
+  kiln_buf_cleanup(&b.text);
   return err;
 }
 
