@@ -2,7 +2,9 @@
  * (parents, launch templates and groups by name), then what those answers
  * name (the AMIs of the digests, the default versions not seen before),
  * then only what some apps need (refreshes of groups off their version,
- * bakes in flight), and rarely a recheck. See observe.h. */
+ * bakes in flight), and rarely a recheck. Each page of the first two rounds
+ * is folded into the observation as it arrives (observe_fold.h) and its
+ * memory freed. See observe.h. */
 #include "kiln/observe.h"
 #include "kiln/str.h"
 #include "kiln/arena.h"
@@ -17,6 +19,7 @@
 #include "kiln/refresh_seen.h"
 #include "kiln/naming.h"
 #include "kiln/ssm.h"
+#include "observe_fold.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +115,30 @@ struct call {
   size_t index;
 };
 
+/* A call whose answer is folded into the observation when it arrives
+ * (observe_fold.h): it parses into an arena of its own, freed once
+ * folded. Only a few pages are ever held at once (the AWS client sends
+ * KILN_AWS_MAX_IN_FLIGHT calls at a time), not every page of the pass. */
+struct page_call {
+  struct observe *o;
+  size_t index;
+  struct kiln_arena raw;
+  union {
+    struct kiln_asg_groups groups;
+    struct kiln_ec2_launch_templates templates;
+    struct kiln_ec2_images images;
+    struct kiln_ec2_launch_template_versions versions;
+  } answer;
+};
+
+/* An app by the name of its template or group, or by its template's id:
+ * sorted by key, then app, for bsearch. Names are shared by apps rarely,
+ * but they may be. */
+struct app_key {
+  const char *key;
+  size_t app;
+};
+
 struct observe {
   struct kiln_aws_client *client;
   const struct kiln_spec_repo *repo;
@@ -135,36 +162,33 @@ struct observe {
   size_t n_ssm;
   struct kiln_ssm_parameters *ssm; /* one per chunk of 10 */
   const char **ssm_errors;         /* per chunk, NULL when it worked */
-  const char **lt_names;
+  const char **lt_names;           /* sorted, distinct */
   size_t n_lt_names;
-  struct kiln_ec2_launch_templates *templates; /* one per chunk of names */
-  const char **group_names;
+  const char **group_names; /* sorted, distinct */
   size_t n_groups;
-  struct kiln_asg_groups *groups; /* one per chunk of 100 */
-  /* Every Kiln AMI of the location, when opts.all_images (gc); else the
-   * AMIs of round two's chunks, merged. */
+  /* The apps by those names: a fleet of thousands is matched in n log n
+   * as each page arrives. */
+  struct app_key *by_template, *by_group;
+  size_t n_by_template, n_by_group;
+  /* Every Kiln AMI of the location, when opts.all_images (gc). */
   struct kiln_ec2_images images;
-
-  /* Name indexes over round one's results, sorted for bsearch: a fleet of
-   * thousands of apps is matched in n log n. */
-  const struct kiln_ec2_launch_template **lt_by_name;
-  size_t n_lt_index;
-  const struct kiln_asg_group **group_by_name;
-  size_t n_group_index;
 
   /* Round two: what round one's answers name. */
   char (*digests)[65];
   const char **image_keys; /* digests, then apps whose image is a copy */
   size_t n_image_digests, n_image_apps;
-  struct kiln_ec2_images *image_chunks;
+  struct kiln_observed_image **image_lists; /* per chunk, folded */
+  size_t *image_list_lens;
   size_t n_image_chunks;
-  const struct kiln_ec2_launch_template **lt_of; /* per app; NULL: none */
+  const struct kiln_template_seen **lt_of; /* per app; NULL: none */
+  size_t n_templates;                      /* found by round one */
   /* The default versions not in the cache: one call per template when
-   * they are few, else one listing of every template's $Default. */
-  struct kiln_ec2_launch_template_versions *ltv_one; /* per app */
-  bool *ltv_asked;                                   /* per app */
-  struct kiln_ec2_launch_template_versions ltv_all;
-  const struct kiln_ec2_launch_template_version **ltv_by_id;
+   * they are few, else one listing of every template's $Default (the
+   * apps by template id). */
+  const struct kiln_lt_cached **ltv_read; /* per app; NULL: not read */
+  bool *ltv_asked;                        /* per app */
+  struct app_key *by_template_id;
+  size_t n_by_template_id;
   bool ltv_listed;
 
   /* Round three, per app. */
@@ -236,19 +260,53 @@ static struct call *new_call(struct observe *o, size_t index)
   return c;
 }
 
-/* A kiln:version tag's value: a positive version number, else 0 (unknown;
- * tags can be edited by hand). */
-static int64_t version_tag(const char *v)
+static struct page_call *page_call_new(struct observe *o, size_t index)
 {
-  int64_t n = 0;
-  if (v == NULL || *v == '\0' || strlen(v) > 18)
-    return 0;
-  for (; *v != '\0'; v++) {
-    if (*v < '0' || *v > '9')
-      return 0;
-    n = n * 10 + (*v - '0');
+  struct page_call *c = calloc(1, sizeof(*c));
+  if (c != NULL) {
+    c->o = o;
+    c->index = index;
+    kiln_arena_init(&c->raw, 0);
   }
-  return n;
+  return c;
+}
+
+static void page_call_free(struct page_call *c)
+{
+  kiln_arena_cleanup(&c->raw);
+  free(c);
+}
+
+static int cmp_app_key(const void *a, const void *b)
+{
+  const struct app_key *x = a, *y = b;
+  int c = strcmp(x->key, y->key);
+  return c != 0 ? c : (x->app > y->app) - (x->app < y->app);
+}
+
+/* The first of keys[0..n) with key; n when there is none. */
+static size_t first_keyed(const struct app_key *keys, size_t n, const char *key)
+{
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(keys[mid].key, key) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < n && strcmp(keys[lo].key, key) == 0 ? lo : n;
+}
+
+/* The distinct keys of sorted keys[0..n) into names; returns their count. */
+static size_t distinct_keys(const struct app_key *keys, size_t n,
+                            const char **names)
+{
+  size_t out = 0;
+  for (size_t i = 0; i < n; i++)
+    if (out == 0 || strcmp(names[out - 1], keys[i].key) != 0)
+      names[out++] = keys[i].key;
+  return out;
 }
 
 /* ---- round one -------------------------------------------------------- */
@@ -273,10 +331,55 @@ static void on_fatal(int err, const struct kiln_aws_response *res, void *data)
   call_done(data, err, res, true);
 }
 
-static void on_chunk(int err, const struct kiln_aws_response *res, void *data)
+/* A page of templates: each app naming one gets what round one saw of it. */
+static void on_templates(int err, const struct kiln_aws_response *res,
+                         void *data)
 {
-  struct call *c = data;
-  call_done(c->o, err, res, true);
+  struct page_call *c = data;
+  struct observe *o = c->o;
+  for (size_t t = 0; err == 0 && t < c->answer.templates.count; t++) {
+    const struct kiln_ec2_launch_template *lt =
+        &c->answer.templates.templates[t];
+    struct kiln_template_seen *seen = NULL;
+    if (lt->name == NULL || lt->id == NULL)
+      continue;
+    for (size_t k = first_keyed(o->by_template, o->n_by_template, lt->name);
+         k < o->n_by_template && strcmp(o->by_template[k].key, lt->name) == 0;
+         k++) {
+      if (seen == NULL) {
+        if ((seen = kiln_arena_alloc(o->a, sizeof(*seen))) == NULL ||
+            kiln__fold_template(o->a, lt, seen) != 0) {
+          err = KILN_ENOMEM;
+          break;
+        }
+        o->n_templates++;
+      }
+      o->lt_of[o->by_template[k].app] = seen;
+    }
+  }
+  page_call_free(c);
+  call_done(o, err, res, true);
+}
+
+/* A page of groups: folded into the apps naming them, with each group's
+ * fingerprint for the memory of refreshes. */
+static void on_groups(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct page_call *c = data;
+  struct observe *o = c->o;
+  for (size_t g = 0; err == 0 && g < c->answer.groups.count; g++) {
+    const struct kiln_asg_group *group = &c->answer.groups.groups[g];
+    for (size_t k = first_keyed(o->by_group, o->n_by_group, group->name);
+         err == 0 && k < o->n_by_group &&
+         strcmp(o->by_group[k].key, group->name) == 0;
+         k++) {
+      size_t i = o->by_group[k].app;
+      err = kiln__fold_group(o->a, group, &o->obs.apps[i]);
+      o->fingerprints[i] = kiln_refresh_seen_fingerprint(group);
+    }
+  }
+  page_call_free(c);
+  call_done(o, err, res, true);
 }
 
 /* Appends s to list[0..*n) unless it is there: the lists are short where
@@ -308,10 +411,14 @@ static size_t sort_unique(const char **list, size_t n)
 static int collect_names(struct observe *o)
 {
   const struct kiln_spec_repo *r = o->repo;
-  o->ssm_names = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
-  o->lt_names = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
-  o->group_names = kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(char *));
-  if (o->ssm_names == NULL || o->lt_names == NULL || o->group_names == NULL)
+  size_t n = r->n_apps + 1;
+  o->ssm_names = kiln_arena_alloc(o->a, n * sizeof(char *));
+  o->lt_names = kiln_arena_alloc(o->a, n * sizeof(char *));
+  o->group_names = kiln_arena_alloc(o->a, n * sizeof(char *));
+  o->by_template = kiln_arena_alloc(o->a, n * sizeof(*o->by_template));
+  o->by_group = kiln_arena_alloc(o->a, n * sizeof(*o->by_group));
+  if (o->ssm_names == NULL || o->lt_names == NULL || o->group_names == NULL ||
+      o->by_template == NULL || o->by_group == NULL)
     return KILN_ENOMEM;
   for (size_t i = 0; i < r->n_apps; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
@@ -321,10 +428,14 @@ static int collect_names(struct observe *o)
     if (s->image.parent_kind == KILN_PARENT_SSM && kiln_spec_image_at_home(s) &&
         !seen(o->ssm_names, o->n_ssm, s->image.parent_ref))
       o->ssm_names[o->n_ssm++] = s->image.parent_ref;
-    o->lt_names[o->n_lt_names++] = s->launch_template.name;
-    o->group_names[o->n_groups++] = s->autoscaling.name;
+    o->by_template[o->n_by_template++] =
+        (struct app_key){s->launch_template.name, i};
+    o->by_group[o->n_by_group++] = (struct app_key){s->autoscaling.name, i};
   }
-  o->n_lt_names = sort_unique(o->lt_names, o->n_lt_names);
+  qsort(o->by_template, o->n_by_template, sizeof(*o->by_template), cmp_app_key);
+  qsort(o->by_group, o->n_by_group, sizeof(*o->by_group), cmp_app_key);
+  o->n_lt_names = distinct_keys(o->by_template, o->n_by_template, o->lt_names);
+  o->n_groups = distinct_keys(o->by_group, o->n_by_group, o->group_names);
   return 0;
 }
 
@@ -360,16 +471,13 @@ static int start_round_one(struct observe *o)
   size_t n_lt_chunks = chunks_of(o->n_lt_names, KILN_EC2_MAX_FILTER_VALUES);
   size_t n_group_chunks = chunks_of(o->n_groups, KILN_ASG_MAX_NAMES);
   struct call *c;
+  struct page_call *pc;
   int err;
 
   o->round = 1;
   o->ssm = kiln_arena_alloc(o->a, (n_ssm_chunks + 1) * sizeof(*o->ssm));
   o->ssm_errors = kiln_arena_alloc(o->a, (n_ssm_chunks + 1) * sizeof(char *));
-  o->templates =
-      kiln_arena_alloc(o->a, (n_lt_chunks + 1) * sizeof(*o->templates));
-  o->groups = kiln_arena_alloc(o->a, (n_group_chunks + 1) * sizeof(*o->groups));
-  if (o->ssm == NULL || o->ssm_errors == NULL || o->templates == NULL ||
-      o->groups == NULL)
+  if (o->ssm == NULL || o->ssm_errors == NULL)
     return KILN_ENOMEM;
 
   /* Count every call before starting any, so that no callback sees the
@@ -383,12 +491,18 @@ static int start_round_one(struct observe *o)
     static const char *none[] = {"kiln:none"};
     struct kiln_ec2_filter filter = {"launch-template-name", none, 1};
     o->planned = o->pending = 1;
-    o->started++;
-    return kiln_ec2_describe_launch_templates(
+    if ((pc = page_call_new(o, 0)) == NULL)
+      return KILN_ENOMEM;
+    err = kiln_ec2_describe_launch_templates(
         o->client,
         &(struct kiln_ec2_describe_launch_templates_request){
             .filters = &filter, .filter_count = 1, .max_results = 1},
-        o->a, &o->templates[0], on_fatal, o);
+        &pc->raw, &pc->answer.templates, on_templates, pc);
+    if (err != 0)
+      page_call_free(pc);
+    else
+      o->started++;
+    return err;
   }
   if (o->opts.all_images) {
     if ((err = start_all_images(o)) != 0)
@@ -414,19 +528,21 @@ static int start_round_one(struct observe *o)
     struct kiln_ec2_filter filter = {
         "launch-template-name", o->lt_names + i * KILN_EC2_MAX_FILTER_VALUES,
         chunk_len(o->n_lt_names, KILN_EC2_MAX_FILTER_VALUES, i)};
-    if ((c = new_call(o, i)) == NULL)
+    if ((pc = page_call_new(o, i)) == NULL)
       return KILN_ENOMEM;
     err = kiln_ec2_describe_launch_templates(
         o->client,
         &(struct kiln_ec2_describe_launch_templates_request){
             .filters = &filter, .filter_count = 1, .max_results = 200},
-        o->a, &o->templates[i], on_chunk, c);
-    if (err != 0)
+        &pc->raw, &pc->answer.templates, on_templates, pc);
+    if (err != 0) {
+      page_call_free(pc);
       return err;
+    }
     o->started++;
   }
   for (size_t i = 0; i < n_group_chunks; i++) {
-    if ((c = new_call(o, i)) == NULL)
+    if ((pc = page_call_new(o, i)) == NULL)
       return KILN_ENOMEM;
     err = kiln_asg_describe_groups(
         o->client,
@@ -434,9 +550,11 @@ static int start_round_one(struct observe *o)
             .names = o->group_names + i * KILN_ASG_MAX_NAMES,
             .name_count = chunk_len(o->n_groups, KILN_ASG_MAX_NAMES, i),
             .max_records = 100},
-        o->a, &o->groups[i], on_chunk, c);
-    if (err != 0)
+        &pc->raw, &pc->answer.groups, on_groups, pc);
+    if (err != 0) {
+      page_call_free(pc);
       return err;
+    }
     o->started++;
   }
   return 0;
@@ -467,68 +585,6 @@ static void resolve_parent(struct observe *o, const struct kiln_app_spec *s,
   }
   if (out->parent_ami == NULL && out->parent_error == NULL)
     out->parent_error = "SSM has no such parameter";
-}
-
-static int cmp_by_digest(const void *a, const void *b)
-{
-  const struct kiln_image_by_digest *x = a, *y = b;
-  int c = strcmp(x->digest, y->digest);
-  /* Ties as AWS listed them: the same images, the same verdict. */
-  return c != 0 ? c : (x->image > y->image) - (x->image < y->image);
-}
-
-/* obs->by_digest over obs->images. Returns 0 or KILN_ENOMEM. */
-static int index_images(struct kiln_arena *arena, struct kiln_observation *obs)
-{
-  const struct kiln_ec2_images *images = obs->images;
-  struct kiln_image_by_digest *index =
-      kiln_arena_alloc(arena, (images->count + 1) * sizeof(*index));
-  size_t n = 0;
-  if (index == NULL)
-    return KILN_ENOMEM;
-  for (size_t i = 0; i < images->count; i++) {
-    const struct kiln_ec2_image *im = &images->images[i];
-    const char *d = kiln_aws_tag_value(im->tags, im->tag_count, "kiln:digest");
-    if (d != NULL)
-      index[n++] = (struct kiln_image_by_digest){d, im};
-  }
-  qsort(index, n, sizeof(*index), cmp_by_digest);
-  obs->by_digest = index;
-  obs->n_by_digest = n;
-  return 0;
-}
-
-void kiln_observation_find_image(const struct kiln_observation *obs,
-                                 const char *digest,
-                                 struct kiln_observed_app *out)
-{
-  size_t lo = 0, hi = obs->n_by_digest;
-  /* The first entry of digest. */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (strcmp(obs->by_digest[mid].digest, digest) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  for (; lo < obs->n_by_digest && strcmp(obs->by_digest[lo].digest, digest) == 0;
-       lo++) {
-    const struct kiln_ec2_image *im = obs->by_digest[lo].image;
-    if (strcmp(im->state, "available") == 0) {
-      out->image_ami = im->image_id;
-      out->image_pending = false;
-      out->image_snapshots = im->snapshot_ids;
-      out->image_n_snapshots = im->snapshot_count;
-    } else if (strcmp(im->state, "pending") == 0 &&
-               (out->image_ami == NULL || out->image_pending)) {
-      out->image_ami = im->image_id;
-      out->image_pending = true;
-    } else if (strcmp(im->state, "failed") == 0) {
-      out->image_failed++;
-      out->image_failed_reason =
-          im->state_reason != NULL ? im->state_reason : "AWS gave no reason";
-    }
-  }
 }
 
 int kiln_observe_lt_data(struct kiln_arena *a,
@@ -583,122 +639,18 @@ int kiln_observe_lt_data(struct kiln_arena *a,
   return 0;
 }
 
-static const char *or_empty(const char *s)
-{
-  return s != NULL ? s : "";
-}
-
-static int cmp_lt_name(const void *a, const void *b)
-{
-  return strcmp(
-      or_empty((*(const struct kiln_ec2_launch_template *const *)a)->name),
-      or_empty((*(const struct kiln_ec2_launch_template *const *)b)->name));
-}
-
-static int cmp_ltv_id(const void *a, const void *b)
-{
-  return strcmp(
-      or_empty((*(const struct kiln_ec2_launch_template_version *const *)a)
-                   ->launch_template_id),
-      or_empty((*(const struct kiln_ec2_launch_template_version *const *)b)
-                   ->launch_template_id));
-}
-
-static int cmp_group_name(const void *a, const void *b)
-{
-  return strcmp((*(const struct kiln_asg_group *const *)a)->name,
-                (*(const struct kiln_asg_group *const *)b)->name);
-}
-
-/* Round one's templates and groups, by name. */
-static int build_indexes(struct observe *o)
-{
-  size_t lt_chunks = chunks_of(o->n_lt_names, KILN_EC2_MAX_FILTER_VALUES);
-  size_t group_chunks = chunks_of(o->n_groups, KILN_ASG_MAX_NAMES);
-  size_t n_templates = 0, n_groups = 0;
-
-  for (size_t c = 0; c < lt_chunks; c++)
-    n_templates += o->templates[c].count;
-  for (size_t c = 0; c < group_chunks; c++)
-    n_groups += o->groups[c].count;
-  o->lt_by_name =
-      kiln_arena_alloc(o->a, (n_templates + 1) * sizeof(*o->lt_by_name));
-  o->group_by_name =
-      kiln_arena_alloc(o->a, (n_groups + 1) * sizeof(*o->group_by_name));
-  if (o->lt_by_name == NULL || o->group_by_name == NULL)
-    return KILN_ENOMEM;
-  for (size_t c = 0; c < lt_chunks; c++)
-    for (size_t i = 0; i < o->templates[c].count; i++)
-      o->lt_by_name[o->n_lt_index++] = &o->templates[c].templates[i];
-  qsort(o->lt_by_name, o->n_lt_index, sizeof(*o->lt_by_name), cmp_lt_name);
-  for (size_t c = 0; c < group_chunks; c++)
-    for (size_t i = 0; i < o->groups[c].count; i++)
-      o->group_by_name[o->n_group_index++] = &o->groups[c].groups[i];
-  qsort(o->group_by_name, o->n_group_index, sizeof(*o->group_by_name),
-        cmp_group_name);
-  return 0;
-}
-
-static const struct kiln_ec2_launch_template *
-template_named(const struct observe *o, const char *name)
-{
-  struct kiln_ec2_launch_template key = {.name = name};
-  const struct kiln_ec2_launch_template *kp = &key, **found;
-  found = bsearch(&kp, o->lt_by_name, o->n_lt_index, sizeof(*o->lt_by_name),
-                  cmp_lt_name);
-  return found != NULL ? *found : NULL;
-}
-
-/* The default version of app i's template as round two read it, or NULL
- * (not read: the cache has it, or the template went in between). */
-static const struct kiln_ec2_launch_template_version *
-version_read(const struct observe *o, size_t i)
-{
-  const struct kiln_ec2_launch_template *lt = o->lt_of[i];
-  if (o->ltv_asked[i])
-    return o->ltv_one[i].count > 0 ? &o->ltv_one[i].versions[0] : NULL;
-  if (o->ltv_listed) {
-    struct kiln_ec2_launch_template_version key = {.launch_template_id =
-                                                       lt->id};
-    const struct kiln_ec2_launch_template_version *kp = &key, **found;
-    found = bsearch(&kp, o->ltv_by_id, o->ltv_all.count, sizeof(*o->ltv_by_id),
-                    cmp_ltv_id);
-    return found != NULL ? *found : NULL;
-  }
-  return NULL;
-}
-
-/* A version read from AWS, as the cache keeps it (strings borrowed). */
-static int cached_form(struct observe *o,
-                       const struct kiln_ec2_launch_template_version *v,
-                       struct kiln_lt_cached *out)
-{
-  char commit[41], digest[65];
-  memset(out, 0, sizeof(*out));
-  out->version = v->version_number;
-  out->created_s = kiln_aws_time_s(v->create_time);
-  if (kiln_naming_parse_lt_description(v->description, commit, digest) == 0) {
-    out->commit = kiln_arena_strdup(o->a, commit);
-    out->digest = digest[0] != '\0' ? kiln_arena_strdup(o->a, digest) : NULL;
-  }
-  return kiln_observe_lt_data(o->a, &v->data, &out->data);
-}
-
 static int find_launch_template(struct observe *o, size_t i,
                                 struct kiln_observed_app *out)
 {
-  const struct kiln_ec2_launch_template *lt = o->lt_of[i];
-  const struct kiln_ec2_launch_template_version *read;
+  const struct kiln_template_seen *lt = o->lt_of[i];
   const struct kiln_lt_cached *hit;
   struct kiln_lt_cached v;
-  struct kiln_tag *tags;
-  int err;
 
   if (lt == NULL)
     return 0;
-  if ((read = version_read(o, i)) != NULL) {
-    if ((err = cached_form(o, read, &v)) != 0)
-      return err;
+  if (o->ltv_read[i] != NULL) {
+    /* Read this pass, and already the observation's own. */
+    v = *o->ltv_read[i];
     if (kiln_lt_cache_put(o->lt_cache, lt->id, &v) != 0)
       return KILN_ENOMEM;
   } else if ((hit = kiln_lt_cache_get(o->lt_cache, lt->id,
@@ -710,11 +662,6 @@ static int find_launch_template(struct observe *o, size_t i,
   } else {
     return 0; /* deleted since round one */
   }
-  tags = kiln_arena_alloc(o->a, (lt->tag_count + 1) * sizeof(*tags));
-  if (tags == NULL)
-    return KILN_ENOMEM;
-  for (size_t t = 0; t < lt->tag_count; t++)
-    tags[t] = (struct kiln_tag){lt->tags[t].key, lt->tags[t].value};
   out->lt_exists = true;
   out->lt_id = lt->id;
   out->lt_default_version = v.version;
@@ -724,98 +671,9 @@ static int find_launch_template(struct observe *o, size_t i,
   out->lt_default_commit = v.commit;
   out->lt_default_digest = v.digest;
   out->lt_default = v.data;
-  out->lt_tags = (struct kiln_tags){tags, lt->tag_count};
-  out->lt_kiln_version =
-      version_tag(kiln_aws_tag_value(lt->tags, lt->tag_count, "kiln:version"));
+  out->lt_tags = lt->tags;
+  out->lt_kiln_version = lt->kiln_version;
   return 0;
-}
-
-static bool counts_as_running(const char *state)
-{
-  /* Instances on their way out no longer serve. */
-  return state == NULL ||
-         (strncmp(state, "Terminat", 8) != 0 &&
-          strcmp(state, "Detaching") != 0 && strcmp(state, "Detached") != 0);
-}
-
-/* The subnets of a VPCZoneIdentifier ("subnet-a,subnet-b"). */
-static int split_subnets(struct kiln_arena *arena, const char *zones,
-                         struct kiln_strs *out)
-{
-  size_t cap = 1;
-  char *copy, *save = NULL;
-
-  out->items = NULL;
-  out->n = 0;
-  if (zones == NULL || *zones == '\0')
-    return 0;
-  for (const char *c = zones; *c != '\0'; c++)
-    cap += *c == ',';
-  copy = kiln_arena_strdup(arena, zones);
-  out->items = kiln_arena_alloc(arena, cap * sizeof(char *));
-  if (copy == NULL || out->items == NULL)
-    return KILN_ENOMEM;
-  for (char *t = strtok_r(copy, ",", &save); t != NULL;
-       t = strtok_r(NULL, ",", &save))
-    if (*t != '\0')
-      out->items[out->n++] = t;
-  return 0;
-}
-
-/* Fills the group fields of out from g, counting instances that are not on
- * the template's default version. Returns 0 or KILN_ENOMEM. */
-static int fill_group(struct kiln_arena *arena, const struct kiln_asg_group *g,
-                      struct kiln_observed_app *out)
-{
-  const char **versions =
-      kiln_arena_alloc(arena, (g->instance_count + 1) * sizeof(char *));
-  struct kiln_tag *tags =
-      kiln_arena_alloc(arena, (g->tag_count + 1) * sizeof(*tags));
-  if (versions == NULL || tags == NULL ||
-      split_subnets(arena, g->vpc_zone_identifier, &out->asg_subnets) != 0)
-    return KILN_ENOMEM;
-  out->asg_exists = true;
-  out->asg_min = g->min_size;
-  out->asg_max = g->max_size;
-  out->asg_desired = g->desired_capacity;
-  out->asg_lt_id = g->launch_template.id;
-  out->asg_lt_version = g->launch_template.version;
-  out->asg_commit = NULL;
-  out->asg_instances = 0;
-  out->asg_instance_versions = versions;
-  out->asg_kiln_version = 0;
-  out->asg_tags = (struct kiln_tags){tags, g->tag_count};
-  out->asg_target_groups = (struct kiln_strs){
-      (const char **)g->target_group_arns, g->target_group_count};
-  out->asg_health_check_type = g->health_check_type;
-  out->asg_grace_seconds = g->health_check_grace_period_s.set
-                               ? g->health_check_grace_period_s.value
-                               : 0;
-  for (size_t t = 0; t < g->tag_count; t++) {
-    tags[t] = (struct kiln_tag){g->tags[t].key, g->tags[t].value};
-    if (strcmp(g->tags[t].key, "kiln:commit") == 0)
-      out->asg_commit = g->tags[t].value;
-    else if (strcmp(g->tags[t].key, "kiln:version") == 0)
-      out->asg_kiln_version = version_tag(g->tags[t].value);
-  }
-  for (size_t j = 0; j < g->instance_count; j++) {
-    const struct kiln_asg_instance *in = &g->instances[j];
-    if (counts_as_running(in->lifecycle_state))
-      out->asg_instance_versions[out->asg_instances++] =
-          in->launch_template.version;
-  }
-  out->asg_instances_stale = kiln_observed_stale_instances(out);
-  return 0;
-}
-
-static const struct kiln_asg_group *group_named(const struct observe *o,
-                                                const char *name)
-{
-  struct kiln_asg_group key = {.name = name};
-  const struct kiln_asg_group *kp = &key, **found;
-  found = bsearch(&kp, o->group_by_name, o->n_group_index,
-                  sizeof(*o->group_by_name), cmp_group_name);
-  return found != NULL ? *found : NULL;
 }
 
 /* ---- round two: what round one's answers name ------------------------- */
@@ -828,16 +686,85 @@ static bool one_by_one(size_t misses, size_t templates)
   return misses <= 1 + templates / 200;
 }
 
+/* App i's default version, read this pass, folded into the observation. */
+static int read_version(struct observe *o, size_t i,
+                        const struct kiln_ec2_launch_template_version *v,
+                        struct kiln_arena *scratch)
+{
+  struct kiln_lt_cached *kept = kiln_arena_alloc(o->a, sizeof(*kept));
+  if (kept == NULL || kiln__fold_version(o->a, scratch, v, kept) != 0)
+    return KILN_ENOMEM;
+  o->ltv_read[i] = kept;
+  return 0;
+}
+
+static void on_version(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct page_call *c = data;
+  struct observe *o = c->o;
+  if (err == 0 && c->answer.versions.count > 0)
+    err = read_version(o, c->index, &c->answer.versions.versions[0], &c->raw);
+  page_call_free(c);
+  call_done(o, err, res, true);
+}
+
+/* Every template's default version in the region: those of the apps'
+ * templates are kept (one copy per template), the rest dropped. */
+static void on_versions_listed(int err, const struct kiln_aws_response *res,
+                               void *data)
+{
+  struct page_call *c = data;
+  struct observe *o = c->o;
+  for (size_t n = 0; err == 0 && n < c->answer.versions.count; n++) {
+    const struct kiln_ec2_launch_template_version *v =
+        &c->answer.versions.versions[n];
+    const char *id = v->launch_template_id;
+    size_t first;
+    if (id == NULL)
+      continue;
+    first = first_keyed(o->by_template_id, o->n_by_template_id, id);
+    for (size_t k = first; err == 0 && k < o->n_by_template_id &&
+                           strcmp(o->by_template_id[k].key, id) == 0;
+         k++)
+      if (k == first)
+        err = read_version(o, o->by_template_id[k].app, v, &c->raw);
+      else
+        o->ltv_read[o->by_template_id[k].app] =
+            o->ltv_read[o->by_template_id[first].app];
+  }
+  page_call_free(c);
+  call_done(o, err, res, true);
+}
+
+/* The apps by their template's id, for the listing of every default. */
+static int index_template_ids(struct observe *o)
+{
+  const struct kiln_spec_repo *r = o->repo;
+  o->by_template_id =
+      kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(*o->by_template_id));
+  if (o->by_template_id == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < r->n_apps; i++)
+    if (o->lt_of[i] != NULL)
+      o->by_template_id[o->n_by_template_id++] =
+          (struct app_key){o->lt_of[i]->id, i};
+  qsort(o->by_template_id, o->n_by_template_id, sizeof(*o->by_template_id),
+        cmp_app_key);
+  return 0;
+}
+
 static int start_versions(struct observe *o, size_t misses)
 {
   static const char *default_version[] = {"$Default"};
   const struct kiln_spec_repo *r = o->repo;
-  struct call *c;
+  struct page_call *c;
   int err;
 
   if (misses == 0)
     return 0;
-  if (!one_by_one(misses, o->n_lt_index)) {
+  if (!one_by_one(misses, o->n_templates)) {
+    if ((err = index_template_ids(o)) != 0 || (c = page_call_new(o, 0)) == NULL)
+      return err != 0 ? err : KILN_ENOMEM;
     o->ltv_listed = true;
     o->pending++;
     err = kiln_ec2_describe_launch_template_versions(
@@ -846,19 +773,21 @@ static int start_versions(struct observe *o, size_t misses)
             .versions = default_version,
             .version_count = 1,
             .max_results = 200},
-        o->a, &o->ltv_all, on_fatal, o);
-    if (err != 0)
+        &c->raw, &c->answer.versions, on_versions_listed, c);
+    if (err != 0) {
       o->pending--;
+      page_call_free(c);
+    }
     return err;
   }
   for (size_t i = 0; i < r->n_apps; i++) {
-    const struct kiln_ec2_launch_template *lt = o->lt_of[i];
+    const struct kiln_template_seen *lt = o->lt_of[i];
     const char *number;
     if (lt == NULL || o->ltv_asked[i] ||
         kiln_lt_cache_get(o->lt_cache, lt->id, lt->default_version) != NULL)
       continue;
     number = kiln_arena_printf(o->a, "%lld", (long long)lt->default_version);
-    if (number == NULL || (c = new_call(o, i)) == NULL)
+    if (number == NULL || (c = page_call_new(o, i)) == NULL)
       return KILN_ENOMEM;
     o->ltv_asked[i] = true;
     o->pending++;
@@ -868,13 +797,26 @@ static int start_versions(struct observe *o, size_t misses)
             .launch_template_id = lt->id,
             .versions = &number,
             .version_count = 1},
-        o->a, &o->ltv_one[i], on_chunk, c);
+        &c->raw, &c->answer.versions, on_version, c);
     if (err != 0) {
       o->pending--;
+      page_call_free(c);
       return err;
     }
   }
   return 0;
+}
+
+/* A chunk of AMIs: Kiln's, as the observation keeps them. */
+static void on_images(int err, const struct kiln_aws_response *res, void *data)
+{
+  struct page_call *c = data;
+  struct observe *o = c->o;
+  if (err == 0)
+    err = kiln__fold_images(o->a, &c->answer.images, &o->image_lists[c->index],
+                            &o->image_list_lens[c->index]);
+  page_call_free(c);
+  call_done(o, err, res, true);
 }
 
 /* Kiln's AMIs of the digests wanted here (and of the apps whose image is a
@@ -886,13 +828,15 @@ static int start_images(struct observe *o)
   size_t n_digest_chunks =
       chunks_of(o->n_image_digests, KILN_EC2_MAX_FILTER_VALUES);
   size_t n_app_chunks = chunks_of(o->n_image_apps, KILN_EC2_MAX_FILTER_VALUES);
-  struct call *c;
+  struct page_call *c;
   int err;
 
   o->n_image_chunks = n_digest_chunks + n_app_chunks;
-  o->image_chunks = kiln_arena_alloc(o->a, (o->n_image_chunks + 1) *
-                                               sizeof(*o->image_chunks));
-  if (o->image_chunks == NULL)
+  o->image_lists =
+      kiln_arena_alloc(o->a, (o->n_image_chunks + 1) * sizeof(*o->image_lists));
+  o->image_list_lens = kiln_arena_alloc(o->a, (o->n_image_chunks + 1) *
+                                                  sizeof(*o->image_list_lens));
+  if (o->image_lists == NULL || o->image_list_lens == NULL)
     return KILN_ENOMEM;
   for (size_t i = 0; i < o->n_image_chunks; i++) {
     bool by_digest = i < n_digest_chunks;
@@ -903,7 +847,7 @@ static int start_images(struct observe *o)
             k * KILN_EC2_MAX_FILTER_VALUES,
         chunk_len(by_digest ? o->n_image_digests : o->n_image_apps,
                   KILN_EC2_MAX_FILTER_VALUES, k)};
-    if ((c = new_call(o, i)) == NULL)
+    if ((c = page_call_new(o, i)) == NULL)
       return KILN_ENOMEM;
     o->pending++;
     err = kiln_ec2_describe_images(
@@ -913,9 +857,10 @@ static int start_images(struct observe *o)
                                                    .filters = &filter,
                                                    .filter_count = 1,
                                                    .max_results = 1000},
-        o->a, &o->image_chunks[i], on_chunk, c);
+        &c->raw, &c->answer.images, on_images, c);
     if (err != 0) {
       o->pending--;
+      page_call_free(c);
       return err;
     }
   }
@@ -934,16 +879,13 @@ static void round_two(struct observe *o)
   o->image_keys = kiln_arena_alloc(o->a, (2 * r->n_apps + 1) * sizeof(char *));
   if (apps == NULL || o->image_keys == NULL)
     err = KILN_ENOMEM;
-  if (err == 0)
-    err = build_indexes(o);
   for (size_t i = 0; i < r->n_apps && err == 0; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
     struct kiln_observed_app *a = &o->obs.apps[i];
-    const struct kiln_ec2_launch_template *lt;
+    const struct kiln_template_seen *lt = o->lt_of[i];
 
     if (!in_scope(o, s))
       continue;
-    o->lt_of[i] = lt = template_named(o, s->launch_template.name);
     if (lt != NULL &&
         kiln_lt_cache_get(o->lt_cache, lt->id, lt->default_version) == NULL)
       misses++;
@@ -1048,15 +990,13 @@ static int ask_refresh(struct observe *o, size_t i)
   return err;
 }
 
-/* The refresh of app i's group g: asked of AWS, or, when the memory says
- * it cannot have moved (kiln/refresh_seen.h), set aside for
- * look_at_held_refreshes. */
-static int look_at_refresh(struct observe *o, size_t i,
-                           const struct kiln_asg_group *g)
+/* The refresh of app i's group: asked of AWS, or, when the memory says it
+ * cannot have moved (kiln/refresh_seen.h: the group's fingerprint, taken
+ * when its page was folded), set aside for look_at_held_refreshes. */
+static int look_at_refresh(struct observe *o, size_t i)
 {
   const struct kiln_refresh_seen *seen =
       kiln_keep_get(o->refreshes_seen, o->repo->apps[i].autoscaling.name);
-  o->fingerprints[i] = kiln_refresh_seen_fingerprint(g);
   if (kiln_refresh_seen_holds(seen, o->fingerprints[i], &o->obs.apps[i],
                               o->opts.now_s)) {
     o->held[o->n_held++] = (struct held_refresh){seen->seen_s, i};
@@ -1119,34 +1059,20 @@ static void remember_refreshes(struct observe *o)
   }
 }
 
-/* The AMIs of round two's chunks as one list, and the versions listed
- * indexed by template id. */
+/* The AMIs of round two's chunks (or of every Kiln AMI, with all_images)
+ * as one index by digest. */
 static int gather(struct observe *o)
 {
-  size_t n = 0;
-  if (!o->opts.all_images) {
-    for (size_t c = 0; c < o->n_image_chunks; c++)
-      n += o->image_chunks[c].count;
-    o->images.images =
-        kiln_arena_alloc(o->a, (n + 1) * sizeof(*o->images.images));
-    if (o->images.images == NULL)
-      return KILN_ENOMEM;
-    for (size_t c = 0; c < o->n_image_chunks; c++)
-      for (size_t i = 0; i < o->image_chunks[c].count; i++)
-        o->images.images[o->images.count++] = o->image_chunks[c].images[i];
+  if (o->opts.all_images) {
+    struct kiln_observed_image *list;
+    size_t n;
+    return kiln__fold_images(o->a, &o->images, &list, &n) != 0 ||
+                   kiln__index_images(o->a, &list, &n, 1, &o->obs) != 0
+               ? KILN_ENOMEM
+               : 0;
   }
-  if (index_images(o->a, &o->obs) != 0)
-    return KILN_ENOMEM;
-  if (o->ltv_listed) {
-    o->ltv_by_id =
-        kiln_arena_alloc(o->a, (o->ltv_all.count + 1) * sizeof(*o->ltv_by_id));
-    if (o->ltv_by_id == NULL)
-      return KILN_ENOMEM;
-    for (size_t i = 0; i < o->ltv_all.count; i++)
-      o->ltv_by_id[i] = &o->ltv_all.versions[i];
-    qsort(o->ltv_by_id, o->ltv_all.count, sizeof(*o->ltv_by_id), cmp_ltv_id);
-  }
-  return 0;
+  return kiln__index_images(o->a, o->image_lists, o->image_list_lens,
+                            o->n_image_chunks, &o->obs);
 }
 
 static void round_three(struct observe *o)
@@ -1160,7 +1086,6 @@ static void round_three(struct observe *o)
   for (size_t i = 0; i < r->n_apps && err == 0; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
     struct kiln_observed_app *a = &o->obs.apps[i];
-    const struct kiln_asg_group *g;
     const char *bake;
     struct call *c;
 
@@ -1174,15 +1099,14 @@ static void round_three(struct observe *o)
     err = find_launch_template(o, i, a);
     if (err != 0)
       break;
-    if ((g = group_named(o, s->autoscaling.name)) != NULL &&
-        (err = fill_group(o->a, g, a)) != 0)
-      break;
+    if (a->asg_exists)
+      a->asg_instances_stale = kiln_observed_stale_instances(a);
     /* kiln:version is the bookkeeping of apps Kiln drives; where it only
      * reports, a tag left behind must not cost a look every pass. */
     if (s->drift != KILN_DRIFT_CORRECT || s->suspend)
       a->asg_kiln_version = 0;
     if (kiln_observed_needs_refresh_look(a))
-      err = look_at_refresh(o, i, g);
+      err = look_at_refresh(o, i);
     else
       kiln_keep_forget(o->refreshes_seen, s->autoscaling.name);
     if (err == 0 && !a->image_elsewhere && a->image_ami == NULL &&
@@ -1383,10 +1307,11 @@ static void on_recheck(int err, const struct kiln_aws_response *res, void *data)
     struct kiln_observed_app *a = &o->obs.apps[i];
     if (!in_scope(o, &o->repo->apps[i]) || !needs_recheck(a))
       continue;
-    for (size_t j = 0; j < o->recheck.count; j++)
+    for (size_t j = 0; err == 0 && j < o->recheck.count; j++)
       if (strcmp(o->recheck.groups[j].name,
-                 o->repo->apps[i].autoscaling.name) == 0)
-        err = fill_group(o->a, &o->recheck.groups[j], a);
+                 o->repo->apps[i].autoscaling.name) == 0 &&
+          (err = kiln__fold_group(o->a, &o->recheck.groups[j], a)) == 0)
+        a->asg_instances_stale = kiln_observed_stale_instances(a);
   }
   call_done(o, err, res, true);
 }
@@ -1506,7 +1431,7 @@ int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
   o->obs.apps = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->obs.apps));
   o->digests = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->digests));
   o->lt_of = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->lt_of));
-  o->ltv_one = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->ltv_one));
+  o->ltv_read = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->ltv_read));
   o->ltv_asked = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->ltv_asked));
   o->refreshes = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->refreshes));
   o->fingerprints = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->fingerprints));
@@ -1518,10 +1443,10 @@ int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
   o->bake_images = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_images));
   o->bake_source = kiln_arena_alloc(arena, (n + 1) * sizeof(*o->bake_source));
   if (o->obs.apps == NULL || o->digests == NULL || o->lt_of == NULL ||
-      o->ltv_one == NULL || o->ltv_asked == NULL || o->refreshes == NULL ||
+      o->ltv_read == NULL || o->ltv_asked == NULL || o->refreshes == NULL ||
       o->fingerprints == NULL || o->refresh_asked == NULL || o->held == NULL ||
-      o->activities_known == NULL ||
-      o->bake_images == NULL || o->bake_source == NULL || collect_names(o) != 0)
+      o->activities_known == NULL || o->bake_images == NULL ||
+      o->bake_source == NULL || collect_names(o) != 0)
     return KILN_ENOMEM;
   for (size_t i = 0; i < n; i++)
     o->bake_source[i] = SIZE_MAX;

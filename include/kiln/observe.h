@@ -61,18 +61,25 @@ struct kiln_observation {
   /* Set when AWS could not be observed at all: a sentence with the
    * action, the AWS error code and the request id. */
   const char *error;
-  /* Kiln's AMIs of the observed digests and copies (every Kiln AMI of the
-   * location with all_images): kiln_observation_find_image(). */
+  /* Every Kiln AMI of the location as AWS described it, with all_images
+   * (garbage collection judges them all); empty otherwise. */
   const struct kiln_ec2_images *images;
-  /* The same AMIs by their kiln:digest tag (sorted by digest, then as AWS
-   * listed them; untagged ones left out), for kiln_observation_find_image. */
-  const struct kiln_image_by_digest *by_digest;
+  /* Kiln's AMIs of the observed digests and copies (of every one with
+   * all_images), sorted by their kiln:digest tag, ties as AWS listed them:
+   * kiln_observation_find_image(). */
+  const struct kiln_observed_image *by_digest;
   size_t n_by_digest;
 };
 
-struct kiln_image_by_digest {
-  const char *digest;
-  const struct kiln_ec2_image *image;
+/* One of Kiln's AMIs as an observation keeps it. */
+struct kiln_observed_image {
+  const char *digest; /* its kiln:digest tag */
+  const char *image_id;
+  const char *state;        /* "pending", "available", "failed", ... */
+  const char *state_reason; /* why it failed; NULL: AWS gave none */
+  const char *const *snapshot_ids;
+  size_t n_snapshots;
+  size_t listed; /* its place in AWS's answers, for ties */
 };
 
 /* The AMI of digest among the observation's (available, else pending),
@@ -107,9 +114,11 @@ struct kiln_observe_options {
 };
 
 /* Observes the apps of repo in the client's location: its region, and the
- * account of role_arn (NULL: Kiln's own). Everything is allocated in arena,
- * which must outlive the callback's use of obs; opts may be NULL. Returns
- * 0 (cb will run) or KILN_ENOMEM (it will not). */
+ * account of role_arn (NULL: Kiln's own). What the observation keeps is
+ * allocated in arena, which must outlive the callback's use of obs; AWS's
+ * answers are parsed into memory of their own, a few pages at a time, and
+ * freed once folded into it. opts may be NULL. Returns 0 (cb will run) or
+ * KILN_ENOMEM (it will not). */
 int kiln_observe_start(struct kiln_aws_client *client, const char *role_arn,
                        const struct kiln_spec_repo *repo,
                        const struct kiln_observe_options *opts,
