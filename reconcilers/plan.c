@@ -242,14 +242,38 @@ static const char *stage_image(struct planner *p)
 
 /* ---- launch template ------------------------------------------------ */
 
+/* Is the template's default version what git wants? Told in memory of its
+ * own, freed at once: the desired data of an app in sync (most apps, every
+ * pass) is not kept. A drifted one is built again in the plan's arena. */
+static bool lt_in_sync(struct planner *p, const char *ami)
+{
+  struct kiln_arena scratch;
+  struct kiln_lt_data want;
+  struct kiln_drift *drift = NULL;
+  size_t n = 0;
+  bool same;
+
+  kiln_arena_init(&scratch, 0);
+  same = p->obs->lt_exists &&
+         kiln_plan_lt_data(p->spec, ami, &scratch, &want) == 0 &&
+         kiln_plan_lt_diff(&want, &p->obs->lt_default, KILN_CAUSE_COMMIT,
+                           &scratch, &drift, &n) == 0 &&
+         n == 0;
+  kiln_arena_cleanup(&scratch);
+  return same;
+}
+
 /* Returns the version the group must run, or 0 when this pass stops. */
 static int64_t stage_launch_template(struct planner *p, const char *ami)
 {
   const struct kiln_observed_app *o = p->obs;
-  struct kiln_lt_data *want = kiln_arena_alloc(p->a, sizeof(*want));
+  struct kiln_lt_data *want;
   size_t before = p->out->n_drift;
   enum kiln_drift_cause cause;
 
+  if (lt_in_sync(p, ami))
+    return o->lt_default_version;
+  want = kiln_arena_alloc(p->a, sizeof(*want));
   if (want == NULL || kiln_plan_lt_data(p->spec, ami, p->a, want) != 0) {
     p->err = KILN_ENOMEM;
     return 0;

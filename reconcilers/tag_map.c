@@ -102,6 +102,27 @@ static void push_tag(struct kiln_tags *t, const char *key, const char *value)
   t->items[t->n++] = (struct kiln_tag){key, value};
 }
 
+/* Does have differ from want, or hold a tag Kiln set from git at the last
+ * commit it applied and git no longer has? What kiln_plan_tags reports,
+ * told without writing anything: most apps are in sync. */
+static bool tags_differ(const struct kiln_tags *want,
+                        const struct kiln_tags *have,
+                        const struct kiln_tags *was)
+{
+  for (size_t i = 0; i < want->n; i++)
+    if (!kilns_own(want->items[i].key) &&
+        !kiln_str_eq(kiln_tags_get(have, want->items[i].key),
+                     want->items[i].value))
+      return true;
+  for (size_t i = 0; was != NULL && i < was->n; i++) {
+    const char *key = was->items[i].key;
+    if (!kilns_own(key) && kiln_tags_get(want, key) == NULL &&
+        kiln_tags_get(have, key) != NULL)
+      return true;
+  }
+  return false;
+}
+
 int kiln_plan_tags(const struct kiln_tags *want, const struct kiln_tags *have,
                    const struct kiln_tags *was, struct kiln_arena *arena,
                    struct kiln_tag_plan *out)
@@ -109,6 +130,8 @@ int kiln_plan_tags(const struct kiln_tags *want, const struct kiln_tags *have,
   size_t cap = want->n + (was != NULL ? was->n : 0) + 1;
 
   memset(out, 0, sizeof(*out));
+  if (!tags_differ(want, have, was))
+    return 0;
   out->desired.items = kiln_arena_alloc(arena, cap * sizeof(struct kiln_tag));
   out->actual.items = kiln_arena_alloc(arena, cap * sizeof(struct kiln_tag));
   out->set.items = kiln_arena_alloc(arena, cap * sizeof(struct kiln_tag));

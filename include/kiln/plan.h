@@ -201,6 +201,7 @@ const char *kiln_tags_json(struct kiln_arena *arena, const struct kiln_tags *t);
  * keys); have: every tag the resource carries; was: git's tags at the
  * commit Kiln last applied to it, NULL when unknown (a tag missing from
  * git is then never Kiln's to delete, and differences are blamed on git).
+ * Without drift every list of out is left empty and nothing is allocated.
  * Returns 0 or KILN_ENOMEM. */
 int kiln_plan_tags(const struct kiln_tags *want, const struct kiln_tags *have,
                    const struct kiln_tags *was, struct kiln_arena *arena,
