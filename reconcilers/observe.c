@@ -189,7 +189,6 @@ struct observe {
   bool *ltv_asked;                        /* per app */
   struct app_key *by_template_id;
   size_t n_by_template_id;
-  bool ltv_listed;
 
   /* Round three, per app. */
   struct kiln_asg_instance_refreshes *refreshes;
@@ -284,10 +283,12 @@ static int cmp_app_key(const void *a, const void *b)
   return c != 0 ? c : (x->app > y->app) - (x->app < y->app);
 }
 
-/* The first of keys[0..n) with key; n when there is none. */
-static size_t first_keyed(const struct app_key *keys, size_t n, const char *key)
+/* The apps of key among sorted keys[0..n): keys[first..*end) (first ==
+ * *end when there is none). */
+static size_t keyed(const struct app_key *keys, size_t n, const char *key,
+                    size_t *end)
 {
-  size_t lo = 0, hi = n;
+  size_t lo = 0, hi = n, last;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (strcmp(keys[mid].key, key) < 0)
@@ -295,7 +296,10 @@ static size_t first_keyed(const struct app_key *keys, size_t n, const char *key)
     else
       hi = mid;
   }
-  return lo < n && strcmp(keys[lo].key, key) == 0 ? lo : n;
+  for (last = lo; last < n && strcmp(keys[last].key, key) == 0; last++)
+    ;
+  *end = last;
+  return lo;
 }
 
 /* The distinct keys of sorted keys[0..n) into names; returns their count. */
@@ -341,11 +345,11 @@ static void on_templates(int err, const struct kiln_aws_response *res,
     const struct kiln_ec2_launch_template *lt =
         &c->answer.templates.templates[t];
     struct kiln_template_seen *seen = NULL;
+    size_t end;
     if (lt->name == NULL || lt->id == NULL)
       continue;
-    for (size_t k = first_keyed(o->by_template, o->n_by_template, lt->name);
-         k < o->n_by_template && strcmp(o->by_template[k].key, lt->name) == 0;
-         k++) {
+    for (size_t k = keyed(o->by_template, o->n_by_template, lt->name, &end);
+         k < end; k++) {
       if (seen == NULL) {
         if ((seen = kiln_arena_alloc(o->a, sizeof(*seen))) == NULL ||
             kiln__fold_template(o->a, lt, seen) != 0) {
@@ -369,10 +373,9 @@ static void on_groups(int err, const struct kiln_aws_response *res, void *data)
   struct observe *o = c->o;
   for (size_t g = 0; err == 0 && g < c->answer.groups.count; g++) {
     const struct kiln_asg_group *group = &c->answer.groups.groups[g];
-    for (size_t k = first_keyed(o->by_group, o->n_by_group, group->name);
-         err == 0 && k < o->n_by_group &&
-         strcmp(o->by_group[k].key, group->name) == 0;
-         k++) {
+    size_t end;
+    for (size_t k = keyed(o->by_group, o->n_by_group, group->name, &end);
+         err == 0 && k < end; k++) {
       size_t i = o->by_group[k].app;
       err = kiln__fold_group(o->a, group, &o->obs.apps[i]);
       o->fingerprints[i] = kiln_refresh_seen_fingerprint(group);
@@ -719,13 +722,11 @@ static void on_versions_listed(int err, const struct kiln_aws_response *res,
     const struct kiln_ec2_launch_template_version *v =
         &c->answer.versions.versions[n];
     const char *id = v->launch_template_id;
-    size_t first;
+    size_t first, end;
     if (id == NULL)
       continue;
-    first = first_keyed(o->by_template_id, o->n_by_template_id, id);
-    for (size_t k = first; err == 0 && k < o->n_by_template_id &&
-                           strcmp(o->by_template_id[k].key, id) == 0;
-         k++)
+    first = keyed(o->by_template_id, o->n_by_template_id, id, &end);
+    for (size_t k = first; err == 0 && k < end; k++)
       if (k == first)
         err = read_version(o, o->by_template_id[k].app, v, &c->raw);
       else
@@ -765,7 +766,6 @@ static int start_versions(struct observe *o, size_t misses)
   if (!one_by_one(misses, o->n_templates)) {
     if ((err = index_template_ids(o)) != 0 || (c = page_call_new(o, 0)) == NULL)
       return err != 0 ? err : KILN_ENOMEM;
-    o->ltv_listed = true;
     o->pending++;
     err = kiln_ec2_describe_launch_template_versions(
         o->client,
