@@ -1,5 +1,7 @@
 """What the benchmarks read of a running `kiln run`: the port its HTTP
-server took (from its log) and its /metrics as {name: value}."""
+server took (from its log), its /api/v1/status and its /metrics as
+{name: value}."""
+import json
 import re
 import urllib.request
 
@@ -14,6 +16,22 @@ def listen_port(log_path, timeout=60):
             return None
         return int(m.group(1)) if m else None
     return wait_until(port, timeout=timeout, interval=0.05, what="the daemon's HTTP server")
+
+
+def status(port):
+    """/api/v1/status: a few hundred bytes whatever the number of apps, so
+    polling it while a pass runs costs the pass nothing worth counting
+    (/metrics has a line per app: 2.4 ms to render at 10,000 apps)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=30) as r:
+        return json.load(r)
+
+
+def pass_accounted(port, after):
+    """The status once pass number `after` + 1 has ended and its whole cost
+    (history record included) is counted; None before."""
+    s = status(port)
+    last = s.get("last_pass") or {}
+    return s if s["passes"] > after and last.get("process_cpu_seconds") is not None else None
 
 
 def metrics(port):

@@ -197,6 +197,7 @@ static void pass_run_end(struct pass_run *run)
 {
   run->d->stats.last_process_cpu_seconds =
       process_cpu_seconds() - run->started_process_cpu;
+  run->d->stats.last_accounted = true;
   pass_run_free(run);
   malloc_trim(0);
 }
@@ -224,6 +225,7 @@ static void count_pass(struct kiln__daemon *d, bool failed)
   uv_timer_stop(&d->lag_timer);
   st->last_lag = d->lag;
   st->passes++;
+  st->last_accounted = false; /* until its history record is written */
   st->failures += failed;
   st->last_seconds = (double)(uv_now(&d->s.loop) - d->pass_started_ms) / 1000.0;
   st->last_cpu_seconds = thread_cpu_seconds() - d->pass_started_cpu;

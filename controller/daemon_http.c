@@ -286,6 +286,67 @@ static void serve_metrics(struct kiln__daemon *d,
   kiln_buf_cleanup(&b);
 }
 
+static json_object *last_pass_json(const struct kiln_pass_stats *p)
+{
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "seconds", json_object_new_double(p->last_seconds));
+  json_object_object_add(o, "cpu_seconds",
+                         json_object_new_double(p->last_cpu_seconds));
+  /* null until the pass's history record is written: its whole cost. */
+  json_object_object_add(
+      o, "process_cpu_seconds",
+      p->last_accounted ? json_object_new_double(p->last_process_cpu_seconds)
+                        : NULL);
+  return o;
+}
+
+static json_object *statuses_json(const struct kiln_status *st)
+{
+  size_t count[KILN_STATUS_COUNT] = {0};
+  json_object *o = json_object_new_object();
+  for (size_t i = 0; i < st->n; i++)
+    if ((unsigned)st->plans[i].status < KILN_STATUS_COUNT)
+      count[st->plans[i].status]++;
+  for (int s = 0; s < KILN_STATUS_COUNT; s++)
+    if (count[s] > 0)
+      json_object_object_add(o, kiln_plan_status_name((enum kiln_app_status)s),
+                             json_object_new_int64((int64_t)count[s]));
+  return o;
+}
+
+/* GET /api/v1/status: the daemon at a glance, in constant space whatever
+ * the number of apps: what a script polls (has the pass after my commit
+ * run? is anything failing?) instead of every app's report. */
+static void serve_status(struct kiln__daemon *d,
+                         struct kiln_http_server_request *req,
+                         struct kiln_http_responder *res)
+{
+  json_object *o = json_object_new_object();
+
+  (void)req;
+  json_object_object_add(o, "commit", kiln_json_string(d->status.commit));
+  json_object_object_add(o, "ready", json_object_new_boolean(d->ready));
+  json_object_object_add(o, "passing", json_object_new_boolean(d->passing));
+  json_object_object_add(o, "passes",
+                         json_object_new_int64((int64_t)d->stats.passes));
+  json_object_object_add(o, "pass_failures",
+                         json_object_new_int64((int64_t)d->stats.failures));
+  json_object_object_add(
+      o, "last_pass", d->stats.passes > 0 ? last_pass_json(&d->stats) : NULL);
+  json_object_object_add(o, "error", kiln_json_string(d->status.error));
+  json_object_object_add(o, "apps",
+                         json_object_new_int64((int64_t)d->status.n));
+  json_object_object_add(o, "statuses", statuses_json(&d->status));
+  json_object_object_add(
+      o, "bakes_in_flight",
+      json_object_new_int64((int64_t)d->status.bakes_in_flight));
+  json_object_object_add(
+      o, "refreshes_in_flight",
+      json_object_new_int64((int64_t)d->status.refreshes_in_flight));
+  kiln_http_server_respond_json(res, 200, o);
+  json_object_put(o);
+}
+
 static void serve_apps_all(struct kiln__daemon *d,
                            struct kiln_http_server_request *req,
                            struct kiln_http_responder *res)
@@ -356,6 +417,7 @@ static const struct route routes[] = {
     {"/healthz", false, "GET", serve_healthz},
     {"/readyz", false, "GET", serve_readyz},
     {"/metrics", false, "GET", serve_metrics},
+    {"/api/v1/status", false, "GET", serve_status},
     {"/api/v1/apps", false, "GET", serve_apps_all},
     {"/api/v1/apps/", true, "GET", serve_app_named},
     {"/api/v1/drift", false, "GET", serve_drift},

@@ -41,6 +41,7 @@ struct kiln_pass_stats {
   double last_cpu_seconds; /* on the loop's thread, to the pass's end */
   /* Every thread, to the pass's history record written: all its work. */
   double last_process_cpu_seconds;
+  bool last_accounted; /* last_process_cpu_seconds is the last pass's */
   struct kiln_loop_lag last_lag;
 };
 

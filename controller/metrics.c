@@ -42,13 +42,14 @@ static void metric_sample(struct kiln_buf *b, const char *name,
 /* Label values are escaped as the Prometheus text format asks. */
 static void label_value(struct kiln_buf *b, const char *v)
 {
-  for (; v != NULL && *v != '\0'; v++) {
-    if (*v == '\\' || *v == '"')
-      kiln_buf_printf(b, "\\%c", *v);
-    else if (*v == '\n')
-      kiln_buf_puts(b, "\\n");
-    else
-      kiln_buf_append(b, v, 1);
+  while (v != NULL && *v != '\0') {
+    size_t plain = strcspn(v, "\\\"\n");
+    kiln_buf_append(b, v, plain);
+    v += plain;
+    if (*v == '\0')
+      break;
+    kiln_buf_puts(b, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\");
+    v++;
   }
 }
 

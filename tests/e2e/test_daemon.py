@@ -207,6 +207,22 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
         wait_until(lambda: status().returncode == 0, timeout=20, what="kiln status in sync")
         st = status()
         assert "hello" in st.stdout and "in-sync" in st.stdout, st.stdout
+
+        # /api/v1/status: the daemon at a glance, a few hundred bytes
+        # whatever the number of apps, for scripts to poll.
+        def summary():
+            code, body = http(port, "/api/v1/status")
+            assert code == 200, body
+            s = json.loads(body)
+            return s if s["last_pass"]["process_cpu_seconds"] is not None else None
+        s = wait_until(summary, timeout=20, what="the last pass accounted")
+        head = git(fleet.root, "rev-parse", "HEAD")
+        assert s["commit"] == head and s["ready"] is True and s["error"] is None, s
+        assert s["apps"] == 1 and s["statuses"] == {"in-sync": 1}, s
+        assert s["passes"] >= 2 and s["pass_failures"] == 0, s
+        assert s["bakes_in_flight"] == 0 and s["refreshes_in_flight"] == 0, s
+        assert 0 < s["last_pass"]["cpu_seconds"] <= s["last_pass"]["process_cpu_seconds"] < 5, s
+        assert s["last_pass"]["seconds"] > 0, s
     finally:
         assert d.stop() == 0
         server.close()
