@@ -112,7 +112,7 @@ def daemon_passes(fleet, repeats):
             done = status(port)["passes"]
             fleet.emu.reset_requests()  # between passes: the next starts 3 s later
             reset_peak_rss(proc.pid)
-            wait_until(lambda: pass_accounted(port, done), timeout=1800, interval=0.2,
+            wait_until(lambda: pass_accounted(port, done), timeout=1800, interval=0.5,
                        what="a resync pass")
             warm_peak = proc_status_kib(proc.pid, "VmHWM")
             m = metrics(port)

@@ -302,15 +302,11 @@ static json_object *last_pass_json(const struct kiln_pass_stats *p)
 
 static json_object *statuses_json(const struct kiln_status *st)
 {
-  size_t count[KILN_STATUS_COUNT] = {0};
   json_object *o = json_object_new_object();
-  for (size_t i = 0; i < st->n; i++)
-    if ((unsigned)st->plans[i].status < KILN_STATUS_COUNT)
-      count[st->plans[i].status]++;
   for (int s = 0; s < KILN_STATUS_COUNT; s++)
-    if (count[s] > 0)
+    if (st->by_status[s] > 0)
       json_object_object_add(o, kiln_plan_status_name((enum kiln_app_status)s),
-                             json_object_new_int64((int64_t)count[s]));
+                             json_object_new_int64((int64_t)st->by_status[s]));
   return o;
 }
 

@@ -170,6 +170,8 @@ int kiln_status_set(struct kiln_status *out, const char *commit,
   ok &= st.plans != NULL;
   for (size_t i = 0; ok && i < n; i++) {
     ok = copy_plan(&st.arena, &st.plans[i], &apps[i].plan);
+    if ((unsigned)apps[i].plan.status < KILN_STATUS_COUNT)
+      st.by_status[apps[i].plan.status]++;
     st.bakes_in_flight += in_flight_bake(&apps[i]);
     st.refreshes_in_flight += in_flight_refresh(&apps[i]);
   }

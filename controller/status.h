@@ -38,6 +38,7 @@ struct kiln_status {
   struct kiln_plan *plans; /* sorted by app, as the pass gave them */
   size_t n;
   const char *error; /* AWS could not be observed; NULL */
+  size_t by_status[KILN_STATUS_COUNT]; /* apps, by enum kiln_app_status */
   size_t bakes_in_flight;
   size_t refreshes_in_flight;
 };
