@@ -77,7 +77,8 @@ static void planned(struct kiln_session *s, struct kiln_session_result *r,
     fprintf(stderr, "kiln plan: out of memory\n");
     run->rc = 1;
   } else if (run->format == KILN_FORMAT_JSON) {
-    json_object *root = kiln_report_plans_json(r->commit, plans, r->n, time(NULL));
+    json_object *root =
+        kiln_report_plans_json(r->commit, plans, r->n, time(NULL), false);
     if (r->error != NULL)
       json_object_object_add(root, "error", kiln_json_string(r->error));
     puts(json_object_to_json_string_ext(

@@ -37,21 +37,13 @@ static void serve_app(struct kiln__daemon *d, const char *name,
 static void serve_apps(struct kiln__daemon *d, bool drifting_only,
                        struct kiln_http_responder *res)
 {
-  json_object *out, *apps, *kept;
+  json_object *out;
 
   if (d->stats.passes == 0) {
     kiln_http_server_respond_error(res, 503, "no pass has run yet");
     return;
   }
-  out = kiln_status_json(&d->status);
-  if (drifting_only && json_object_object_get_ex(out, "apps", &apps)) {
-    kept = json_object_new_array();
-    for (size_t i = 0; i < d->status.n; i++)
-      if (d->status.plans[i].n_drift > 0)
-        json_object_array_add(
-            kept, json_object_get(json_object_array_get_idx(apps, i)));
-    json_object_object_add(out, "apps", kept);
-  }
+  out = kiln_status_json(&d->status, drifting_only);
   kiln_http_server_respond_json(res, 200, out);
   json_object_put(out);
 }
@@ -289,14 +281,14 @@ static void serve_metrics(struct kiln__daemon *d,
 static json_object *last_pass_json(const struct kiln_pass_stats *p)
 {
   json_object *o = json_object_new_object();
-  json_object_object_add(o, "seconds", json_object_new_double(p->last_seconds));
+  json_object_object_add(o, "seconds", kiln_json_seconds(p->last_seconds));
   json_object_object_add(o, "cpu_seconds",
-                         json_object_new_double(p->last_cpu_seconds));
+                         kiln_json_seconds(p->last_cpu_seconds));
   /* null until the pass's history record is written: its whole cost. */
-  json_object_object_add(
-      o, "process_cpu_seconds",
-      p->last_accounted ? json_object_new_double(p->last_process_cpu_seconds)
-                        : NULL);
+  json_object_object_add(o, "process_cpu_seconds",
+                         p->last_accounted
+                             ? kiln_json_seconds(p->last_process_cpu_seconds)
+                             : NULL);
   return o;
 }
 

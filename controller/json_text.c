@@ -1,6 +1,8 @@
 #include "kiln/json_text.h"
 #include "kiln/utf8.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,4 +21,19 @@ json_object *kiln_json_string(const char *s)
   o = json_object_new_string(fixed);
   free(fixed);
   return o;
+}
+
+json_object *kiln_json_seconds(double s)
+{
+  char text[64];
+  size_t n;
+
+  if (!isfinite(s))
+    return NULL;
+  n = (size_t)snprintf(text, sizeof(text), "%.6f", s);
+  if (n >= sizeof(text))
+    return json_object_new_double(s);
+  while (n > 0 && text[n - 1] == '0' && text[n - 2] != '.')
+    text[--n] = '\0';
+  return json_object_new_double_s(s, text);
 }

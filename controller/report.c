@@ -162,13 +162,14 @@ json_object *kiln_report_plan_json(const struct kiln_plan *p, int64_t now)
 
 json_object *kiln_report_plans_json(const char *commit,
                                     const struct kiln_plan *plans, size_t n,
-                                    int64_t now)
+                                    int64_t now, bool drifting_only)
 {
   json_object *root = json_object_new_object();
   json_object *apps = json_object_new_array();
   json_object_object_add(root, "commit", str_or_null(commit));
   for (size_t i = 0; i < n; i++)
-    json_object_array_add(apps, kiln_report_plan_json(&plans[i], now));
+    if (!drifting_only || plans[i].n_drift > 0)
+      json_object_array_add(apps, kiln_report_plan_json(&plans[i], now));
   json_object_object_add(root, "apps", apps);
   return root;
 }

@@ -211,9 +211,10 @@ const struct kiln_plan *kiln_status_find(const struct kiln_status *st,
   return NULL;
 }
 
-json_object *kiln_status_json(const struct kiln_status *st)
+json_object *kiln_status_json(const struct kiln_status *st, bool drifting_only)
 {
-  json_object *o = kiln_report_plans_json(st->commit, st->plans, st->n, time(NULL));
+  json_object *o = kiln_report_plans_json(st->commit, st->plans, st->n,
+                                          time(NULL), drifting_only);
   if (o != NULL && st->error != NULL)
     json_object_object_add(o, "error", kiln_json_string(st->error));
   return o;

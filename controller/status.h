@@ -8,6 +8,7 @@
 #ifndef KILN_CONTROLLER_STATUS_H
 #define KILN_CONTROLLER_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kiln/arena.h"
@@ -60,7 +61,8 @@ const struct kiln_plan *kiln_status_find(const struct kiln_status *st,
                                          const char *app);
 
 /* {"commit", "apps": [...], "error"?} as `kiln plan --format json` prints
- * it. New reference. */
-struct json_object *kiln_status_json(const struct kiln_status *st);
+ * it; with drifting_only, only the apps that drift. New reference. */
+struct json_object *kiln_status_json(const struct kiln_status *st,
+                                     bool drifting_only);
 
 #endif

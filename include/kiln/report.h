@@ -3,6 +3,7 @@
 #ifndef KILN_REPORT_H
 #define KILN_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kiln/plan.h"
@@ -20,10 +21,13 @@ struct json_object;
 struct json_object *kiln_report_plan_json(const struct kiln_plan *plan,
                                           int64_t now);
 
-/* {"commit": SHA, "apps": [...]} for a pass. New reference. */
+/* {"commit": SHA, "apps": [...]} for a pass; with drifting_only, only the
+ * apps with a drifting field (each app's JSON is built only if it is kept).
+ * New reference. */
 struct json_object *kiln_report_plans_json(const char *commit,
                                            const struct kiln_plan *plans,
-                                           size_t n, int64_t now);
+                                           size_t n, int64_t now,
+                                           bool drifting_only);
 
 /* A readable table: per app its status and next step, then one line per
  * drifting field with the actual and desired values and the cause, then a

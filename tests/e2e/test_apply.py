@@ -18,6 +18,20 @@ from kiln_cli import git, run_kiln, seeded_repo
 APP = "apps/hello/app.yaml"
 
 
+def add_apps(fleet, names):
+    """Copies hello as apps of these names, each at its own version."""
+    text = (fleet.root / APP).read_text()
+    for i, name in enumerate(names):
+        d = fleet.root / "apps" / name
+        shutil.copytree(fleet.root / "apps/hello", d)
+        (d / "app.yaml").write_text(
+            text.replace("name: hello", f"name: {name}")
+                .replace('version: "0.1.0"', f'version: "0.1.{i + 1}"')
+                .replace("Application: hello", f"Application: {name}"))
+    git(fleet.root, "add", "-A")
+    git(fleet.root, "commit", "-qm", "more apps")
+
+
 class Fleet:
     """A desired-state repository wired to one emulator."""
 

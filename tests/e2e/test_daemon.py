@@ -6,7 +6,7 @@ import subprocess
 import time
 
 from kiln_cli import http, json_log, kiln_bin
-from test_apply import fleet, git  # noqa: F401  (fixture)
+from test_apply import add_apps, fleet, git  # noqa: F401  (fixture)
 from test_history import RELEASE_KEYS
 
 from awsemu.testing import wait_until
@@ -232,6 +232,41 @@ def raw(port, data, read=True):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(data)
         return s.recv(4096).decode(errors="replace") if read else ""
+
+
+def test_api_drift_lists_the_apps_that_drift_and_only_them(fleet, tmp_path):
+    add_apps(fleet, ["world", "third"])
+    assert fleet.apply().returncode == 0
+    # World's group is changed by hand, and AWS refuses Kiln's correction
+    # until the fault is cleared: the drift stays for the API to show.
+    fleet.asg.update_auto_scaling_group(AutoScalingGroupName="world", MaxSize=9)
+    fleet.emu.faults({"service": "autoscaling", "action": "UpdateAutoScalingGroup",
+                      "kind": "error500"})
+    d = Daemon(fleet, tmp_path, None, "--listen", "127.0.0.1:0", "--resync", "1s")
+    try:
+        port = listening(d)
+
+        def drifting():
+            status, body = http(port, "/api/v1/drift")
+            return json.loads(body)["apps"] if status == 200 else None
+        wait_until(lambda: drifting(), timeout=30, what="world's drift in the API")
+        apps = drifting()
+        assert [a["name"] for a in apps] == ["world"], apps
+        fields = {f["field"]: f for f in apps[0]["drift"]}
+        assert fields["autoscaling.max"]["actual"] == "9", fields
+        assert fields["autoscaling.max"]["desired"] == "3", fields
+        assert fields["autoscaling.max"]["cause"] == "out-of-band", fields
+        every = json.loads(http(port, "/api/v1/apps")[1])["apps"]
+        assert sorted(a["name"] for a in every) == ["hello", "third", "world"]
+        assert json.loads(http(port, "/api/v1/drift")[1])["commit"] == \
+            git(fleet.root, "rev-parse", "HEAD")
+
+        fleet.emu.clear_faults()
+        wait_until(lambda: fleet.group("world")["MaxSize"] == 3, timeout=30,
+                   what="the correction")
+        wait_until(lambda: drifting() == [], timeout=30, what="no drift in the API")
+    finally:
+        assert d.stop() == 0
 
 
 def test_hostile_http_requests_get_4xx_and_do_no_harm(fleet, tmp_path):

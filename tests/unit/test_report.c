@@ -1,3 +1,4 @@
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "kiln/buf.h"
+#include "kiln/json_text.h"
 #include "kiln/report.h"
 
 static struct kiln_drift drift[] = {
@@ -48,7 +50,7 @@ static void test_json_shape(void **state)
 {
   struct kiln_plan plans[2];
   make(plans);
-  json_object *root = kiln_report_plans_json("c0ffee", plans, 2, 0);
+  json_object *root = kiln_report_plans_json("c0ffee", plans, 2, 0, false);
   json_object *apps, *app, *v, *d, *a;
   assert_true(json_object_object_get_ex(root, "commit", &v));
   assert_string_equal(json_object_get_string(v), "c0ffee");
@@ -82,6 +84,48 @@ static void test_json_shape(void **state)
   json_object_put(root);
 }
 
+/* /api/v1/drift: only the apps with a drifting field, in their order. */
+static void test_json_drifting_only(void **state)
+{
+  struct kiln_plan plans[2];
+  json_object *root, *apps, *v;
+  make(plans);
+  root = kiln_report_plans_json("c0ffee", plans, 2, 0, true);
+  assert_true(json_object_object_get_ex(root, "apps", &apps));
+  assert_int_equal(json_object_array_length(apps), 1);
+  json_object_object_get_ex(json_object_array_get_idx(apps, 0), "name", &v);
+  assert_string_equal(json_object_get_string(v), "hello");
+  json_object_put(root);
+  plans[0].n_drift = 0;
+  root = kiln_report_plans_json("c0ffee", plans, 2, 0, true);
+  json_object_object_get_ex(root, "apps", &apps);
+  assert_int_equal(json_object_array_length(apps), 0);
+  json_object_object_get_ex(root, "commit", &v);
+  assert_string_equal(json_object_get_string(v), "c0ffee");
+  json_object_put(root);
+}
+
+/* Durations in the API: to the microsecond, never "0.3719628340000001". */
+static void test_json_seconds(void **state)
+{
+  static const struct {
+    double s;
+    const char *text;
+  } cases[] = {{0.371962834, "0.371963"},
+               {2.0, "2.0"},
+               {0.0000004, "0.0"},
+               {24.6, "24.6"},
+               {1234.56789, "1234.56789"}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    json_object *o = kiln_json_seconds(cases[i].s);
+    assert_string_equal(json_object_to_json_string(o), cases[i].text);
+    assert_true(json_object_get_double(o) == cases[i].s);
+    json_object_put(o);
+  }
+  assert_null(kiln_json_seconds(NAN));
+  assert_null(kiln_json_seconds(INFINITY));
+}
+
 static void test_text_table(void **state)
 {
   struct kiln_plan plans[2];
@@ -105,6 +149,8 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_json_shape),
+      cmocka_unit_test(test_json_drifting_only),
+      cmocka_unit_test(test_json_seconds),
       cmocka_unit_test(test_text_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
