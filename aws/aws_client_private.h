@@ -39,7 +39,8 @@ void kiln__px_bad(struct kiln__px *px, const char *fmt, ...)
 void *kiln__vec_push(struct kiln__px *px, void *items_ptr, size_t *count,
                      size_t elem_size);
 
-/* ---- XML (libxml2, no network, no DTD, no entities, bounded) ---- */
+/* ---- XML (xml_parse.c: UTF-8, no DTD, no entities but the five
+ * predefined, bounded) ---- */
 
 /* An element of a parsed response: its local name, its text (character
  * data and references joined; "" when it holds elements), its first child
@@ -54,7 +55,8 @@ struct kiln_xml_node {
 };
 
 /* Parses body into *doc. Returns 0, KILN_EPARSE (garbage, truncated, a
- * DOCTYPE, nested too deep), KILN_ENOMEM or KILN_ETOOBIG. */
+ * DOCTYPE, an entity, another encoding, a character XML does not allow,
+ * nested too deep), KILN_ENOMEM or KILN_ETOOBIG. */
 int kiln__xml_parse(const char *body, size_t len, struct kiln_xml_doc **doc);
 void kiln__xml_free(struct kiln_xml_doc *doc);
 

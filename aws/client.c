@@ -655,6 +655,8 @@ static int send_attempt(struct kiln_aws_call *call,
   req.body = call->body;
   req.body_len = call->body_len;
   req.max_body_bytes = KILN__MAX_DOC_BYTES;
+  /* The APIs' answers are descriptions, not credentials (STS's aside). */
+  req.plain_response = call->service != KILN_AWS_STS;
   err = kiln_http_request_start(c->http, &req, on_http, call, &call->op);
   if (err == 0) {
     call->state = ST_HTTP;

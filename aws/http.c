@@ -282,8 +282,8 @@ static void op_free(struct kiln_http_op *op)
     free(op->body);
   }
   /* Responses can carry secrets too (STS, IMDS and container credentials):
-   * wipe them rather than trust every caller to. */
-  kiln_buf_cleanup_secret(&op->res.body);
+   * wiped unless the request said the answer is plain. */
+  kiln_buf_cleanup(&op->res.body);
   kiln_buf_cleanup_secret(&op->res.headers_);
   free(op);
 }
@@ -670,9 +670,9 @@ int kiln_http_request_start(struct kiln_http_client *c,
   op->cb_data = data;
   op->start_ns = uv_hrtime();
   op->max_header_bytes = c->max_header_bytes;
-  kiln_buf_init_secret(&op->res.body, req->max_body_bytes > 0
-                                          ? req->max_body_bytes
-                                          : c->max_body_bytes);
+  kiln_buf_init(&op->res.body, req->max_body_bytes > 0 ? req->max_body_bytes
+                                                       : c->max_body_bytes);
+  op->res.body.secret = !req->plain_response;
   kiln_buf_init_secret(&op->res.headers_, op->max_header_bytes + 1);
   op->res.error_msg = op->errbuf;
 

@@ -18,6 +18,7 @@
 #ifndef KILN_HTTP_H
 #define KILN_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kiln/buf.h"
@@ -64,6 +65,10 @@ struct kiln_http_request {
   long connect_timeout_ms; /* 0: the client's */
   long timeout_ms;         /* 0: the client's */
   size_t max_body_bytes;   /* 0: the client's */
+  /* The answer carries no secret (an AWS API's describe answer, megabytes
+   * a pass at scale): its body is freed without being wiped. By default a
+   * body is wiped, as credentials answers must be. */
+  bool plain_response;
 };
 
 /* What came back. Valid only during the callback; copy what you keep. */

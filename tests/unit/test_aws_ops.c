@@ -699,7 +699,8 @@ static void test_parse_bad_documents(void **state)
                    KILN_EPARSE);
 }
 
-/* Bodies over the limit are refused before libxml2 or json-c sees them. */
+/* Bodies over the limit are refused before the XML scanner or json-c reads
+ * them. */
 static void test_parse_size_limits(void **state)
 {
   struct kiln_xml_doc *doc = (struct kiln_xml_doc *)1;
@@ -714,7 +715,7 @@ static void test_parse_size_limits(void **state)
   assert_null(json);
 }
 
-/* The tree libxml2's events build: text joined across references and
+/* The tree xml_parse.c builds: text joined across references and
  * CDATA, layout between elements dropped, siblings walked by name, and
  * what is not a document refused. */
 static void test_xml_tree(void **state)
