@@ -203,6 +203,31 @@ static const char *intern(struct scanner *s, const char *name, size_t len)
   return kiln_arena_strndup(&s->doc->arena, name, len);
 }
 
+/* An attribute (or a pseudo-attribute of the declaration), after the
+ * space before it: name="value" or name='value'. */
+static int attribute(struct scanner *s, const char **name, size_t *name_len,
+                     const char **value, size_t *value_len)
+{
+  const char *close;
+
+  if (scan_name(s, name, name_len) != 0)
+    return KILN_EPARSE;
+  skip_space(s);
+  if (!starts(s, "="))
+    return KILN_EPARSE;
+  s->p++;
+  skip_space(s);
+  if (s->p == s->end || (*s->p != '"' && *s->p != '\''))
+    return KILN_EPARSE;
+  close = memchr(s->p + 1, *s->p, (size_t)(s->end - s->p - 1));
+  if (close == NULL)
+    return KILN_EPARSE;
+  *value = s->p + 1;
+  *value_len = (size_t)(close - s->p - 1);
+  s->p = close + 1;
+  return 0;
+}
+
 /* An attribute's value: characters XML allows, no '<', references that
  * are references. */
 static int attribute_value(const char *p, const char *end)
@@ -232,7 +257,7 @@ static int skip_attributes(struct scanner *s, bool *empty)
   int n_seen = 0;
 
   for (;;) {
-    const char *name, *close;
+    const char *name, *value;
     size_t len, value_len;
     bool spaced = s->p < s->end && is_space((unsigned char)*s->p);
 
@@ -247,25 +272,15 @@ static int skip_attributes(struct scanner *s, bool *empty)
       *empty = false;
       return 0;
     }
-    if (!spaced || scan_name(s, &name, &len) != 0 || n_seen == MAX_ATTRIBUTES)
+    if (!spaced || n_seen == MAX_ATTRIBUTES ||
+        attribute(s, &name, &len, &value, &value_len) != 0 ||
+        attribute_value(value, value + value_len) != 0)
       return KILN_EPARSE;
     for (int i = 0; i < n_seen; i++)
       if (seen[i].len == len && memcmp(seen[i].name, name, len) == 0)
         return KILN_EPARSE;
     seen[n_seen].name = name;
     seen[n_seen++].len = len;
-    skip_space(s);
-    if (!starts(s, "="))
-      return KILN_EPARSE;
-    s->p++;
-    skip_space(s);
-    if (s->p == s->end || (*s->p != '"' && *s->p != '\''))
-      return KILN_EPARSE;
-    close = memchr(s->p + 1, *s->p, (size_t)(s->end - s->p - 1));
-    if (close == NULL || attribute_value(s->p + 1, close) != 0)
-      return KILN_EPARSE;
-    value_len = (size_t)(close - s->p - 1);
-    s->p = close + 1;
     /* xmlns:P="" binds nothing (XML Namespaces 1.0). */
     if (len > 6 && memcmp(name, "xmlns:", 6) == 0 && value_len > 0) {
       if (s->n_prefixes == MAX_PREFIXES)
@@ -607,32 +622,6 @@ static int content(struct scanner *s)
   return 0;
 }
 
-/* One pseudo-attribute of the declaration, after the space before it:
- * name="value" or name='value'. */
-static int decl_attribute(struct scanner *s, const char **name,
-                          size_t *name_len, const char **value,
-                          size_t *value_len)
-{
-  const char *close;
-
-  if (scan_name(s, name, name_len) != 0)
-    return KILN_EPARSE;
-  skip_space(s);
-  if (!starts(s, "="))
-    return KILN_EPARSE;
-  s->p++;
-  skip_space(s);
-  if (s->p == s->end || (*s->p != '"' && *s->p != '\''))
-    return KILN_EPARSE;
-  close = memchr(s->p + 1, *s->p, (size_t)(s->end - s->p - 1));
-  if (close == NULL)
-    return KILN_EPARSE;
-  *value = s->p + 1;
-  *value_len = (size_t)(close - s->p - 1);
-  s->p = close + 1;
-  return 0;
-}
-
 /* "1." and digits. */
 static bool version_1(const char *v, size_t len)
 {
@@ -665,7 +654,7 @@ static int declaration(struct scanner *s)
       s->p += 2;
       return next > 0 ? 0 : KILN_EPARSE; /* the version is required */
     }
-    if (!spaced || decl_attribute(s, &name, &name_len, &value, &value_len) != 0)
+    if (!spaced || attribute(s, &name, &name_len, &value, &value_len) != 0)
       return KILN_EPARSE;
     size_t which = 0;
     while (which < 3 && !is(name, name_len, order[which]))
