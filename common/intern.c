@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kiln/arena.h"
+#include "kiln/str.h"
 
 struct slot {
   uint64_t hash;
@@ -19,16 +20,6 @@ struct kiln_intern {
   size_t cap; /* a power of two */
   size_t n;
 };
-
-static uint64_t fnv1a(const char *p, size_t len)
-{
-  uint64_t h = 14695981039346656037ULL;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)p[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 struct kiln_intern *kiln_intern_new(struct kiln_arena *arena)
 {
@@ -87,7 +78,7 @@ static int grow(struct kiln_intern *t)
 
 const char *kiln_intern(struct kiln_intern *t, const char *data, size_t len)
 {
-  uint64_t hash = fnv1a(data, len);
+  uint64_t hash = kiln_fnv1a(data, len);
   struct slot *s = find(t->slots, t->cap, hash, data, len);
   if (s->s != NULL)
     return s->s;

@@ -3,6 +3,7 @@
 #include "kiln/keep.h"
 #include "kiln/arena.h"
 #include "kiln/error.h"
+#include "kiln/str.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -54,18 +55,9 @@ size_t kiln_keep_count(const struct kiln_keep *k)
   return k != NULL ? k->n : 0;
 }
 
-/* FNV-1a: the keys are AWS's names and ids, not an attacker's choice. */
-static size_t hash_of(const char *s)
-{
-  size_t h = (size_t)14695981039346656037ULL;
-  for (; *s != '\0'; s++)
-    h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
-  return h;
-}
-
 static size_t slot_of(const struct slot *slots, size_t cap, const char *key)
 {
-  size_t i = hash_of(key) & (cap - 1);
+  size_t i = (size_t)kiln_fnv1a(key, strlen(key)) & (cap - 1);
   while (slots[i].key != NULL && strcmp(slots[i].key, key) != 0)
     i = (i + 1) & (cap - 1);
   return i;

@@ -19,6 +19,7 @@
 #include "kiln/refresh_seen.h"
 #include "kiln/naming.h"
 #include "kiln/ssm.h"
+#include "kiln/str_index.h"
 #include "observe_fold.h"
 
 #include <stdio.h>
@@ -131,14 +132,6 @@ struct page_call {
   } answer;
 };
 
-/* An app by the name of its template or group, or by its template's id:
- * sorted by key, then app, for bsearch. Names are shared by apps rarely,
- * but they may be. */
-struct app_key {
-  const char *key;
-  size_t app;
-};
-
 struct observe {
   struct kiln_aws_client *client;
   const struct kiln_spec_repo *repo;
@@ -162,14 +155,13 @@ struct observe {
   size_t n_ssm;
   struct kiln_ssm_parameters *ssm; /* one per chunk of 10 */
   const char **ssm_errors;         /* per chunk, NULL when it worked */
-  const char **lt_names;           /* sorted, distinct */
+  const char **lt_names;           /* distinct, in the apps' order */
   size_t n_lt_names;
-  const char **group_names; /* sorted, distinct */
+  const char **group_names; /* distinct, in the apps' order */
   size_t n_groups;
-  /* The apps by those names: a fleet of thousands is matched in n log n
-   * as each page arrives. */
-  struct app_key *by_template, *by_group;
-  size_t n_by_template, n_by_group;
+  /* The apps by those names (names are shared by apps rarely, but they
+   * may be): each page's answers are matched at one lookup apiece. */
+  struct kiln_str_index *by_template, *by_group;
   /* Every Kiln AMI of the location, when opts.all_images (gc). */
   struct kiln_ec2_images images;
 
@@ -187,8 +179,7 @@ struct observe {
    * apps by template id). */
   const struct kiln_lt_cached **ltv_read; /* per app; NULL: not read */
   bool *ltv_asked;                        /* per app */
-  struct app_key *by_template_id;
-  size_t n_by_template_id;
+  struct kiln_str_index *by_template_id;
 
   /* Round three, per app. */
   struct kiln_asg_instance_refreshes *refreshes;
@@ -276,41 +267,15 @@ static void page_call_free(struct page_call *c)
   free(c);
 }
 
-static int cmp_app_key(const void *a, const void *b)
+/* Adds app i under key; a key seen first is appended to names[0..*n). */
+static int index_app(struct kiln_str_index *ix, const char *key, size_t i,
+                     const char **names, size_t *n)
 {
-  const struct app_key *x = a, *y = b;
-  int c = strcmp(x->key, y->key);
-  return c != 0 ? c : (x->app > y->app) - (x->app < y->app);
-}
-
-/* The apps of key among sorted keys[0..n): keys[first..*end) (first ==
- * *end when there is none). */
-static size_t keyed(const struct app_key *keys, size_t n, const char *key,
-                    size_t *end)
-{
-  size_t lo = 0, hi = n, last;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (strcmp(keys[mid].key, key) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  for (last = lo; last < n && strcmp(keys[last].key, key) == 0; last++)
-    ;
-  *end = last;
-  return lo;
-}
-
-/* The distinct keys of sorted keys[0..n) into names; returns their count. */
-static size_t distinct_keys(const struct app_key *keys, size_t n,
-                            const char **names)
-{
-  size_t out = 0;
-  for (size_t i = 0; i < n; i++)
-    if (out == 0 || strcmp(names[out - 1], keys[i].key) != 0)
-      names[out++] = keys[i].key;
-  return out;
+  bool is_new;
+  int err = kiln_str_index_add(ix, key, i, &is_new);
+  if (err == 0 && is_new)
+    names[(*n)++] = key;
+  return err;
 }
 
 /* ---- round one -------------------------------------------------------- */
@@ -345,11 +310,10 @@ static void on_templates(int err, const struct kiln_aws_response *res,
     const struct kiln_ec2_launch_template *lt =
         &c->answer.templates.templates[t];
     struct kiln_template_seen *seen = NULL;
-    size_t end;
     if (lt->name == NULL || lt->id == NULL)
       continue;
-    for (size_t k = keyed(o->by_template, o->n_by_template, lt->name, &end);
-         k < end; k++) {
+    for (size_t i = kiln_str_index_first(o->by_template, lt->name);
+         i != KILN_STR_INDEX_NONE; i = kiln_str_index_next(o->by_template, i)) {
       if (seen == NULL) {
         if ((seen = kiln_arena_alloc(o->a, sizeof(*seen))) == NULL ||
             kiln__fold_template(o->a, lt, seen) != 0) {
@@ -358,7 +322,7 @@ static void on_templates(int err, const struct kiln_aws_response *res,
         }
         o->n_templates++;
       }
-      o->lt_of[o->by_template[k].app] = seen;
+      o->lt_of[i] = seen;
     }
   }
   page_call_free(c);
@@ -373,10 +337,11 @@ static void on_groups(int err, const struct kiln_aws_response *res, void *data)
   struct observe *o = c->o;
   for (size_t g = 0; err == 0 && g < c->answer.groups.count; g++) {
     const struct kiln_asg_group *group = &c->answer.groups.groups[g];
-    size_t end;
-    for (size_t k = keyed(o->by_group, o->n_by_group, group->name, &end);
-         err == 0 && k < end; k++) {
-      size_t i = o->by_group[k].app;
+    if (group->name == NULL)
+      continue;
+    for (size_t i = kiln_str_index_first(o->by_group, group->name);
+         err == 0 && i != KILN_STR_INDEX_NONE;
+         i = kiln_str_index_next(o->by_group, i)) {
       err = kiln__fold_group(o->a, group, &o->obs.apps[i]);
       o->fingerprints[i] = kiln_refresh_seen_fingerprint(group);
     }
@@ -385,30 +350,20 @@ static void on_groups(int err, const struct kiln_aws_response *res, void *data)
   call_done(o, err, res, true);
 }
 
-/* Appends s to list[0..*n) unless it is there: the lists are short where
- * this is used (parents), or deduplicated by sorting (names, digests). */
-static bool seen(const char **list, size_t n, const char *s)
+/* Drops the repeats of list[0..*n), the first of each kept in place. */
+static int drop_repeats(struct kiln_arena *a, const char **list, size_t *n)
 {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(list[i], s) == 0)
-      return true;
-  return false;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Sorts list[0..n) and drops repeats; returns the new count. */
-static size_t sort_unique(const char **list, size_t n)
-{
+  struct kiln_str_index *ix = kiln_str_index_new(a, *n);
   size_t out = 0;
-  qsort(list, n, sizeof(*list), cmp_str);
-  for (size_t i = 0; i < n; i++)
-    if (out == 0 || strcmp(list[out - 1], list[i]) != 0)
-      list[out++] = list[i];
-  return out;
+  if (ix == NULL)
+    return KILN_ENOMEM;
+  for (size_t i = 0; i < *n; i++) {
+    int err = index_app(ix, list[i], i, list, &out);
+    if (err != 0)
+      return err;
+  }
+  *n = out;
+  return 0;
 }
 
 static int collect_names(struct observe *o)
@@ -418,28 +373,26 @@ static int collect_names(struct observe *o)
   o->ssm_names = kiln_arena_alloc(o->a, n * sizeof(char *));
   o->lt_names = kiln_arena_alloc(o->a, n * sizeof(char *));
   o->group_names = kiln_arena_alloc(o->a, n * sizeof(char *));
-  o->by_template = kiln_arena_alloc(o->a, n * sizeof(*o->by_template));
-  o->by_group = kiln_arena_alloc(o->a, n * sizeof(*o->by_group));
+  o->by_template = kiln_str_index_new(o->a, r->n_apps);
+  o->by_group = kiln_str_index_new(o->a, r->n_apps);
   if (o->ssm_names == NULL || o->lt_names == NULL || o->group_names == NULL ||
       o->by_template == NULL || o->by_group == NULL)
     return KILN_ENOMEM;
   for (size_t i = 0; i < r->n_apps; i++) {
     const struct kiln_app_spec *s = &r->apps[i];
+    int err;
     if (!in_scope(o, s))
       continue;
     /* A parent is resolved in the image's home only. */
-    if (s->image.parent_kind == KILN_PARENT_SSM && kiln_spec_image_at_home(s) &&
-        !seen(o->ssm_names, o->n_ssm, s->image.parent_ref))
+    if (s->image.parent_kind == KILN_PARENT_SSM && kiln_spec_image_at_home(s))
       o->ssm_names[o->n_ssm++] = s->image.parent_ref;
-    o->by_template[o->n_by_template++] =
-        (struct app_key){s->launch_template.name, i};
-    o->by_group[o->n_by_group++] = (struct app_key){s->autoscaling.name, i};
+    if ((err = index_app(o->by_template, s->launch_template.name, i,
+                         o->lt_names, &o->n_lt_names)) != 0 ||
+        (err = index_app(o->by_group, s->autoscaling.name, i, o->group_names,
+                         &o->n_groups)) != 0)
+      return err;
   }
-  qsort(o->by_template, o->n_by_template, sizeof(*o->by_template), cmp_app_key);
-  qsort(o->by_group, o->n_by_group, sizeof(*o->by_group), cmp_app_key);
-  o->n_lt_names = distinct_keys(o->by_template, o->n_by_template, o->lt_names);
-  o->n_groups = distinct_keys(o->by_group, o->n_by_group, o->group_names);
-  return 0;
+  return drop_repeats(o->a, o->ssm_names, &o->n_ssm);
 }
 
 static size_t chunks_of(size_t n, size_t per)
@@ -722,16 +675,16 @@ static void on_versions_listed(int err, const struct kiln_aws_response *res,
     const struct kiln_ec2_launch_template_version *v =
         &c->answer.versions.versions[n];
     const char *id = v->launch_template_id;
-    size_t first, end;
+    size_t first;
     if (id == NULL)
       continue;
-    first = keyed(o->by_template_id, o->n_by_template_id, id, &end);
-    for (size_t k = first; err == 0 && k < end; k++)
-      if (k == first)
-        err = read_version(o, o->by_template_id[k].app, v, &c->raw);
+    first = kiln_str_index_first(o->by_template_id, id);
+    for (size_t i = first; err == 0 && i != KILN_STR_INDEX_NONE;
+         i = kiln_str_index_next(o->by_template_id, i))
+      if (i == first)
+        err = read_version(o, i, v, &c->raw);
       else
-        o->ltv_read[o->by_template_id[k].app] =
-            o->ltv_read[o->by_template_id[first].app];
+        o->ltv_read[i] = o->ltv_read[first];
   }
   page_call_free(c);
   call_done(o, err, res, true);
@@ -741,16 +694,15 @@ static void on_versions_listed(int err, const struct kiln_aws_response *res,
 static int index_template_ids(struct observe *o)
 {
   const struct kiln_spec_repo *r = o->repo;
-  o->by_template_id =
-      kiln_arena_alloc(o->a, (r->n_apps + 1) * sizeof(*o->by_template_id));
+  o->by_template_id = kiln_str_index_new(o->a, r->n_apps);
   if (o->by_template_id == NULL)
     return KILN_ENOMEM;
   for (size_t i = 0; i < r->n_apps; i++)
-    if (o->lt_of[i] != NULL)
-      o->by_template_id[o->n_by_template_id++] =
-          (struct app_key){o->lt_of[i]->id, i};
-  qsort(o->by_template_id, o->n_by_template_id, sizeof(*o->by_template_id),
-        cmp_app_key);
+    if (o->lt_of[i] != NULL) {
+      int err = kiln_str_index_add(o->by_template_id, o->lt_of[i]->id, i, NULL);
+      if (err != 0)
+        return err;
+    }
   return 0;
 }
 
@@ -903,9 +855,11 @@ static void round_two(struct observe *o)
       err = KILN_ENOMEM;
     o->image_keys[o->n_image_digests++] = o->digests[i];
   }
+  if (err == 0)
+    err = drop_repeats(o->a, o->image_keys, &o->n_image_digests);
+  if (err == 0)
+    err = drop_repeats(o->a, apps, &o->n_image_apps);
   if (err == 0) {
-    o->n_image_digests = sort_unique(o->image_keys, o->n_image_digests);
-    o->n_image_apps = sort_unique(apps, o->n_image_apps);
     memcpy(o->image_keys + o->n_image_digests, apps,
            o->n_image_apps * sizeof(*apps));
     if (!o->opts.all_images)

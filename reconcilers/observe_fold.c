@@ -8,6 +8,7 @@
 #include "kiln/ec2.h"
 #include "kiln/error.h"
 #include "kiln/naming.h"
+#include "kiln/str_index.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -201,36 +202,32 @@ int kiln__fold_images(struct kiln_arena *arena,
   return c.err;
 }
 
-static int cmp_by_digest(const void *a, const void *b)
-{
-  const struct kiln_observed_image *x = a, *y = b;
-  int c = strcmp(x->digest, y->digest);
-  /* Ties as AWS listed them: the same images, the same verdict. */
-  return c != 0 ? c : (x->listed > y->listed) - (x->listed < y->listed);
-}
-
 int kiln__index_images(struct kiln_arena *arena,
                        struct kiln_observed_image *const *lists,
                        const size_t *lens, size_t n_lists,
                        struct kiln_observation *obs)
 {
-  struct kiln_observed_image *index;
+  struct kiln_observed_image *all;
+  struct kiln_str_index *by_digest;
   size_t n = 0;
 
   for (size_t l = 0; l < n_lists; l++)
     n += lens[l];
-  if ((index = kiln_arena_alloc(arena, (n + 1) * sizeof(*index))) == NULL)
+  all = kiln_arena_alloc(arena, (n + 1) * sizeof(*all));
+  by_digest = kiln_str_index_new(arena, n);
+  if (all == NULL || by_digest == NULL)
     return KILN_ENOMEM;
   n = 0;
   for (size_t l = 0; l < n_lists; l++)
-    for (size_t i = 0; i < lens[l]; i++) {
-      index[n] = lists[l][i];
-      index[n].listed = n;
-      n++;
+    for (size_t i = 0; i < lens[l]; i++, n++) {
+      int err;
+      all[n] = lists[l][i];
+      if ((err = kiln_str_index_add(by_digest, all[n].digest, n, NULL)) != 0)
+        return err;
     }
-  qsort(index, n, sizeof(*index), cmp_by_digest);
-  obs->by_digest = index;
-  obs->n_by_digest = n;
+  obs->kiln_images = all;
+  obs->n_kiln_images = n;
+  obs->by_digest = by_digest;
   return 0;
 }
 
@@ -238,19 +235,10 @@ void kiln_observation_find_image(const struct kiln_observation *obs,
                                  const char *digest,
                                  struct kiln_observed_app *out)
 {
-  size_t lo = 0, hi = obs->n_by_digest;
-  /* The first entry of digest. */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (strcmp(obs->by_digest[mid].digest, digest) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  for (;
-       lo < obs->n_by_digest && strcmp(obs->by_digest[lo].digest, digest) == 0;
-       lo++) {
-    const struct kiln_observed_image *im = &obs->by_digest[lo];
+  /* In the order AWS listed them: the same images, the same verdict. */
+  for (size_t k = kiln_str_index_first(obs->by_digest, digest);
+       k != KILN_STR_INDEX_NONE; k = kiln_str_index_next(obs->by_digest, k)) {
+    const struct kiln_observed_image *im = &obs->kiln_images[k];
     if (strcmp(im->state, "available") == 0) {
       out->image_ami = im->image_id;
       out->image_pending = false;

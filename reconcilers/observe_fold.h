@@ -59,8 +59,8 @@ int kiln__fold_images(struct kiln_arena *arena,
                       const struct kiln_ec2_images *images,
                       struct kiln_observed_image **out, size_t *n);
 
-/* obs->by_digest: the n_lists lists joined in their order and sorted by
- * digest (ties as listed). */
+/* obs->kiln_images: the n_lists lists joined in their order; and
+ * obs->by_digest, their places by digest. */
 int kiln__index_images(struct kiln_arena *arena,
                        struct kiln_observed_image *const *lists,
                        const size_t *lens, size_t n_lists,

@@ -34,6 +34,7 @@ struct kiln_aws_client;
 struct kiln_arena;
 struct kiln_ec2_launch_template_data;
 struct kiln_ec2_images;
+struct kiln_str_index;
 
 /* Bakes Kiln started, by image digest: what lets a later pass follow a
  * bake in flight. Owned by the caller (the daemon or apply loop). */
@@ -65,10 +66,11 @@ struct kiln_observation {
    * (garbage collection judges them all); empty otherwise. */
   const struct kiln_ec2_images *images;
   /* Kiln's AMIs of the observed digests and copies (of every one with
-   * all_images), sorted by their kiln:digest tag, ties as AWS listed them:
-   * kiln_observation_find_image(). */
-  const struct kiln_observed_image *by_digest;
-  size_t n_by_digest;
+   * all_images), as AWS listed them, and their places there by their
+   * kiln:digest tag: kiln_observation_find_image(). */
+  const struct kiln_observed_image *kiln_images;
+  size_t n_kiln_images;
+  const struct kiln_str_index *by_digest;
 };
 
 /* One of Kiln's AMIs as an observation keeps it. */
@@ -79,13 +81,12 @@ struct kiln_observed_image {
   const char *state_reason; /* why it failed; NULL: AWS gave none */
   const char *const *snapshot_ids;
   size_t n_snapshots;
-  size_t listed; /* its place in AWS's answers, for ties */
 };
 
 /* The AMI of digest among the observation's (available, else pending),
  * and the failed copies of it, into out: for a target whose image is baked
- * elsewhere, once the home's observation gives its digest. Logarithmic in
- * the observation's AMIs. */
+ * elsewhere, once the home's observation gives its digest. One lookup,
+ * whatever the number of AMIs. */
 void kiln_observation_find_image(const struct kiln_observation *obs,
                                  const char *digest,
                                  struct kiln_observed_app *out);

@@ -3,6 +3,7 @@
 #define KILN_STR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,19 @@
 static inline bool kiln_str_eq(const char *a, const char *b)
 {
   return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* FNV-1a of data[0..len): the hash of Kiln's tables, whose keys are AWS's
+ * names and ids and the repository's contents, not an attacker's choice
+ * of collisions. */
+static inline uint64_t kiln_fnv1a(const char *data, size_t len)
+{
+  uint64_t h = 14695981039346656037ULL;
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)data[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
 }
 
 /* The account of an ARN (its fifth field: arn:aws:iam::ACCOUNT:role/x)

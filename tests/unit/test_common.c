@@ -17,6 +17,7 @@
 #include "kiln/file.h"
 #include "kiln/hash.h"
 #include "kiln/num.h"
+#include "kiln/str_index.h"
 
 static void test_errors_are_negative_and_named(void **state)
 {
@@ -282,6 +283,52 @@ static void test_sha256_hex(void **state)
   assert_int_equal(strlen(out), 64);
 }
 
+/* Values under a key come back in the order they were added, whatever the
+ * number of keys (enough here that every slot's neighbourhood collides
+ * somewhere); a key never added has none. */
+static void test_str_index_chains_values_in_order(void **state)
+{
+  enum { APPS = 5000 };
+  struct kiln_arena a;
+  struct kiln_str_index *ix;
+  static char names[APPS][16];
+  size_t seen = 0;
+  bool is_new;
+  (void)state;
+
+  kiln_arena_init(&a, 0);
+  ix = kiln_str_index_new(&a, APPS);
+  assert_non_null(ix);
+  /* App i is named after i / 2 in reverse: pairs share a key. */
+  for (size_t i = 0; i < APPS; i++) {
+    snprintf(names[i], sizeof(names[i]), "app-%zu", (APPS - 1 - i) / 2);
+    assert_int_equal(kiln_str_index_add(ix, names[i], i, &is_new), 0);
+    assert_true(is_new == (i % 2 == 0));
+  }
+  for (size_t k = 0; k < APPS / 2; k++) {
+    char key[16];
+    size_t v;
+    snprintf(key, sizeof(key), "app-%zu", k);
+    v = kiln_str_index_first(ix, key);
+    assert_int_equal(v, APPS - 2 - 2 * k);
+    v = kiln_str_index_next(ix, v);
+    assert_int_equal(v, APPS - 1 - 2 * k);
+    assert_int_equal(kiln_str_index_next(ix, v), KILN_STR_INDEX_NONE);
+    seen += 2;
+  }
+  assert_int_equal(seen, APPS);
+  assert_int_equal(kiln_str_index_first(ix, "app-"), KILN_STR_INDEX_NONE);
+  assert_int_equal(kiln_str_index_first(ix, ""), KILN_STR_INDEX_NONE);
+  assert_int_equal(kiln_str_index_first(NULL, "app-1"), KILN_STR_INDEX_NONE);
+
+  /* A value twice, or past the capacity, is refused and changes nothing. */
+  assert_int_equal(kiln_str_index_add(ix, "other", 7, NULL), KILN_EINVAL);
+  assert_int_equal(kiln_str_index_add(ix, "other", APPS, NULL), KILN_EINVAL);
+  assert_int_equal(kiln_str_index_first(ix, "other"), KILN_STR_INDEX_NONE);
+  assert_int_equal(kiln_str_index_next(ix, APPS + 3), KILN_STR_INDEX_NONE);
+  kiln_arena_cleanup(&a);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -294,6 +341,7 @@ int main(void)
       cmocka_unit_test(test_num_parse_i64),
       cmocka_unit_test(test_file_read_any_kind_bounded),
       cmocka_unit_test(test_sha256_hex),
+      cmocka_unit_test(test_str_index_chains_values_in_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
