@@ -29,6 +29,8 @@
 #define MAX_PREFIXES 32
 /* Distinct element names kept once each (AWS's answers use ~100). */
 #define NAME_SLOTS 512
+/* Nodes allocated at once. */
+#define NODE_BATCH 64
 
 struct kiln_xml_doc {
   struct kiln_arena arena;
@@ -54,32 +56,70 @@ struct scanner {
   struct open_element stack[MAX_DEPTH];
   int depth;
   /* The open element's text so far: kept when it ends without a child,
-   * dropped (layout) when a child starts. */
+   * dropped (layout) when a child starts. While it is one run of the body
+   * it is only pointed at (piece); text holds it once it is more. */
+  const char *piece;
+  size_t piece_len;
   struct kiln_buf text;
   /* xmlns:P declarations in scope, with the depth of their element. */
   struct prefix prefixes[MAX_PREFIXES];
   int n_prefixes;
   const char *names[NAME_SLOTS];
   size_t name_lens[NAME_SLOTS];
+  struct kiln_xml_node *spare; /* zeroed nodes not handed out yet */
+  size_t n_spare;
 };
+
+/* What a byte may be, looked up once per byte in the loops that read most
+ * of a document (names, text between tags, space). Names: ASCII letters,
+ * '_' and ':' start one; digits, '-' and '.' go on one; bytes from 0x80
+ * are UTF-8, checked as such. Plain text: what character data holds
+ * without a second look (not markup, a reference, a control character,
+ * UTF-8 or '>', which may end "]]>"). */
+enum {
+  C_SPACE = 1,
+  C_NAME_START = 2,
+  C_NAME = 4,
+  C_PLAIN_TEXT = 8,
+};
+
+#define C_IS_LETTER(c)                                                         \
+  (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define C_OF(c)                                                                \
+  (((c) == ' ' || (c) == '\n' || (c) == '\t' || (c) == '\r' ? C_SPACE : 0) |   \
+   (C_IS_LETTER(c) || (c) == '_' || (c) == ':' || (c) >= 0x80                  \
+        ? C_NAME_START | C_NAME                                                \
+        : 0) |                                                                 \
+   (((c) >= '0' && (c) <= '9') || (c) == '-' || (c) == '.' ? C_NAME : 0) |     \
+   ((((c) >= 0x20 && (c) < 0x80) || (c) == '\n' || (c) == '\t' ||              \
+     (c) == '\r') &&                                                           \
+            (c) != '<' && (c) != '&' && (c) != '>'                             \
+        ? C_PLAIN_TEXT                                                         \
+        : 0))
+#define C_ROW(r)                                                               \
+  C_OF(r), C_OF(r + 1), C_OF(r + 2), C_OF(r + 3), C_OF(r + 4), C_OF(r + 5),    \
+      C_OF(r + 6), C_OF(r + 7), C_OF(r + 8), C_OF(r + 9), C_OF(r + 10),        \
+      C_OF(r + 11), C_OF(r + 12), C_OF(r + 13), C_OF(r + 14), C_OF(r + 15)
+
+static const unsigned char char_class[256] = {
+    C_ROW(0x00), C_ROW(0x10), C_ROW(0x20), C_ROW(0x30),
+    C_ROW(0x40), C_ROW(0x50), C_ROW(0x60), C_ROW(0x70),
+    C_ROW(0x80), C_ROW(0x90), C_ROW(0xA0), C_ROW(0xB0),
+    C_ROW(0xC0), C_ROW(0xD0), C_ROW(0xE0), C_ROW(0xF0)};
 
 static bool is_space(unsigned char c)
 {
-  return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+  return (char_class[c] & C_SPACE) != 0;
 }
 
-/* Names: ASCII letters, '_' and ':' start one; digits, '-' and '.' go on
- * one; bytes from 0x80 are UTF-8, checked as such. */
 static bool is_name_start(unsigned char c)
 {
-  return (unsigned char)((c | 0x20) - 'a') < 26 || c == '_' || c == ':' ||
-         c >= 0x80;
+  return (char_class[c] & C_NAME_START) != 0;
 }
 
 static bool is_name_char(unsigned char c)
 {
-  return is_name_start(c) || (unsigned char)(c - '0') < 10 || c == '-' ||
-         c == '.';
+  return (char_class[c] & C_NAME) != 0;
 }
 
 static bool starts(const struct scanner *s, const char *lit)
@@ -98,8 +138,10 @@ static size_t read_reference(const char *p, const char *end, char out[4],
 
 static void skip_space(struct scanner *s)
 {
-  while (s->p < s->end && is_space((unsigned char)*s->p))
-    s->p++;
+  const char *p = s->p;
+  while (p < s->end && is_space((unsigned char)*p))
+    p++;
+  s->p = p;
 }
 
 /* The length of the character at p when XML allows it in a document
@@ -164,17 +206,18 @@ static int skip_to(struct scanner *s, const char *lit, const char **body,
 
 static int scan_name(struct scanner *s, const char **name, size_t *len)
 {
-  const char *start = s->p;
-  bool ascii = true;
+  const char *start = s->p, *p = start, *end = s->end;
+  unsigned char high = 0;
 
-  if (s->p == s->end || !is_name_start((unsigned char)*s->p))
+  if (p == end || !is_name_start((unsigned char)*p))
     return KILN_EPARSE;
-  while (s->p < s->end && is_name_char((unsigned char)*s->p))
-    ascii &= (unsigned char)*s->p++ < 0x80;
-  if (!ascii && check_chars(start, s->p) != 0)
+  while (p < end && is_name_char((unsigned char)*p))
+    high |= (unsigned char)*p++;
+  if ((high & 0x80) != 0 && check_chars(start, p) != 0)
     return KILN_EPARSE;
+  s->p = p;
   *name = start;
-  *len = (size_t)(s->p - start);
+  *len = (size_t)(p - start);
   return 0;
 }
 
@@ -262,14 +305,14 @@ static int skip_attributes(struct scanner *s, bool *empty)
     bool spaced = s->p < s->end && is_space((unsigned char)*s->p);
 
     skip_space(s);
+    if (s->p < s->end && *s->p == '>') {
+      s->p++;
+      *empty = false;
+      return 0;
+    }
     if (starts(s, "/>")) {
       s->p += 2;
       *empty = true;
-      return 0;
-    }
-    if (starts(s, ">")) {
-      s->p++;
-      *empty = false;
       return 0;
     }
     if (!spaced || n_seen == MAX_ATTRIBUTES ||
@@ -309,6 +352,21 @@ static void out_of_scope(struct scanner *s)
     s->n_prefixes--;
 }
 
+static void drop_text(struct scanner *s);
+
+/* A zeroed node, from a batch: one arena call per NODE_BATCH nodes. */
+static struct kiln_xml_node *new_node(struct scanner *s)
+{
+  if (s->n_spare == 0) {
+    s->spare = kiln_arena_alloc(&s->doc->arena, NODE_BATCH * sizeof(*s->spare));
+    if (s->spare == NULL)
+      return NULL;
+    s->n_spare = NODE_BATCH;
+  }
+  s->n_spare--;
+  return s->spare++;
+}
+
 static int open_element(struct scanner *s)
 {
   struct kiln_xml_node *n;
@@ -318,25 +376,29 @@ static int open_element(struct scanner *s)
   int err;
 
   s->p++; /* '<' */
-  if ((err = scan_name(s, &qname, &qlen)) != 0 ||
-      (err = skip_attributes(s, &empty)) != 0)
+  if ((err = scan_name(s, &qname, &qlen)) != 0)
     return err;
+  if (s->p < s->end && *s->p == '>') { /* most of AWS's: no attribute */
+    s->p++;
+    empty = false;
+  } else if ((err = skip_attributes(s, &empty)) != 0) {
+    return err;
+  }
   if (s->depth == MAX_DEPTH)
     return KILN_EPARSE;
-  n = kiln_arena_alloc(&s->doc->arena, sizeof(*n));
-  if (n == NULL)
+  if ((n = new_node(s)) == NULL)
     return KILN_ENOMEM;
   /* The local name: what follows a declared namespace prefix. */
   colon = memchr(qname, ':', qlen);
   if (colon == qname + qlen - 1)
     return KILN_EPARSE; /* "prefix:" names nothing */
   if (colon != NULL && declared(s, qname, (size_t)(colon - qname)))
-    n->name = intern(s, colon + 1, qlen - (size_t)(colon + 1 - qname));
+    n->name_len = qlen - (size_t)(colon + 1 - qname);
   else
-    n->name = intern(s, qname, qlen);
+    n->name_len = qlen;
+  n->name = intern(s, qname + qlen - n->name_len, n->name_len);
   if (n->name == NULL)
     return KILN_ENOMEM;
-  n->name_len = strlen(n->name);
   n->text = "";
   if (s->depth == 0) {
     s->doc->root = n;
@@ -349,12 +411,20 @@ static int open_element(struct scanner *s)
     parent->last_child = n;
   }
   /* Text beside elements is layout, not a value. */
-  kiln_buf_reset(&s->text);
+  drop_text(s);
   if (!empty)
     s->stack[s->depth++] = (struct open_element){n, NULL, qname, qlen};
   else
     out_of_scope(s);
   return 0;
+}
+
+/* Forgets the open element's text. */
+static void drop_text(struct scanner *s)
+{
+  s->piece_len = 0;
+  if (s->text.len > 0)
+    kiln_buf_reset(&s->text);
 }
 
 static int close_element(struct scanner *s)
@@ -377,14 +447,16 @@ static int close_element(struct scanner *s)
   if (!starts(s, ">"))
     return KILN_EPARSE;
   s->p++;
-  if (top->node->children == NULL && s->text.len > 0) {
-    char *text = kiln_arena_strndup(&s->doc->arena, s->text.data, s->text.len);
+  if (top->node->children == NULL && (s->piece_len > 0 || s->text.len > 0)) {
+    const char *from = s->piece_len > 0 ? s->piece : s->text.data;
+    size_t text_len = s->piece_len > 0 ? s->piece_len : s->text.len;
+    char *text = kiln_arena_strndup(&s->doc->arena, from, text_len);
     if (text == NULL)
       return KILN_ENOMEM;
     top->node->text = text;
-    top->node->text_len = s->text.len;
+    top->node->text_len = text_len;
   }
-  kiln_buf_reset(&s->text);
+  drop_text(s);
   return 0;
 }
 
@@ -393,12 +465,22 @@ static bool keeps_text(const struct scanner *s)
   return s->stack[s->depth - 1].node->children == NULL;
 }
 
-/* Appends bytes to the open element's text as they are. */
+/* The text so far into s->text: more is coming. */
+static int unpiece(struct scanner *s)
+{
+  size_t n = s->piece_len;
+  s->piece_len = 0;
+  return n > 0 && kiln_buf_append(&s->text, s->piece, n) != 0 ? KILN_ENOMEM : 0;
+}
+
+/* Appends bytes to the open element's text as they are (not the body's:
+ * they are copied). */
 static int append_raw(struct scanner *s, const char *p, size_t n)
 {
   if (!keeps_text(s) || n == 0)
     return 0;
-  return kiln_buf_append(&s->text, p, n) != 0 ? KILN_ENOMEM : 0;
+  return unpiece(s) != 0 || kiln_buf_append(&s->text, p, n) != 0 ? KILN_ENOMEM
+                                                                 : 0;
 }
 
 /* Appends text read from the document, line ends read as XML reads them:
@@ -409,6 +491,13 @@ static int append_text(struct scanner *s, const char *p, size_t n)
 
   if (!keeps_text(s) || n == 0)
     return 0;
+  if (s->piece_len == 0 && s->text.len == 0 && memchr(p, '\r', n) == NULL) {
+    s->piece = p; /* the body's own bytes, as they are */
+    s->piece_len = n;
+    return 0;
+  }
+  if (unpiece(s) != 0)
+    return KILN_ENOMEM;
   while ((cr = memchr(p, '\r', n)) != NULL) {
     size_t before = (size_t)(cr - p);
     if (kiln_buf_append(&s->text, p, before) != 0 ||
@@ -528,23 +617,25 @@ static int reference(struct scanner *s)
 /* Character data up to the next markup or reference. */
 static int char_data(struct scanner *s)
 {
-  const char *start = s->p;
+  const char *start = s->p, *p = start, *end = s->end;
 
-  while (s->p < s->end && *s->p != '<' && *s->p != '&') {
-    unsigned char c = (unsigned char)*s->p;
-    if (c >= 0x20 && c < 0x80 && c != '>') {
-      s->p++;
-      continue;
-    }
+  for (;;) {
+    unsigned char c;
+    while (p < end && (char_class[(unsigned char)*p] & C_PLAIN_TEXT) != 0)
+      p++;
+    if (p == end || *p == '<' || *p == '&')
+      break;
+    c = (unsigned char)*p;
     /* "]]>" ends CDATA; in character data it is an error. */
-    if (c == '>' && s->p - start >= 2 && s->p[-1] == ']' && s->p[-2] == ']')
+    if (c == '>' && p - start >= 2 && p[-1] == ']' && p[-2] == ']')
       return KILN_EPARSE;
-    size_t n = char_len(s->p, s->end);
+    size_t n = char_len(p, end);
     if (n == 0)
       return KILN_EPARSE;
-    s->p += n;
+    p += n;
   }
-  return append_text(s, start, (size_t)(s->p - start));
+  s->p = p;
+  return append_text(s, start, (size_t)(p - start));
 }
 
 /* A PI's target and data ("target data"): a target named xml is the
@@ -607,6 +698,8 @@ static int content(struct scanner *s)
       err = reference(s);
     else if (*s->p != '<')
       err = char_data(s);
+    else if (s->end - s->p >= 2 && is_name_start((unsigned char)s->p[1]))
+      err = open_element(s);
     else if (starts(s, "</"))
       err = close_element(s);
     else if (starts(s, "<![CDATA[")) {
