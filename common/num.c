@@ -50,3 +50,28 @@ int kiln_num_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return KILN_EPARSE;
   return kiln_num_parse_i64n(s, strlen(s), min, max, out);
 }
+
+char *kiln_num_format_i64(int64_t v, char out[KILN_NUM_I64_CHARS])
+{
+  char digits[KILN_NUM_I64_CHARS];
+  /* The magnitude as unsigned: -INT64_MIN does not fit in int64_t. */
+  uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  size_t n = 0, o = 0;
+
+  do {
+    digits[n++] = (char)('0' + m % 10);
+    m /= 10;
+  } while (m != 0);
+  if (v < 0)
+    out[o++] = '-';
+  while (n > 0)
+    out[o++] = digits[--n];
+  out[o] = '\0';
+  return out;
+}
+
+bool kiln_num_is_i64(const char *s, int64_t v)
+{
+  char text[KILN_NUM_I64_CHARS];
+  return s != NULL && strcmp(s, kiln_num_format_i64(v, text)) == 0;
+}

@@ -18,6 +18,7 @@
 #include "kiln/lt_cache.h"
 #include "kiln/refresh_seen.h"
 #include "kiln/naming.h"
+#include "kiln/num.h"
 #include "kiln/ssm.h"
 #include "kiln/str_index.h"
 #include "observe_fold.h"
@@ -1246,11 +1247,9 @@ static void apply_bake(struct observe *o, const struct kiln_ib_image *im,
  * the refresh, to tell which. */
 static bool needs_recheck(const struct kiln_observed_app *a)
 {
-  char v[32];
-  snprintf(v, sizeof(v), "%lld", (long long)a->refresh_version);
   return a->refresh == KILN_REFRESH_SUCCEEDED && a->asg_exists &&
          a->refresh_version == a->lt_default_version &&
-         (a->asg_lt_version == NULL || strcmp(a->asg_lt_version, v) != 0 ||
+         (!kiln_num_is_i64(a->asg_lt_version, a->refresh_version) ||
           a->asg_instances_stale > 0);
 }
 

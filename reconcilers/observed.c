@@ -1,18 +1,18 @@
 /* Pure functions of the observed model (kiln/observed.h): no I/O, shared by
  * the observer and by a pass that follows a step with the next one. */
 #include "kiln/observed.h"
+#include "kiln/num.h"
 
-#include <stdio.h>
 #include <string.h>
 
 size_t kiln_observed_stale_instances(const struct kiln_observed_app *a)
 {
-  char want[32];
+  char want[KILN_NUM_I64_CHARS];
   size_t stale = 0;
 
   if (!a->lt_exists || a->asg_instance_versions == NULL)
     return a->asg_instances;
-  snprintf(want, sizeof(want), "%lld", (long long)a->lt_default_version);
+  kiln_num_format_i64(a->lt_default_version, want);
   for (size_t i = 0; i < a->asg_instances; i++)
     stale += a->asg_instance_versions[i] == NULL ||
              strcmp(a->asg_instance_versions[i], want) != 0;
@@ -21,12 +21,10 @@ size_t kiln_observed_stale_instances(const struct kiln_observed_app *a)
 
 bool kiln_observed_needs_refresh_look(const struct kiln_observed_app *a)
 {
-  char v[32];
   if (!a->asg_exists || !a->lt_exists)
     return false;
-  snprintf(v, sizeof(v), "%lld", (long long)a->lt_default_version);
-  return a->asg_instances_stale > 0 || a->asg_lt_version == NULL ||
-         strcmp(a->asg_lt_version, v) != 0 ||
+  return a->asg_instances_stale > 0 ||
+         !kiln_num_is_i64(a->asg_lt_version, a->lt_default_version) ||
          (a->asg_kiln_version != 0 &&
           a->asg_kiln_version != a->lt_default_version);
 }

@@ -4,6 +4,7 @@
 #include "kiln/plan.h"
 #include "kiln/arena.h"
 #include "kiln/error.h"
+#include "kiln/num.h"
 #include "kiln/str.h"
 
 #include <stdio.h>
@@ -504,11 +505,8 @@ static const char *tags_reason(struct planner *p)
 
 static bool group_on_version(const struct kiln_observed_app *o, int64_t version)
 {
-  char v[32];
-  snprintf(v, sizeof(v), "%lld", (long long)version);
-  return o->asg_lt_version != NULL && strcmp(o->asg_lt_version, v) == 0 &&
-         o->asg_lt_id != NULL && o->lt_id != NULL &&
-         strcmp(o->asg_lt_id, o->lt_id) == 0;
+  return kiln_num_is_i64(o->asg_lt_version, version) && o->asg_lt_id != NULL &&
+         o->lt_id != NULL && strcmp(o->asg_lt_id, o->lt_id) == 0;
 }
 
 /* "rolling out version 4: 40% replaced, at checkpoint 50% (instance

@@ -3,9 +3,9 @@
 #include "kiln/refresh_seen.h"
 #include "kiln/arena.h"
 #include "kiln/error.h"
+#include "kiln/num.h"
 #include "kiln/observed.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -17,9 +17,8 @@ static uint64_t fnv(uint64_t h, const char *s)
 
 static uint64_t fnv_i64(uint64_t h, int64_t v)
 {
-  char buf[24];
-  snprintf(buf, sizeof(buf), "%lld", (long long)v);
-  return fnv(h, buf);
+  char text[KILN_NUM_I64_CHARS];
+  return fnv(h, kiln_num_format_i64(v, text));
 }
 
 uint64_t kiln_refresh_seen_fingerprint(const struct kiln_asg_group *g)

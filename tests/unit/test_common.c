@@ -214,6 +214,25 @@ static void write_file(const char *path, const char *data, size_t len)
 /* Whatever kind of file it is pointed at, the reader reads it to its end
  * or to the limit, like the AWS SDKs: /dev/null is empty, a FIFO and an
  * endless device are read, not refused; only the limit is an error. */
+static void test_num_format_i64_as_printf(void **state)
+{
+  const int64_t values[] = {0,         7,        -7, 10, 1234567890123LL,
+                            INT64_MAX, INT64_MIN};
+  char text[KILN_NUM_I64_CHARS], want[32];
+  (void)state;
+
+  for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+    snprintf(want, sizeof(want), "%lld", (long long)values[i]);
+    assert_string_equal(kiln_num_format_i64(values[i], text), want);
+    assert_true(kiln_num_is_i64(want, values[i]));
+  }
+  assert_false(kiln_num_is_i64("07", 7));
+  assert_false(kiln_num_is_i64("+7", 7));
+  assert_false(kiln_num_is_i64("7 ", 7));
+  assert_false(kiln_num_is_i64("", 0));
+  assert_false(kiln_num_is_i64(NULL, 0));
+}
+
 static void test_file_read_any_kind_bounded(void **state)
 {
   char dir[] = "/tmp/kiln-file-XXXXXX", path[512];
@@ -339,6 +358,7 @@ int main(void)
       cmocka_unit_test(test_buf_is_bounded),
       cmocka_unit_test(test_secret_buf_wipes_every_block),
       cmocka_unit_test(test_num_parse_i64),
+      cmocka_unit_test(test_num_format_i64_as_printf),
       cmocka_unit_test(test_file_read_any_kind_bounded),
       cmocka_unit_test(test_sha256_hex),
       cmocka_unit_test(test_str_index_chains_values_in_order),
