@@ -202,27 +202,39 @@ static void pass_run_end(struct pass_run *run)
   malloc_trim(0);
 }
 
-static void on_lag_tick(uv_timer_t *t)
+/* The loop has been busy since its wait (the last one's end: the time it
+ * went to wait plus the idle time libuv counted since) until now. */
+static void lag_busy_until_now(struct kiln__daemon *d)
 {
-  struct kiln__daemon *d = t->data;
   uint64_t now = uv_hrtime();
-  kiln_loop_lag_add(&d->lag, d->lag_due_ns, now);
-  d->lag_due_ns = now + KILN_LOOP_LAG_TICK_MS * 1000000ull;
-  uv_timer_start(&d->lag_timer, on_lag_tick, KILN_LOOP_LAG_TICK_MS, 0);
+  uint64_t idle = uv_metrics_idle_time(&d->s.loop);
+  kiln_loop_lag_busy(&d->lag, &d->lag_due_ns,
+                     d->lag_waited_at_ns + (idle - d->lag_idle_ns), now);
+  d->lag_waited_at_ns = now;
+  d->lag_idle_ns = idle;
+}
+
+/* Runs each time the loop is about to wait. */
+static void on_lag_probe(uv_prepare_t *h)
+{
+  lag_busy_until_now(h->data);
 }
 
 static void lag_start(struct kiln__daemon *d)
 {
   kiln_loop_lag_reset(&d->lag);
-  d->lag_due_ns = uv_hrtime() + KILN_LOOP_LAG_TICK_MS * 1000000ull;
-  uv_timer_start(&d->lag_timer, on_lag_tick, KILN_LOOP_LAG_TICK_MS, 0);
+  d->lag_waited_at_ns = uv_hrtime();
+  d->lag_idle_ns = uv_metrics_idle_time(&d->s.loop);
+  d->lag_due_ns = d->lag_waited_at_ns + KILN_LOOP_LAG_TICK_MS * 1000000ull;
+  uv_prepare_start(&d->lag_probe, on_lag_probe);
 }
 
 static void count_pass(struct kiln__daemon *d, bool failed)
 {
   struct kiln_pass_stats *st = &d->stats;
 
-  uv_timer_stop(&d->lag_timer);
+  lag_busy_until_now(d); /* the stretch this runs in */
+  uv_prepare_stop(&d->lag_probe);
   st->last_lag = d->lag;
   st->passes++;
   st->last_accounted = false; /* until its history record is written */
@@ -377,7 +389,7 @@ static void start_pass(struct kiln__daemon *d)
   lag_start(d);
   if (kiln_session_pass(&d->s, true, &run->arena, pass_done, run) != 0) {
     d->passing = false;
-    uv_timer_stop(&d->lag_timer);
+    uv_prepare_stop(&d->lag_probe);
     pass_run_free(run);
     kiln_log("error", NULL, d->s.commit, "cannot start a pass: out of memory");
     schedule_pass(d, PASS_RETRY_MS);
@@ -397,7 +409,7 @@ static void shutdown_now(struct kiln__daemon *d)
   uv_close((uv_handle_t *)&d->pass_timer, NULL);
   uv_close((uv_handle_t *)&d->stop_timer, NULL);
   uv_close((uv_handle_t *)&d->watchdog_timer, NULL);
-  uv_close((uv_handle_t *)&d->lag_timer, NULL);
+  uv_close((uv_handle_t *)&d->lag_probe, NULL);
   uv_close((uv_handle_t *)&d->sig_term, NULL);
   uv_close((uv_handle_t *)&d->sig_int, NULL);
   uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -505,8 +517,8 @@ static void init_handles(struct kiln__daemon *d)
   uv_timer_init(loop, &d->pass_timer);
   uv_timer_init(loop, &d->stop_timer);
   uv_timer_init(loop, &d->watchdog_timer);
-  uv_timer_init(loop, &d->lag_timer);
-  d->pass_timer.data = d->stop_timer.data = d->lag_timer.data = d;
+  uv_prepare_init(loop, &d->lag_probe);
+  d->pass_timer.data = d->stop_timer.data = d->lag_probe.data = d;
   uv_signal_init(loop, &d->sig_term);
   uv_signal_init(loop, &d->sig_int);
   uv_signal_init(loop, &d->sig_hup);

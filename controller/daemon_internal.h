@@ -60,7 +60,7 @@ struct kiln__daemon {
   uv_timer_t pass_timer;
   uv_timer_t stop_timer;
   uv_timer_t watchdog_timer;
-  uv_timer_t lag_timer; /* armed while a pass runs */
+  uv_prepare_t lag_probe; /* active while a pass runs */
   uv_signal_t sig_term;
   uv_signal_t sig_int;
   uv_signal_t sig_hup;
@@ -69,6 +69,11 @@ struct kiln__daemon {
   bool pass_again;
   uint64_t pass_started_ms;
   double pass_started_cpu; /* the loop thread's CPU time, seconds */
+  /* The loop lag of the pass (loop_lag.h): when the loop last went to
+   * wait, libuv's idle time then, and the next tick of the timer it
+   * stands for. */
+  uint64_t lag_waited_at_ns;
+  uint64_t lag_idle_ns;
   uint64_t lag_due_ns;
   struct kiln_loop_lag lag;
   struct kiln_pass_stats stats;

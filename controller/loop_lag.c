@@ -21,6 +21,25 @@ void kiln_loop_lag_add(struct kiln_loop_lag *l, uint64_t due_ns,
     l->max_us = us;
 }
 
+void kiln_loop_lag_busy(struct kiln_loop_lag *l, uint64_t *next_due_ns,
+                        uint64_t from_ns, uint64_t to_ns)
+{
+  const uint64_t tick = KILN_LOOP_LAG_TICK_MS * 1000000ull;
+
+  /* Due while the loop waited: on time. */
+  if (*next_due_ns < from_ns) {
+    uint64_t on_time = (from_ns - *next_due_ns - 1) / tick + 1;
+    l->buckets[0] += (uint32_t)on_time;
+    l->samples += on_time;
+    *next_due_ns += on_time * tick;
+  }
+  /* Due while it was busy: run when it is no longer, then armed again. */
+  if (*next_due_ns < to_ns) {
+    kiln_loop_lag_add(l, *next_due_ns, to_ns);
+    *next_due_ns = to_ns + tick;
+  }
+}
+
 uint64_t kiln_loop_lag_percentile_us(const struct kiln_loop_lag *l, double p)
 {
   /* The rank of the sample the percentile names, counted from 1. */

@@ -283,6 +283,9 @@ int kiln_session_start(struct kiln_session *s, const char *cmd, const char *src,
   if (uv_loop_init(&s->loop) != 0)
     return KILN_EINTERNAL;
   s->loop_open = true;
+  /* The time the loop waits, for the daemon's measure of its lag. */
+  if (uv_loop_configure(&s->loop, UV_METRICS_IDLE_TIME) != 0)
+    return KILN_EINTERNAL;
   uv_timer_init(&s->loop, &s->answer_timer);
   kiln_prev_specs_init(&s->prevs, &s->loop, 0);
   if (kiln_prev_specs_set_repo(&s->prevs, s->source.repo_path) != 0)

@@ -177,6 +177,11 @@ def test_hook_releases_a_commit_and_the_api_reports_it(fleet, tmp_path):
         assert "kiln_reconcile_passes_total" in metrics
         cpu = float(re.search(r"^kiln_last_pass_cpu_seconds (\S+)$", metrics, re.M).group(1))
         assert 0 < cpu < 5
+        # The loop's lag, from the stretches it was busy in the pass.
+        lag = {k: float(re.search(rf"^kiln_last_pass_loop_lag_{k}_seconds (\S+)$", metrics,
+                                  re.M).group(1)) for k in ("p99", "max")}
+        wall = float(re.search(r"^kiln_last_pass_duration_seconds (\S+)$", metrics, re.M).group(1))
+        assert 0 <= lag["p99"] <= lag["max"] <= wall, (lag, wall)
         rss = int(re.search(r"^process_resident_memory_bytes (\d+)$", metrics, re.M).group(1))
         peak = int(re.search(r"^process_max_resident_memory_bytes (\d+)$", metrics, re.M).group(1))
         assert 0 < rss <= peak

@@ -59,6 +59,37 @@ static void huge_lag_lands_in_last_bucket(void **state)
   assert_int_equal(kiln_loop_lag_percentile_us(&l, 99), 5000000);
 }
 
+/* Busy stretches give what a timer re-armed each time it fires would
+ * have recorded: ticks due while the loop waited on time, the first due
+ * in a stretch late by what was left of it, the next a tick after. */
+static void busy_stretches_as_a_timer_sees_them(void **state)
+{
+  struct kiln_loop_lag l;
+  uint64_t due = 10 * MS;
+  (void)state;
+
+  kiln_loop_lag_reset(&l);
+  /* Waited 0-35 ms (ticks at 10, 20, 30 on time), busy 35-38: none due. */
+  kiln_loop_lag_busy(&l, &due, 35 * MS, 38 * MS);
+  assert_int_equal(l.samples, 3);
+  assert_int_equal(due, 40 * MS);
+  /* Waited to 39, busy 39-72: the tick due at 40 runs at 72, 32 ms late;
+   * the next is due at 82. */
+  kiln_loop_lag_busy(&l, &due, 39 * MS, 72 * MS);
+  assert_int_equal(l.samples, 4);
+  assert_int_equal(l.max_us, 32000);
+  assert_int_equal(due, 82 * MS);
+  /* A stretch between two ticks records nothing. */
+  kiln_loop_lag_busy(&l, &due, 73 * MS, 80 * MS);
+  assert_int_equal(l.samples, 4);
+  /* Busy from the tick's due time on: late by the whole stretch. */
+  kiln_loop_lag_busy(&l, &due, 82 * MS, 83 * MS);
+  assert_int_equal(l.samples, 5);
+  assert_int_equal(kiln_loop_lag_percentile_us(&l, 100), 32000);
+  assert_int_equal(kiln_loop_lag_percentile_us(&l, 50), 250); /* bucket 0 */
+  assert_int_equal(due, 93 * MS);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -66,6 +97,7 @@ int main(void)
       cmocka_unit_test(early_ticks_count_as_no_lag),
       cmocka_unit_test(p99_and_max),
       cmocka_unit_test(huge_lag_lands_in_last_bucket),
+      cmocka_unit_test(busy_stretches_as_a_timer_sees_them),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
