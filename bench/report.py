@@ -7,7 +7,8 @@ and what bounds the figures) is kept at the end of the new report.
 
 RESULTS.jsonl holds one JSON object per line, each with a "bench" key:
 scale (scale.py), cli_compare (cli_compare.py), latency (latency.py),
-throttle and throttle_floor (throttle.py), idle (idle_daemon.py),
+scale_growth (scale.py: a smaller fleet's passes before and after a larger
+one's), throttle and throttle_floor (throttle.py), idle (idle_daemon.py),
 fetch_rss (fetch_rss.py). Sections whose benchmark did not run say so.
 """
 import datetime
@@ -119,7 +120,29 @@ def requests_section(rows):
     return out
 
 
-def pass_section(rows):
+def growths(scale, bracketed):
+    """(smaller row, larger row, the pass's CPU growth, how it was measured)
+    for the fleets that differ only in N: from the smaller fleet's passes
+    run before and after the larger's (scale_growth) where they were."""
+    out = []
+    for small, large in growth_pairs(scale):
+        spec = lambda r: f"{r['n']}:{r['history']}:{int(r['foreign'])}"  # noqa: E731
+        b = [g for g in bracketed if g["small"] == spec(small) and g["large"] == spec(large)]
+        if b:
+            g = b[-1]
+            around = g["small_before_process_cpu_s"] + g["small_after_process_cpu_s"]
+            f = med(g["large_process_cpu_s"]) / med(around)
+            how = (f"the {small['n']}-app passes measured just before and just after the "
+                   f"{large['n']}-app ones (medians {med(g['small_before_process_cpu_s']) * 1000:.1f} "
+                   f"and {med(g['small_after_process_cpu_s']) * 1000:.1f} ms)")
+        else:
+            f = med(large["daemon"]["process_cpu_s"]) / med(small["daemon"]["process_cpu_s"])
+            how = "each fleet's own passes, measured minutes apart"
+        out.append((small, large, f, how))
+    return out
+
+
+def pass_section(rows, bracketed=()):
     out = ["## 2. What a daemon pass costs Kiln\n"]
     if not rows:
         return out + ["Not run.\n"]
@@ -162,11 +185,11 @@ def pass_section(rows):
                        f"{fleet_label(r)}: {med(r['daemon']['rss_anon_kib']) / 1024:.1f} + "
                        f"{med(r['daemon']['rss_file_kib']) / 1024:.1f} MiB" for r in split) + ".")
         out.append("")
-    for small, large in growth_pairs(rows):
-        f = med(large["daemon"]["process_cpu_s"]) / med(small["daemon"]["process_cpu_s"])
+    for small, large, f, how in growths(rows, bracketed):
         out.append(f"From {small['n']} to {large['n']} apps (H={small['history']}, "
                    f"{'foreign' if small['foreign'] else 'no foreign'}) the pass's process CPU "
-                   f"grows {f:.1f}× for {large['n'] / small['n']:.0f}× the apps.")
+                   f"grows {f:.1f}× for {large['n'] / small['n']:.0f}× the apps, by the medians "
+                   f"of {how}.")
     out.append("")
     return out
 
@@ -417,7 +440,7 @@ def sigv4_section(text):
     return ["## 6. SigV4 signing throughput, Kiln vs botocore\n", "```\n" + text + "\n```\n"]
 
 
-def missed(scale, throttle, floors):
+def missed(scale, throttle, floors, bracketed=()):
     notes = []
     for r in scale:
         d, label = r["daemon"], fleet_label(r)
@@ -441,8 +464,7 @@ def missed(scale, throttle, floors):
         if lag > LAG_P99_GOAL_MS:
             notes.append(f"- Loop lag p99 during a pass ({label}): {lag:.1f} ms, goal "
                          f"{LAG_P99_GOAL_MS} ms.")
-    for small, large in growth_pairs(scale):
-        f = med(large["daemon"]["process_cpu_s"]) / med(small["daemon"]["process_cpu_s"])
+    for small, large, f, _ in growths(scale, bracketed):
         if f > large["n"] / small["n"] * 1.1:
             notes.append(f"- A pass's CPU grows {f:.1f}× from {small['n']} to {large['n']} apps, "
                          f"faster than linearly ({large['n'] / small['n']:.0f}×).")
@@ -499,13 +521,13 @@ def main(results_path, sigv4_path, old_path=None):
     out = header()
     out += requests_section(scale)
     out += cli_section(pick("cli_compare"))
-    out += pass_section(scale)
+    out += pass_section(scale, pick("scale_growth"))
     out += latency_section(pick("latency"))
     out += idle_section(pick("idle"))
     out += throttle_section(throttle, pick("throttle_floor"))
     out += sigv4_section(sigv4)
     out += fetch_rss_section(pick("fetch_rss"))
-    out += missed(scale, throttle, pick("throttle_floor"))
+    out += missed(scale, throttle, pick("throttle_floor"), pick("scale_growth"))
     out += kept(old_path)
     print("\n".join(out))
 

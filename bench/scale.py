@@ -19,7 +19,14 @@ For each fleet (N:H:F, F 1 for the foreign resources):
               pass, wall
 
 Prints one JSON object per fleet. BENCH_REPEATS (default 3) runs per
-figure; no cold plan above SCALE_COLD_PLAN_MAX_APPS apps (default 1,000). Usage: python3 bench/scale.py [N:H:F,...]
+figure; no cold plan above SCALE_COLD_PLAN_MAX_APPS apps (default 1,000).
+
+Growth: a fleet that a later, larger one differs from only in N stays up
+while the larger is measured, and its daemon runs again after it: the
+smaller fleet's passes bracket the larger's in time, so that the ratio of
+the two is not that of the machine's speed at two moments (this VM's
+varies by 15-35 % over an hour). One more JSON object per such pair
+("scale_growth"). Usage: python3 bench/scale.py [N:H:F,...]
 """
 import json
 import os
@@ -112,7 +119,9 @@ def daemon_passes(fleet, repeats):
             done = status(port)["passes"]
             fleet.emu.reset_requests()  # between passes: the next starts 3 s later
             reset_peak_rss(proc.pid)
-            wait_until(lambda: pass_accounted(port, done), timeout=1800, interval=0.5,
+            # Polled once a second: every answer is work on the loop, and
+            # a pass that waits 20 s on the emulator must not count forty.
+            wait_until(lambda: pass_accounted(port, done), timeout=1800, interval=1.0,
                        what="a resync pass")
             warm_peak = proc_status_kib(proc.pid, "VmHWM")
             m = metrics(port)
@@ -142,11 +151,37 @@ def daemon_passes(fleet, repeats):
     return out
 
 
+def parse(spec):
+    n, h, foreign = (int(x) for x in spec.split(":"))
+    return n, h, foreign
+
+
+def growth_partner(configs, i):
+    """The first later config that differs from configs[i] only in a larger
+    N, or None."""
+    n, h, f = parse(configs[i])
+    for spec in configs[i + 1:]:
+        n2, h2, f2 = parse(spec)
+        if n2 > n and (h2, f2) == (h, f):
+            return spec
+    return None
+
+
 def main(configs, repeats):
-    for spec in configs:
-        n, h, foreign = (int(x) for x in spec.split(":"))
+    kept = {}  # spec of the larger fleet -> (smaller spec, its fleet, its passes)
+    try:
+        measure_all(configs, repeats, kept)
+    finally:
+        for _, small, _ in kept.values():  # a larger fleet was not measured
+            small.close()
+
+
+def measure_all(configs, repeats, kept):
+    for i, spec in enumerate(configs):
+        n, h, foreign = parse(spec)
         t = time.monotonic()
         fleet = GeneratedFleet(n, h, foreign=bool(foreign), made_up_past_digests=h > 1)
+        keep = False
         try:
             rss, peak = fleet.emulator_rss_mib()
             result = {"bench": "scale", "n": n, "history": h, "foreign": bool(foreign),
@@ -159,8 +194,24 @@ def main(configs, repeats):
             result["daemon"] = daemon_passes(fleet, repeats)
             result["seconds"] = round(time.monotonic() - t, 1)
             print(json.dumps(result), flush=True)
+            if spec in kept:
+                small_spec, small, before = kept.pop(spec)
+                try:
+                    after = daemon_passes(small, repeats)["process_cpu_s"]
+                finally:
+                    small.close()
+                print(json.dumps({
+                    "bench": "scale_growth", "small": small_spec, "large": spec,
+                    "small_before_process_cpu_s": before,
+                    "large_process_cpu_s": result["daemon"]["process_cpu_s"],
+                    "small_after_process_cpu_s": after}), flush=True)
+            partner = growth_partner(configs, i)
+            if partner is not None and partner not in kept:
+                kept[partner] = (spec, fleet, result["daemon"]["process_cpu_s"])
+                keep = True
         finally:
-            fleet.close()
+            if not keep:
+                fleet.close()
 
 
 if __name__ == "__main__":
