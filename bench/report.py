@@ -153,7 +153,8 @@ def pass_section(rows, bracketed=()):
                "gives a pass's memory back when it ends), its peak during the pass (VmHWM, "
                "reset by /proc/PID/clear_refs before the pass) and the process's peak since "
                "it started (its first, cold pass: every default version and refresh read); how late a "
-               "10 ms timer fired during the pass; the pass's wall time, which is mostly the "
+               "10 ms timer re-armed each time it fires would have run during the pass (from the "
+               "stretches the loop was busy: controller/loop_lag.h); the pass's wall time, which is mostly the "
                "emulator answering (moto, ~10 ms a request and slower with more resources: "
                "not Kiln's).\n")
     out.append("| fleet | loop CPU (ms) | process CPU (ms) | goal | RSS after (MiB) "
