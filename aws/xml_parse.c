@@ -204,6 +204,54 @@ static int skip_to(struct scanner *s, const char *lit, const char **body,
   return 0;
 }
 
+/* The code point of the valid UTF-8 sequence of n bytes at p. */
+static uint32_t decode_utf8(const unsigned char *p, size_t n)
+{
+  static const unsigned char lead_mask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  uint32_t cp = p[0] & lead_mask[n];
+  for (size_t i = 1; i < n; i++)
+    cp = (cp << 6) | (p[i] & 0x3F);
+  return cp;
+}
+
+/* XML 1.0 (fifth edition) NameStartChar and NameChar beyond ASCII. */
+static bool name_start_cp(uint32_t cp)
+{
+  return (cp >= 0xC0 && cp <= 0xD6) || (cp >= 0xD8 && cp <= 0xF6) ||
+         (cp >= 0xF8 && cp <= 0x2FF) || (cp >= 0x370 && cp <= 0x37D) ||
+         (cp >= 0x37F && cp <= 0x1FFF) || (cp >= 0x200C && cp <= 0x200D) ||
+         (cp >= 0x2070 && cp <= 0x218F) || (cp >= 0x2C00 && cp <= 0x2FEF) ||
+         (cp >= 0x3001 && cp <= 0xD7FF) || (cp >= 0xF900 && cp <= 0xFDCF) ||
+         (cp >= 0xFDF0 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0xEFFFF);
+}
+
+static bool name_cp(uint32_t cp)
+{
+  return name_start_cp(cp) || cp == 0xB7 || (cp >= 0x300 && cp <= 0x36F) ||
+         (cp >= 0x203F && cp <= 0x2040);
+}
+
+/* A name of [p, end) whose bytes are name bytes, some beyond ASCII: each
+ * of those a character XML allows where it stands. */
+static int check_name(const char *p, const char *end)
+{
+  for (const char *start = p; p < end;) {
+    size_t n;
+    if ((unsigned char)*p < 0x80) {
+      p++;
+      continue;
+    }
+    n = char_len(p, end);
+    if (n == 0)
+      return KILN_EPARSE;
+    uint32_t cp = decode_utf8((const unsigned char *)p, n);
+    if (!(p == start ? name_start_cp(cp) : name_cp(cp)))
+      return KILN_EPARSE;
+    p += n;
+  }
+  return 0;
+}
+
 static int scan_name(struct scanner *s, const char **name, size_t *len)
 {
   const char *start = s->p, *p = start, *end = s->end;
@@ -213,7 +261,7 @@ static int scan_name(struct scanner *s, const char **name, size_t *len)
     return KILN_EPARSE;
   while (p < end && is_name_char((unsigned char)*p))
     high |= (unsigned char)*p++;
-  if ((high & 0x80) != 0 && check_chars(start, p) != 0)
+  if ((high & 0x80) != 0 && check_name(start, p) != 0)
     return KILN_EPARSE;
   s->p = p;
   *name = start;
@@ -352,7 +400,13 @@ static void out_of_scope(struct scanner *s)
     s->n_prefixes--;
 }
 
-static void drop_text(struct scanner *s);
+/* Forgets the open element's text. */
+static void drop_text(struct scanner *s)
+{
+  s->piece_len = 0;
+  if (s->text.len > 0)
+    kiln_buf_reset(&s->text);
+}
 
 /* A zeroed node, from a batch: one arena call per NODE_BATCH nodes. */
 static struct kiln_xml_node *new_node(struct scanner *s)
@@ -417,14 +471,6 @@ static int open_element(struct scanner *s)
   else
     out_of_scope(s);
   return 0;
-}
-
-/* Forgets the open element's text. */
-static void drop_text(struct scanner *s)
-{
-  s->piece_len = 0;
-  if (s->text.len > 0)
-    kiln_buf_reset(&s->text);
 }
 
 static int close_element(struct scanner *s)
@@ -647,6 +693,7 @@ static int processing_instruction(const char *body, size_t len)
   while (target < len && is_name_char((unsigned char)body[target]))
     target++;
   if (target == 0 || !is_name_start((unsigned char)body[0]) ||
+      check_name(body, body + target) != 0 ||
       (target == 3 && strncasecmp(body, "xml", 3) == 0) ||
       (target < len && !is_space((unsigned char)body[target])))
     return KILN_EPARSE;

@@ -64,6 +64,18 @@ static void test_documents(void **state)
   expect_same("<R>\xC3</R>", false);
   expect_same("<R>\xC0\x80</R>", false);
   expect_same("<R>\xEF\xBF\xBF</R>", false);
+  /* Names beyond ASCII: XML 1.0's NameStartChar and NameChar (a C1
+   * control character is a Char, not a name's; U+00B7 goes on a name,
+   * never starts one). */
+  expect_same("<\xC2\x87m/>", false);
+  expect_same("<R><\xC2\xB7"
+              "b/></R>",
+              false);
+  expect_same("<R><a\xC2\xB7"
+              "b/></R>",
+              true);
+  expect_same("<R><\xC3\xA9t\xC3\xA9>x</\xC3\xA9t\xC3\xA9></R>", true);
+  expect_same("<R><?\xC2\x87 x?></R>", false);
   expect_same("<R><!-- a -- b --></R>", false);
   expect_same("<R><!-- a ---></R>", false);
   expect_same("<R><?xml version=\"1.0\"?></R>", false);
